@@ -1,0 +1,69 @@
+import {
+  chatHeading,
+  chatLink,
+  createChat,
+  expect,
+  expectMessagesInOrder,
+  expectPath,
+  messageLog,
+  signIn,
+  signOut,
+  signOutButton,
+  signUp,
+  test,
+  uniqueSuffix,
+  username,
+} from './helpers';
+import type { Page } from '@playwright/test';
+
+// Pages opened with { js: false } never hydrate; the helpers then skip the
+// hydration wait, so every step below is a plain link or HTML form post.
+
+async function sendWithButton(page: Page, text: string): Promise<void> {
+  const chatPath = new URL(page.url()).pathname;
+  await page.getByRole('textbox', { name: 'Message', exact: true }).fill(text);
+  await page.getByRole('button', { name: 'Send', exact: true }).click();
+  await expectPath(page, chatPath);
+  await expect(messageLog(page)).toContainText(text);
+}
+
+test('the app works without JavaScript', async ({ openPage }) => {
+  const suffix = uniqueSuffix();
+  const alice = username('a', suffix);
+  const bob = username('b', suffix);
+
+  const pageA = await openPage({ js: false });
+  const pageB = await openPage({ js: false });
+  await signUp(pageA, alice);
+  await signUp(pageB, bob);
+
+  // Sign out and back in.
+  await signOut(pageA);
+  await expect(signOutButton(pageA)).toHaveCount(0);
+  await signIn(pageA, alice);
+
+  // New chat -> DM with B.
+  const chatPath = await createChat(pageA, bob);
+  await expect(chatHeading(pageA, bob)).toBeVisible();
+
+  const fromA = `no script needed ${suffix}`;
+  await sendWithButton(pageA, fromA);
+
+  // B finds the DM in the list and replies.
+  await pageB.goto('/chats');
+  await chatLink(pageB, alice).click();
+  await expectPath(pageB, chatPath);
+  await expect(chatHeading(pageB, alice)).toBeVisible();
+  await expect(messageLog(pageB)).toContainText(fromA);
+  const fromB = `still works ${suffix}`;
+  await sendWithButton(pageB, fromB);
+  await expectMessagesInOrder(pageB, [fromA, fromB]);
+
+  await pageA.reload();
+  await expectMessagesInOrder(pageA, [fromA, fromB]);
+
+  // Sign out and in again; the chat is still listed.
+  await signOut(pageA);
+  await signIn(pageA, alice);
+  await expect(chatLink(pageA, bob)).toBeVisible();
+});

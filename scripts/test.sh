@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Command 2: install what is missing and run every test: formatting and lints, unit and
+# integration tests (real SQLite files, the real router), then Playwright end-to-end in
+# Debian's Chromium against the release build. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/setup.sh
+setup_all
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy (server and browser builds, warnings are errors)"
+cargo clippy --features ssr --all-targets -- -D warnings
+cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+step "unit and integration tests"
+cargo test --features ssr
+
+step "release build (server + WASM, optimised with wasm-opt)"
+cargo leptos build --release
+
+step "end-to-end tests (Playwright, Chromium)"
+NATTER_E2E_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+export NATTER_E2E_PORT
+export NATTER_BIN="$CARGO_TARGET_DIR/release/natter"
+export LEPTOS_SITE_ROOT="$PWD/target/site"
+(cd end2end && npx playwright test)
+
+step "all tests passed"

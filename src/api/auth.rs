@@ -1,0 +1,96 @@
+//! Sign up, sign in, sign out, and who am I.
+
+use crate::model::{AppError, User};
+use leptos::prelude::*;
+
+/// Creates an account and signs it in.
+#[server]
+pub async fn sign_up(username: String, password: String) -> Result<(), AppError> {
+    use crate::model::validate;
+    use crate::server::{auth, error::reply, state::AppState};
+    reply(
+        async {
+            let state = AppState::current()?;
+            let name = validate::username(&username)?;
+            validate::password(&password)?;
+            let hash = auth::hash_password(password).await?;
+            let user = state.store.create_user(&name, &hash).await?;
+            let cookie = auth::start_session(&state, &user).await?;
+            ssr::set_cookie(&cookie);
+            leptos_axum::redirect("/chats");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Signs in; a wrong password and an unknown user get the same answer.
+#[server]
+pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
+    use crate::server::{auth, error::reply, state::AppState};
+    reply(
+        async {
+            let state = AppState::current()?;
+            // Not `validate::username`: a malformed name is just another unknown user.
+            let name = username.trim().to_lowercase();
+            if password.len() > crate::model::validate::PASSWORD_MAX * 4 {
+                return Err(AppError::BadCredentials.into());
+            }
+            let found = state.store.user_credentials(&name).await?;
+            let (user, hash) = match found {
+                Some((u, h)) => (Some(u), Some(h)),
+                None => (None, None),
+            };
+            let ok = auth::verify_password(password, hash).await?;
+            let user = match (ok, user) {
+                (true, Some(u)) => u,
+                _ => return Err(AppError::BadCredentials.into()),
+            };
+            // Housekeeping on a path that is already slow on purpose.
+            state.store.delete_expired_sessions().await?;
+            let cookie = auth::start_session(&state, &user).await?;
+            ssr::set_cookie(&cookie);
+            leptos_axum::redirect("/chats");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Revokes the session and clears the cookie.
+#[server]
+pub async fn sign_out() -> Result<(), AppError> {
+    use crate::server::{auth, error::reply, state::AppState};
+    reply(
+        async {
+            let state = AppState::current()?;
+            if let Some(token) = auth::current_token() {
+                state.store.delete_session(&auth::hash_token(&token)).await?;
+            }
+            ssr::set_cookie(&auth::session_cookie(None, 0, state.config.secure_cookies()));
+            leptos_axum::redirect("/login");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The signed-in user, or `None`.
+#[server]
+pub async fn current_user() -> Result<Option<User>, AppError> {
+    Ok(crate::server::auth::current_user().ok())
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use leptos::prelude::use_context;
+
+    pub fn set_cookie(value: &str) {
+        if let (Some(res), Ok(v)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            http::HeaderValue::from_str(value),
+        ) {
+            res.append_header(http::header::SET_COOKIE, v);
+        }
+    }
+}

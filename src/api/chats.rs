@@ -1,0 +1,78 @@
+//! The chat list, creating chats, and group membership.
+
+use crate::model::{AppError, ChatId, ChatSummary, UserId};
+use leptos::prelude::*;
+
+/// The signed-in user's chats, most recently active first.
+#[server]
+pub async fn list_chats() -> Result<Vec<ChatSummary>, AppError> {
+    use crate::server::{auth, error::reply, state::AppState};
+    reply(
+        async {
+            let state = AppState::current()?;
+            let user = auth::current_user()?;
+            state.store.list_chats(user.id).await
+        }
+        .await,
+    )
+}
+
+/// Creates a direct chat (one member, no title) or a group, then opens it.
+#[server]
+pub async fn create_chat(members: String, title: String) -> Result<ChatId, AppError> {
+    use crate::server::{auth, chat, error::reply, state::AppState};
+    reply(
+        async {
+            let state = AppState::current()?;
+            let user = auth::current_user()?;
+            let id = chat::create(&state.store, &user, &members, &title).await?;
+            leptos_axum::redirect(&format!("/chats/{id}"));
+            Ok(id)
+        }
+        .await,
+    )
+}
+
+/// The group's creator adds a member by username.
+#[server]
+pub async fn add_member(chat_id: ChatId, username: String) -> Result<(), AppError> {
+    use crate::server::{auth, chat, error::reply, state::AppState};
+    reply(
+        async {
+            let state = AppState::current()?;
+            let user = auth::current_user()?;
+            chat::add_member(&state.store, &user, chat_id, &username).await
+        }
+        .await,
+    )
+}
+
+/// The group's creator removes a member.
+#[server]
+pub async fn remove_member(chat_id: ChatId, user_id: UserId) -> Result<(), AppError> {
+    use crate::server::{auth, chat, error::reply, state::AppState};
+    reply(
+        async {
+            let state = AppState::current()?;
+            let user = auth::current_user()?;
+            chat::remove_member(&state.store, &user, chat_id, user_id).await
+        }
+        .await,
+    )
+}
+
+/// A member leaves a group and goes back to the chat list.
+#[server]
+pub async fn leave_chat(chat_id: ChatId) -> Result<(), AppError> {
+    use crate::server::{auth, chat, error::reply, state::AppState};
+    reply(
+        async {
+            let state = AppState::current()?;
+            let user = auth::current_user()?;
+            chat::leave(&state.store, &user, chat_id).await?;
+            leptos_axum::redirect("/chats");
+            Ok(())
+        }
+        .await,
+    )
+}

@@ -1,0 +1,88 @@
+//! Opening a chat, history pages, sending, editing, deleting, read pointers.
+
+use crate::model::{AppError, ChatId, ChatView, HistoryPage, Message, MessageId};
+use leptos::prelude::*;
+
+/// A chat with its newest page of history (or the page before `before`); marks it read.
+#[server]
+pub async fn open_chat(chat_id: ChatId, before: Option<i64>) -> Result<ChatView, AppError> {
+    use crate::server::{auth, chat, error::reply, state::AppState};
+    reply(
+        async {
+            let state = AppState::current()?;
+            let user = auth::current_user()?;
+            chat::open(&state.store, &user, chat_id, before).await
+        }
+        .await,
+    )
+}
+
+/// The page of messages before `before` (a seq), oldest first.
+#[server]
+pub async fn older_messages(chat_id: ChatId, before: i64) -> Result<HistoryPage, AppError> {
+    use crate::server::{auth, chat, error::reply, state::AppState};
+    reply(
+        async {
+            let state = AppState::current()?;
+            let user = auth::current_user()?;
+            chat::older(&state.store, &user, chat_id, before).await
+        }
+        .await,
+    )
+}
+
+/// Sends a message. `client_id` makes it idempotent: a retry returns the original.
+#[server]
+pub async fn send_message(chat_id: ChatId, client_id: String, body: String) -> Result<Message, AppError> {
+    use crate::server::{auth, chat, error::reply, state::AppState};
+    reply(
+        async {
+            let state = AppState::current()?;
+            let user = auth::current_user()?;
+            chat::send(&state.store, &user, chat_id, &client_id, &body).await
+        }
+        .await,
+    )
+}
+
+/// Edits one's own message.
+#[server]
+pub async fn edit_message(message_id: MessageId, body: String) -> Result<Message, AppError> {
+    use crate::server::{auth, chat, error::reply, state::AppState};
+    reply(
+        async {
+            let state = AppState::current()?;
+            let user = auth::current_user()?;
+            chat::edit(&state.store, &user, message_id, &body).await
+        }
+        .await,
+    )
+}
+
+/// Deletes one's own message (it shows as "message deleted").
+#[server]
+pub async fn delete_message(message_id: MessageId) -> Result<Message, AppError> {
+    use crate::server::{auth, chat, error::reply, state::AppState};
+    reply(
+        async {
+            let state = AppState::current()?;
+            let user = auth::current_user()?;
+            chat::delete(&state.store, &user, message_id).await
+        }
+        .await,
+    )
+}
+
+/// Moves the read pointer forward; returns where it now is.
+#[server]
+pub async fn mark_read(chat_id: ChatId, seq: i64) -> Result<i64, AppError> {
+    use crate::server::{auth, chat, error::reply, state::AppState};
+    reply(
+        async {
+            let state = AppState::current()?;
+            let user = auth::current_user()?;
+            chat::mark_read(&state.store, &user, chat_id, seq).await
+        }
+        .await,
+    )
+}

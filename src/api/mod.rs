@@ -1,0 +1,7 @@
+//! Server functions, one file per feature. Each is an ordinary async fn on the server
+//! and a typed HTTP call (`POST /api/...`) in the browser; every one checks the session
+//! and, for chat data, membership (through `server::chat`).
+
+pub mod auth;
+pub mod chats;
+pub mod messages;

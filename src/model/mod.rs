@@ -1,0 +1,13 @@
+//! Shared types: everything that travels between the server and the browser.
+//!
+//! Compiled into both the server binary and the WASM client, so nothing here
+//! may depend on server-only crates (the `sqlx` derives are behind `ssr`).
+
+pub mod error;
+pub mod ids;
+pub mod types;
+pub mod validate;
+
+pub use error::AppError;
+pub use ids::{ChatId, MessageId, UserId};
+pub use types::*;

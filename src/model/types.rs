@@ -1,0 +1,117 @@
+//! Wire types returned by server functions and rendered by the UI.
+
+use super::ids::{ChatId, MessageId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// The signed-in user, as the UI sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+}
+
+/// Direct chats have exactly two members and no title of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChatKind {
+    Direct,
+    Group,
+}
+
+impl ChatKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatKind::Direct => "direct",
+            ChatKind::Group => "group",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "direct" => Some(ChatKind::Direct),
+            "group" => Some(ChatKind::Group),
+            _ => None,
+        }
+    }
+}
+
+/// The last message of a chat, shown under its title in the chat list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preview {
+    pub sender: String,
+    /// Empty when the message was deleted.
+    pub body: String,
+    pub deleted: bool,
+}
+
+/// One entry of the chat list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatSummary {
+    pub id: ChatId,
+    pub kind: ChatKind,
+    /// Group title, or the other member's username for a direct chat.
+    pub title: String,
+    /// Milliseconds since the Unix epoch.
+    pub last_activity_at: i64,
+    pub last_seq: i64,
+    pub unread: i64,
+    pub preview: Option<Preview>,
+}
+
+/// A chat member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Member {
+    pub user_id: UserId,
+    pub username: String,
+    pub last_read_seq: i64,
+}
+
+/// A chat as seen by one of its members.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatDetail {
+    pub id: ChatId,
+    pub kind: ChatKind,
+    pub title: String,
+    pub creator_id: Option<UserId>,
+    pub members: Vec<Member>,
+    pub last_seq: i64,
+}
+
+/// A stored message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub chat_id: ChatId,
+    /// Position in the chat: 1, 2, 3 … without gaps.
+    pub seq: i64,
+    pub sender_id: UserId,
+    pub sender: String,
+    /// The id the sending client chose; a retry with the same id is a no-op.
+    pub client_id: String,
+    /// Empty when deleted.
+    pub body: String,
+    /// Server time, milliseconds since the Unix epoch.
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted: bool,
+}
+
+/// Number of messages in one page of history.
+pub const PAGE_SIZE: i64 = 50;
+
+/// A page of history, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub messages: Vec<Message>,
+    /// Whether messages older than the first one exist.
+    pub has_more: bool,
+}
+
+/// Everything the conversation view needs on first render.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatView {
+    pub me: User,
+    pub chat: ChatDetail,
+    pub page: HistoryPage,
+}

@@ -1,0 +1,166 @@
+//! Input rules shared by the server (authoritative) and the browser (early hints).
+
+use super::AppError;
+
+pub const USERNAME_MIN: usize = 3;
+pub const USERNAME_MAX: usize = 32;
+pub const PASSWORD_MIN: usize = 8;
+/// Bounds the work one argon2 hash can cost us.
+pub const PASSWORD_MAX: usize = 256;
+pub const BODY_MAX: usize = 4000;
+pub const TITLE_MAX: usize = 100;
+pub const GROUP_MAX_MEMBERS: usize = 200;
+pub const CLIENT_ID_MAX: usize = 64;
+
+/// Normalises (trim, lower-case) and checks a username: 3–32 of `[a-z0-9_.-]`.
+pub fn username(raw: &str) -> Result<String, AppError> {
+    let name = raw.trim().to_lowercase();
+    let len = name.chars().count();
+    if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
+        return Err(AppError::invalid(format!(
+            "Username must be {USERNAME_MIN}–{USERNAME_MAX} characters"
+        )));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
+    {
+        return Err(AppError::invalid(
+            "Username may only contain a–z, 0–9, '_', '.' and '-'",
+        ));
+    }
+    Ok(name)
+}
+
+/// Checks a new password's length (never trimmed: spaces are characters too).
+pub fn password(raw: &str) -> Result<(), AppError> {
+    let len = raw.chars().count();
+    if len < PASSWORD_MIN {
+        return Err(AppError::invalid(format!(
+            "Password must be at least {PASSWORD_MIN} characters"
+        )));
+    }
+    if len > PASSWORD_MAX {
+        return Err(AppError::invalid(format!(
+            "Password must be at most {PASSWORD_MAX} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Trims a message body and checks it is 1–4000 characters.
+pub fn body(raw: &str) -> Result<String, AppError> {
+    let body = raw.trim();
+    let len = body.chars().count();
+    if len == 0 {
+        return Err(AppError::invalid("Message is empty"));
+    }
+    if len > BODY_MAX {
+        return Err(AppError::invalid(format!(
+            "Message is too long ({len} characters, at most {BODY_MAX})"
+        )));
+    }
+    Ok(body.to_string())
+}
+
+/// Trims an optional group title; empty means none.
+pub fn title(raw: &str) -> Result<Option<String>, AppError> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    if t.chars().count() > TITLE_MAX {
+        return Err(AppError::invalid(format!(
+            "Title must be at most {TITLE_MAX} characters"
+        )));
+    }
+    Ok(Some(t.to_string()))
+}
+
+/// Splits "bob, carol dave" into normalised, de-duplicated usernames.
+pub fn member_list(raw: &str) -> Result<Vec<String>, AppError> {
+    let mut names: Vec<String> = Vec::new();
+    for part in raw.split(|c: char| c == ',' || c.is_whitespace()) {
+        let part = part.trim().trim_start_matches('@');
+        if part.is_empty() {
+            continue;
+        }
+        let name = username(part).map_err(|e| AppError::invalid(format!("“{part}”: {e}")))?;
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    if names.is_empty() {
+        return Err(AppError::invalid("Add at least one member"));
+    }
+    if names.len() > GROUP_MAX_MEMBERS {
+        return Err(AppError::invalid(format!(
+            "A group can have at most {GROUP_MAX_MEMBERS} members"
+        )));
+    }
+    Ok(names)
+}
+
+/// Checks a client-generated message id: 1–64 visible ASCII characters.
+pub fn client_id(raw: &str) -> Result<String, AppError> {
+    let id = raw.trim();
+    if id.is_empty() || id.len() > CLIENT_ID_MAX || !id.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(AppError::invalid("Invalid client id"));
+    }
+    Ok(id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert_eq!(username("  Alice_1 ").unwrap(), "alice_1");
+        assert_eq!(username("a.b-c").unwrap(), "a.b-c");
+        assert!(username("ab").is_err());
+        assert!(username(&"a".repeat(33)).is_err());
+        assert!(username(&"a".repeat(32)).is_ok());
+        assert!(username("al ice").is_err());
+        assert!(username("alïce").is_err());
+        assert!(username("<script>").is_err());
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(password("1234567").is_err());
+        assert!(password("12345678").is_ok());
+        assert!(password(&"x".repeat(PASSWORD_MAX + 1)).is_err());
+    }
+
+    #[test]
+    fn bodies_are_trimmed_and_bounded() {
+        assert_eq!(body("  hi \n").unwrap(), "hi");
+        assert!(body("   \n\t ").is_err());
+        assert!(body(&"é".repeat(BODY_MAX)).is_ok());
+        assert!(body(&"é".repeat(BODY_MAX + 1)).is_err());
+        // Inner newlines are kept.
+        assert_eq!(body("a\nb").unwrap(), "a\nb");
+    }
+
+    #[test]
+    fn member_lists() {
+        assert_eq!(
+            member_list("Bob, carol  dave,bob @erin").unwrap(),
+            vec!["bob", "carol", "dave", "erin"]
+        );
+        assert!(member_list(" , ").is_err());
+        assert!(member_list("bob, x").is_err());
+    }
+
+    #[test]
+    fn titles_and_client_ids() {
+        assert_eq!(title("  ").unwrap(), None);
+        assert_eq!(title(" Trip ").unwrap().as_deref(), Some("Trip"));
+        assert!(title(&"t".repeat(TITLE_MAX + 1)).is_err());
+        assert!(client_id("abc-123").is_ok());
+        assert!(client_id("").is_err());
+        assert!(client_id("has space").is_err());
+        assert!(client_id(&"x".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,198 @@
+//! Authentication: argon2id passwords, opaque session tokens, the cookie, and the guard
+//! that resolves the session once per request.
+//!
+//! The session token is 32 random bytes sent to the browser in an HttpOnly, SameSite=Lax
+//! cookie; the database stores only its SHA-256, so a leaked table opens no session.
+
+use super::state::AppState;
+use super::{Error, Result};
+use crate::model::{AppError, User};
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
+
+pub const SESSION_COOKIE: &str = "natter_session";
+
+/// The signed-in user of this request, put in the request extensions by [`resolve_session`].
+#[derive(Clone, Debug)]
+pub struct AuthUser(pub User);
+
+/// Hashes a password with argon2id on the blocking pool (it takes tens of milliseconds).
+pub async fn hash_password(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| Error::internal(format!("argon2 hash: {e}")))
+    })
+    .await
+    .map_err(|e| Error::internal(format!("hash task: {e}")))?
+}
+
+/// Checks a password against a stored hash, on the blocking pool. With no hash (unknown
+/// user) it checks against a dummy so both cases cost the same time.
+pub async fn verify_password(password: String, stored: Option<String>) -> Result<bool> {
+    tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
+        let parsed = PasswordHash::new(hash).map_err(|e| Error::internal(format!("stored hash: {e}")))?;
+        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && known)
+    })
+    .await
+    .map_err(|e| Error::internal(format!("verify task: {e}")))?
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(b"natter-dummy-password", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// A new random session token (hex) and the hash to store.
+pub fn new_token() -> (String, Vec<u8>) {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+pub fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// The session token from the request's cookies, if any.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(|c| c.ok())
+        .find(|c| c.name() == SESSION_COOKIE)
+        .map(|c| c.value().to_string())
+}
+
+/// The `Set-Cookie` value that stores a session (or clears it when `token` is `None`).
+pub fn session_cookie(token: Option<&str>, max_age_days: i64, secure: bool) -> String {
+    let mut c = cookie::Cookie::build((SESSION_COOKIE, token.unwrap_or("").to_string()))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(secure);
+    c = match token {
+        Some(_) => c.max_age(cookie::time::Duration::days(max_age_days)),
+        None => c.max_age(cookie::time::Duration::ZERO),
+    };
+    c.build().to_string()
+}
+
+/// Creates a session for `user` and returns the `Set-Cookie` value.
+pub async fn start_session(state: &AppState, user: &User) -> Result<String> {
+    let (token, hash) = new_token();
+    let days = state.config.session_days.max(1);
+    let expires_at = super::db::now_ms() + days * 24 * 3600 * 1000;
+    state.store.create_session(&hash, user.id, expires_at).await?;
+    Ok(session_cookie(Some(&token), days, state.config.secure_cookies()))
+}
+
+/// The user of a request, from its session cookie.
+pub async fn user_from_headers(state: &AppState, headers: &HeaderMap) -> Result<Option<User>> {
+    match session_token(headers) {
+        Some(token) => state.store.session_user(&hash_token(&token)).await,
+        None => Ok(None),
+    }
+}
+
+/// Middleware: resolves the session once and guards the pages.
+///
+/// Signed-out visitors of `/` and `/chats…` go to `/login`; signed-in visitors of `/`,
+/// `/login` and `/signup` go to `/chats`. Server functions check the user themselves.
+pub async fn resolve_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path.starts_with("/pkg/") || path == "/healthz" || path == "/favicon.svg" {
+        return next.run(req).await;
+    }
+    let user = match user_from_headers(&state, req.headers()).await {
+        Ok(user) => user,
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable").into_response();
+        }
+    };
+    if req.method() == Method::GET {
+        let needs_user = path == "/" || path == "/chats" || path.starts_with("/chats/");
+        let for_guests = path == "/login" || path == "/signup";
+        match (&user, needs_user, for_guests) {
+            (None, true, _) => return Redirect::to("/login").into_response(),
+            (Some(_), _, true) => return Redirect::to("/chats").into_response(),
+            (Some(_), _, _) if path == "/" => return Redirect::to("/chats").into_response(),
+            _ => {}
+        }
+    }
+    if let Some(user) = user {
+        req.extensions_mut().insert(AuthUser(user));
+    }
+    next.run(req).await
+}
+
+/// The signed-in user of the current server function or page render.
+pub fn current_user() -> Result<User> {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<AuthUser>().map(|u| u.0.clone()))
+        .ok_or_else(|| AppError::Unauthorized.into())
+}
+
+/// The raw session token of the current server function's request.
+pub fn current_token() -> Option<String> {
+    leptos::prelude::use_context::<http::request::Parts>().and_then(|p| session_token(&p.headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse".into(), Some(h.clone())).await.unwrap());
+        assert!(!verify_password("wrong horse".into(), Some(h)).await.unwrap());
+        assert!(!verify_password("natter-dummy-password".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let (a, ha) = new_token();
+        let (b, _) = new_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert_eq!(hash_token(&a), ha);
+    }
+
+    #[test]
+    fn cookie_flags() {
+        let c = session_cookie(Some("abc"), 30, false);
+        assert!(c.contains("natter_session=abc"));
+        assert!(c.contains("HttpOnly"));
+        assert!(c.contains("SameSite=Lax"));
+        assert!(!c.contains("Secure"));
+        assert!(session_cookie(Some("abc"), 30, true).contains("Secure"));
+        assert!(session_cookie(None, 30, false).contains("Max-Age=0"));
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, "a=1; natter_session=tok; b=2".parse().unwrap());
+        assert_eq!(session_token(&h).as_deref(), Some("tok"));
+    }
+}

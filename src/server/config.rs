@@ -1,0 +1,46 @@
+//! Configuration: every setting is a flag and an environment variable with a default.
+
+use clap::Parser;
+
+#[derive(Clone, Debug, Parser)]
+#[command(name = "natter", version, about = "Self-hosted real-time chat")]
+pub struct Config {
+    /// Database URL. SQLite by default: the file is created and migrated at start.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://natter.db")]
+    pub database_url: String,
+
+    /// Address to listen on (use port 0 for any free port).
+    #[arg(long, env = "NATTER_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: String,
+
+    /// Public origin browsers use to reach natter (scheme://host[:port]).
+    /// Sets the Secure cookie flag when https, and is the only allowed WebSocket Origin.
+    #[arg(long, env = "NATTER_PUBLIC_ORIGIN", default_value = "http://127.0.0.1:3000")]
+    pub public_origin: String,
+
+    /// Folder with the compiled site (CSS, JS, WASM, public files).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+
+    /// How long a session lasts without signing in again, in days.
+    #[arg(long, env = "NATTER_SESSION_DAYS", default_value_t = 30)]
+    pub session_days: i64,
+}
+
+impl Config {
+    /// Whether cookies must carry the Secure flag.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_origin.starts_with("https://")
+    }
+
+    /// A configuration for tests: the given database, any port.
+    pub fn for_tests(database_url: &str) -> Self {
+        Config {
+            database_url: database_url.to_string(),
+            bind: "127.0.0.1:0".into(),
+            public_origin: "http://127.0.0.1:3000".into(),
+            site_root: "target/site".into(),
+            session_days: 30,
+        }
+    }
+}

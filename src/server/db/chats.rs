@@ -1,0 +1,241 @@
+//! `chats` and `chat_members`: who talks where, and how far each member has read.
+
+use super::{now_ms, Store};
+use crate::model::{AppError, ChatDetail, ChatId, ChatKind, ChatSummary, Member, Preview, UserId};
+use crate::server::{Error, Result};
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: ChatId,
+    kind: String,
+    title: Option<String>,
+    other_name: Option<String>,
+    last_activity_at: i64,
+    last_seq: i64,
+    unread: i64,
+    last_sender: Option<String>,
+    last_body: Option<String>,
+    last_deleted: Option<bool>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ChatRow {
+    id: ChatId,
+    kind: String,
+    title: Option<String>,
+    creator_id: Option<UserId>,
+    last_seq: i64,
+}
+
+fn kind(s: &str) -> Result<ChatKind> {
+    ChatKind::parse(s).ok_or_else(|| Error::internal(format!("unknown chat kind {s:?}")))
+}
+
+/// The other member's name titles a direct chat; a group without a title lists its members.
+fn display_title(kind: ChatKind, title: Option<String>, other: Option<String>) -> String {
+    match (kind, title) {
+        (ChatKind::Group, Some(t)) => t,
+        (_, _) => other.unwrap_or_else(|| "(nobody)".into()),
+    }
+}
+
+impl Store {
+    /// The direct chat between two users, created on first use.
+    pub async fn find_or_create_dm(&self, me: UserId, other: UserId) -> Result<(ChatId, bool)> {
+        let key = format!("{}:{}", me.0.min(other.0), me.0.max(other.0));
+        if let Some(id) = self.dm_by_key(&key).await? {
+            return Ok((id, false));
+        }
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let inserted: Option<(ChatId,)> = sqlx::query_as(
+            "INSERT INTO chats (kind, dm_key, creator_id, last_activity_at, created_at)
+             VALUES ('direct', ?, ?, ?, ?) ON CONFLICT (dm_key) DO NOTHING RETURNING id",
+        )
+        .bind(&key)
+        .bind(me)
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id,)) = inserted else {
+            // Another request created it between our look-up and insert.
+            drop(tx);
+            let id = self.dm_by_key(&key).await?.ok_or_else(|| Error::internal("dm vanished"))?;
+            return Ok((id, false));
+        };
+        for user in [me, other] {
+            sqlx::query("INSERT INTO chat_members (chat_id, user_id, joined_at) VALUES (?, ?, ?)")
+                .bind(id)
+                .bind(user)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok((id, true))
+    }
+
+    async fn dm_by_key(&self, key: &str) -> Result<Option<ChatId>> {
+        let row: Option<(ChatId,)> = sqlx::query_as("SELECT id FROM chats WHERE dm_key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    /// A new group with its creator and members.
+    pub async fn create_group(&self, creator: UserId, title: Option<&str>, members: &[UserId]) -> Result<ChatId> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let (id,): (ChatId,) = sqlx::query_as(
+            "INSERT INTO chats (kind, title, creator_id, last_activity_at, created_at)
+             VALUES ('group', ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(title)
+        .bind(creator)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        for user in std::iter::once(&creator).chain(members.iter().filter(|m| **m != creator)) {
+            sqlx::query("INSERT OR IGNORE INTO chat_members (chat_id, user_id, joined_at) VALUES (?, ?, ?)")
+                .bind(id)
+                .bind(*user)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The user's chats, most recently active first, with preview and unread count.
+    pub async fn list_chats(&self, user: UserId) -> Result<Vec<ChatSummary>> {
+        let rows = sqlx::query_as::<_, SummaryRow>(
+            "SELECT c.id, c.kind, c.title, c.last_activity_at, c.last_seq,
+                (SELECT u.username FROM chat_members o JOIN users u ON u.id = o.user_id
+                  WHERE o.chat_id = c.id AND o.user_id != m.user_id
+                  ORDER BY o.joined_at, o.user_id LIMIT 1) AS other_name,
+                (SELECT COUNT(*) FROM messages x
+                  WHERE x.chat_id = c.id AND x.seq > m.last_read_seq
+                    AND x.sender_id != m.user_id AND x.deleted_at IS NULL) AS unread,
+                lu.username AS last_sender,
+                lm.body AS last_body,
+                (lm.deleted_at IS NOT NULL) AS last_deleted
+             FROM chat_members m
+             JOIN chats c ON c.id = m.chat_id
+             LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.seq = c.last_seq
+             LEFT JOIN users lu ON lu.id = lm.sender_id
+             WHERE m.user_id = ?
+             ORDER BY c.last_activity_at DESC, c.id DESC",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let k = kind(&r.kind)?;
+                let deleted = r.last_deleted.unwrap_or(false);
+                Ok(ChatSummary {
+                    id: r.id,
+                    kind: k,
+                    title: display_title(k, r.title, r.other_name),
+                    last_activity_at: r.last_activity_at,
+                    last_seq: r.last_seq,
+                    unread: r.unread,
+                    preview: r.last_sender.map(|sender| Preview {
+                        sender,
+                        body: if deleted { String::new() } else { r.last_body.unwrap_or_default() },
+                        deleted,
+                    }),
+                })
+            })
+            .collect()
+    }
+
+    /// The chat as `user` sees it, or `None` when it does not exist or `user` is not a member.
+    pub async fn chat_for_member(&self, chat: ChatId, user: UserId) -> Result<Option<ChatDetail>> {
+        let row = sqlx::query_as::<_, ChatRow>(
+            "SELECT c.id, c.kind, c.title, c.creator_id, c.last_seq FROM chats c
+             JOIN chat_members m ON m.chat_id = c.id AND m.user_id = ?
+             WHERE c.id = ?",
+        )
+        .bind(user)
+        .bind(chat)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let members = self.members(chat).await?;
+        let k = kind(&row.kind)?;
+        let other = members.iter().find(|m| m.user_id != user).map(|m| m.username.clone());
+        Ok(Some(ChatDetail {
+            id: row.id,
+            kind: k,
+            title: display_title(k, row.title, other),
+            creator_id: row.creator_id,
+            members,
+            last_seq: row.last_seq,
+        }))
+    }
+
+    pub async fn members(&self, chat: ChatId) -> Result<Vec<Member>> {
+        Ok(sqlx::query_as::<_, Member>(
+            "SELECT m.user_id, u.username, m.last_read_seq FROM chat_members m
+             JOIN users u ON u.id = m.user_id WHERE m.chat_id = ? ORDER BY m.joined_at, u.username",
+        )
+        .bind(chat)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn is_member(&self, chat: ChatId, user: UserId) -> Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM chat_members WHERE chat_id = ? AND user_id = ?")
+            .bind(chat)
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Adds a member to a group; already being a member is not an error. Returns whether added.
+    pub async fn add_member(&self, chat: ChatId, user: UserId) -> Result<bool> {
+        let res = sqlx::query(
+            "INSERT OR IGNORE INTO chat_members (chat_id, user_id, joined_at, last_read_seq)
+             SELECT id, ?, ?, 0 FROM chats WHERE id = ? AND kind = 'group'",
+        )
+        .bind(user)
+        .bind(now_ms())
+        .bind(chat)
+        .execute(&self.pool)
+        .await?;
+        Ok(res.rows_affected() > 0)
+    }
+
+    /// Removes a member; returns whether they were one.
+    pub async fn remove_member(&self, chat: ChatId, user: UserId) -> Result<bool> {
+        let res = sqlx::query("DELETE FROM chat_members WHERE chat_id = ? AND user_id = ?")
+            .bind(chat)
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(res.rows_affected() > 0)
+    }
+
+    /// Moves the member's read pointer forward (never back, never past the end).
+    /// Returns the pointer after the update; a non-member is [`AppError::NotFound`].
+    pub async fn mark_read(&self, chat: ChatId, user: UserId, seq: i64) -> Result<i64> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "UPDATE chat_members
+             SET last_read_seq = MAX(last_read_seq, MIN(?, (SELECT last_seq FROM chats WHERE id = ?)))
+             WHERE chat_id = ? AND user_id = ? RETURNING last_read_seq",
+        )
+        .bind(seq)
+        .bind(chat)
+        .bind(chat)
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| r.0).ok_or_else(|| AppError::chat_not_found().into())
+    }
+}

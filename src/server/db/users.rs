@@ -1,0 +1,60 @@
+//! `users`: accounts and their password hashes.
+
+use super::{now_ms, Store};
+use crate::model::{AppError, User, UserId};
+use crate::server::Result;
+
+impl Store {
+    /// Creates an account; a taken name (ignoring case) is a [`AppError::Conflict`].
+    pub async fn create_user(&self, username: &str, password_hash: &str) -> Result<User> {
+        let res = sqlx::query_as::<_, User>(
+            "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)
+             RETURNING id, username",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await;
+        match res {
+            Ok(user) => Ok(user),
+            Err(e) => {
+                let e = crate::server::Error::from(e);
+                if e.is_unique_violation() {
+                    Err(AppError::Conflict("That username is taken".into()).into())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// The user and their password hash, for signing in.
+    pub async fn user_credentials(&self, username: &str) -> Result<Option<(User, String)>> {
+        let row: Option<(i64, String, String)> =
+            sqlx::query_as("SELECT id, username, password_hash FROM users WHERE username = ?")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(id, username, hash)| {
+            (
+                User {
+                    id: UserId(id),
+                    username,
+                },
+                hash,
+            )
+        }))
+    }
+
+    /// The users with these (normalised) names; unknown names are simply absent.
+    pub async fn users_by_names(&self, names: &[String]) -> Result<Vec<User>> {
+        let json = serde_json::to_string(names).map_err(|e| crate::server::Error::internal(e.to_string()))?;
+        Ok(sqlx::query_as::<_, User>(
+            "SELECT id, username FROM users WHERE username IN (SELECT value FROM json_each(?))",
+        )
+        .bind(json)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

@@ -1,0 +1,67 @@
+//! Everything that runs only on the server (feature `ssr`).
+//!
+//! A guided tour:
+//! - [`config`]: command-line flags and environment variables.
+//! - [`state`]: the shared [`state::AppState`] handed to every handler.
+//! - [`router`]: `fn app(state) -> Router`, the whole HTTP surface and its middleware.
+//! - [`auth`]: password hashing, sessions, the cookie, and the request guard.
+//! - [`error`]: the server-side error that keeps the cause, and its mapping to [`crate::model::AppError`].
+//! - [`db`]: all SQL, one file per table, behind [`db::Store`].
+//! - [`chat`]: the domain operations the server functions call (where live delivery will plug in).
+
+pub mod auth;
+pub mod chat;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod router;
+pub mod state;
+
+pub use error::{Error, Result};
+
+use config::Config;
+use state::AppState;
+
+/// Starts natter: logging, database, router, then serves until SIGTERM / Ctrl-C.
+pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let store = db::Store::connect(&config.database_url).await?;
+    let state = AppState::new(config.clone(), store)?;
+    let listener = tokio::net::TcpListener::bind(&config.bind).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, origin = %state.config.public_origin, "natter listening on http://{addr}");
+    axum::serve(listener, router::app(state.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    state.store.close().await;
+    tracing::info!("natter stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

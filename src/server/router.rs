@@ -1,0 +1,95 @@
+//! The HTTP surface: `fn app(state) -> Router`, testable with `tower::ServiceExt::oneshot`.
+//!
+//! Layers, outermost first: tracing, compression (br, gzip), security headers, cache
+//! headers, the session guard ([`super::auth::resolve_session`]); then `/healthz`, the
+//! server functions under `/api/`, the Leptos pages, and static files.
+
+use super::auth;
+use super::state::AppState;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::LeptosRoutes;
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// The whole application router.
+pub fn app(state: AppState) -> Router {
+    let routes = leptos_axum::generate_route_list(crate::ui::App);
+    let page_ctx = {
+        let s = state.clone();
+        move || provide_context(s.clone())
+    };
+    let shell = {
+        let o = state.leptos_options.clone();
+        move || crate::ui::shell(o.clone())
+    };
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/{*fn_name}", get(server_fns).post(server_fns))
+        .leptos_routes_with_context(&state, routes, page_ctx.clone(), shell)
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            page_ctx,
+            crate::ui::shell,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::resolve_session))
+        .layer(middleware::from_fn(cache_headers))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        // Pages set their own policy with a per-response nonce (see `ui::shell`); this
+        // strict one covers everything else.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(CompressionLayer::new().br(true).gzip(true))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn server_fns(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
+    leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), req).await
+}
+
+/// Static files revalidate (cheap 304s, never a stale WASM after a deploy); pages and
+/// API answers are private to the signed-in user and never stored.
+async fn cache_headers(req: Request, next: Next) -> Response {
+    let is_get = req.method() == Method::GET;
+    let path = req.uri().path().to_owned();
+    let mut res = next.run(req).await;
+    if !res.headers().contains_key(header::CACHE_CONTROL) {
+        let value = if is_get && (path.starts_with("/pkg/") || path == "/favicon.svg") && res.status().is_success() {
+            "public, max-age=0, must-revalidate"
+        } else {
+            "no-store"
+        };
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    res
+}

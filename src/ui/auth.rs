@@ -1,0 +1,92 @@
+//! The sign-in and sign-up pages.
+
+use crate::api::auth::{SignIn, SignUp};
+use crate::model::validate::{PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let action = ServerAction::<SignIn>::new();
+    let error = move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string());
+    view! {
+        <Title text="Sign in" />
+        <main class="auth">
+            <div class="auth-card">
+                <h1 class="brand">"natter"</h1>
+                <h2 class="auth-title">"Sign in"</h2>
+                <ActionForm action=action attr:class="form">
+                    <Credentials new_password=false />
+                    <FormError error />
+                    <button class="btn btn-primary btn-block" type="submit" disabled=move || action.pending().get()>
+                        "Sign in"
+                    </button>
+                </ActionForm>
+                <p class="auth-switch">"No account? " <a href="/signup">"Sign up"</a></p>
+            </div>
+        </main>
+    }
+}
+
+#[component]
+pub fn SignupPage() -> impl IntoView {
+    let action = ServerAction::<SignUp>::new();
+    let error = move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string());
+    view! {
+        <Title text="Sign up" />
+        <main class="auth">
+            <div class="auth-card">
+                <h1 class="brand">"natter"</h1>
+                <h2 class="auth-title">"Create your account"</h2>
+                <ActionForm action=action attr:class="form">
+                    <Credentials new_password=true />
+                    <FormError error />
+                    <button class="btn btn-primary btn-block" type="submit" disabled=move || action.pending().get()>
+                        "Sign up"
+                    </button>
+                </ActionForm>
+                <p class="auth-switch">"Already have an account? " <a href="/login">"Sign in"</a></p>
+            </div>
+        </main>
+    }
+}
+
+/// The username and password fields, with the rules as hints for new accounts.
+#[component]
+fn Credentials(new_password: bool) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span class="field-label">"Username"</span>
+            <input
+                name="username"
+                type="text"
+                required
+                autocomplete="username"
+                autocapitalize="none"
+                spellcheck="false"
+                minlength=new_password.then_some(USERNAME_MIN.to_string())
+                maxlength=new_password.then_some(USERNAME_MAX.to_string())
+            />
+        </label>
+        {new_password.then(|| view! {
+            <p class="field-hint">{format!("{USERNAME_MIN}–{USERNAME_MAX} characters: a–z, 0–9, _ . -")}</p>
+        })}
+        <label class="field">
+            <span class="field-label">"Password"</span>
+            <input
+                name="password"
+                type="password"
+                required
+                autocomplete=if new_password { "new-password" } else { "current-password" }
+                minlength=new_password.then_some(PASSWORD_MIN.to_string())
+            />
+        </label>
+        {new_password.then(|| view! { <p class="field-hint">{format!("At least {PASSWORD_MIN} characters")}</p> })}
+    }
+}
+
+/// A form's error message, announced to screen readers.
+#[component]
+pub fn FormError(error: impl Fn() -> Option<String> + Send + Sync + 'static) -> impl IntoView {
+    move || error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })
+}

@@ -1,0 +1,67 @@
+//! The message box. Enter sends, Shift+Enter is a newline. Without WASM it is a plain
+//! form post (the server redirects back to the chat); with WASM it sends in place.
+
+use super::new_client_id;
+use crate::api::messages::{send_message, SendMessage};
+use crate::model::{validate, ChatId, Message};
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+
+#[component]
+pub fn Composer(chat_id: ChatId, on_sent: Callback<Message>) -> impl IntoView {
+    let body = RwSignal::new(String::new());
+    let client_id = RwSignal::new(new_client_id());
+    let error = RwSignal::new(None::<String>);
+    let sending = RwSignal::new(false);
+
+    let send = move || {
+        let text = body.get_untracked();
+        if let Err(e) = validate::body(&text) {
+            if !text.trim().is_empty() {
+                error.set(Some(e.to_string()));
+            }
+            return;
+        }
+        let id = client_id.get_untracked();
+        error.set(None);
+        body.set(String::new());
+        sending.set(true);
+        leptos::task::spawn_local(async move {
+            match send_message(chat_id, id, text.clone()).await {
+                Ok(m) => {
+                    client_id.set(new_client_id());
+                    on_sent.run(m);
+                }
+                Err(e) => {
+                    // Keep the text (and the client id, so a retry cannot duplicate).
+                    if body.get_untracked().is_empty() {
+                        body.set(text);
+                    }
+                    error.set(Some(e.to_string()));
+                }
+            }
+            sending.set(false);
+        });
+    };
+
+    view! {
+        {move || error.get().map(|e| view! { <p class="form-error composer-error" role="alert">{e}</p> })}
+        <form class="composer" method="post" action=SendMessage::url()
+            on:submit=move |ev| { ev.prevent_default(); send(); }>
+            <input type="hidden" name="chat_id" value=chat_id.to_string() />
+            <input type="hidden" name="client_id" value=move || client_id.get() />
+            <label class="visually-hidden" for="composer-input">"Message"</label>
+            <textarea id="composer-input" name="body" rows="1" placeholder="Write a message…" required
+                maxlength=validate::BODY_MAX.to_string()
+                prop:value=move || body.get()
+                on:input=move |ev| body.set(event_target_value(&ev))
+                on:keydown=move |ev| {
+                    if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+                        ev.prevent_default();
+                        send();
+                    }
+                }></textarea>
+            <button class="btn btn-primary btn-send" type="submit" disabled=move || sending.get()>"Send"</button>
+        </form>
+    }
+}

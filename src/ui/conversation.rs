@@ -1,0 +1,259 @@
+//! `/chats/:id`: the conversation. Non-members get the same "Chat not found" (and a 404)
+//! as for a chat that does not exist.
+
+use super::auth::FormError;
+use super::composer::Composer;
+use super::layout::{refresh_chat_list, Avatar};
+use super::message::MessageView;
+use crate::api::chats::{AddMember, LeaveChat, RemoveMember};
+use crate::api::messages::{older_messages, open_chat};
+use crate::model::{AppError, ChatDetail, ChatId, ChatKind, ChatView, Message};
+use leptos::html;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+/// Bump to reload the open chat (after membership changes).
+#[derive(Clone, Copy)]
+struct ReloadChat(RwSignal<u32>);
+
+#[component]
+pub fn ChatPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let reload = RwSignal::new(0u32);
+    provide_context(ReloadChat(reload));
+    let id = move || params.read().get("id").and_then(|s| s.parse::<ChatId>().ok());
+    let before = move || query.read().get("before").and_then(|s| s.parse::<i64>().ok());
+    let data = Resource::new(
+        move || (id(), before(), reload.get()),
+        |(id, before, _)| async move {
+            match id {
+                Some(id) => open_chat(id, before).await,
+                None => Err(AppError::chat_not_found()),
+            }
+        },
+    );
+    view! {
+        <Suspense fallback=|| view! { <div class="placeholder"><p class="muted">"Loading…"</p></div> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(view) => view! { <Conversation data=view /> }.into_any(),
+                    Err(err) => view! { <ChatError err /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ChatError(err: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::error::set_status(&err);
+    let (title, text) = match err {
+        AppError::NotFound(_) => ("Chat not found", "It does not exist, or you are not a member.".to_string()),
+        other => ("Could not open this chat", other.to_string()),
+    };
+    view! {
+        <Title text=title />
+        <div class="placeholder">
+            <h2>{title}</h2>
+            <p>{text}</p>
+            <a class="btn" href="/chats">"Back to chats"</a>
+        </div>
+    }
+}
+
+#[component]
+fn Conversation(data: ChatView) -> impl IntoView {
+    let ChatView { me, chat, page } = data;
+    let chat_id = chat.id;
+    let is_group = chat.kind == ChatKind::Group;
+    let messages = RwSignal::new(page.messages);
+    let has_more = RwSignal::new(page.has_more);
+    let loading = RwSignal::new(false);
+    let log_ref = NodeRef::<html::Div>::new();
+
+    // Keep the newest message in view whenever one is appended.
+    let last_seq = Memo::new(move |_| messages.with(|m| m.last().map(|m| m.seq)));
+    Effect::new(move |_| {
+        last_seq.track();
+        if let Some(log) = log_ref.get() {
+            log.set_scroll_top(log.scroll_height());
+        }
+    });
+
+    // Inserts or replaces by seq, keeping seq order and dropping duplicates.
+    let upsert = move |m: Message| {
+        messages.update(|list| match list.binary_search_by_key(&m.seq, |x| x.seq) {
+            Ok(i) => list[i] = m,
+            Err(i) => list.insert(i, m),
+        });
+    };
+    let on_change = Callback::new(move |m: Message| {
+        upsert(m);
+        refresh_chat_list();
+    });
+    let on_sent = Callback::new(move |m: Message| {
+        upsert(m);
+        refresh_chat_list();
+    });
+
+    let first_seq = move || messages.with(|m| m.first().map(|m| m.seq));
+    let load_older = move || {
+        let Some(before) = first_seq() else { return };
+        if loading.get_untracked() || !has_more.get_untracked() {
+            return;
+        }
+        loading.set(true);
+        let old_height = log_ref.get_untracked().map(|l| l.scroll_height()).unwrap_or(0);
+        leptos::task::spawn_local(async move {
+            if let Ok(page) = older_messages(chat_id, before).await {
+                has_more.set(page.has_more);
+                messages.update(|list| {
+                    let mut older = page.messages;
+                    older.retain(|m| m.seq < before);
+                    older.append(list);
+                    *list = older;
+                });
+                // Keep the reader's place: the old content moved down by the new height.
+                request_animation_frame(move || {
+                    if let Some(log) = log_ref.get_untracked() {
+                        log.set_scroll_top(log.scroll_height() - old_height);
+                    }
+                });
+            }
+            loading.set(false);
+        });
+    };
+
+    let me_id = me.id;
+    view! {
+        <Title text=chat.title.clone() />
+        <ChatHeader chat=chat.clone() me=me.id />
+        <div class="log" role="log" aria-label="Messages" node_ref=log_ref
+            on:scroll=move |_| {
+                if log_ref.get_untracked().is_some_and(|l| l.scroll_top() < 80) {
+                    load_older();
+                }
+            }>
+            {move || has_more.get().then(|| view! {
+                <div class="log-top">
+                    <a class="btn btn-ghost btn-small load-older"
+                        href=move || format!("?before={}", first_seq().unwrap_or(0))
+                        on:click=move |ev| { ev.prevent_default(); load_older(); }>
+                        {move || if loading.get() { "Loading…" } else { "Load older messages" }}
+                    </a>
+                </div>
+            })}
+            {move || messages.with(Vec::is_empty).then(|| view! { <p class="empty">"No messages yet. Say hello!"</p> })}
+            <For
+                each=move || messages.get()
+                key=|m| (m.id, m.edited_at, m.deleted)
+                children=move |m| view! { <MessageView message=m me=me_id show_author=is_group on_change /> }
+            />
+        </div>
+        <Composer chat_id on_sent />
+    }
+}
+
+#[component]
+fn ChatHeader(chat: ChatDetail, me: crate::model::UserId) -> impl IntoView {
+    let is_group = chat.kind == ChatKind::Group;
+    let sub = if is_group {
+        format!("{} members", chat.members.len())
+    } else {
+        "direct chat".to_string()
+    };
+    view! {
+        <header class="conv-header">
+            <a class="back" href="/chats" aria-label="Back to chats">"←"</a>
+            <Avatar name=chat.title.clone() group=is_group />
+            <div class="conv-heading">
+                <h2 class="conv-title">{chat.title.clone()}</h2>
+                <p class="conv-sub">{sub}</p>
+            </div>
+        </header>
+        {is_group.then(|| view! { <MembersPanel chat me /> })}
+    }
+}
+
+/// Group members; the creator can add and remove, everyone can leave.
+/// A `<details>` so it opens and closes without JavaScript.
+#[component]
+fn MembersPanel(chat: ChatDetail, me: crate::model::UserId) -> impl IntoView {
+    let is_creator = chat.creator_id == Some(me);
+    let reload = use_context::<ReloadChat>();
+    let add = ServerAction::<AddMember>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let leave = ServerAction::<LeaveChat>::new();
+    Effect::new(move |_| {
+        let added = matches!(add.value().get(), Some(Ok(())));
+        let removed = matches!(remove.value().get(), Some(Ok(())));
+        if added || removed {
+            if let Some(r) = reload {
+                r.0.update(|n| *n += 1);
+            }
+        }
+    });
+    Effect::new(move |_| {
+        if matches!(leave.value().get(), Some(Ok(()))) {
+            refresh_chat_list();
+        }
+    });
+    let error = move || {
+        [add.value().get(), remove.value().get(), leave.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(|r| r.err())
+            .map(|e| e.to_string())
+    };
+    let chat_id = chat.id.to_string();
+    let creator_id = chat.creator_id;
+    view! {
+        <details class="members">
+            <summary class="btn btn-ghost btn-small">"Members"</summary>
+            <div class="members-panel">
+                <ul class="member-list">
+                    {chat.members.clone().into_iter().map(|m| {
+                        let removable = is_creator && m.user_id != me;
+                        let chat_id = chat_id.clone();
+                        view! {
+                            <li>
+                                <Avatar name=m.username.clone() />
+                                <span class="member-name">{m.username.clone()}</span>
+                                {(creator_id == Some(m.user_id)).then(|| view! { <span class="member-tag">"creator"</span> })}
+                                {removable.then(|| view! {
+                                    <ActionForm action=remove>
+                                        <input type="hidden" name="chat_id" value=chat_id />
+                                        <input type="hidden" name="user_id" value=m.user_id.to_string() />
+                                        <button class="btn btn-ghost btn-small btn-danger" type="submit"
+                                            aria-label=format!("Remove {}", m.username)>"Remove"</button>
+                                    </ActionForm>
+                                })}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+                {is_creator.then(|| {
+                    let chat_id = chat_id.clone();
+                    view! {
+                        <ActionForm action=add attr:class="inline-form">
+                            <input type="hidden" name="chat_id" value=chat_id />
+                            <label class="field">
+                                <span class="field-label">"Add member"</span>
+                                <input name="username" type="text" required autocapitalize="none" spellcheck="false" />
+                            </label>
+                            <button class="btn btn-small" type="submit">"Add"</button>
+                        </ActionForm>
+                    }
+                })}
+                <ActionForm action=leave>
+                    <input type="hidden" name="chat_id" value=chat_id.clone() />
+                    <button class="btn btn-danger btn-small" type="submit">"Leave group"</button>
+                </ActionForm>
+                <FormError error />
+            </div>
+        </details>
+    }
+}

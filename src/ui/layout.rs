@@ -1,0 +1,138 @@
+//! The signed-in shell: chat list on the left, the current route on the right.
+//! At phone width only one pane shows (`data-pane`), chosen by the URL.
+
+use super::time::Time;
+use crate::api::auth::{current_user, SignOut};
+use crate::api::chats::list_chats;
+use crate::model::{ChatKind, ChatSummary};
+use leptos::prelude::*;
+use leptos_router::components::Outlet;
+use leptos_router::hooks::use_location;
+
+/// Bump to refetch the chat list (after sending, creating, leaving…).
+#[derive(Clone, Copy)]
+pub struct ChatListRefresh(pub RwSignal<u32>);
+
+impl ChatListRefresh {
+    pub fn bump(&self) {
+        self.0.update(|n| *n = n.wrapping_add(1));
+    }
+}
+
+pub fn refresh_chat_list() {
+    if let Some(r) = use_context::<ChatListRefresh>() {
+        r.bump();
+    }
+}
+
+#[component]
+pub fn ChatsLayout() -> impl IntoView {
+    let refresh = RwSignal::new(0u32);
+    provide_context(ChatListRefresh(refresh));
+    let chats = Resource::new(move || refresh.get(), |_| list_chats());
+    let me = Resource::new(|| (), |_| current_user());
+    let sign_out = ServerAction::<SignOut>::new();
+    let location = use_location();
+    let pane = move || if location.pathname.get() == "/chats" { "list" } else { "chat" };
+
+    view! {
+        <div class="shell" data-pane=pane>
+            <aside class="sidebar">
+                <header class="sidebar-header">
+                    <span class="brand">"natter"</span>
+                    <Transition>
+                        {move || Suspend::new(async move {
+                            me.await.ok().flatten().map(|u| view! { <span class="me">{u.username}</span> })
+                        })}
+                    </Transition>
+                    <a class="btn btn-primary btn-small" href="/chats/new">"New chat"</a>
+                    <ActionForm action=sign_out attr:class="signout">
+                        <button class="btn btn-ghost btn-small" type="submit">"Sign out"</button>
+                    </ActionForm>
+                </header>
+                <nav class="chat-list" aria-label="Chats">
+                    <Transition fallback=|| view! { <p class="empty">"Loading chats…"</p> }>
+                        {move || Suspend::new(async move {
+                            match chats.await {
+                                Ok(list) if list.is_empty() => view! {
+                                    <p class="empty">"No chats yet. Start one with “New chat”."</p>
+                                }.into_any(),
+                                Ok(list) => view! { <ChatList list /> }.into_any(),
+                                Err(e) => view! { <p class="empty" role="alert">{e.to_string()}</p> }.into_any(),
+                            }
+                        })}
+                    </Transition>
+                </nav>
+            </aside>
+            <section class="conversation">
+                <Outlet />
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn ChatList(list: Vec<ChatSummary>) -> impl IntoView {
+    let location = use_location();
+    view! {
+        <ul>
+            {list.into_iter().map(|c| {
+                let href = format!("/chats/{}", c.id);
+                let current = {
+                    let href = href.clone();
+                    move || location.pathname.get() == href
+                };
+                let aria_current = {
+                    let current = current.clone();
+                    move || current().then_some("page")
+                };
+                let desc_id = format!("chat-{}-desc", c.id);
+                let desc_ref = desc_id.clone();
+                let unread = c.unread;
+                let preview = match &c.preview {
+                    None => "No messages yet".to_string(),
+                    Some(p) if p.deleted => format!("{}: message deleted", p.sender),
+                    Some(p) if c.kind == ChatKind::Group => format!("{}: {}", p.sender, p.body),
+                    Some(p) => p.body.clone(),
+                };
+                view! {
+                    <li>
+                        <a class="chat-item" href=href aria-current=aria_current aria-label=c.title.clone() aria-describedby=desc_ref>
+                            <Avatar name=c.title.clone() group=c.kind == ChatKind::Group />
+                            <span class="chat-item-body">
+                                <span class="chat-item-top">
+                                    <span class="chat-title">{c.title.clone()}</span>
+                                    <Time ms=c.last_activity_at class="chat-time" />
+                                </span>
+                                <span class="chat-item-bottom" id=desc_id>
+                                    <span class="chat-preview">{preview}</span>
+                                    {move || (unread > 0 && !current()).then(|| view! {
+                                        <span class="badge" title=format!("{unread} unread")>{unread}</span>
+                                    })}
+                                </span>
+                            </span>
+                        </a>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+}
+
+/// A round badge with the first letter of a name.
+#[component]
+pub fn Avatar(name: String, #[prop(optional)] group: bool) -> impl IntoView {
+    let initial: String = name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    let class = if group { "avatar avatar-group" } else { "avatar" };
+    view! { <span class=class aria-hidden="true">{initial}</span> }
+}
+
+/// `/chats` with no chat open.
+#[component]
+pub fn NoChat() -> impl IntoView {
+    view! {
+        <div class="placeholder">
+            <p>"Select a chat or start a new one"</p>
+        </div>
+    }
+}

@@ -1,0 +1,149 @@
+//! Pages and components. Rendered on the server, hydrated in the browser; every form
+//! also works as a plain HTML post when the WASM has not loaded.
+//!
+//! - [`auth`]: `/login`, `/signup`.
+//! - [`layout`]: the signed-in two-pane shell and the chat list.
+//! - [`new_chat`]: `/chats/new`.
+//! - [`conversation`]: `/chats/:id` (header, members, history).
+//! - [`message`]: one message bubble, links, times.
+//! - [`composer`]: the message box.
+
+mod auth;
+mod composer;
+mod conversation;
+mod layout;
+mod message;
+mod new_chat;
+mod time;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document around the app (server only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_content_security_policy(&options);
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// Only our own files plus the per-response nonce for leptos's inline hydration script;
+/// `'wasm-unsafe-eval'` lets the WASM compile. No framing by anyone.
+#[cfg(feature = "ssr")]
+fn set_content_security_policy(options: &LeptosOptions) {
+    let Some(res) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let nonce = leptos::nonce::use_nonce().map(|n| n.to_string()).unwrap_or_default();
+    let dev_reload = match options.env {
+        leptos::config::Env::DEV => format!(" ws://{}:{}", options.site_addr.ip(), options.reload_port),
+        _ => String::new(),
+    };
+    let csp = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'{dev_reload}; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&csp) {
+        res.insert_header(http::header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
+/// The application: routes and the hydration marker.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Tells people and tests that the page is live: set once hydration (including
+    // Suspense content resolved from the serialised resources) has finished.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        set_timeout(
+            || {
+                if let Some(root) = document().document_element() {
+                    let _ = root.set_attribute("data-hydrated", "true");
+                }
+            },
+            std::time::Duration::from_millis(0),
+        );
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/natter.css" />
+        <Title formatter=|t: String| if t.is_empty() { "natter".to_string() } else { format!("{t} · natter") } />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=Home ssr=SsrMode::Async />
+                <Route path=path!("/login") view=auth::LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/signup") view=auth::SignupPage ssr=SsrMode::Async />
+                <ParentRoute path=path!("/chats") view=layout::ChatsLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=layout::NoChat ssr=SsrMode::Async />
+                    <Route path=path!("new") view=new_chat::NewChat ssr=SsrMode::Async />
+                    <Route path=path!(":id") view=conversation::ChatPage ssr=SsrMode::Async />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+/// `/`: the server redirects before we get here; in the browser, go to the chats.
+#[component]
+fn Home() -> impl IntoView {
+    view! { <Redirect path="/chats" /> }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Not found" />
+        <main class="page">
+            <div class="placeholder">
+                <h2>"Page not found"</h2>
+                <p class="muted">"There is nothing at this address."</p>
+                <a class="btn" href="/chats">"Back to chats"</a>
+            </div>
+        </main>
+    }
+}
+
+/// A fresh client-generated message id (unique per sender is all that matters).
+pub fn new_client_id() -> String {
+    #[cfg(feature = "ssr")]
+    {
+        uuid::Uuid::new_v4().to_string()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let part = || (js_sys_random() * 4_294_967_296.0) as u32;
+        format!("{:08x}{:08x}{:08x}{:08x}", part(), part(), part(), part())
+    }
+}
+
+#[cfg(all(not(feature = "ssr"), feature = "hydrate"))]
+fn js_sys_random() -> f64 {
+    js_sys::Math::random()
+}
+
+#[cfg(all(not(feature = "ssr"), not(feature = "hydrate")))]
+fn js_sys_random() -> f64 {
+    0.5
+}

@@ -1,0 +1,68 @@
+//! Times: the server renders UTC; once hydrated, the browser shows local time.
+
+use leptos::prelude::*;
+
+/// "HH:MM" of a millisecond timestamp, in UTC.
+pub fn hh_mm_utc(ms: i64) -> String {
+    let minutes = ms.div_euclid(60_000).rem_euclid(24 * 60);
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+#[cfg(feature = "hydrate")]
+fn hh_mm_local(ms: i64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    format!("{:02}:{:02}", d.get_hours(), d.get_minutes())
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn hh_mm_local(ms: i64) -> String {
+    hh_mm_utc(ms)
+}
+
+/// A `<time>` that switches to local time after hydration (the first render must match
+/// the server's HTML exactly, so the switch happens in an effect).
+#[component]
+pub fn Time(ms: i64, #[prop(optional)] class: &'static str) -> impl IntoView {
+    let local = RwSignal::new(false);
+    Effect::new(move |_| local.set(true));
+    let text = move || if local.get() { hh_mm_local(ms) } else { hh_mm_utc(ms) };
+    view! { <time class=class datetime=iso_utc(ms)>{text}</time> }
+}
+
+/// ISO 8601 in UTC, for the `datetime` attribute.
+pub fn iso_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 to (year, month, day); Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc() {
+        assert_eq!(hh_mm_utc(0), "00:00");
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00Z");
+        // 2026-11-25T21:22:43Z
+        assert_eq!(iso_utc(1_795_641_763_000), "2026-11-25T21:22:43Z");
+        assert_eq!(hh_mm_utc(1_795_641_763_000), "21:22");
+        assert_eq!(iso_utc(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,204 @@
+//! The storage layer against a real SQLite file: sequence numbers under concurrency,
+//! idempotent retries, cursor pagination, unread counts, direct-chat uniqueness.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use natter::model::{AppError, ChatId, User};
+use natter::server::db::Store;
+use natter::server::Error;
+
+async fn user(store: &Store, name: &str) -> User {
+    store.create_user(name, "not-a-real-hash").await.unwrap()
+}
+
+fn app_err(e: Error) -> AppError {
+    match e {
+        Error::App(a) => a,
+        other => panic!("expected a user error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn usernames_are_unique_ignoring_case() {
+    let db = common::test_db().await;
+    user(&db.store, "alice").await;
+    let err = db.store.create_user("ALICE", "x").await.unwrap_err();
+    assert!(matches!(app_err(err), AppError::Conflict(_)));
+}
+
+#[tokio::test]
+async fn one_direct_chat_per_pair() {
+    let db = common::test_db().await;
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let (c1, created1) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
+    let (c2, created2) = db.store.find_or_create_dm(b.id, a.id).await.unwrap();
+    assert!(created1);
+    assert!(!created2);
+    assert_eq!(c1, c2);
+}
+
+#[tokio::test]
+async fn sequence_numbers_have_no_gaps_under_concurrent_inserts() {
+    let db = common::test_db().await;
+    let mut users = Vec::new();
+    for i in 0..4 {
+        users.push(user(&db.store, &format!("user{i}")).await);
+    }
+    let ids: Vec<_> = users.iter().skip(1).map(|u| u.id).collect();
+    let chat = db.store.create_group(users[0].id, Some("race"), &ids).await.unwrap();
+
+    let mut tasks = Vec::new();
+    for u in &users {
+        for n in 0..40 {
+            let store = db.store.clone();
+            let uid = u.id;
+            tasks.push(tokio::spawn(async move {
+                store.insert_message(chat, uid, &format!("c{n}"), "hi").await.unwrap().0.seq
+            }));
+        }
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort();
+    assert_eq!(seqs, (1..=160).collect::<Vec<i64>>());
+    let page = db.store.history(chat, None, 200).await.unwrap();
+    assert_eq!(page.messages.len(), 160);
+    assert!(page.messages.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+}
+
+#[tokio::test]
+async fn a_retried_send_returns_the_original() {
+    let db = common::test_db().await;
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let (chat, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
+    let (m1, first) = db.store.insert_message(chat, a.id, "cid-1", "hello").await.unwrap();
+    let (m2, second) = db.store.insert_message(chat, a.id, "cid-1", "hello again").await.unwrap();
+    assert_eq!(first, natter::server::db::Inserted::New);
+    assert_eq!(second, natter::server::db::Inserted::Duplicate);
+    assert_eq!(m1, m2);
+    assert_eq!(m2.body, "hello");
+    // The retry did not use up a sequence number.
+    let (m3, _) = db.store.insert_message(chat, a.id, "cid-2", "next").await.unwrap();
+    assert_eq!(m3.seq, 2);
+    // Another sender may use the same client id.
+    let (m4, _) = db.store.insert_message(chat, b.id, "cid-1", "bob's").await.unwrap();
+    assert_eq!(m4.seq, 3);
+}
+
+#[tokio::test]
+async fn non_members_cannot_send_or_read() {
+    let db = common::test_db().await;
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let eve = user(&db.store, "eve").await;
+    let (chat, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
+    let err = db.store.insert_message(chat, eve.id, "x", "let me in").await.unwrap_err();
+    assert!(matches!(app_err(err), AppError::NotFound(_)));
+    assert!(db.store.chat_for_member(chat, eve.id).await.unwrap().is_none());
+    assert!(db.store.chat_for_member(ChatId(9999), a.id).await.unwrap().is_none());
+    assert!(db.store.list_chats(eve.id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn history_pages_by_cursor() {
+    let db = common::test_db().await;
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let (chat, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
+    for i in 1..=120 {
+        db.store.insert_message(chat, a.id, &format!("m{i}"), &format!("message {i}")).await.unwrap();
+    }
+    let p1 = db.store.history(chat, None, 50).await.unwrap();
+    let seqs = |p: &natter::model::HistoryPage| p.messages.iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(&p1), (71..=120).collect::<Vec<_>>());
+    assert!(p1.has_more);
+    let p2 = db.store.history(chat, Some(71), 50).await.unwrap();
+    assert_eq!(seqs(&p2), (21..=70).collect::<Vec<_>>());
+    assert!(p2.has_more);
+    let p3 = db.store.history(chat, Some(21), 50).await.unwrap();
+    assert_eq!(seqs(&p3), (1..=20).collect::<Vec<_>>());
+    assert!(!p3.has_more);
+    assert_eq!(p3.messages[0].body, "message 1");
+}
+
+#[tokio::test]
+async fn unread_counts_follow_the_read_pointer() {
+    let db = common::test_db().await;
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let (chat, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
+    for i in 0..3 {
+        db.store.insert_message(chat, a.id, &format!("a{i}"), "from alice").await.unwrap();
+    }
+    let unread = |list: Vec<natter::model::ChatSummary>| list[0].unread;
+    assert_eq!(unread(db.store.list_chats(b.id).await.unwrap()), 3);
+    // Own messages are never unread.
+    assert_eq!(unread(db.store.list_chats(a.id).await.unwrap()), 0);
+    assert_eq!(db.store.mark_read(chat, b.id, 2).await.unwrap(), 2);
+    assert_eq!(unread(db.store.list_chats(b.id).await.unwrap()), 1);
+    // The pointer never moves back and never past the end.
+    assert_eq!(db.store.mark_read(chat, b.id, 1).await.unwrap(), 2);
+    assert_eq!(db.store.mark_read(chat, b.id, 99).await.unwrap(), 3);
+    assert_eq!(unread(db.store.list_chats(b.id).await.unwrap()), 0);
+    // Bob replying marks everything up to his message read.
+    db.store.insert_message(chat, a.id, "a9", "more").await.unwrap();
+    db.store.insert_message(chat, b.id, "b1", "reply").await.unwrap();
+    assert_eq!(unread(db.store.list_chats(b.id).await.unwrap()), 0);
+    assert_eq!(unread(db.store.list_chats(a.id).await.unwrap()), 1);
+}
+
+#[tokio::test]
+async fn chat_list_is_sorted_by_activity_with_previews() {
+    let db = common::test_db().await;
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let c = user(&db.store, "carol").await;
+    let (dm_b, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
+    let (dm_c, _) = db.store.find_or_create_dm(a.id, c.id).await.unwrap();
+    db.store.insert_message(dm_c, c.id, "1", "older").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    db.store.insert_message(dm_b, b.id, "1", "newest").await.unwrap();
+    let list = db.store.list_chats(a.id).await.unwrap();
+    assert_eq!(list.iter().map(|c| c.title.as_str()).collect::<Vec<_>>(), vec!["bob", "carol"]);
+    let p = list[0].preview.clone().unwrap();
+    assert_eq!((p.sender.as_str(), p.body.as_str(), p.deleted), ("bob", "newest", false));
+}
+
+#[tokio::test]
+async fn only_authors_edit_and_delete() {
+    let db = common::test_db().await;
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let (chat, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
+    let (m, _) = db.store.insert_message(chat, a.id, "1", "typo").await.unwrap();
+    assert!(db.store.edit_message(m.id, b.id, "hacked").await.is_err());
+    let edited = db.store.edit_message(m.id, a.id, "fixed").await.unwrap();
+    assert_eq!(edited.body, "fixed");
+    assert!(edited.edited_at.is_some());
+    assert!(db.store.delete_message(m.id, b.id).await.is_err());
+    let deleted = db.store.delete_message(m.id, a.id).await.unwrap();
+    assert!(deleted.deleted);
+    assert_eq!(deleted.body, "");
+    let p = db.store.list_chats(b.id).await.unwrap()[0].preview.clone().unwrap();
+    assert!(p.deleted);
+    assert!(db.store.edit_message(m.id, a.id, "undead").await.is_err());
+}
+
+#[tokio::test]
+async fn sessions_expire_and_revoke() {
+    let db = common::test_db().await;
+    let a = user(&db.store, "alice").await;
+    let now = natter::server::db::now_ms();
+    db.store.create_session(b"live", a.id, now + 60_000).await.unwrap();
+    db.store.create_session(b"dead", a.id, now - 1).await.unwrap();
+    assert_eq!(db.store.session_user(b"live").await.unwrap().unwrap().id, a.id);
+    assert!(db.store.session_user(b"dead").await.unwrap().is_none());
+    assert_eq!(db.store.delete_expired_sessions().await.unwrap(), 1);
+    db.store.delete_session(b"live").await.unwrap();
+    assert!(db.store.session_user(b"live").await.unwrap().is_none());
+}
