@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! natter: a self-hosted real-time chat.
 //!
 //! - [`model`]: types shared by server and browser (ids, wire types, errors, validation).

@@ -200,7 +200,7 @@ async fn bad_input_gets_a_4xx_with_a_message() {
         assert!(r.body.contains(want), "{}", r.body);
     }
     let r = h.call(SendMessage::PATH, &[("chat_id", "not-a-number"), ("client_id", "c"), ("body", "hi")], Some(&alice)).await;
-    assert!(r.status.is_client_error(), "{}", r.status);
+    assert!(r.status.is_client_error(), "{} {}", r.status, r.body);
     let r = h.call(CreateChat::PATH, &[("members", "ghost"), ("title", "")], Some(&alice)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("No such user: ghost"));

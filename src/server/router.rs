@@ -1,8 +1,9 @@
 //! The HTTP surface: `fn app(state) -> Router`, testable with `tower::ServiceExt::oneshot`.
 //!
 //! Layers, outermost first: tracing, compression (br, gzip), security headers, cache
-//! headers, the session guard ([`super::auth::resolve_session`]); then `/healthz`, the
-//! server functions under `/api/`, the Leptos pages, and static files.
+//! headers, server-function error statuses, the session guard
+//! ([`super::auth::resolve_session`]); then `/healthz`, the server functions under
+//! `/api/` and the pages (both registered by `leptos_routes_with_context`), static files.
 
 use super::auth;
 use super::state::AppState;
@@ -32,13 +33,13 @@ pub fn app(state: AppState) -> Router {
     };
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/api/{*fn_name}", get(server_fns).post(server_fns))
         .leptos_routes_with_context(&state, routes, page_ctx.clone(), shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
             page_ctx,
             crate::ui::shell,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), auth::resolve_session))
+        .layer(middleware::from_fn(server_fn_error_status))
         .layer(middleware::from_fn(cache_headers))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -73,8 +74,24 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn server_fns(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
-    leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), req).await
+/// Server-function errors raised before our code runs (undecodable arguments) leave the
+/// framework as a 500; give them the status of the [`AppError`] in their body instead.
+async fn server_fn_error_status(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR || !res.headers().contains_key("serverfnerror") {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(b) => b,
+        Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "Internal error").into_response(),
+    };
+    if let Ok(err) = serde_json::from_slice::<crate::model::AppError>(&bytes) {
+        if let Ok(status) = StatusCode::from_u16(err.status()) {
+            parts.status = status;
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Static files revalidate (cheap 304s, never a stale WASM after a deploy); pages and

@@ -16,6 +16,8 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, store: Store) -> Result<Self, Box<dyn std::error::Error>> {
         let mut leptos_options = leptos::config::get_configuration(None)?.leptos_options;
+        // cargo-leptos bakes this in at compile time; plain `cargo test` builds lack it.
+        leptos_options.output_name = env!("CARGO_PKG_NAME").into();
         leptos_options.site_root = config.site_root.clone().into();
         if let Ok(addr) = config.bind.parse() {
             leptos_options.site_addr = addr;

@@ -173,8 +173,8 @@ fn ChatHeader(chat: ChatDetail, me: crate::model::UserId) -> impl IntoView {
                 <h2 class="conv-title">{chat.title.clone()}</h2>
                 <p class="conv-sub">{sub}</p>
             </div>
+            {is_group.then(|| view! { <div class="conv-actions"><MembersPanel chat me /></div> })}
         </header>
-        {is_group.then(|| view! { <MembersPanel chat me /> })}
     }
 }
 
