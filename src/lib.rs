@@ -1,9 +1,9 @@
 #![recursion_limit = "256"]
 //! natter: a self-hosted real-time chat.
 //!
-//! - [`model`]: types shared by server and browser (ids, wire types, errors, validation).
-//! - [`api`]: server functions, one file per feature; called from the UI, run on the server.
-//! - [`ui`]: Leptos pages and components (rendered on the server, hydrated in the browser).
+//! - [`model`][]: types shared by server and browser (ids, wire types, errors, validation).
+//! - [`api`][]: server functions, one file per feature; called from the UI, run on the server.
+//! - [`ui`][]: Leptos pages and components (rendered on the server, hydrated in the browser).
 //! - `server` (feature `ssr`): configuration, router, auth, storage.
 
 pub mod api;

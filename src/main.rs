@@ -9,7 +9,8 @@ async fn main() -> std::process::ExitCode {
     let config = natter::server::config::Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,sqlx=warn")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,sqlx=warn")),
         )
         .init();
     match natter::server::run(config).await {

@@ -24,7 +24,10 @@ struct Harness {
 async fn harness() -> Harness {
     let db = common::test_db().await;
     let state = AppState::new(Config::for_tests(&db.url), db.store.clone()).unwrap();
-    Harness { app: router::app(state), _db: db }
+    Harness {
+        app: router::app(state),
+        _db: db,
+    }
 }
 
 struct Reply {
@@ -39,7 +42,11 @@ impl Harness {
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     /// A server function call as the WASM client makes it (form-encoded, JSON back).
@@ -64,14 +71,25 @@ impl Harness {
 
     /// Signs up and returns the session cookie ("natter_session=…").
     async fn sign_up(&self, name: &str) -> String {
-        let r = self.call(SignUp::PATH, &[("username", name), ("password", "password123")], None).await;
+        let r = self
+            .call(
+                SignUp::PATH,
+                &[("username", name), ("password", "password123")],
+                None,
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "sign up {name}: {}", r.body);
         cookie_of(&r)
     }
 }
 
 fn cookie_of(r: &Reply) -> String {
-    let set = r.headers.get(header::SET_COOKIE).expect("a Set-Cookie header").to_str().unwrap();
+    let set = r
+        .headers
+        .get(header::SET_COOKIE)
+        .expect("a Set-Cookie header")
+        .to_str()
+        .unwrap();
     set.split(';').next().unwrap().to_string()
 }
 
@@ -85,7 +103,9 @@ fn serde_urlencoded_pairs(form: &[(&str, &str)]) -> String {
 fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -102,20 +122,47 @@ async fn health_check() {
 #[tokio::test]
 async fn sign_up_validates_and_sets_a_safe_cookie() {
     let h = harness().await;
-    let r = h.call(SignUp::PATH, &[("username", "a!"), ("password", "password123")], None).await;
+    let r = h
+        .call(
+            SignUp::PATH,
+            &[("username", "a!"), ("password", "password123")],
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("Username"), "{}", r.body);
-    let r = h.call(SignUp::PATH, &[("username", "alice"), ("password", "short")], None).await;
+    let r = h
+        .call(
+            SignUp::PATH,
+            &[("username", "alice"), ("password", "short")],
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("at least 8"), "{}", r.body);
 
-    let r = h.call(SignUp::PATH, &[("username", "alice"), ("password", "password123")], None).await;
+    let r = h
+        .call(
+            SignUp::PATH,
+            &[("username", "alice"), ("password", "password123")],
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let set = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"),
+        "{set}"
+    );
     assert!(!set.contains("Secure"), "plain http origin: no Secure flag");
 
-    let r = h.call(SignUp::PATH, &[("username", "Alice"), ("password", "password123")], None).await;
+    let r = h
+        .call(
+            SignUp::PATH,
+            &[("username", "Alice"), ("password", "password123")],
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert!(r.body.contains("taken"));
 }
@@ -124,12 +171,30 @@ async fn sign_up_validates_and_sets_a_safe_cookie() {
 async fn wrong_password_and_unknown_user_look_the_same() {
     let h = harness().await;
     h.sign_up("alice").await;
-    let wrong = h.call(SignIn::PATH, &[("username", "alice"), ("password", "wrong-password")], None).await;
-    let unknown = h.call(SignIn::PATH, &[("username", "nobody"), ("password", "wrong-password")], None).await;
+    let wrong = h
+        .call(
+            SignIn::PATH,
+            &[("username", "alice"), ("password", "wrong-password")],
+            None,
+        )
+        .await;
+    let unknown = h
+        .call(
+            SignIn::PATH,
+            &[("username", "nobody"), ("password", "wrong-password")],
+            None,
+        )
+        .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.body, unknown.body);
-    let ok = h.call(SignIn::PATH, &[("username", "ALICE"), ("password", "password123")], None).await;
+    let ok = h
+        .call(
+            SignIn::PATH,
+            &[("username", "ALICE"), ("password", "password123")],
+            None,
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::OK);
     assert!(ok.headers.get(header::SET_COOKIE).is_some());
 }
@@ -139,15 +204,29 @@ async fn server_functions_require_a_session_and_sign_out_revokes_it() {
     let h = harness().await;
     let r = h.call(ListChats::PATH, &[], None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let r = h.call(ListChats::PATH, &[], Some("natter_session=forged")).await;
+    let r = h
+        .call(ListChats::PATH, &[], Some("natter_session=forged"))
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 
     let cookie = h.sign_up("alice").await;
-    assert_eq!(h.call(ListChats::PATH, &[], Some(&cookie)).await.status, StatusCode::OK);
+    assert_eq!(
+        h.call(ListChats::PATH, &[], Some(&cookie)).await.status,
+        StatusCode::OK
+    );
     let out = h.call(SignOut::PATH, &[], Some(&cookie)).await;
     assert_eq!(out.status, StatusCode::OK);
-    assert!(out.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
-    assert_eq!(h.call(ListChats::PATH, &[], Some(&cookie)).await.status, StatusCode::UNAUTHORIZED);
+    assert!(out
+        .headers
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    assert_eq!(
+        h.call(ListChats::PATH, &[], Some(&cookie)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -156,26 +235,64 @@ async fn non_members_learn_nothing_about_a_chat() {
     let alice = h.sign_up("alice").await;
     h.sign_up("bob").await;
     let eve = h.sign_up("eve").await;
-    let r = h.call(CreateChat::PATH, &[("members", "bob, eve"), ("title", "Secret plans")], Some(&alice)).await;
+    let r = h
+        .call(
+            CreateChat::PATH,
+            &[("members", "bob, eve"), ("title", "Secret plans")],
+            Some(&alice),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let chat: i64 = r.body.parse().unwrap();
     // Eve was added; make a chat without her.
-    let r = h.call(CreateChat::PATH, &[("members", "bob"), ("title", "")], Some(&alice)).await;
+    let r = h
+        .call(
+            CreateChat::PATH,
+            &[("members", "bob"), ("title", "")],
+            Some(&alice),
+        )
+        .await;
     let dm: i64 = r.body.parse().unwrap();
     assert_ne!(chat, dm);
     let sent = h
-        .call(SendMessage::PATH, &[("chat_id", &dm.to_string()), ("client_id", "c1"), ("body", "the password is swordfish")], Some(&alice))
+        .call(
+            SendMessage::PATH,
+            &[
+                ("chat_id", &dm.to_string()),
+                ("client_id", "c1"),
+                ("body", "the password is swordfish"),
+            ],
+            Some(&alice),
+        )
         .await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
 
-    let r = h.call(OpenChat::PATH, &[("chat_id", &dm.to_string())], Some(&eve)).await;
+    let r = h
+        .call(OpenChat::PATH, &[("chat_id", &dm.to_string())], Some(&eve))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert!(!r.body.contains("swordfish") && !r.body.contains("bob"), "{}", r.body);
+    assert!(
+        !r.body.contains("swordfish") && !r.body.contains("bob"),
+        "{}",
+        r.body
+    );
     // Same answer as for a chat that does not exist.
-    let missing = h.call(OpenChat::PATH, &[("chat_id", "424242")], Some(&eve)).await;
+    let missing = h
+        .call(OpenChat::PATH, &[("chat_id", "424242")], Some(&eve))
+        .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.body, r.body);
-    let r = h.call(SendMessage::PATH, &[("chat_id", &dm.to_string()), ("client_id", "e1"), ("body", "hi")], Some(&eve)).await;
+    let r = h
+        .call(
+            SendMessage::PATH,
+            &[
+                ("chat_id", &dm.to_string()),
+                ("client_id", "e1"),
+                ("body", "hi"),
+            ],
+            Some(&eve),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
     let page = h.get(&format!("/chats/{dm}"), Some(&eve)).await;
@@ -192,19 +309,54 @@ async fn bad_input_gets_a_4xx_with_a_message() {
     let h = harness().await;
     let alice = h.sign_up("alice").await;
     h.sign_up("bob").await;
-    let dm = h.call(CreateChat::PATH, &[("members", "bob"), ("title", "")], Some(&alice)).await.body;
+    let dm = h
+        .call(
+            CreateChat::PATH,
+            &[("members", "bob"), ("title", "")],
+            Some(&alice),
+        )
+        .await
+        .body;
     let long = "x".repeat(4001);
     for (body, want) in [("   ", "empty"), (long.as_str(), "too long")] {
-        let r = h.call(SendMessage::PATH, &[("chat_id", &dm), ("client_id", "c"), ("body", body)], Some(&alice)).await;
+        let r = h
+            .call(
+                SendMessage::PATH,
+                &[("chat_id", &dm), ("client_id", "c"), ("body", body)],
+                Some(&alice),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
         assert!(r.body.contains(want), "{}", r.body);
     }
-    let r = h.call(SendMessage::PATH, &[("chat_id", "not-a-number"), ("client_id", "c"), ("body", "hi")], Some(&alice)).await;
+    let r = h
+        .call(
+            SendMessage::PATH,
+            &[
+                ("chat_id", "not-a-number"),
+                ("client_id", "c"),
+                ("body", "hi"),
+            ],
+            Some(&alice),
+        )
+        .await;
     assert!(r.status.is_client_error(), "{} {}", r.status, r.body);
-    let r = h.call(CreateChat::PATH, &[("members", "ghost"), ("title", "")], Some(&alice)).await;
+    let r = h
+        .call(
+            CreateChat::PATH,
+            &[("members", "ghost"), ("title", "")],
+            Some(&alice),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("No such user: ghost"));
-    let r = h.call(CreateChat::PATH, &[("members", "alice"), ("title", "")], Some(&alice)).await;
+    let r = h
+        .call(
+            CreateChat::PATH,
+            &[("members", "alice"), ("title", "")],
+            Some(&alice),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 
@@ -213,10 +365,28 @@ async fn direct_chats_are_reused_and_sends_are_idempotent() {
     let h = harness().await;
     let alice = h.sign_up("alice").await;
     let bob = h.sign_up("bob").await;
-    let a = h.call(CreateChat::PATH, &[("members", "bob"), ("title", "")], Some(&alice)).await.body;
-    let b = h.call(CreateChat::PATH, &[("members", "alice"), ("title", "")], Some(&bob)).await.body;
+    let a = h
+        .call(
+            CreateChat::PATH,
+            &[("members", "bob"), ("title", "")],
+            Some(&alice),
+        )
+        .await
+        .body;
+    let b = h
+        .call(
+            CreateChat::PATH,
+            &[("members", "alice"), ("title", "")],
+            Some(&bob),
+        )
+        .await
+        .body;
     assert_eq!(a, b);
-    let form = [("chat_id", a.as_str()), ("client_id", "same-id"), ("body", "once")];
+    let form = [
+        ("chat_id", a.as_str()),
+        ("client_id", "same-id"),
+        ("body", "once"),
+    ];
     let first = h.call(SendMessage::PATH, &form, Some(&alice)).await;
     let again = h.call(SendMessage::PATH, &form, Some(&alice)).await;
     assert_eq!(first.status, StatusCode::OK);
@@ -241,7 +411,10 @@ async fn pages_redirect_by_session() {
     let r = h.get("/login", None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("Sign in"));
-    assert_eq!(h.get("/no/such/page", None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.get("/no/such/page", None).await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -249,9 +422,21 @@ async fn message_text_is_escaped_in_pages() {
     let h = harness().await;
     let alice = h.sign_up("alice").await;
     h.sign_up("bob").await;
-    let dm = h.call(CreateChat::PATH, &[("members", "bob"), ("title", "")], Some(&alice)).await.body;
+    let dm = h
+        .call(
+            CreateChat::PATH,
+            &[("members", "bob"), ("title", "")],
+            Some(&alice),
+        )
+        .await
+        .body;
     let evil = "<img src=x onerror=alert(1)>";
-    h.call(SendMessage::PATH, &[("chat_id", &dm), ("client_id", "x"), ("body", evil)], Some(&alice)).await;
+    h.call(
+        SendMessage::PATH,
+        &[("chat_id", &dm), ("client_id", "x"), ("body", evil)],
+        Some(&alice),
+    )
+    .await;
     let page = h.get(&format!("/chats/{dm}"), Some(&alice)).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains(evil));
@@ -262,11 +447,22 @@ async fn message_text_is_escaped_in_pages() {
 async fn pages_carry_security_headers() {
     let h = harness().await;
     let r = h.get("/login", None).await;
-    let csp = r.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
-    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    let csp = r
+        .headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     assert!(csp.contains("'nonce-"), "{csp}");
     assert!(!csp.contains("unsafe-inline"));
-    assert_eq!(r.headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+    assert_eq!(
+        r.headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(),
+        "nosniff"
+    );
     assert!(r.headers.get(header::REFERRER_POLICY).is_some());
     assert_eq!(r.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
 }
@@ -284,7 +480,10 @@ async fn plain_form_posts_redirect_back_with_the_error() {
     let r = h.send(req).await;
     assert!(r.status.is_redirection(), "{}", r.status);
     let location = r.headers.get(header::LOCATION).unwrap().to_str().unwrap();
-    assert!(location.starts_with("http://127.0.0.1:3000/login?") && location.contains("__err="), "{location}");
+    assert!(
+        location.starts_with("http://127.0.0.1:3000/login?") && location.contains("__err="),
+        "{location}"
+    );
 
     let req = Request::post(SignUp::PATH)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")

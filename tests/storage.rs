@@ -47,7 +47,11 @@ async fn sequence_numbers_have_no_gaps_under_concurrent_inserts() {
         users.push(user(&db.store, &format!("user{i}")).await);
     }
     let ids: Vec<_> = users.iter().skip(1).map(|u| u.id).collect();
-    let chat = db.store.create_group(users[0].id, Some("race"), &ids).await.unwrap();
+    let chat = db
+        .store
+        .create_group(users[0].id, Some("race"), &ids)
+        .await
+        .unwrap();
 
     let mut tasks = Vec::new();
     for u in &users {
@@ -55,7 +59,12 @@ async fn sequence_numbers_have_no_gaps_under_concurrent_inserts() {
             let store = db.store.clone();
             let uid = u.id;
             tasks.push(tokio::spawn(async move {
-                store.insert_message(chat, uid, &format!("c{n}"), "hi").await.unwrap().0.seq
+                store
+                    .insert_message(chat, uid, &format!("c{n}"), "hi")
+                    .await
+                    .unwrap()
+                    .0
+                    .seq
             }));
         }
     }
@@ -76,17 +85,33 @@ async fn a_retried_send_returns_the_original() {
     let a = user(&db.store, "alice").await;
     let b = user(&db.store, "bob").await;
     let (chat, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
-    let (m1, first) = db.store.insert_message(chat, a.id, "cid-1", "hello").await.unwrap();
-    let (m2, second) = db.store.insert_message(chat, a.id, "cid-1", "hello again").await.unwrap();
+    let (m1, first) = db
+        .store
+        .insert_message(chat, a.id, "cid-1", "hello")
+        .await
+        .unwrap();
+    let (m2, second) = db
+        .store
+        .insert_message(chat, a.id, "cid-1", "hello again")
+        .await
+        .unwrap();
     assert_eq!(first, natter::server::db::Inserted::New);
     assert_eq!(second, natter::server::db::Inserted::Duplicate);
     assert_eq!(m1, m2);
     assert_eq!(m2.body, "hello");
     // The retry did not use up a sequence number.
-    let (m3, _) = db.store.insert_message(chat, a.id, "cid-2", "next").await.unwrap();
+    let (m3, _) = db
+        .store
+        .insert_message(chat, a.id, "cid-2", "next")
+        .await
+        .unwrap();
     assert_eq!(m3.seq, 2);
     // Another sender may use the same client id.
-    let (m4, _) = db.store.insert_message(chat, b.id, "cid-1", "bob's").await.unwrap();
+    let (m4, _) = db
+        .store
+        .insert_message(chat, b.id, "cid-1", "bob's")
+        .await
+        .unwrap();
     assert_eq!(m4.seq, 3);
 }
 
@@ -97,10 +122,24 @@ async fn non_members_cannot_send_or_read() {
     let b = user(&db.store, "bob").await;
     let eve = user(&db.store, "eve").await;
     let (chat, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
-    let err = db.store.insert_message(chat, eve.id, "x", "let me in").await.unwrap_err();
+    let err = db
+        .store
+        .insert_message(chat, eve.id, "x", "let me in")
+        .await
+        .unwrap_err();
     assert!(matches!(app_err(err), AppError::NotFound(_)));
-    assert!(db.store.chat_for_member(chat, eve.id).await.unwrap().is_none());
-    assert!(db.store.chat_for_member(ChatId(9999), a.id).await.unwrap().is_none());
+    assert!(db
+        .store
+        .chat_for_member(chat, eve.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(db
+        .store
+        .chat_for_member(ChatId(9999), a.id)
+        .await
+        .unwrap()
+        .is_none());
     assert!(db.store.list_chats(eve.id).await.unwrap().is_empty());
 }
 
@@ -111,10 +150,14 @@ async fn history_pages_by_cursor() {
     let b = user(&db.store, "bob").await;
     let (chat, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
     for i in 1..=120 {
-        db.store.insert_message(chat, a.id, &format!("m{i}"), &format!("message {i}")).await.unwrap();
+        db.store
+            .insert_message(chat, a.id, &format!("m{i}"), &format!("message {i}"))
+            .await
+            .unwrap();
     }
     let p1 = db.store.history(chat, None, 50).await.unwrap();
-    let seqs = |p: &natter::model::HistoryPage| p.messages.iter().map(|m| m.seq).collect::<Vec<_>>();
+    let seqs =
+        |p: &natter::model::HistoryPage| p.messages.iter().map(|m| m.seq).collect::<Vec<_>>();
     assert_eq!(seqs(&p1), (71..=120).collect::<Vec<_>>());
     assert!(p1.has_more);
     let p2 = db.store.history(chat, Some(71), 50).await.unwrap();
@@ -133,7 +176,10 @@ async fn unread_counts_follow_the_read_pointer() {
     let b = user(&db.store, "bob").await;
     let (chat, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
     for i in 0..3 {
-        db.store.insert_message(chat, a.id, &format!("a{i}"), "from alice").await.unwrap();
+        db.store
+            .insert_message(chat, a.id, &format!("a{i}"), "from alice")
+            .await
+            .unwrap();
     }
     let unread = |list: Vec<natter::model::ChatSummary>| list[0].unread;
     assert_eq!(unread(db.store.list_chats(b.id).await.unwrap()), 3);
@@ -146,8 +192,14 @@ async fn unread_counts_follow_the_read_pointer() {
     assert_eq!(db.store.mark_read(chat, b.id, 99).await.unwrap(), 3);
     assert_eq!(unread(db.store.list_chats(b.id).await.unwrap()), 0);
     // Bob replying marks everything up to his message read.
-    db.store.insert_message(chat, a.id, "a9", "more").await.unwrap();
-    db.store.insert_message(chat, b.id, "b1", "reply").await.unwrap();
+    db.store
+        .insert_message(chat, a.id, "a9", "more")
+        .await
+        .unwrap();
+    db.store
+        .insert_message(chat, b.id, "b1", "reply")
+        .await
+        .unwrap();
     assert_eq!(unread(db.store.list_chats(b.id).await.unwrap()), 0);
     assert_eq!(unread(db.store.list_chats(a.id).await.unwrap()), 1);
 }
@@ -160,13 +212,25 @@ async fn chat_list_is_sorted_by_activity_with_previews() {
     let c = user(&db.store, "carol").await;
     let (dm_b, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
     let (dm_c, _) = db.store.find_or_create_dm(a.id, c.id).await.unwrap();
-    db.store.insert_message(dm_c, c.id, "1", "older").await.unwrap();
+    db.store
+        .insert_message(dm_c, c.id, "1", "older")
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    db.store.insert_message(dm_b, b.id, "1", "newest").await.unwrap();
+    db.store
+        .insert_message(dm_b, b.id, "1", "newest")
+        .await
+        .unwrap();
     let list = db.store.list_chats(a.id).await.unwrap();
-    assert_eq!(list.iter().map(|c| c.title.as_str()).collect::<Vec<_>>(), vec!["bob", "carol"]);
+    assert_eq!(
+        list.iter().map(|c| c.title.as_str()).collect::<Vec<_>>(),
+        vec!["bob", "carol"]
+    );
     let p = list[0].preview.clone().unwrap();
-    assert_eq!((p.sender.as_str(), p.body.as_str(), p.deleted), ("bob", "newest", false));
+    assert_eq!(
+        (p.sender.as_str(), p.body.as_str(), p.deleted),
+        ("bob", "newest", false)
+    );
 }
 
 #[tokio::test]
@@ -175,7 +239,11 @@ async fn only_authors_edit_and_delete() {
     let a = user(&db.store, "alice").await;
     let b = user(&db.store, "bob").await;
     let (chat, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
-    let (m, _) = db.store.insert_message(chat, a.id, "1", "typo").await.unwrap();
+    let (m, _) = db
+        .store
+        .insert_message(chat, a.id, "1", "typo")
+        .await
+        .unwrap();
     assert!(db.store.edit_message(m.id, b.id, "hacked").await.is_err());
     let edited = db.store.edit_message(m.id, a.id, "fixed").await.unwrap();
     assert_eq!(edited.body, "fixed");
@@ -184,7 +252,10 @@ async fn only_authors_edit_and_delete() {
     let deleted = db.store.delete_message(m.id, a.id).await.unwrap();
     assert!(deleted.deleted);
     assert_eq!(deleted.body, "");
-    let p = db.store.list_chats(b.id).await.unwrap()[0].preview.clone().unwrap();
+    let p = db.store.list_chats(b.id).await.unwrap()[0]
+        .preview
+        .clone()
+        .unwrap();
     assert!(p.deleted);
     assert!(db.store.edit_message(m.id, a.id, "undead").await.is_err());
 }
@@ -194,9 +265,18 @@ async fn sessions_expire_and_revoke() {
     let db = common::test_db().await;
     let a = user(&db.store, "alice").await;
     let now = natter::server::db::now_ms();
-    db.store.create_session(b"live", a.id, now + 60_000).await.unwrap();
-    db.store.create_session(b"dead", a.id, now - 1).await.unwrap();
-    assert_eq!(db.store.session_user(b"live").await.unwrap().unwrap().id, a.id);
+    db.store
+        .create_session(b"live", a.id, now + 60_000)
+        .await
+        .unwrap();
+    db.store
+        .create_session(b"dead", a.id, now - 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.session_user(b"live").await.unwrap().unwrap().id,
+        a.id
+    );
     assert!(db.store.session_user(b"dead").await.unwrap().is_none());
     assert_eq!(db.store.delete_expired_sessions().await.unwrap(), 1);
     db.store.delete_session(b"live").await.unwrap();

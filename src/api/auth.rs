@@ -65,9 +65,16 @@ pub async fn sign_out() -> Result<(), AppError> {
         async {
             let state = AppState::current()?;
             if let Some(token) = auth::current_token() {
-                state.store.delete_session(&auth::hash_token(&token)).await?;
+                state
+                    .store
+                    .delete_session(&auth::hash_token(&token))
+                    .await?;
             }
-            ssr::set_cookie(&auth::session_cookie(None, 0, state.config.secure_cookies()));
+            ssr::set_cookie(&auth::session_cookie(
+                None,
+                0,
+                state.config.secure_cookies(),
+            ));
             leptos_axum::redirect("/login");
             Ok(())
         }

@@ -33,7 +33,11 @@ pub async fn older_messages(chat_id: ChatId, before: i64) -> Result<HistoryPage,
 
 /// Sends a message. `client_id` makes it idempotent: a retry returns the original.
 #[server]
-pub async fn send_message(chat_id: ChatId, client_id: String, body: String) -> Result<Message, AppError> {
+pub async fn send_message(
+    chat_id: ChatId,
+    client_id: String,
+    body: String,
+) -> Result<Message, AppError> {
     use crate::server::{auth, chat, error::reply, state::AppState};
     reply(
         async {

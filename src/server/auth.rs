@@ -42,8 +42,12 @@ pub async fn verify_password(password: String, stored: Option<String>) -> Result
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
-        let parsed = PasswordHash::new(hash).map_err(|e| Error::internal(format!("stored hash: {e}")))?;
-        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && known)
+        let parsed =
+            PasswordHash::new(hash).map_err(|e| Error::internal(format!("stored hash: {e}")))?;
+        Ok(Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+            && known)
     })
     .await
     .map_err(|e| Error::internal(format!("verify task: {e}")))?
@@ -104,8 +108,15 @@ pub async fn start_session(state: &AppState, user: &User) -> Result<String> {
     let (token, hash) = new_token();
     let days = state.config.session_days.max(1);
     let expires_at = super::db::now_ms() + days * 24 * 3600 * 1000;
-    state.store.create_session(&hash, user.id, expires_at).await?;
-    Ok(session_cookie(Some(&token), days, state.config.secure_cookies()))
+    state
+        .store
+        .create_session(&hash, user.id, expires_at)
+        .await?;
+    Ok(session_cookie(
+        Some(&token),
+        days,
+        state.config.secure_cookies(),
+    ))
 }
 
 /// The user of a request, from its session cookie.
@@ -120,7 +131,11 @@ pub async fn user_from_headers(state: &AppState, headers: &HeaderMap) -> Result<
 ///
 /// Signed-out visitors of `/` and `/chats…` go to `/login`; signed-in visitors of `/`,
 /// `/login` and `/signup` go to `/chats`. Server functions check the user themselves.
-pub async fn resolve_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn resolve_session(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path();
     if path.starts_with("/pkg/") || path == "/healthz" || path == "/favicon.svg" {
         return next.run(req).await;
@@ -168,9 +183,15 @@ mod tests {
     async fn passwords_hash_and_verify() {
         let h = hash_password("correct horse".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), Some(h.clone())).await.unwrap());
-        assert!(!verify_password("wrong horse".into(), Some(h)).await.unwrap());
-        assert!(!verify_password("natter-dummy-password".into(), None).await.unwrap());
+        assert!(verify_password("correct horse".into(), Some(h.clone()))
+            .await
+            .unwrap());
+        assert!(!verify_password("wrong horse".into(), Some(h))
+            .await
+            .unwrap());
+        assert!(!verify_password("natter-dummy-password".into(), None)
+            .await
+            .unwrap());
     }
 
     #[test]
@@ -192,7 +213,10 @@ mod tests {
         assert!(session_cookie(Some("abc"), 30, true).contains("Secure"));
         assert!(session_cookie(None, 30, false).contains("Max-Age=0"));
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; natter_session=tok; b=2".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "a=1; natter_session=tok; b=2".parse().unwrap(),
+        );
         assert_eq!(session_token(&h).as_deref(), Some("tok"));
     }
 }

@@ -7,8 +7,8 @@
 use super::db::Store;
 use super::Result;
 use crate::model::{
-    validate, AppError, ChatDetail, ChatId, ChatKind, ChatView, HistoryPage, Message, MessageId, User,
-    UserId, PAGE_SIZE,
+    validate, AppError, ChatDetail, ChatId, ChatKind, ChatView, HistoryPage, Message, MessageId,
+    User, UserId, PAGE_SIZE,
 };
 
 /// The chat as a member sees it; anyone else gets the same "not found".
@@ -20,7 +20,12 @@ pub async fn chat_for(store: &Store, user: &User, chat: ChatId) -> Result<ChatDe
 }
 
 /// Opens a chat on its newest page (or the page before `before`), marking it read.
-pub async fn open(store: &Store, user: &User, chat: ChatId, before: Option<i64>) -> Result<ChatView> {
+pub async fn open(
+    store: &Store,
+    user: &User,
+    chat: ChatId,
+    before: Option<i64>,
+) -> Result<ChatView> {
     let detail = chat_for(store, user, chat).await?;
     let page = store.history(chat, before, PAGE_SIZE).await?;
     if before.is_none() && detail.last_seq > 0 {
@@ -42,10 +47,18 @@ pub async fn older(store: &Store, user: &User, chat: ChatId, before: i64) -> Res
 }
 
 /// Stores a message (idempotent on the client id) and returns it as committed.
-pub async fn send(store: &Store, user: &User, chat: ChatId, client_id: &str, body: &str) -> Result<Message> {
+pub async fn send(
+    store: &Store,
+    user: &User,
+    chat: ChatId,
+    client_id: &str,
+    body: &str,
+) -> Result<Message> {
     let body = validate::body(body)?;
     let client_id = validate::client_id(client_id)?;
-    let (message, _inserted) = store.insert_message(chat, user.id, &client_id, &body).await?;
+    let (message, _inserted) = store
+        .insert_message(chat, user.id, &client_id, &body)
+        .await?;
     Ok(message)
 }
 

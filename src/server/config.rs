@@ -15,7 +15,11 @@ pub struct Config {
 
     /// Public origin browsers use to reach natter (scheme://host[:port]).
     /// Sets the Secure cookie flag when https, and is the only allowed WebSocket Origin.
-    #[arg(long, env = "NATTER_PUBLIC_ORIGIN", default_value = "http://127.0.0.1:3000")]
+    #[arg(
+        long,
+        env = "NATTER_PUBLIC_ORIGIN",
+        default_value = "http://127.0.0.1:3000"
+    )]
     pub public_origin: String,
 
     /// Folder with the compiled site (CSS, JS, WASM, public files).

@@ -1,13 +1,13 @@
 //! Everything that runs only on the server (feature `ssr`).
 //!
 //! A guided tour:
-//! - [`config`]: command-line flags and environment variables.
-//! - [`state`]: the shared [`state::AppState`] handed to every handler.
-//! - [`router`]: `fn app(state) -> Router`, the whole HTTP surface and its middleware.
-//! - [`auth`]: password hashing, sessions, the cookie, and the request guard.
-//! - [`error`]: the server-side error that keeps the cause, and its mapping to [`crate::model::AppError`].
-//! - [`db`]: all SQL, one file per table, behind [`db::Store`].
-//! - [`chat`]: the domain operations the server functions call (where live delivery will plug in).
+//! - [`config`][]: command-line flags and environment variables.
+//! - [`state`][]: the shared [`state::AppState`] handed to every handler.
+//! - [`router`][]: `fn app(state) -> Router`, the whole HTTP surface and its middleware.
+//! - [`auth`][]: password hashing, sessions, the cookie, and the request guard.
+//! - [`error`][]: the server-side error that keeps the cause, and its mapping to [`crate::model::AppError`].
+//! - [`db`][]: all SQL, one file per table, behind [`db::Store`].
+//! - [`chat`][]: the domain operations the server functions call (where live delivery will plug in).
 
 pub mod auth;
 pub mod chat;

@@ -34,11 +34,14 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .leptos_routes_with_context(&state, routes, page_ctx.clone(), shell)
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            page_ctx,
-            crate::ui::shell,
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(page_ctx, crate::ui::shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::resolve_session,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::resolve_session))
         .layer(middleware::from_fn(server_fn_error_status))
         .layer(middleware::from_fn(cache_headers))
         .layer(SetResponseHeaderLayer::overriding(
@@ -78,7 +81,9 @@ async fn healthz(State(state): State<AppState>) -> Response {
 /// framework as a 500; give them the status of the [`AppError`] in their body instead.
 async fn server_fn_error_status(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
-    if res.status() != StatusCode::INTERNAL_SERVER_ERROR || !res.headers().contains_key("serverfnerror") {
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !res.headers().contains_key("serverfnerror")
+    {
         return res;
     }
     let (mut parts, body) = res.into_parts();
@@ -101,12 +106,16 @@ async fn cache_headers(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let mut res = next.run(req).await;
     if !res.headers().contains_key(header::CACHE_CONTROL) {
-        let value = if is_get && (path.starts_with("/pkg/") || path == "/favicon.svg") && res.status().is_success() {
+        let value = if is_get
+            && (path.starts_with("/pkg/") || path == "/favicon.svg")
+            && res.status().is_success()
+        {
             "public, max-age=0, must-revalidate"
         } else {
             "no-store"
         };
-        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
     }
     res
 }

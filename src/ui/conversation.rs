@@ -23,8 +23,18 @@ pub fn ChatPage() -> impl IntoView {
     let query = use_query_map();
     let reload = RwSignal::new(0u32);
     provide_context(ReloadChat(reload));
-    let id = move || params.read().get("id").and_then(|s| s.parse::<ChatId>().ok());
-    let before = move || query.read().get("before").and_then(|s| s.parse::<i64>().ok());
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| s.parse::<ChatId>().ok())
+    };
+    let before = move || {
+        query
+            .read()
+            .get("before")
+            .and_then(|s| s.parse::<i64>().ok())
+    };
     let data = Resource::new(
         move || (id(), before(), reload.get()),
         |(id, before, _)| async move {
@@ -51,7 +61,10 @@ fn ChatError(err: AppError) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::server::error::set_status(&err);
     let (title, text) = match err {
-        AppError::NotFound(_) => ("Chat not found", "It does not exist, or you are not a member.".to_string()),
+        AppError::NotFound(_) => (
+            "Chat not found",
+            "It does not exist, or you are not a member.".to_string(),
+        ),
         other => ("Could not open this chat", other.to_string()),
     };
     view! {
@@ -106,7 +119,10 @@ fn Conversation(data: ChatView) -> impl IntoView {
             return;
         }
         loading.set(true);
-        let old_height = log_ref.get_untracked().map(|l| l.scroll_height()).unwrap_or(0);
+        let old_height = log_ref
+            .get_untracked()
+            .map(|l| l.scroll_height())
+            .unwrap_or(0);
         leptos::task::spawn_local(async move {
             if let Ok(page) = older_messages(chat_id, before).await {
                 has_more.set(page.has_more);

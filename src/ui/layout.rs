@@ -33,7 +33,13 @@ pub fn ChatsLayout() -> impl IntoView {
     let me = Resource::new(|| (), |_| current_user());
     let sign_out = ServerAction::<SignOut>::new();
     let location = use_location();
-    let pane = move || if location.pathname.get() == "/chats" { "list" } else { "chat" };
+    let pane = move || {
+        if location.pathname.get() == "/chats" {
+            "list"
+        } else {
+            "chat"
+        }
+    };
 
     view! {
         <div class="shell" data-pane=pane>
@@ -122,8 +128,16 @@ fn ChatList(list: Vec<ChatSummary>) -> impl IntoView {
 /// A round badge with the first letter of a name.
 #[component]
 pub fn Avatar(name: String, #[prop(optional)] group: bool) -> impl IntoView {
-    let initial: String = name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
-    let class = if group { "avatar avatar-group" } else { "avatar" };
+    let initial: String = name
+        .chars()
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
+    let class = if group {
+        "avatar avatar-group"
+    } else {
+        "avatar"
+    };
     view! { <span class=class aria-hidden="true">{initial}</span> }
 }
 

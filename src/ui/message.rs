@@ -110,7 +110,8 @@ pub fn linkify(text: &str) -> Vec<AnyView> {
         let word = chunk.trim_end_matches(char::is_whitespace);
         let space = &chunk[word.len()..];
         let url = word.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '\'', '"']);
-        let is_link = (url.starts_with("https://") || url.starts_with("http://")) && url.len() > "https://".len();
+        let is_link = (url.starts_with("https://") || url.starts_with("http://"))
+            && url.len() > "https://".len();
         if is_link {
             if !plain.is_empty() {
                 out.push(std::mem::take(&mut plain).into_any());

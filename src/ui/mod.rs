@@ -1,12 +1,12 @@
 //! Pages and components. Rendered on the server, hydrated in the browser; every form
 //! also works as a plain HTML post when the WASM has not loaded.
 //!
-//! - [`auth`]: `/login`, `/signup`.
-//! - [`layout`]: the signed-in two-pane shell and the chat list.
-//! - [`new_chat`]: `/chats/new`.
-//! - [`conversation`]: `/chats/:id` (header, members, history).
-//! - [`message`]: one message bubble, links, times.
-//! - [`composer`]: the message box.
+//! - [`auth`][]: `/login`, `/signup`.
+//! - [`layout`][]: the signed-in two-pane shell and the chat list.
+//! - [`new_chat`][]: `/chats/new`.
+//! - [`conversation`][]: `/chats/:id` (header, members, history).
+//! - [`message`][]: one message bubble, links, times.
+//! - [`composer`][]: the message box.
 
 mod auth;
 mod composer;
@@ -51,9 +51,13 @@ fn set_content_security_policy(options: &LeptosOptions) {
     let Some(res) = use_context::<leptos_axum::ResponseOptions>() else {
         return;
     };
-    let nonce = leptos::nonce::use_nonce().map(|n| n.to_string()).unwrap_or_default();
+    let nonce = leptos::nonce::use_nonce()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
     let dev_reload = match options.env {
-        leptos::config::Env::DEV => format!(" ws://{}:{}", options.site_addr.ip(), options.reload_port),
+        leptos::config::Env::DEV => {
+            format!(" ws://{}:{}", options.site_addr.ip(), options.reload_port)
+        }
         _ => String::new(),
     };
     let csp = format!(

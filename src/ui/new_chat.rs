@@ -9,7 +9,13 @@ use leptos_meta::Title;
 #[component]
 pub fn NewChat() -> impl IntoView {
     let action = ServerAction::<CreateChat>::new();
-    let error = move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string());
+    let error = move || {
+        action
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
     Effect::new(move |_| {
         if matches!(action.value().get(), Some(Ok(_))) {
             refresh_chat_list();

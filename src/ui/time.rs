@@ -25,7 +25,13 @@ fn hh_mm_local(ms: i64) -> String {
 pub fn Time(ms: i64, #[prop(optional)] class: &'static str) -> impl IntoView {
     let local = RwSignal::new(false);
     Effect::new(move |_| local.set(true));
-    let text = move || if local.get() { hh_mm_local(ms) } else { hh_mm_utc(ms) };
+    let text = move || {
+        if local.get() {
+            hh_mm_local(ms)
+        } else {
+            hh_mm_utc(ms)
+        }
+    };
     view! { <time class=class datetime=iso_utc(ms)>{text}</time> }
 }
 
@@ -35,7 +41,12 @@ pub fn iso_utc(ms: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 to (year, month, day); Howard Hinnant's algorithm.

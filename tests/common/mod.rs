@@ -13,5 +13,9 @@ pub async fn test_db() -> TestDb {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("natter-test.db").display());
     let store = Store::connect(&url).await.unwrap();
-    TestDb { store, url, _dir: dir }
+    TestDb {
+        store,
+        url,
+        _dir: dir,
+    }
 }

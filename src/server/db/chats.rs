@@ -61,7 +61,10 @@ impl Store {
         let Some((id,)) = inserted else {
             // Another request created it between our look-up and insert.
             drop(tx);
-            let id = self.dm_by_key(&key).await?.ok_or_else(|| Error::internal("dm vanished"))?;
+            let id = self
+                .dm_by_key(&key)
+                .await?
+                .ok_or_else(|| Error::internal("dm vanished"))?;
             return Ok((id, false));
         };
         for user in [me, other] {
@@ -85,7 +88,12 @@ impl Store {
     }
 
     /// A new group with its creator and members.
-    pub async fn create_group(&self, creator: UserId, title: Option<&str>, members: &[UserId]) -> Result<ChatId> {
+    pub async fn create_group(
+        &self,
+        creator: UserId,
+        title: Option<&str>,
+        members: &[UserId],
+    ) -> Result<ChatId> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let (id,): (ChatId,) = sqlx::query_as(
@@ -99,12 +107,14 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         for user in std::iter::once(&creator).chain(members.iter().filter(|m| **m != creator)) {
-            sqlx::query("INSERT OR IGNORE INTO chat_members (chat_id, user_id, joined_at) VALUES (?, ?, ?)")
-                .bind(id)
-                .bind(*user)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT OR IGNORE INTO chat_members (chat_id, user_id, joined_at) VALUES (?, ?, ?)",
+            )
+            .bind(id)
+            .bind(*user)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(id)
@@ -146,7 +156,11 @@ impl Store {
                     unread: r.unread,
                     preview: r.last_sender.map(|sender| Preview {
                         sender,
-                        body: if deleted { String::new() } else { r.last_body.unwrap_or_default() },
+                        body: if deleted {
+                            String::new()
+                        } else {
+                            r.last_body.unwrap_or_default()
+                        },
                         deleted,
                     }),
                 })
@@ -168,7 +182,10 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let members = self.members(chat).await?;
         let k = kind(&row.kind)?;
-        let other = members.iter().find(|m| m.user_id != user).map(|m| m.username.clone());
+        let other = members
+            .iter()
+            .find(|m| m.user_id != user)
+            .map(|m| m.username.clone());
         Ok(Some(ChatDetail {
             id: row.id,
             kind: k,
@@ -190,11 +207,12 @@ impl Store {
     }
 
     pub async fn is_member(&self, chat: ChatId, user: UserId) -> Result<bool> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM chat_members WHERE chat_id = ? AND user_id = ?")
-            .bind(chat)
-            .bind(user)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM chat_members WHERE chat_id = ? AND user_id = ?")
+                .bind(chat)
+                .bind(user)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.is_some())
     }
 
@@ -236,6 +254,7 @@ impl Store {
         .bind(user)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| r.0).ok_or_else(|| AppError::chat_not_found().into())
+        row.map(|r| r.0)
+            .ok_or_else(|| AppError::chat_not_found().into())
     }
 }

@@ -100,14 +100,19 @@ impl Store {
         match id {
             Some((id,)) => {
                 // The sender has read their own message.
-                sqlx::query("UPDATE chat_members SET last_read_seq = ? WHERE chat_id = ? AND user_id = ?")
-                    .bind(seq)
-                    .bind(chat)
-                    .bind(sender)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE chat_members SET last_read_seq = ? WHERE chat_id = ? AND user_id = ?",
+                )
+                .bind(seq)
+                .bind(chat)
+                .bind(sender)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
-                let msg = self.message(id).await?.ok_or_else(|| Error::internal("message vanished"))?;
+                let msg = self
+                    .message(id)
+                    .await?
+                    .ok_or_else(|| Error::internal("message vanished"))?;
                 Ok((msg, Inserted::New))
             }
             None => {
@@ -118,7 +123,10 @@ impl Store {
                     .await?
                     .ok_or_else(|| Error::internal("duplicate client id without original"))?;
                 if original.chat_id != chat {
-                    return Err(AppError::invalid("This client id was already used in another chat").into());
+                    return Err(AppError::invalid(
+                        "This client id was already used in another chat",
+                    )
+                    .into());
                 }
                 Ok((original, Inserted::Duplicate))
             }
@@ -133,8 +141,14 @@ impl Store {
         Ok(row.map(Into::into))
     }
 
-    async fn message_by_client_id(&self, sender: UserId, client_id: &str) -> Result<Option<Message>> {
-        let row = sqlx::query_as::<_, MessageRow>(select_message!(" WHERE m.sender_id = ? AND m.client_id = ?"))
+    async fn message_by_client_id(
+        &self,
+        sender: UserId,
+        client_id: &str,
+    ) -> Result<Option<Message>> {
+        let row = sqlx::query_as::<_, MessageRow>(select_message!(
+            " WHERE m.sender_id = ? AND m.client_id = ?"
+        ))
         .bind(sender)
         .bind(client_id)
         .fetch_optional(&self.pool)
@@ -144,9 +158,16 @@ impl Store {
 
     /// Up to `limit` messages before `before` (newest page when `None`), oldest first.
     /// Keyset pagination on (chat_id, seq): no OFFSET, constant cost per page.
-    pub async fn history(&self, chat: ChatId, before: Option<i64>, limit: i64) -> Result<HistoryPage> {
+    pub async fn history(
+        &self,
+        chat: ChatId,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<HistoryPage> {
         let before = before.unwrap_or(i64::MAX);
-        let mut rows = sqlx::query_as::<_, MessageRow>(select_message!(" WHERE m.chat_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?"))
+        let mut rows = sqlx::query_as::<_, MessageRow>(select_message!(
+            " WHERE m.chat_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?"
+        ))
         .bind(chat)
         .bind(before)
         .bind(limit + 1)
@@ -162,8 +183,15 @@ impl Store {
     }
 
     /// Messages after `after` in seq order (for catching up), at most `limit`.
-    pub async fn messages_after(&self, chat: ChatId, after: i64, limit: i64) -> Result<Vec<Message>> {
-        let rows = sqlx::query_as::<_, MessageRow>(select_message!(" WHERE m.chat_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?"))
+    pub async fn messages_after(
+        &self,
+        chat: ChatId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Message>> {
+        let rows = sqlx::query_as::<_, MessageRow>(select_message!(
+            " WHERE m.chat_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?"
+        ))
         .bind(chat)
         .bind(after)
         .bind(limit)
@@ -186,7 +214,9 @@ impl Store {
         if res.rows_affected() == 0 {
             return Err(AppError::NotFound("Message".into()).into());
         }
-        self.message(id).await?.ok_or_else(|| AppError::NotFound("Message".into()).into())
+        self.message(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("Message".into()).into())
     }
 
     /// Marks the author's own message deleted and forgets its text.
@@ -202,6 +232,8 @@ impl Store {
         if res.rows_affected() == 0 {
             return Err(AppError::NotFound("Message".into()).into());
         }
-        self.message(id).await?.ok_or_else(|| AppError::NotFound("Message".into()).into())
+        self.message(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("Message".into()).into())
     }
 }

@@ -5,7 +5,12 @@ use crate::model::{User, UserId};
 use crate::server::Result;
 
 impl Store {
-    pub async fn create_session(&self, token_hash: &[u8], user: UserId, expires_at: i64) -> Result<()> {
+    pub async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user: UserId,
+        expires_at: i64,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
             .bind(token_hash)
             .bind(user)

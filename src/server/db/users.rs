@@ -49,7 +49,8 @@ impl Store {
 
     /// The users with these (normalised) names; unknown names are simply absent.
     pub async fn users_by_names(&self, names: &[String]) -> Result<Vec<User>> {
-        let json = serde_json::to_string(names).map_err(|e| crate::server::Error::internal(e.to_string()))?;
+        let json = serde_json::to_string(names)
+            .map_err(|e| crate::server::Error::internal(e.to_string()))?;
         Ok(sqlx::query_as::<_, User>(
             "SELECT id, username FROM users WHERE username IN (SELECT value FROM json_each(?))",
         )
