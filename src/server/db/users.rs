@@ -59,3 +59,37 @@ impl Store {
         .await?)
     }
 }
+
+impl Store {
+    pub async fn set_last_seen(&self, user: UserId, at: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET last_seen_at = ? WHERE id = ?")
+            .bind(at)
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Everyone who shares a chat with `user` (not `user`), with their last-seen time.
+    pub async fn contacts_last_seen(&self, user: UserId) -> Result<Vec<(UserId, Option<i64>)>> {
+        Ok(sqlx::query_as(
+            "SELECT DISTINCT u.id, u.last_seen_at FROM chat_members mine
+             JOIN chat_members other ON other.chat_id = mine.chat_id AND other.user_id != mine.user_id
+             JOIN users u ON u.id = other.user_id
+             WHERE mine.user_id = ?",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Everyone who shares a chat with `user`.
+    pub async fn contact_ids(&self, user: UserId) -> Result<Vec<UserId>> {
+        Ok(self
+            .contacts_last_seen(user)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+}
