@@ -25,7 +25,7 @@ pub async fn create_chat(members: String, title: String) -> Result<ChatId, AppEr
         async {
             let state = AppState::current()?;
             let user = auth::current_user()?;
-            let id = chat::create(&state.store, &user, &members, &title).await?;
+            let id = chat::create(&state, &user, &members, &title).await?;
             leptos_axum::redirect(&format!("/chats/{id}"));
             Ok(id)
         }
@@ -41,7 +41,7 @@ pub async fn add_member(chat_id: ChatId, username: String) -> Result<(), AppErro
         async {
             let state = AppState::current()?;
             let user = auth::current_user()?;
-            chat::add_member(&state.store, &user, chat_id, &username).await
+            chat::add_member(&state, &user, chat_id, &username).await
         }
         .await,
     )
@@ -55,7 +55,7 @@ pub async fn remove_member(chat_id: ChatId, user_id: UserId) -> Result<(), AppEr
         async {
             let state = AppState::current()?;
             let user = auth::current_user()?;
-            chat::remove_member(&state.store, &user, chat_id, user_id).await
+            chat::remove_member(&state, &user, chat_id, user_id).await
         }
         .await,
     )
@@ -69,7 +69,7 @@ pub async fn leave_chat(chat_id: ChatId) -> Result<(), AppError> {
         async {
             let state = AppState::current()?;
             let user = auth::current_user()?;
-            chat::leave(&state.store, &user, chat_id).await?;
+            chat::leave(&state, &user, chat_id).await?;
             leptos_axum::redirect("/chats");
             Ok(())
         }

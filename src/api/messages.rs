@@ -11,7 +11,7 @@ pub async fn open_chat(chat_id: ChatId, before: Option<i64>) -> Result<ChatView,
         async {
             let state = AppState::current()?;
             let user = auth::current_user()?;
-            chat::open(&state.store, &user, chat_id, before).await
+            chat::open(&state, &user, chat_id, before).await
         }
         .await,
     )
@@ -43,7 +43,7 @@ pub async fn send_message(
         async {
             let state = AppState::current()?;
             let user = auth::current_user()?;
-            chat::send(&state.store, &user, chat_id, &client_id, &body).await
+            chat::send(&state, &user, chat_id, &client_id, &body).await
         }
         .await,
     )
@@ -57,7 +57,7 @@ pub async fn edit_message(message_id: MessageId, body: String) -> Result<Message
         async {
             let state = AppState::current()?;
             let user = auth::current_user()?;
-            chat::edit(&state.store, &user, message_id, &body).await
+            chat::edit(&state, &user, message_id, &body).await
         }
         .await,
     )
@@ -71,7 +71,7 @@ pub async fn delete_message(message_id: MessageId) -> Result<Message, AppError> 
         async {
             let state = AppState::current()?;
             let user = auth::current_user()?;
-            chat::delete(&state.store, &user, message_id).await
+            chat::delete(&state, &user, message_id).await
         }
         .await,
     )
@@ -85,7 +85,7 @@ pub async fn mark_read(chat_id: ChatId, seq: i64) -> Result<i64, AppError> {
         async {
             let state = AppState::current()?;
             let user = auth::current_user()?;
-            chat::mark_read(&state.store, &user, chat_id, seq).await
+            chat::mark_read(&state, &user, chat_id, seq).await
         }
         .await,
     )

@@ -1,15 +1,26 @@
-//! The chat domain: the rules every server function (and later the WebSocket) goes
-//! through. Validation and authorization happen here; SQL happens in [`super::db`].
+//! The chat domain: the rules every server function and WebSocket frame goes through.
+//! Validation and authorization happen here; SQL happens in [`super::db`].
 //!
-//! Every message enters through [`send`], right where it is committed: live delivery
-//! hooks in there.
+//! Every change is published to the members' live connections right after it is
+//! committed (see `server::ws::events`); a failed publish is logged and never undoes a
+//! commit: clients that missed it catch up when they resume.
 
-use super::db::Store;
+use super::db::{Inserted, Store};
+use super::state::AppState;
+use super::ws::hub::FrameKind;
 use super::Result;
+use crate::model::protocol::ServerFrame;
 use crate::model::{
     validate, AppError, ChatDetail, ChatId, ChatKind, ChatView, HistoryPage, Message, MessageId,
     User, UserId, PAGE_SIZE,
 };
+
+/// Logs a publish that failed after its change was committed.
+fn log_publish(result: Result<()>) {
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "live publish failed (clients catch up on resume)");
+    }
+}
 
 /// The chat as a member sees it; anyone else gets the same "not found".
 pub async fn chat_for(store: &Store, user: &User, chat: ChatId) -> Result<ChatDetail> {
@@ -21,15 +32,15 @@ pub async fn chat_for(store: &Store, user: &User, chat: ChatId) -> Result<ChatDe
 
 /// Opens a chat on its newest page (or the page before `before`), marking it read.
 pub async fn open(
-    store: &Store,
+    state: &AppState,
     user: &User,
     chat: ChatId,
     before: Option<i64>,
 ) -> Result<ChatView> {
-    let detail = chat_for(store, user, chat).await?;
-    let page = store.history(chat, before, PAGE_SIZE).await?;
+    let detail = chat_for(&state.store, user, chat).await?;
+    let page = state.store.history(chat, before, PAGE_SIZE).await?;
     if before.is_none() && detail.last_seq > 0 {
-        store.mark_read(chat, user.id, detail.last_seq).await?;
+        mark_read(state, user, chat, detail.last_seq).await?;
     }
     Ok(ChatView {
         me: user.clone(),
@@ -46,9 +57,10 @@ pub async fn older(store: &Store, user: &User, chat: ChatId, before: i64) -> Res
     store.history(chat, Some(before), PAGE_SIZE).await
 }
 
-/// Stores a message (idempotent on the client id) and returns it as committed.
+/// Stores a message and delivers it. A retry (same client id) returns the original and
+/// delivers nothing.
 pub async fn send(
-    store: &Store,
+    state: &AppState,
     user: &User,
     chat: ChatId,
     client_id: &str,
@@ -56,23 +68,64 @@ pub async fn send(
 ) -> Result<Message> {
     let body = validate::body(body)?;
     let client_id = validate::client_id(client_id)?;
-    let (message, _inserted) = store
+    let (message, inserted) = state
+        .store
         .insert_message(chat, user.id, &client_id, &body)
         .await?;
+    if inserted == Inserted::New {
+        log_publish(state.message_created(&message).await);
+    }
     Ok(message)
 }
 
-pub async fn edit(store: &Store, user: &User, message: MessageId, body: &str) -> Result<Message> {
+pub async fn edit(
+    state: &AppState,
+    user: &User,
+    message: MessageId,
+    body: &str,
+) -> Result<Message> {
     let body = validate::body(body)?;
-    store.edit_message(message, user.id, &body).await
+    let edited = state.store.edit_message(message, user.id, &body).await?;
+    log_publish(state.message_changed(&edited).await);
+    Ok(edited)
 }
 
-pub async fn delete(store: &Store, user: &User, message: MessageId) -> Result<Message> {
-    store.delete_message(message, user.id).await
+pub async fn delete(state: &AppState, user: &User, message: MessageId) -> Result<Message> {
+    let deleted = state.store.delete_message(message, user.id).await?;
+    log_publish(state.message_changed(&deleted).await);
+    Ok(deleted)
 }
 
-pub async fn mark_read(store: &Store, user: &User, chat: ChatId, seq: i64) -> Result<i64> {
-    store.mark_read(chat, user.id, seq).await
+/// Moves the read pointer and tells the chat (unread counts and "seen" update live).
+pub async fn mark_read(state: &AppState, user: &User, chat: ChatId, seq: i64) -> Result<i64> {
+    let now = state.store.mark_read(chat, user.id, seq).await?;
+    let frame = ServerFrame::Read {
+        chat_id: chat,
+        user_id: user.id,
+        seq: now,
+    };
+    log_publish(
+        state
+            .publish_to_chat(chat, &frame, FrameKind::Durable)
+            .await,
+    );
+    Ok(now)
+}
+
+/// "user is typing in chat": to the other members' connections, stored nowhere.
+pub async fn typing(state: &AppState, user: &User, chat: ChatId) -> Result<()> {
+    let members = state.store.member_ids(chat).await?;
+    if !members.contains(&user.id) {
+        return Err(AppError::chat_not_found().into());
+    }
+    let others: Vec<UserId> = members.into_iter().filter(|m| *m != user.id).collect();
+    let frame = ServerFrame::Typing {
+        chat_id: chat,
+        user_id: user.id,
+        username: user.username.clone(),
+    };
+    state.publish_to_users(&others, &frame, FrameKind::Ephemeral);
+    Ok(())
 }
 
 /// Resolves usernames, failing with the list of unknown ones.
@@ -91,7 +144,8 @@ async fn resolve_users(store: &Store, names: &[String]) -> Result<Vec<User>> {
 
 /// Creates a chat from the new-chat form: one member and no title is a direct chat
 /// (the existing one if the pair already has one); anything else is a group.
-pub async fn create(store: &Store, user: &User, members: &str, title: &str) -> Result<ChatId> {
+pub async fn create(state: &AppState, user: &User, members: &str, title: &str) -> Result<ChatId> {
+    let store = &state.store;
     let title = validate::title(title)?;
     let names: Vec<String> = validate::member_list(members)?
         .into_iter()
@@ -102,7 +156,10 @@ pub async fn create(store: &Store, user: &User, members: &str, title: &str) -> R
     }
     let others = resolve_users(store, &names).await?;
     if let ([other], None) = (others.as_slice(), &title) {
-        let (id, _created) = store.find_or_create_dm(user.id, other.id).await?;
+        let (id, created) = store.find_or_create_dm(user.id, other.id).await?;
+        if created {
+            log_publish(state.chat_added(id, &[user.id, other.id]).await);
+        }
         return Ok(id);
     }
     let title = title.unwrap_or_else(|| {
@@ -111,8 +168,11 @@ pub async fn create(store: &Store, user: &User, members: &str, title: &str) -> R
         let joined = all.join(", ");
         joined.chars().take(validate::TITLE_MAX).collect()
     });
-    let ids: Vec<UserId> = others.iter().map(|u| u.id).collect();
-    store.create_group(user.id, Some(&title), &ids).await
+    let mut ids: Vec<UserId> = others.iter().map(|u| u.id).collect();
+    let id = store.create_group(user.id, Some(&title), &ids).await?;
+    ids.push(user.id);
+    log_publish(state.chat_added(id, &ids).await);
+    Ok(id)
 }
 
 /// Only a group's creator may add and remove members.
@@ -127,7 +187,8 @@ async fn group_as_creator(store: &Store, user: &User, chat: ChatId) -> Result<Ch
     Ok(detail)
 }
 
-pub async fn add_member(store: &Store, user: &User, chat: ChatId, username: &str) -> Result<()> {
+pub async fn add_member(state: &AppState, user: &User, chat: ChatId, username: &str) -> Result<()> {
+    let store = &state.store;
     let detail = group_as_creator(store, user, chat).await?;
     let name = validate::username(username)?;
     if detail.members.len() >= validate::GROUP_MAX_MEMBERS {
@@ -135,12 +196,20 @@ pub async fn add_member(store: &Store, user: &User, chat: ChatId, username: &str
     }
     let found = resolve_users(store, &[name]).await?;
     for u in found {
-        store.add_member(chat, u.id).await?;
+        if store.add_member(chat, u.id).await? {
+            log_publish(state.chat_added(chat, &[u.id]).await);
+        }
     }
     Ok(())
 }
 
-pub async fn remove_member(store: &Store, user: &User, chat: ChatId, member: UserId) -> Result<()> {
+pub async fn remove_member(
+    state: &AppState,
+    user: &User,
+    chat: ChatId,
+    member: UserId,
+) -> Result<()> {
+    let store = &state.store;
     group_as_creator(store, user, chat).await?;
     if member == user.id {
         return Err(AppError::invalid("Use “Leave group” to leave").into());
@@ -148,15 +217,19 @@ pub async fn remove_member(store: &Store, user: &User, chat: ChatId, member: Use
     if !store.remove_member(chat, member).await? {
         return Err(AppError::NotFound("Member".into()).into());
     }
+    // From now on fan-out skips them: membership is read at publish time.
+    state.chat_removed(chat, member);
     Ok(())
 }
 
 /// A member leaves a group (direct chats cannot be left).
-pub async fn leave(store: &Store, user: &User, chat: ChatId) -> Result<()> {
+pub async fn leave(state: &AppState, user: &User, chat: ChatId) -> Result<()> {
+    let store = &state.store;
     let detail = chat_for(store, user, chat).await?;
     if detail.kind != ChatKind::Group {
         return Err(AppError::invalid("You can't leave a direct chat").into());
     }
     store.remove_member(chat, user.id).await?;
+    state.chat_removed(chat, user.id);
     Ok(())
 }

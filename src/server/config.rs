@@ -29,6 +29,15 @@ pub struct Config {
     /// How long a session lasts without signing in again, in days.
     #[arg(long, env = "NATTER_SESSION_DAYS", default_value_t = 30)]
     pub session_days: i64,
+
+    /// WebSocket `send` frames allowed per second and connection (sustained).
+    #[arg(long, env = "NATTER_WS_SEND_RATE", default_value_t = 20)]
+    pub ws_send_rate: u32,
+
+    /// WebSocket `send` frames allowed in a burst per connection (an offline outbox
+    /// flushing, a paste of many lines).
+    #[arg(long, env = "NATTER_WS_SEND_BURST", default_value_t = 100)]
+    pub ws_send_burst: u32,
 }
 
 impl Config {
@@ -45,6 +54,8 @@ impl Config {
             public_origin: "http://127.0.0.1:3000".into(),
             site_root: "target/site".into(),
             session_days: 30,
+            ws_send_rate: 20,
+            ws_send_burst: 100,
         }
     }
 }

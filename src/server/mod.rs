@@ -16,6 +16,7 @@ pub mod db;
 pub mod error;
 pub mod router;
 pub mod state;
+pub mod ws;
 
 pub use error::{Error, Result};
 

@@ -33,6 +33,7 @@ pub fn app(state: AppState) -> Router {
     };
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/ws", get(super::ws::session::upgrade))
         .leptos_routes_with_context(&state, routes, page_ctx.clone(), shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,

@@ -2,6 +2,7 @@
 
 use super::config::Config;
 use super::db::Store;
+use super::ws::{Broker, Hub, LocalBroker};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -11,6 +12,10 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
     pub store: Store,
+    /// This process's open WebSocket connections.
+    pub hub: Arc<Hub>,
+    /// Where fan-out goes (see `server::ws::broker`).
+    pub broker: Arc<dyn Broker>,
 }
 
 impl AppState {
@@ -22,10 +27,14 @@ impl AppState {
         if let Ok(addr) = config.bind.parse() {
             leptos_options.site_addr = addr;
         }
+        let hub = Arc::new(Hub::new());
+        let broker: Arc<dyn Broker> = Arc::new(LocalBroker::new(hub.clone()));
         Ok(AppState {
             leptos_options,
             config: Arc::new(config),
             store,
+            hub,
+            broker,
         })
     }
 

@@ -1,7 +1,9 @@
 //! The message box. Enter sends, Shift+Enter is a newline. Without WASM it is a plain
 //! form post (the server redirects back to the chat); with WASM it sends in place.
 
+use super::live::use_live;
 use super::new_client_id;
+use super::time::now_ms;
 use crate::api::messages::{send_message, SendMessage};
 use crate::model::{validate, ChatId, Message};
 use leptos::prelude::*;
@@ -13,6 +15,8 @@ pub fn Composer(chat_id: ChatId, on_sent: Callback<Message>) -> impl IntoView {
     let client_id = RwSignal::new(new_client_id());
     let error = RwSignal::new(None::<String>);
     let sending = RwSignal::new(false);
+    let live = use_live();
+    let last_typing = StoredValue::new(0.0f64);
 
     let send = move || {
         let text = body.get_untracked();
@@ -20,6 +24,13 @@ pub fn Composer(chat_id: ChatId, on_sent: Callback<Message>) -> impl IntoView {
             if !text.trim().is_empty() {
                 error.set(Some(e.to_string()));
             }
+            return;
+        }
+        if let Some(live) = live {
+            // Through the socket's outbox: shown at once, sent when connected.
+            error.set(None);
+            body.set(String::new());
+            live.send_message(chat_id, text);
             return;
         }
         let id = client_id.get_untracked();
@@ -54,7 +65,17 @@ pub fn Composer(chat_id: ChatId, on_sent: Callback<Message>) -> impl IntoView {
             <textarea id="composer-input" name="body" rows="1" placeholder="Write a message…" required
                 maxlength=validate::BODY_MAX.to_string()
                 prop:value=move || body.get()
-                on:input=move |ev| body.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    body.set(event_target_value(&ev));
+                    // At most one typing frame every 3 s.
+                    if let Some(live) = live {
+                        let now = now_ms();
+                        if now - last_typing.get_value() > 3000.0 {
+                            last_typing.set_value(now);
+                            live.typing(chat_id);
+                        }
+                    }
+                }
                 on:keydown=move |ev| {
                     if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                         ev.prevent_default();

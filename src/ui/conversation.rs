@@ -4,10 +4,13 @@
 use super::auth::FormError;
 use super::composer::Composer;
 use super::layout::{refresh_chat_list, Avatar};
+use super::live::{self, use_live, Live};
 use super::message::MessageView;
+use super::time::now_ms;
 use crate::api::chats::{AddMember, LeaveChat, RemoveMember};
 use crate::api::messages::{older_messages, open_chat};
-use crate::model::{AppError, ChatDetail, ChatId, ChatKind, ChatView, Message};
+use crate::model::protocol::{ServerFrame, TYPING_TTL_MS};
+use crate::model::{AppError, ChatDetail, ChatId, ChatKind, ChatView, Message, UserId};
 use leptos::html;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -112,6 +115,18 @@ fn Conversation(data: ChatView) -> impl IntoView {
         refresh_chat_list();
     });
 
+    let members = RwSignal::new(chat.members.clone());
+    let typing = RwSignal::new(Vec::<(String, f64)>::new());
+    let live = use_live();
+    if let Some(live) = live {
+        follow_live(live, chat_id, me.id, messages, members, typing);
+        Effect::new(move |_| {
+            if let Some(seq) = last_seq.get() {
+                live.note_position(chat_id, seq);
+            }
+        });
+    }
+
     let first_seq = move || messages.with(|m| m.first().map(|m| m.seq));
     let load_older = move || {
         let Some(before) = first_seq() else { return };
@@ -168,8 +183,156 @@ fn Conversation(data: ChatView) -> impl IntoView {
                 key=|m| (m.id, m.edited_at, m.deleted)
                 children=move |m| view! { <MessageView message=m me=me_id show_author=is_group on_change /> }
             />
+            {move || live.map(|live| view! { <PendingMessages live chat_id messages /> })}
+            {move || (!is_group).then(|| seen_line(me_id, messages, members))}
         </div>
+        <div class="typing" aria-live="polite">{move || typing_line(typing)}</div>
         <Composer chat_id on_sent />
+    }
+}
+
+/// Applies live frames for this chat: new, edited and deleted messages, typing, read
+/// pointers, and `reset` (reload the newest page).
+fn follow_live(
+    live: Live,
+    chat_id: ChatId,
+    me: UserId,
+    messages: RwSignal<Vec<Message>>,
+    members: RwSignal<Vec<crate::model::Member>>,
+    typing: RwSignal<Vec<(String, f64)>>,
+) {
+    let reload = use_context::<ReloadChat>();
+    let upsert = move |m: &Message| {
+        messages.update(|list| match list.binary_search_by_key(&m.seq, |x| x.seq) {
+            Ok(i) => list[i] = m.clone(),
+            Err(i) => list.insert(i, m.clone()),
+        });
+    };
+    live::subscribe(move |frame| match frame {
+        ServerFrame::Message { message } if message.chat_id == chat_id => {
+            upsert(message);
+            typing.update(|t| t.retain(|(name, _)| *name != message.sender));
+            if message.sender_id != me && page_visible() {
+                live.read(chat_id, message.seq);
+            }
+        }
+        ServerFrame::Edited { message } | ServerFrame::Deleted { message }
+            if message.chat_id == chat_id =>
+        {
+            upsert(message)
+        }
+        ServerFrame::Typing {
+            chat_id: c,
+            username,
+            ..
+        } if *c == chat_id => {
+            let until = now_ms() + TYPING_TTL_MS as f64;
+            let name = username.clone();
+            typing.update(|t| {
+                t.retain(|(n, _)| *n != name);
+                t.push((name, until));
+            });
+            set_timeout(
+                move || typing.update(|t| t.retain(|(_, until)| *until > now_ms())),
+                std::time::Duration::from_millis(TYPING_TTL_MS + 50),
+            );
+        }
+        ServerFrame::Read {
+            chat_id: c,
+            user_id,
+            seq,
+        } if *c == chat_id => {
+            members.update(|list| {
+                if let Some(m) = list.iter_mut().find(|m| m.user_id == *user_id) {
+                    m.last_read_seq = m.last_read_seq.max(*seq);
+                }
+            });
+        }
+        ServerFrame::Reset { chat_id: c } if *c == chat_id => {
+            if let Some(r) = reload {
+                r.0.update(|n| *n += 1);
+            }
+        }
+        _ => {}
+    });
+}
+
+fn page_visible() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        document().visibility_state() == web_sys::VisibilityState::Visible
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        false
+    }
+}
+
+fn typing_line(typing: RwSignal<Vec<(String, f64)>>) -> Option<String> {
+    let names: Vec<String> = typing.with(|t| t.iter().map(|(n, _)| n.clone()).collect());
+    match names.as_slice() {
+        [] => None,
+        [one] => Some(format!("{one} is typing…")),
+        [a, b] => Some(format!("{a} and {b} are typing…")),
+        _ => Some("Several people are typing…".to_string()),
+    }
+}
+
+/// "Seen" under my last message once the other person's read pointer passed it (DMs).
+fn seen_line(
+    me: UserId,
+    messages: RwSignal<Vec<Message>>,
+    members: RwSignal<Vec<crate::model::Member>>,
+) -> Option<impl IntoView> {
+    let last_own = messages.with(|m| m.iter().rev().find(|m| m.sender_id == me).map(|m| m.seq))?;
+    let other_read =
+        members.with(|m| m.iter().find(|m| m.user_id != me).map(|m| m.last_read_seq))?;
+    let newest = messages
+        .with(|m| m.last().map(|m| m.sender_id == me))
+        .unwrap_or(false);
+    (other_read >= last_own && newest).then(|| view! { <p class="msg-seen">"Seen"</p> })
+}
+
+/// My messages not yet acknowledged: "sending…", or "not sent" with Retry.
+#[component]
+fn PendingMessages(live: Live, chat_id: ChatId, messages: RwSignal<Vec<Message>>) -> impl IntoView {
+    let pending = move || {
+        live.outbox.with(|o| {
+            o.iter()
+                .filter(|p| p.chat_id == chat_id)
+                .filter(|p| !messages.with(|m| m.iter().any(|m| m.client_id == p.client_id)))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <For each=pending key=|p| (p.client_id.clone(), p.failed.clone()) let:p>
+            {
+                let failed = p.failed.clone();
+                let class = if failed.is_some() { "msg msg-own msg-pending msg-failed" } else { "msg msg-own msg-pending" };
+                let retry_id = p.client_id.clone();
+                let discard_id = p.client_id.clone();
+                view! {
+                    <article class=class>
+                        <div class="msg-bubble">
+                            <p class="msg-body">{super::message::linkify(&p.body)}</p>
+                            <span class="msg-meta">
+                                <span class="msg-status">{if failed.is_some() { "not sent" } else { "sending…" }}</span>
+                            </span>
+                        </div>
+                        {failed.map(|why| view! {
+                            <div class="msg-actions msg-actions-visible">
+                                <span class="muted">{why}</span>
+                                <button class="btn btn-ghost btn-small" type="button"
+                                    on:click=move |_| live.retry(&retry_id)>"Retry"</button>
+                                <button class="btn btn-ghost btn-small btn-danger" type="button"
+                                    on:click=move |_| live.discard(&discard_id)>"Discard"</button>
+                            </div>
+                        })}
+                    </article>
+                }
+            }
+        </For>
     }
 }
 

@@ -1,13 +1,15 @@
 //! The signed-in shell: chat list on the left, the current route on the right.
 //! At phone width only one pane shows (`data-pane`), chosen by the URL.
 
+use super::live::{self, Live, Status};
 use super::time::Time;
 use crate::api::auth::{current_user, SignOut};
 use crate::api::chats::list_chats;
-use crate::model::{ChatKind, ChatSummary};
+use crate::model::protocol::ServerFrame;
+use crate::model::{ChatKind, ChatSummary, UserId};
 use leptos::prelude::*;
 use leptos_router::components::Outlet;
-use leptos_router::hooks::use_location;
+use leptos_router::hooks::{use_location, use_navigate};
 
 /// Bump to refetch the chat list (after sending, creating, leaving…).
 #[derive(Clone, Copy)]
@@ -41,6 +43,47 @@ pub fn ChatsLayout() -> impl IntoView {
         }
     };
 
+    // The live connection starts once we know who we are (browser only).
+    let live = Live::new();
+    provide_context(live);
+    let my_id = RwSignal::new(None::<UserId>);
+    Effect::new(move |_| {
+        if let Some(Ok(Some(user))) = me.get() {
+            my_id.set(Some(user.id));
+            live::start(live, user.id);
+        }
+    });
+    // Keep the list (order, previews, unread badges) current, at most ~5 times a second.
+    let refresh_queued = StoredValue::new(false);
+    let queue_refresh = move || {
+        if !refresh_queued.get_value() {
+            refresh_queued.set_value(true);
+            set_timeout(
+                move || {
+                    refresh_queued.set_value(false);
+                    refresh.update(|n| *n = n.wrapping_add(1));
+                },
+                std::time::Duration::from_millis(200),
+            );
+        }
+    };
+    let navigate = use_navigate();
+    live::subscribe(move |frame| match frame {
+        ServerFrame::Message { .. }
+        | ServerFrame::Deleted { .. }
+        | ServerFrame::ChatAdded { .. } => queue_refresh(),
+        ServerFrame::Read { user_id, .. } if Some(*user_id) == my_id.get_untracked() => {
+            queue_refresh()
+        }
+        ServerFrame::ChatRemoved { chat_id } => {
+            queue_refresh();
+            if location.pathname.get_untracked() == format!("/chats/{chat_id}") {
+                navigate("/chats", Default::default());
+            }
+        }
+        _ => {}
+    });
+
     view! {
         <div class="shell" data-pane=pane>
             <aside class="sidebar">
@@ -56,6 +99,7 @@ pub fn ChatsLayout() -> impl IntoView {
                         <button class="btn btn-ghost btn-small" type="submit">"Sign out"</button>
                     </ActionForm>
                 </header>
+                <ConnectionBanner />
                 <nav class="chat-list" aria-label="Chats">
                     <Transition fallback=|| view! { <p class="empty">"Loading chats…"</p> }>
                         {move || Suspend::new(async move {
@@ -71,6 +115,7 @@ pub fn ChatsLayout() -> impl IntoView {
                 </nav>
             </aside>
             <section class="conversation">
+                <ConnectionBanner />
                 <Outlet />
             </section>
         </div>
@@ -122,6 +167,28 @@ fn ChatList(list: Vec<ChatSummary>) -> impl IntoView {
                 }
             }).collect_view()}
         </ul>
+    }
+}
+
+/// Says when the live connection is down; quiet while online.
+#[component]
+fn ConnectionBanner() -> impl IntoView {
+    let live = use_context::<Live>();
+    move || {
+        let live = live?;
+        let text = match live.status.get() {
+            Status::Idle | Status::Online => return None,
+            Status::Connecting => "Connecting…".to_string(),
+            Status::Offline { retry_at } => {
+                let secs = ((retry_at - live.now.get()) / 1000.0).ceil().max(0.0);
+                if secs < 1.0 {
+                    "Offline — retrying…".to_string()
+                } else {
+                    format!("Offline — retrying in {secs} s")
+                }
+            }
+        };
+        Some(view! { <div class="banner banner-warn" role="status">{text}</div> })
     }
 }
 

@@ -7,11 +7,13 @@
 //! - [`conversation`][]: `/chats/:id` (header, members, history).
 //! - [`message`][]: one message bubble, links, times.
 //! - [`composer`][]: the message box.
+//! - [`live`][]: the browser's WebSocket client (reconnect, outbox, resume).
 
 mod auth;
 mod composer;
 mod conversation;
 mod layout;
+pub mod live;
 mod message;
 mod new_chat;
 mod time;

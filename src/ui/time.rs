@@ -2,6 +2,19 @@
 
 use leptos::prelude::*;
 
+/// The browser's clock in milliseconds since the epoch (0 on the server, where nothing
+/// time-driven runs).
+pub fn now_ms() -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        0.0
+    }
+}
+
 /// "HH:MM" of a millisecond timestamp, in UTC.
 pub fn hh_mm_utc(ms: i64) -> String {
     let minutes = ms.div_euclid(60_000).rem_euclid(24 * 60);

@@ -19,3 +19,4 @@ pub async fn test_db() -> TestDb {
         _dir: dir,
     }
 }
+pub mod server;

@@ -122,6 +122,15 @@ impl Store {
 
     /// The user's chats, most recently active first, with preview and unread count.
     pub async fn list_chats(&self, user: UserId) -> Result<Vec<ChatSummary>> {
+        self.summaries(user, None).await
+    }
+
+    /// One chat's list entry, as `user` sees it (`None` for a non-member).
+    pub async fn chat_summary(&self, chat: ChatId, user: UserId) -> Result<Option<ChatSummary>> {
+        Ok(self.summaries(user, Some(chat)).await?.pop())
+    }
+
+    async fn summaries(&self, user: UserId, only: Option<ChatId>) -> Result<Vec<ChatSummary>> {
         let rows = sqlx::query_as::<_, SummaryRow>(
             "SELECT c.id, c.kind, c.title, c.last_activity_at, c.last_seq,
                 (SELECT u.username FROM chat_members o JOIN users u ON u.id = o.user_id
@@ -137,10 +146,11 @@ impl Store {
              JOIN chats c ON c.id = m.chat_id
              LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.seq = c.last_seq
              LEFT JOIN users lu ON lu.id = lm.sender_id
-             WHERE m.user_id = ?
+             WHERE m.user_id = ?1 AND (?2 IS NULL OR c.id = ?2)
              ORDER BY c.last_activity_at DESC, c.id DESC",
         )
         .bind(user)
+        .bind(only)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -166,6 +176,16 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The members' ids, for fan-out.
+    pub async fn member_ids(&self, chat: ChatId) -> Result<Vec<UserId>> {
+        let rows: Vec<(UserId,)> =
+            sqlx::query_as("SELECT user_id FROM chat_members WHERE chat_id = ?")
+                .bind(chat)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// The chat as `user` sees it, or `None` when it does not exist or `user` is not a member.

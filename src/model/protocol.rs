@@ -1,0 +1,221 @@
+//! The WebSocket protocol (`GET /ws`): one JSON object per text frame, tagged by
+//! `"type"`. Compiled into the server and the WASM client alike; `docs/PROTOCOL.md`
+//! documents every frame, the close codes, the limits and the resume rules.
+
+use super::ids::{ChatId, MessageId, UserId};
+use super::types::{ChatSummary, Message};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Bumped on any incompatible change; sent in `hello`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest text frame the server reads, in bytes (a 4000-character body is ≤ 16 KB).
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// A client further behind than this in one chat gets `reset` instead of a replay.
+pub const RESUME_MAX_MESSAGES: i64 = 10_000;
+
+/// The server pings this often and expects some frame back within [`IDLE_TIMEOUT_MS`].
+pub const HEARTBEAT_MS: u64 = 25_000;
+pub const IDLE_TIMEOUT_MS: u64 = 60_000;
+
+/// Typing indicators expire this long after the last `typing` frame.
+pub const TYPING_TTL_MS: u64 = 5_000;
+
+/// Close codes (besides 1000 normal, 1001 server going away, 1009 frame too big).
+pub mod close {
+    /// The session is gone (signed out or expired): sign in again, do not retry.
+    pub const UNAUTHORIZED: u16 = 4001;
+    /// Too many frames, or too many invalid ones: back off before reconnecting.
+    pub const POLICY: u16 = 4008;
+    /// The client fell too far behind reading: reconnect and resume.
+    pub const SLOW_CONSUMER: u16 = 4010;
+    /// Nothing heard from the client for [`super::IDLE_TIMEOUT_MS`].
+    pub const IDLE: u16 = 4011;
+}
+
+/// Client → server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Store and deliver a message; answered by `ack` once committed.
+    Send {
+        client_id: String,
+        chat_id: ChatId,
+        body: String,
+    },
+    Edit {
+        message_id: MessageId,
+        body: String,
+    },
+    Delete {
+        message_id: MessageId,
+    },
+    /// "I am typing in this chat" (clients send it at most every few seconds).
+    Typing {
+        chat_id: ChatId,
+    },
+    /// Move my read pointer forward.
+    Read {
+        chat_id: ChatId,
+        seq: i64,
+    },
+    /// The last seq the client holds per chat; the server replays what is newer.
+    Resume {
+        #[serde(deserialize_with = "positions::deserialize")]
+        positions: BTreeMap<ChatId, i64>,
+    },
+    /// Application-level heartbeat (browsers cannot send WebSocket pings).
+    Ping,
+}
+
+/// Server → client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Hello {
+        protocol: u32,
+        user_id: UserId,
+        username: String,
+        heartbeat_ms: u64,
+    },
+    /// The message with this client id is committed as `seq` in `chat_id`.
+    Ack {
+        client_id: String,
+        chat_id: ChatId,
+        seq: i64,
+        id: MessageId,
+        ts: i64,
+    },
+    Message {
+        message: Message,
+    },
+    Edited {
+        message: Message,
+    },
+    Deleted {
+        message: Message,
+    },
+    Typing {
+        chat_id: ChatId,
+        user_id: UserId,
+        username: String,
+    },
+    Presence {
+        user_id: UserId,
+        online: bool,
+        /// Milliseconds since the epoch; set when offline.
+        last_seen: Option<i64>,
+    },
+    Read {
+        chat_id: ChatId,
+        user_id: UserId,
+        seq: i64,
+    },
+    ChatAdded {
+        chat: ChatSummary,
+    },
+    ChatRemoved {
+        chat_id: ChatId,
+    },
+    /// The server cannot close the gap in this chat: reload its newest page.
+    Reset {
+        chat_id: ChatId,
+    },
+    /// Every replay asked for by `resume` has been sent.
+    Resumed,
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        client_id: Option<String>,
+    },
+    Pong,
+}
+
+/// Machine-readable error kinds of `error` frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, or not a known frame.
+    BadFrame,
+    /// A rule was broken (empty or too long body, bad client id…).
+    Invalid,
+    /// No such chat or message, or not a member.
+    NotFound,
+    Forbidden,
+    RateLimited,
+    /// Our fault; retry later.
+    Internal,
+}
+
+/// JSON object keys are strings; inside an internally tagged enum serde cannot turn
+/// them into integer ids by itself, so `positions` is parsed by hand.
+mod positions {
+    use super::ChatId;
+    use serde::{Deserialize, Deserializer};
+    use std::collections::BTreeMap;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<ChatId, i64>, D::Error> {
+        let raw = BTreeMap::<String, i64>::deserialize(d)?;
+        raw.into_iter()
+            .map(|(k, v)| {
+                k.parse::<i64>()
+                    .map(|id| (ChatId(id), v))
+                    .map_err(|_| serde::de::Error::custom(format!("chat id {k:?} is not a number")))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_as_documented() {
+        let resume: ClientFrame =
+            serde_json::from_str(r#"{"type":"resume","positions":{"12":41,"15":0}}"#).unwrap();
+        assert_eq!(
+            resume,
+            ClientFrame::Resume {
+                positions: BTreeMap::from([(ChatId(12), 41), (ChatId(15), 0)])
+            }
+        );
+        let back: ClientFrame =
+            serde_json::from_str(&serde_json::to_string(&resume).unwrap()).unwrap();
+        assert_eq!(back, resume);
+        assert!(
+            serde_json::from_str::<ClientFrame>(r#"{"type":"resume","positions":{"x":1}}"#)
+                .is_err()
+        );
+        let send: ClientFrame =
+            serde_json::from_str(r#"{"type":"send","client_id":"c1","chat_id":12,"body":"hello"}"#)
+                .unwrap();
+        assert!(matches!(
+            send,
+            ClientFrame::Send {
+                chat_id: ChatId(12),
+                ..
+            }
+        ));
+        assert_eq!(
+            serde_json::to_string(&ServerFrame::Resumed).unwrap(),
+            r#"{"type":"resumed"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&ClientFrame::Ping).unwrap(),
+            r#"{"type":"ping"}"#
+        );
+        let err = ServerFrame::Error {
+            code: ErrorCode::RateLimited,
+            message: "slow".into(),
+            client_id: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&err).unwrap(),
+            r#"{"type":"error","code":"rate_limited","message":"slow"}"#
+        );
+    }
+}

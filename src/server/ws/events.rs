@@ -1,0 +1,127 @@
+//! Domain changes → frames. Each event is serialised once; every recipient shares the
+//! bytes.
+
+use super::hub::{Frame, FrameKind};
+use crate::model::protocol::ServerFrame;
+use crate::model::{ChatId, Message, UserId};
+use crate::server::state::AppState;
+use crate::server::Result;
+
+/// Serialises a frame once.
+pub fn encode(frame: &ServerFrame, kind: FrameKind) -> Frame {
+    let text = serde_json::to_string(frame).unwrap_or_else(|e| {
+        // Our own types always serialise; never panic on the delivery path regardless.
+        tracing::error!(error = %e, "cannot serialise frame");
+        r#"{"type":"error","code":"internal","message":"internal error"}"#.to_string()
+    });
+    Frame {
+        text: text.into(),
+        kind,
+    }
+}
+
+impl AppState {
+    /// Sends a frame to every member of a chat (all their connections).
+    pub async fn publish_to_chat(
+        &self,
+        chat: ChatId,
+        frame: &ServerFrame,
+        kind: FrameKind,
+    ) -> Result<()> {
+        let members = self.store.member_ids(chat).await?;
+        self.broker.publish(&members, encode(frame, kind));
+        Ok(())
+    }
+
+    pub fn publish_to_users(&self, users: &[UserId], frame: &ServerFrame, kind: FrameKind) {
+        self.broker.publish(users, encode(frame, kind));
+    }
+
+    /// A new committed message, to every member (the sender's other tabs included).
+    pub async fn message_created(&self, message: &Message) -> Result<()> {
+        let kind = FrameKind::Message {
+            chat: message.chat_id,
+            seq: message.seq,
+        };
+        let frame = ServerFrame::Message {
+            message: message.clone(),
+        };
+        self.publish_to_chat(message.chat_id, &frame, kind).await
+    }
+
+    /// An edit or a delete.
+    pub async fn message_changed(&self, message: &Message) -> Result<()> {
+        let frame = if message.deleted {
+            ServerFrame::Deleted {
+                message: message.clone(),
+            }
+        } else {
+            ServerFrame::Edited {
+                message: message.clone(),
+            }
+        };
+        self.publish_to_chat(message.chat_id, &frame, FrameKind::Durable)
+            .await
+    }
+
+    /// Tells `users` that they are now in `chat`.
+    pub async fn chat_added(&self, chat: ChatId, users: &[UserId]) -> Result<()> {
+        for user in users {
+            if let Some(summary) = self.store.chat_summary(chat, *user).await? {
+                let frame = ServerFrame::ChatAdded { chat: summary };
+                self.publish_to_users(&[*user], &frame, FrameKind::Durable);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn chat_removed(&self, chat: ChatId, user: UserId) {
+        self.publish_to_users(
+            &[user],
+            &ServerFrame::ChatRemoved { chat_id: chat },
+            FrameKind::Durable,
+        );
+    }
+}
+
+impl AppState {
+    /// A user came online (first connection) or went offline (last one closed): tell
+    /// everyone who shares a chat with them.
+    pub async fn presence_changed(&self, user: UserId, online: bool) -> Result<()> {
+        let last_seen = if online {
+            None
+        } else {
+            let now = crate::server::db::now_ms();
+            self.store.set_last_seen(user, now).await?;
+            Some(now)
+        };
+        let contacts = self.store.contact_ids(user).await?;
+        let frame = ServerFrame::Presence {
+            user_id: user,
+            online,
+            last_seen,
+        };
+        self.publish_to_users(&contacts, &frame, FrameKind::Ephemeral);
+        Ok(())
+    }
+
+    /// Tells a new connection who of its contacts is online, and when the others were
+    /// last seen.
+    pub async fn send_presence_snapshot(
+        &self,
+        user: UserId,
+        conn: super::hub::ConnId,
+    ) -> Result<()> {
+        for (contact, last_seen) in self.store.contacts_last_seen(user).await? {
+            let online = self.hub.is_online(contact);
+            let frame = ServerFrame::Presence {
+                user_id: contact,
+                online,
+                last_seen: if online { None } else { last_seen },
+            };
+            self.hub
+                .send_to_conn(user, conn, &encode(&frame, FrameKind::Ephemeral));
+        }
+        Ok(())
+    }
+}

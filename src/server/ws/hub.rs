@@ -1,0 +1,176 @@
+//! The connection registry: which connections each user has open, and fan-out to them.
+//!
+//! The registry lock is a `std::sync::Mutex` that is only ever held for non-blocking
+//! work (`try_send` into bounded queues), never across an `.await`. A recipient whose
+//! queue is full loses ephemeral frames (typing, presence) first; when a durable frame
+//! does not fit, that connection is kicked (closed with `SLOW_CONSUMER`, to resume on
+//! reconnect) and everyone else carries on.
+
+use crate::model::{ChatId, UserId};
+use axum::extract::ws::Utf8Bytes;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{mpsc, Notify};
+
+/// Frames waiting for one connection. Big enough for a burst of a busy group; small
+/// enough that a stuck client costs little.
+pub const QUEUE_CAPACITY: usize = 512;
+
+pub type ConnId = u64;
+
+/// How the writer treats a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameKind {
+    /// May be dropped when the queue is full (typing, presence).
+    Ephemeral,
+    /// Must arrive, or the connection is closed so the client resumes.
+    Durable,
+    /// A new message: durable, and ordered/deduplicated by seq per chat.
+    Message { chat: ChatId, seq: i64 },
+}
+
+/// One serialised frame, shared by all its recipients (cloning is a refcount bump).
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub text: Utf8Bytes,
+    pub kind: FrameKind,
+}
+
+/// What a connection's writer task receives.
+#[derive(Debug)]
+pub enum Outbound {
+    Frame(Frame),
+    /// Replay what the client missed (sent by the connection's own reader).
+    Resume(std::collections::BTreeMap<ChatId, i64>),
+}
+
+struct Conn {
+    id: ConnId,
+    tx: mpsc::Sender<Outbound>,
+    kick: Arc<Notify>,
+}
+
+/// A registered connection's ends.
+pub struct Registration {
+    pub id: ConnId,
+    pub rx: mpsc::Receiver<Outbound>,
+    pub tx: mpsc::Sender<Outbound>,
+    /// Notified when the hub gives up on this connection (queue overflow).
+    pub kick: Arc<Notify>,
+    /// Whether this is the user's first open connection (they just came online).
+    pub first: bool,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    conns: Mutex<HashMap<UserId, Vec<Conn>>>,
+    next_id: AtomicU64,
+    dropped_ephemeral: AtomicU64,
+    kicked: AtomicU64,
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<UserId, Vec<Conn>>> {
+        // A panic while holding this lock cannot leave the map half-updated in a way
+        // that matters (every operation is a single insert/remove), so keep serving.
+        self.conns
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn register(&self, user: UserId) -> Registration {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let kick = Arc::new(Notify::new());
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut conns = self.lock();
+        let list = conns.entry(user).or_default();
+        let first = list.is_empty();
+        list.push(Conn {
+            id,
+            tx: tx.clone(),
+            kick: kick.clone(),
+        });
+        Registration {
+            id,
+            rx,
+            tx,
+            kick,
+            first,
+        }
+    }
+
+    /// Removes a connection; returns whether it was the user's last (they went offline).
+    pub fn unregister(&self, user: UserId, id: ConnId) -> bool {
+        let mut conns = self.lock();
+        let Some(list) = conns.get_mut(&user) else {
+            return false;
+        };
+        let before = list.len();
+        list.retain(|c| c.id != id);
+        let removed = list.len() < before;
+        let last = list.is_empty();
+        if last {
+            conns.remove(&user);
+        }
+        removed && last
+    }
+
+    pub fn is_online(&self, user: UserId) -> bool {
+        self.lock().contains_key(&user)
+    }
+
+    /// Number of open connections (for logs and the benchmark).
+    pub fn connection_count(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    /// Delivers `frame` to every open connection of every user in `users`.
+    pub fn send_to_users(&self, users: &[UserId], frame: &Frame) {
+        let conns = self.lock();
+        for user in users {
+            if let Some(list) = conns.get(user) {
+                for conn in list {
+                    self.offer(conn, frame);
+                }
+            }
+        }
+    }
+
+    /// Delivers `frame` to one connection.
+    pub fn send_to_conn(&self, user: UserId, id: ConnId, frame: &Frame) {
+        let conns = self.lock();
+        if let Some(conn) = conns.get(&user).and_then(|l| l.iter().find(|c| c.id == id)) {
+            self.offer(conn, frame);
+        }
+    }
+
+    fn offer(&self, conn: &Conn, frame: &Frame) {
+        match conn.tx.try_send(Outbound::Frame(frame.clone())) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if frame.kind == FrameKind::Ephemeral {
+                    self.dropped_ephemeral.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    self.kicked.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(conn = conn.id, "slow consumer: closing connection");
+                    conn.kick.notify_one();
+                }
+            }
+            // The connection is closing; its cleanup will unregister it.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// (ephemeral frames dropped, connections kicked) since start.
+    pub fn shed_counts(&self) -> (u64, u64) {
+        (
+            self.dropped_ephemeral.load(Ordering::Relaxed),
+            self.kicked.load(Ordering::Relaxed),
+        )
+    }
+}

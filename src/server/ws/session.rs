@@ -1,0 +1,508 @@
+//! One WebSocket connection, from upgrade to cleanup.
+//!
+//! The upgrade checks the `Origin` (403) and the session cookie (401). Then the socket
+//! is split: the reader task handles client frames; the writer task owns the socket's
+//! sending half and drains the connection's bounded queue, replaying history on
+//! `resume`, dropping messages it already sent and filling gaps from the database, so
+//! the client sees each chat's messages in seq order, once. Whichever task ends first
+//! ends the connection; there is one cleanup path.
+
+use super::events::encode;
+use super::hub::{Frame, FrameKind, Outbound};
+use crate::model::protocol::{
+    close, ClientFrame, ErrorCode, ServerFrame, HEARTBEAT_MS, IDLE_TIMEOUT_MS, MAX_FRAME_BYTES,
+    PROTOCOL_VERSION, RESUME_MAX_MESSAGES,
+};
+use crate::model::{AppError, ChatId, User};
+use crate::server::auth::{self, AuthUser};
+use crate::server::state::AppState;
+use crate::server::{chat, db::now_ms};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// Invalid frames tolerated per connection before it is closed with `POLICY`.
+const MAX_STRIKES: u32 = 50;
+/// Messages fetched per database round trip while replaying.
+const REPLAY_BATCH: i64 = 500;
+
+/// `GET /ws`: checks the Origin and the session, then upgrades.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    user: Option<Extension<AuthUser>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if origin != Some(state.config.public_origin.trim_end_matches('/')) {
+        // Cross-site WebSocket hijacking: a page elsewhere riding the user's cookie.
+        return (StatusCode::FORBIDDEN, "Origin not allowed").into_response();
+    }
+    let Some(Extension(AuthUser(user))) = user else {
+        return (StatusCode::UNAUTHORIZED, "Sign in first").into_response();
+    };
+    let token_hash = auth::session_token(&headers)
+        .map(|t| auth::hash_token(&t))
+        .unwrap_or_default();
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| run(state, user, token_hash, socket))
+}
+
+fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }
+}
+
+/// Drives one connection to its end, then cleans up (the only cleanup path).
+async fn run(state: AppState, user: User, token_hash: Vec<u8>, socket: WebSocket) {
+    let reg = state.hub.register(user.id);
+    let conn = reg.id;
+    tracing::debug!(user = %user.id, conn, "ws connected");
+    let activity = Arc::new(AtomicI64::new(now_ms()));
+    let (sink, stream) = socket.split();
+    let (close_tx, close_rx) = oneshot::channel();
+
+    let hello = ServerFrame::Hello {
+        protocol: PROTOCOL_VERSION,
+        user_id: user.id,
+        username: user.username.clone(),
+        heartbeat_ms: HEARTBEAT_MS,
+    };
+    let _ = reg
+        .tx
+        .try_send(Outbound::Frame(encode(&hello, FrameKind::Durable)));
+    if reg.first {
+        if let Err(e) = state.presence_changed(user.id, true).await {
+            tracing::warn!(error = %e, "presence update failed");
+        }
+    }
+    if let Err(e) = state.send_presence_snapshot(user.id, conn).await {
+        tracing::warn!(error = %e, "presence snapshot failed");
+    }
+
+    let writer = Writer {
+        state: state.clone(),
+        user: user.clone(),
+        token_hash,
+        delivered: HashMap::new(),
+        activity: activity.clone(),
+    }
+    .run(sink, reg.rx, reg.kick, close_rx);
+    let reader = Reader::new(state.clone(), user.clone(), reg.tx, activity).run(stream);
+    tokio::pin!(writer);
+    tokio::pin!(reader);
+    tokio::select! {
+        () = &mut writer => {}
+        reason = &mut reader => {
+            let _ = close_tx.send(reason);
+            // Let the writer send the close frame, but never wait on a stuck client.
+            let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+        }
+    }
+
+    if state.hub.unregister(user.id, conn) {
+        if let Err(e) = state.presence_changed(user.id, false).await {
+            tracing::warn!(error = %e, "presence update failed");
+        }
+    }
+    tracing::debug!(user = %user.id, conn, "ws disconnected");
+}
+
+struct Writer {
+    state: AppState,
+    user: User,
+    token_hash: Vec<u8>,
+    /// Highest seq sent per chat: older live copies are dropped, gaps are filled.
+    delivered: HashMap<ChatId, i64>,
+    activity: Arc<AtomicI64>,
+}
+
+type Sink = SplitSink<WebSocket, WsMessage>;
+
+impl Writer {
+    async fn run(
+        mut self,
+        mut sink: Sink,
+        mut rx: mpsc::Receiver<Outbound>,
+        kick: Arc<Notify>,
+        mut close_rx: oneshot::Receiver<CloseFrame>,
+    ) {
+        // A kick must win even while a write is stuck on a client that stopped reading.
+        let reason = tokio::select! {
+            () = kick.notified() => Some(close_frame(close::SLOW_CONSUMER, "too slow: resume")),
+            reason = self.serve(&mut sink, &mut rx, &mut close_rx) => reason,
+        };
+        let goodbye = async {
+            if let Some(frame) = reason {
+                let _ = sink.send(WsMessage::Close(Some(frame))).await;
+            }
+            let _ = sink.close().await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), goodbye).await;
+    }
+
+    /// Writes queued frames until the connection should end; returns the close frame.
+    async fn serve(
+        &mut self,
+        sink: &mut Sink,
+        rx: &mut mpsc::Receiver<Outbound>,
+        close_rx: &mut oneshot::Receiver<CloseFrame>,
+    ) -> Option<CloseFrame> {
+        let mut heartbeat = tokio::time::interval(Duration::from_millis(HEARTBEAT_MS));
+        heartbeat.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                reason = &mut *close_rx => return reason.ok(),
+                _ = heartbeat.tick() => {
+                    if now_ms() - self.activity.load(Ordering::Relaxed) > IDLE_TIMEOUT_MS as i64 {
+                        return Some(close_frame(close::IDLE, "idle"));
+                    }
+                    match self.state.store.session_user(&self.token_hash).await {
+                        Ok(Some(_)) => {}
+                        Ok(None) => return Some(close_frame(close::UNAUTHORIZED, "session ended")),
+                        Err(e) => tracing::warn!(error = %e, "session check failed"),
+                    }
+                    if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
+                        return None;
+                    }
+                }
+                item = rx.recv() => {
+                    let item = item?;
+                    // Write everything already queued, then flush once.
+                    let mut ok = self.process(sink, item).await;
+                    while ok {
+                        match rx.try_recv() {
+                            Ok(more) => ok = self.process(sink, more).await,
+                            Err(_) => break,
+                        }
+                    }
+                    if !ok || sink.flush().await.is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues one item on the socket (without flushing). `false` when the socket is gone.
+    async fn process(&mut self, sink: &mut Sink, item: Outbound) -> bool {
+        match item {
+            Outbound::Frame(frame) => self.frame(sink, frame).await,
+            Outbound::Resume(positions) => self.resume(sink, positions).await,
+        }
+    }
+
+    async fn frame(&mut self, sink: &mut Sink, frame: Frame) -> bool {
+        if let FrameKind::Message { chat, seq } = frame.kind {
+            if let Some(&last) = self.delivered.get(&chat) {
+                if seq <= last {
+                    return true; // already sent (by a replay or a gap fill)
+                }
+                if seq > last + 1 && !self.replay(sink, chat, last, seq - 1).await {
+                    return false;
+                }
+            }
+            self.delivered.insert(chat, seq);
+        }
+        sink.feed(WsMessage::Text(frame.text)).await.is_ok()
+    }
+
+    async fn send(&mut self, sink: &mut Sink, frame: &ServerFrame) -> bool {
+        sink.feed(WsMessage::Text(encode(frame, FrameKind::Durable).text))
+            .await
+            .is_ok()
+    }
+
+    /// Sends the committed messages with `after < seq <= until` from the database.
+    async fn replay(&mut self, sink: &mut Sink, chat: ChatId, after: i64, until: i64) -> bool {
+        let mut from = after;
+        while from < until {
+            let batch = match self
+                .state
+                .store
+                .messages_after(chat, from, REPLAY_BATCH)
+                .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "replay failed");
+                    return self.send(sink, &ServerFrame::Reset { chat_id: chat }).await;
+                }
+            };
+            if batch.is_empty() {
+                break;
+            }
+            for message in batch {
+                if message.seq > until {
+                    return true;
+                }
+                from = message.seq;
+                self.delivered.insert(chat, from);
+                if !self.send(sink, &ServerFrame::Message { message }).await {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Replays each chat from the client's position, or `reset` when too far behind.
+    async fn resume(&mut self, sink: &mut Sink, positions: BTreeMap<ChatId, i64>) -> bool {
+        for (chat, position) in positions {
+            let last = match self.state.store.chat_for_member(chat, self.user.id).await {
+                Ok(Some(detail)) => detail.last_seq,
+                Ok(None) => {
+                    if !self
+                        .send(sink, &ServerFrame::ChatRemoved { chat_id: chat })
+                        .await
+                    {
+                        return false;
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "resume failed");
+                    if !self.send(sink, &ServerFrame::Reset { chat_id: chat }).await {
+                        return false;
+                    }
+                    continue;
+                }
+            };
+            let start = self
+                .delivered
+                .get(&chat)
+                .copied()
+                .unwrap_or(position)
+                .max(position);
+            if position < 0 || position > last || last - start > RESUME_MAX_MESSAGES {
+                // Cannot close the gap (or the client claims the future): reload instead.
+                self.delivered.insert(chat, last);
+                if !self.send(sink, &ServerFrame::Reset { chat_id: chat }).await {
+                    return false;
+                }
+                continue;
+            }
+            self.delivered.insert(chat, start);
+            if !self.replay(sink, chat, start, last).await {
+                return false;
+            }
+        }
+        self.send(sink, &ServerFrame::Resumed).await
+    }
+}
+
+struct Reader {
+    state: AppState,
+    user: User,
+    tx: mpsc::Sender<Outbound>,
+    activity: Arc<AtomicI64>,
+    sends: DefaultDirectRateLimiter,
+    typing: DefaultDirectRateLimiter,
+    strikes: u32,
+}
+
+impl Reader {
+    fn new(
+        state: AppState,
+        user: User,
+        tx: mpsc::Sender<Outbound>,
+        activity: Arc<AtomicI64>,
+    ) -> Self {
+        let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+        let sends = RateLimiter::direct(
+            Quota::per_second(nz(state.config.ws_send_rate))
+                .allow_burst(nz(state.config.ws_send_burst)),
+        );
+        let typing = RateLimiter::direct(Quota::per_second(nz(2)).allow_burst(nz(5)));
+        Reader {
+            state,
+            user,
+            tx,
+            activity,
+            sends,
+            typing,
+            strikes: 0,
+        }
+    }
+
+    /// Reads until the client leaves or must be closed; returns the close frame to send.
+    async fn run(mut self, mut stream: SplitStream<WebSocket>) -> CloseFrame {
+        while let Some(msg) = stream.next().await {
+            self.activity.store(now_ms(), Ordering::Relaxed);
+            let msg = match msg {
+                Ok(m) => m,
+                Err(e) => {
+                    let text = e.to_string();
+                    tracing::debug!(error = %text, "ws read error");
+                    return if text.contains("too long") || text.contains("Space limit") {
+                        close_frame(1009, "frame too big")
+                    } else {
+                        close_frame(1002, "protocol error")
+                    };
+                }
+            };
+            let outcome = match msg {
+                WsMessage::Text(text) => self.text(text.as_str()).await,
+                WsMessage::Binary(_) => {
+                    self.strike(ErrorCode::BadFrame, "binary frames are not supported", None)
+                        .await
+                }
+                WsMessage::Close(_) => return close_frame(1000, "bye"),
+                WsMessage::Ping(_) | WsMessage::Pong(_) => Ok(()),
+            };
+            if let Err(frame) = outcome {
+                return frame;
+            }
+        }
+        close_frame(1000, "bye")
+    }
+
+    /// Queues a frame for this connection only (waits if its queue is full: that only
+    /// slows this client's own reading).
+    async fn reply(&self, frame: &ServerFrame) -> Result<(), CloseFrame> {
+        self.tx
+            .send(Outbound::Frame(encode(frame, FrameKind::Durable)))
+            .await
+            .map_err(|_| close_frame(1000, "bye"))
+    }
+
+    async fn error(
+        &self,
+        code: ErrorCode,
+        message: String,
+        client_id: Option<String>,
+    ) -> Result<(), CloseFrame> {
+        self.reply(&ServerFrame::Error {
+            code,
+            message,
+            client_id,
+        })
+        .await
+    }
+
+    /// An error frame that also counts against the connection's patience.
+    async fn strike(
+        &mut self,
+        code: ErrorCode,
+        message: &str,
+        client_id: Option<String>,
+    ) -> Result<(), CloseFrame> {
+        self.strikes += 1;
+        if self.strikes > MAX_STRIKES {
+            return Err(close_frame(
+                close::POLICY,
+                "too many invalid or rate-limited frames",
+            ));
+        }
+        self.error(code, message.to_string(), client_id).await
+    }
+
+    async fn app_error(
+        &mut self,
+        err: crate::server::Error,
+        client_id: Option<String>,
+    ) -> Result<(), CloseFrame> {
+        let app = AppError::from(err);
+        let code = match &app {
+            AppError::Invalid(_) => ErrorCode::Invalid,
+            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::Forbidden | AppError::Unauthorized | AppError::BadCredentials => {
+                ErrorCode::Forbidden
+            }
+            AppError::RateLimited => ErrorCode::RateLimited,
+            AppError::Conflict(_) => ErrorCode::Invalid,
+            AppError::Internal | AppError::Transport(_) => ErrorCode::Internal,
+        };
+        if code == ErrorCode::Internal {
+            return self.error(code, app.to_string(), client_id).await;
+        }
+        self.strike(code, &app.to_string(), client_id).await
+    }
+
+    async fn text(&mut self, text: &str) -> Result<(), CloseFrame> {
+        let frame: ClientFrame = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(e) => {
+                return self
+                    .strike(ErrorCode::BadFrame, &format!("bad frame: {e}"), None)
+                    .await
+            }
+        };
+        let state = self.state.clone();
+        match frame {
+            ClientFrame::Send {
+                client_id,
+                chat_id,
+                body,
+            } => {
+                if self.sends.check().is_err() {
+                    return self
+                        .strike(ErrorCode::RateLimited, "sending too fast", Some(client_id))
+                        .await;
+                }
+                match chat::send(&state, &self.user, chat_id, &client_id, &body).await {
+                    Ok(m) => {
+                        self.reply(&ServerFrame::Ack {
+                            client_id,
+                            chat_id,
+                            seq: m.seq,
+                            id: m.id,
+                            ts: m.created_at,
+                        })
+                        .await
+                    }
+                    Err(e) => self.app_error(e, Some(client_id)).await,
+                }
+            }
+            ClientFrame::Edit { message_id, body } => {
+                match chat::edit(&state, &self.user, message_id, &body).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => self.app_error(e, None).await,
+                }
+            }
+            ClientFrame::Delete { message_id } => {
+                match chat::delete(&state, &self.user, message_id).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => self.app_error(e, None).await,
+                }
+            }
+            ClientFrame::Typing { chat_id } => {
+                if self.typing.check().is_err() {
+                    return Ok(()); // typing is best effort: excess is dropped quietly
+                }
+                match chat::typing(&state, &self.user, chat_id).await {
+                    Ok(()) => Ok(()),
+                    Err(e) => self.app_error(e, None).await,
+                }
+            }
+            ClientFrame::Read { chat_id, seq } => {
+                match chat::mark_read(&state, &self.user, chat_id, seq).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => self.app_error(e, None).await,
+                }
+            }
+            ClientFrame::Resume { positions } => self
+                .tx
+                .send(Outbound::Resume(positions))
+                .await
+                .map_err(|_| close_frame(1000, "bye")),
+            ClientFrame::Ping => self.reply(&ServerFrame::Pong).await,
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! A real natter server on an ephemeral port, and a real WebSocket client for it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use super::{test_db, TestDb};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use futures::{SinkExt, StreamExt};
+use http_body_util::BodyExt;
+use leptos::server_fn::ServerFn;
+use natter::api::auth::SignUp;
+use natter::api::chats::CreateChat;
+use natter::model::protocol::{ClientFrame, ServerFrame};
+use natter::model::ChatId;
+use natter::server::config::Config;
+use natter::server::{router, state::AppState};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tower::ServiceExt;
+
+pub struct TestServer {
+    pub addr: std::net::SocketAddr,
+    pub origin: String,
+    pub state: AppState,
+    pub db: TestDb,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let db = test_db().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = Config::for_tests(&db.url);
+    config.public_origin = format!("http://{addr}");
+    tweak(&mut config);
+    let state = AppState::new(config, db.store.clone()).unwrap();
+    let app = router::app(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    TestServer {
+        addr,
+        origin: format!("http://{addr}"),
+        state,
+        db,
+        task,
+    }
+}
+
+impl TestServer {
+    async fn call(
+        &self,
+        path: &str,
+        body: String,
+        cookie: Option<&str>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let res = router::app(self.state.clone())
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+
+    /// Signs up `name` and returns its session cookie.
+    pub async fn sign_up(&self, name: &str) -> String {
+        let (status, headers, body) = self
+            .call(
+                SignUp::PATH,
+                format!("username={name}&password=password123"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let set = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+        set.split(';').next().unwrap().to_string()
+    }
+
+    /// Creates a chat (members separated by spaces) and returns its id.
+    pub async fn create_chat(&self, cookie: &str, members: &str, title: &str) -> ChatId {
+        let body = format!(
+            "members={}&title={}",
+            members.replace(' ', "+"),
+            title.replace(' ', "+")
+        );
+        let (status, _, body) = self.call(CreateChat::PATH, body, Some(cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ChatId(body.parse().unwrap())
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Opens a WebSocket as the owner of `cookie` and reads its `hello`.
+    pub async fn connect(&self, cookie: &str) -> Client {
+        let mut client = self
+            .try_connect(Some(cookie), Some(&self.origin))
+            .await
+            .unwrap();
+        match client.next().await {
+            ServerFrame::Hello { .. } => client,
+            other => panic!("expected hello, got {other:?}"),
+        }
+    }
+
+    pub async fn try_connect(
+        &self,
+        cookie: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+        let mut req = self.ws_url().into_client_request().unwrap();
+        if let Some(c) = cookie {
+            req.headers_mut().insert(header::COOKIE, c.parse().unwrap());
+        }
+        if let Some(o) = origin {
+            req.headers_mut().insert(header::ORIGIN, o.parse().unwrap());
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+        Ok(Client { ws })
+    }
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.send_text(serde_json::to_string(frame).unwrap()).await;
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.ws.send(WsMessage::Text(text.into())).await.unwrap();
+    }
+
+    /// The next frame that is not `presence` (5 s at most).
+    pub async fn next(&mut self) -> ServerFrame {
+        loop {
+            let frame = self
+                .next_any(Duration::from_secs(5))
+                .await
+                .expect("a frame within 5 s");
+            if !matches!(frame, ServerFrame::Presence { .. }) {
+                return frame;
+            }
+        }
+    }
+
+    /// The next frame of any kind, or `None` after `wait`.
+    pub async fn next_any(&mut self, wait: Duration) -> Option<ServerFrame> {
+        loop {
+            let msg = tokio::time::timeout(wait, self.ws.next())
+                .await
+                .ok()??
+                .ok()?;
+            match msg {
+                WsMessage::Text(t) => return Some(serde_json::from_str(t.as_str()).unwrap()),
+                WsMessage::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Asserts nothing but presence frames arrive within `wait`.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Some(left) = deadline.checked_duration_since(tokio::time::Instant::now()) {
+            match self.next_any(left).await {
+                None => return,
+                Some(ServerFrame::Presence { .. }) => continue,
+                Some(other) => panic!("expected silence, got {other:?}"),
+            }
+        }
+    }
+
+    /// Reads until the server closes; returns the close code.
+    pub async fn close_code(&mut self, wait: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.checked_duration_since(tokio::time::Instant::now())?;
+            match tokio::time::timeout(left, self.ws.next()).await.ok()? {
+                Some(Ok(WsMessage::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! Live delivery through a real server on an ephemeral port and real WebSocket clients.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::server::{start, start_with, Client, TestServer};
+use natter::model::protocol::{close, ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};
+use natter::model::{ChatId, Message};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Error as WsError;
+
+const QUIET: Duration = Duration::from_millis(300);
+
+fn send(chat: ChatId, client_id: &str, body: &str) -> ClientFrame {
+    ClientFrame::Send {
+        client_id: client_id.into(),
+        chat_id: chat,
+        body: body.into(),
+    }
+}
+
+async fn next_message(c: &mut Client) -> Message {
+    loop {
+        match c.next().await {
+            ServerFrame::Message { message } => return message,
+            ServerFrame::Ack { .. } | ServerFrame::Read { .. } | ServerFrame::Resumed => continue,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+}
+
+async fn next_ack(c: &mut Client) -> (String, i64) {
+    loop {
+        match c.next().await {
+            ServerFrame::Ack { client_id, seq, .. } => return (client_id, seq),
+            ServerFrame::Message { .. } | ServerFrame::Read { .. } => continue,
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
+}
+
+/// alice and bob in a DM, plus eve who is in no chat with them.
+async fn dm() -> (TestServer, ChatId, [String; 3]) {
+    let s = start().await;
+    let a = s.sign_up("alice").await;
+    let b = s.sign_up("bob").await;
+    let e = s.sign_up("eve").await;
+    let chat = s.create_chat(&a, "bob", "").await;
+    (s, chat, [a, b, e])
+}
+
+#[tokio::test]
+async fn upgrade_needs_a_session_and_our_origin() {
+    let (s, _, [a, ..]) = dm().await;
+    let status = |e: WsError| match e {
+        WsError::Http(res) => res.status().as_u16(),
+        other => panic!("expected an HTTP refusal, got {other:?}"),
+    };
+    let origin = s.origin.clone();
+    assert_eq!(
+        status(s.try_connect(None, Some(&origin)).await.err().unwrap()),
+        401
+    );
+    assert_eq!(
+        status(
+            s.try_connect(Some("natter_session=forged"), Some(&origin))
+                .await
+                .err()
+                .unwrap()
+        ),
+        401
+    );
+    assert_eq!(
+        status(
+            s.try_connect(Some(&a), Some("http://evil.example"))
+                .await
+                .err()
+                .unwrap()
+        ),
+        403
+    );
+    assert_eq!(
+        status(s.try_connect(Some(&a), None).await.err().unwrap()),
+        403
+    );
+    s.connect(&a).await;
+}
+
+#[tokio::test]
+async fn messages_reach_members_only_on_every_connection() {
+    let (s, chat, [a, b, e]) = dm().await;
+    let mut alice = s.connect(&a).await;
+    let mut alice2 = s.connect(&a).await;
+    let mut bob = s.connect(&b).await;
+    let mut bob2 = s.connect(&b).await;
+    let mut eve = s.connect(&e).await;
+    alice.send(&send(chat, "c1", "hi bob")).await;
+    let (cid, seq) = next_ack(&mut alice).await;
+    assert_eq!((cid.as_str(), seq), ("c1", 1));
+    for c in [&mut alice2, &mut bob, &mut bob2] {
+        let m = next_message(c).await;
+        assert_eq!(
+            (m.seq, m.body.as_str(), m.sender.as_str()),
+            (1, "hi bob", "alice")
+        );
+    }
+    eve.expect_silence(QUIET).await;
+}
+
+#[tokio::test]
+async fn a_resend_is_acked_again_but_stored_and_delivered_once() {
+    let (s, chat, [a, b, _]) = dm().await;
+    let mut alice = s.connect(&a).await;
+    let mut bob = s.connect(&b).await;
+    alice.send(&send(chat, "same", "once")).await;
+    alice.send(&send(chat, "same", "once")).await;
+    let first = next_ack(&mut alice).await;
+    let second = next_ack(&mut alice).await;
+    assert_eq!(first, second);
+    assert_eq!(next_message(&mut bob).await.seq, 1);
+    bob.expect_silence(QUIET).await;
+    assert_eq!(
+        s.db.store
+            .history(chat, None, 10)
+            .await
+            .unwrap()
+            .messages
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_ack_means_committed() {
+    let (s, chat, [a, ..]) = dm().await;
+    let mut alice = s.connect(&a).await;
+    for i in 0..20 {
+        alice
+            .send(&send(chat, &format!("c{i}"), &format!("m{i}")))
+            .await;
+        let (_, seq) = next_ack(&mut alice).await;
+        // Read through a separate connection of the pool: the row is there.
+        let page = s.db.store.history(chat, Some(seq + 1), 1).await.unwrap();
+        assert_eq!(page.messages[0].seq, seq);
+        assert_eq!(page.messages[0].body, format!("m{i}"));
+    }
+}
+
+#[tokio::test]
+async fn bad_sends_get_errors_with_the_client_id() {
+    let (s, chat, [a, _, e]) = dm().await;
+    let mut alice = s.connect(&a).await;
+    alice.send(&send(chat, "empty", "   ")).await;
+    match alice.next().await {
+        ServerFrame::Error {
+            code, client_id, ..
+        } => {
+            assert_eq!(code, ErrorCode::Invalid);
+            assert_eq!(client_id.as_deref(), Some("empty"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut eve = s.connect(&e).await;
+    eve.send(&send(chat, "sneak", "let me in")).await;
+    assert!(matches!(
+        eve.next().await,
+        ServerFrame::Error {
+            code: ErrorCode::NotFound,
+            ..
+        }
+    ));
+    eve.send(&ClientFrame::Typing { chat_id: chat }).await;
+    assert!(matches!(
+        eve.next().await,
+        ServerFrame::Error {
+            code: ErrorCode::NotFound,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn resume_replays_exactly_what_was_missed() {
+    let (s, chat, [a, b, _]) = dm().await;
+    let mut alice = s.connect(&a).await;
+    for i in 1..=3 {
+        alice.send(&send(chat, &format!("early{i}"), "seen")).await;
+        next_ack(&mut alice).await;
+    }
+    // Bob was offline for 5 messages.
+    for i in 1..=5 {
+        alice
+            .send(&send(chat, &format!("missed{i}"), &format!("missed {i}")))
+            .await;
+        next_ack(&mut alice).await;
+    }
+    let mut bob = s.connect(&b).await;
+    bob.send(&ClientFrame::Resume {
+        positions: BTreeMap::from([(chat, 3)]),
+    })
+    .await;
+    for seq in 4..=8 {
+        let m = next_message(&mut bob).await;
+        assert_eq!(m.seq, seq);
+        assert_eq!(m.body, format!("missed {}", seq - 3));
+    }
+    assert_eq!(bob.next().await, ServerFrame::Resumed);
+    bob.expect_silence(QUIET).await;
+}
+
+#[tokio::test]
+async fn resume_has_no_gap_and_no_duplicate_while_messages_keep_coming() {
+    let s = start_with(|c| {
+        c.ws_send_rate = 100_000;
+        c.ws_send_burst = 100_000;
+    })
+    .await;
+    let a = s.sign_up("alice").await;
+    let b = s.sign_up("bob").await;
+    let chat = s.create_chat(&a, "bob", "").await;
+    let mut alice = s.connect(&a).await;
+    for i in 0..200 {
+        alice.send(&send(chat, &format!("before{i}"), "x")).await;
+        if i % 50 == 49 {
+            for _ in 0..50 {
+                next_ack(&mut alice).await;
+            }
+        }
+    }
+    // Alice keeps sending while Bob connects and resumes from 0.
+    let sender = tokio::spawn(async move {
+        for batch in 0..6 {
+            for i in 0..50 {
+                alice
+                    .send(&send(chat, &format!("during{batch}-{i}"), "y"))
+                    .await;
+            }
+            for _ in 0..50 {
+                next_ack(&mut alice).await;
+            }
+        }
+    });
+    let mut bob = s.connect(&b).await;
+    bob.send(&ClientFrame::Resume {
+        positions: BTreeMap::from([(chat, 0)]),
+    })
+    .await;
+    let mut seqs = Vec::new();
+    while seqs.len() < 500 {
+        match bob.next().await {
+            ServerFrame::Message { message } => seqs.push(message.seq),
+            ServerFrame::Resumed | ServerFrame::Read { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    sender.await.unwrap();
+    assert_eq!(seqs, (1..=500).collect::<Vec<i64>>());
+    bob.expect_silence(QUIET).await;
+}
+
+#[tokio::test]
+async fn resume_resets_when_it_cannot_close_the_gap() {
+    let (s, chat, [a, b, _]) = dm().await;
+    let alice = s.db.store.session_user(b"none").await.unwrap();
+    assert!(alice.is_none());
+    let alice_id = s.db.store.members(chat).await.unwrap()[0].user_id;
+    let too_many = natter::model::protocol::RESUME_MAX_MESSAGES + 1;
+    for i in 0..too_many {
+        s.db.store
+            .insert_message(chat, alice_id, &format!("bulk{i}"), "bulk")
+            .await
+            .unwrap();
+    }
+    let mut bob = s.connect(&b).await;
+    bob.send(&ClientFrame::Resume {
+        positions: BTreeMap::from([(chat, 0)]),
+    })
+    .await;
+    assert_eq!(bob.next().await, ServerFrame::Reset { chat_id: chat });
+    assert_eq!(bob.next().await, ServerFrame::Resumed);
+    // A position from the future (e.g. a restored database) also resets.
+    bob.send(&ClientFrame::Resume {
+        positions: BTreeMap::from([(chat, too_many + 5)]),
+    })
+    .await;
+    assert_eq!(bob.next().await, ServerFrame::Reset { chat_id: chat });
+    // After a reset, live messages flow from the current position.
+    let mut alice = s.connect(&a).await;
+    alice.send(&send(chat, "after", "after reset")).await;
+    assert_eq!(next_message(&mut bob).await.seq, too_many + 1);
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_frames_get_errors_and_closes() {
+    let (s, chat, [a, b, _]) = dm().await;
+    let mut alice = s.connect(&a).await;
+    alice.send_text("not json".into()).await;
+    assert!(matches!(
+        alice.next().await,
+        ServerFrame::Error {
+            code: ErrorCode::BadFrame,
+            ..
+        }
+    ));
+    alice
+        .send_text(r#"{"type":"launch_missiles"}"#.into())
+        .await;
+    assert!(matches!(
+        alice.next().await,
+        ServerFrame::Error {
+            code: ErrorCode::BadFrame,
+            ..
+        }
+    ));
+    alice
+        .send_text(r#"{"type":"send","chat_id":"x"}"#.into())
+        .await;
+    assert!(matches!(
+        alice.next().await,
+        ServerFrame::Error {
+            code: ErrorCode::BadFrame,
+            ..
+        }
+    ));
+    // Still serving this connection.
+    alice.send(&ClientFrame::Ping).await;
+    assert_eq!(alice.next().await, ServerFrame::Pong);
+
+    let mut big = s.connect(&a).await;
+    big.send_text("x".repeat(MAX_FRAME_BYTES + 1)).await;
+    assert_eq!(big.close_code(Duration::from_secs(5)).await, Some(1009));
+
+    let mut flood = s.connect(&a).await;
+    for _ in 0..60 {
+        flood.send_text("{}".into()).await;
+    }
+    assert_eq!(
+        flood.close_code(Duration::from_secs(5)).await,
+        Some(close::POLICY)
+    );
+
+    // Others are unaffected.
+    let mut bob = s.connect(&b).await;
+    alice.send(&send(chat, "ok", "still here")).await;
+    assert_eq!(next_message(&mut bob).await.body, "still here");
+}
+
+#[tokio::test]
+async fn send_floods_are_rate_limited() {
+    let s = start_with(|c| {
+        c.ws_send_rate = 1;
+        c.ws_send_burst = 5;
+    })
+    .await;
+    let a = s.sign_up("alice").await;
+    s.sign_up("bob").await;
+    let chat = s.create_chat(&a, "bob", "").await;
+    let mut alice = s.connect(&a).await;
+    for i in 0..8 {
+        alice.send(&send(chat, &format!("r{i}"), "spam")).await;
+    }
+    let (mut acked, mut limited) = (0, 0);
+    while acked + limited < 8 {
+        match alice.next().await {
+            ServerFrame::Ack { .. } => acked += 1,
+            ServerFrame::Error {
+                code: ErrorCode::RateLimited,
+                client_id: Some(_),
+                ..
+            } => limited += 1,
+            ServerFrame::Message { .. } | ServerFrame::Read { .. } => continue,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((acked, limited), (5, 3));
+}
+
+#[tokio::test]
+async fn typing_and_read_receipts_reach_the_others() {
+    let (s, chat, [a, b, _]) = dm().await;
+    let mut alice = s.connect(&a).await;
+    let mut bob = s.connect(&b).await;
+    bob.send(&ClientFrame::Typing { chat_id: chat }).await;
+    match alice.next().await {
+        ServerFrame::Typing {
+            chat_id, username, ..
+        } => assert_eq!((chat_id, username.as_str()), (chat, "bob")),
+        other => panic!("{other:?}"),
+    }
+    bob.expect_silence(QUIET).await; // not echoed to the typist
+    alice.send(&send(chat, "r1", "read me")).await;
+    next_ack(&mut alice).await;
+    next_message(&mut bob).await;
+    bob.send(&ClientFrame::Read {
+        chat_id: chat,
+        seq: 1,
+    })
+    .await;
+    loop {
+        match alice.next().await {
+            ServerFrame::Read { user_id, seq, .. }
+                if seq == 1 && user_id != s.db.store.members(chat).await.unwrap()[0].user_id =>
+            {
+                break
+            }
+            ServerFrame::Message { .. } | ServerFrame::Read { .. } => continue,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        s.db.store
+            .list_chats(natter::model::UserId(2))
+            .await
+            .unwrap()[0]
+            .unread,
+        0
+    );
+}
+
+#[tokio::test]
+async fn presence_follows_connections() {
+    let (s, _, [a, b, _]) = dm().await;
+    let mut alice = s.connect(&a).await;
+    let bob = s.connect(&b).await;
+    let online = |f: &ServerFrame| matches!(f, ServerFrame::Presence { online: true, .. });
+    let offline = |f: &ServerFrame| {
+        matches!(
+            f,
+            ServerFrame::Presence {
+                online: false,
+                last_seen: Some(_),
+                ..
+            }
+        )
+    };
+    let mut seen = Vec::new();
+    while let Some(f) = alice.next_any(Duration::from_secs(2)).await {
+        seen.push(f);
+        if seen.iter().any(online) {
+            break;
+        }
+    }
+    assert!(seen.iter().any(online), "{seen:?}");
+    drop(bob);
+    let mut gone = false;
+    while let Some(f) = alice.next_any(Duration::from_secs(3)).await {
+        if offline(&f) {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone);
+}
+
+#[tokio::test]
+async fn removed_members_stop_receiving_at_once() {
+    let s = start().await;
+    let a = s.sign_up("alice").await;
+    let b = s.sign_up("bob").await;
+    let c = s.sign_up("carol").await;
+    let chat = s.create_chat(&a, "bob carol", "Trip").await;
+    let mut alice = s.connect(&a).await;
+    let mut carol = s.connect(&c).await;
+    let mut bob = s.connect(&b).await;
+    let carol_id =
+        s.db.store
+            .members(chat)
+            .await
+            .unwrap()
+            .iter()
+            .find(|m| m.username == "carol")
+            .unwrap()
+            .user_id;
+    let alice_user = natter::model::User {
+        id: s.db.store.members(chat).await.unwrap()[0].user_id,
+        username: "alice".into(),
+    };
+    natter::server::chat::remove_member(&s.state, &alice_user, chat, carol_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        carol.next().await,
+        ServerFrame::ChatRemoved { chat_id: chat }
+    );
+    alice.send(&send(chat, "after", "carol is gone")).await;
+    assert_eq!(next_message(&mut bob).await.body, "carol is gone");
+    carol.expect_silence(QUIET).await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_and_others_stay_fast() {
+    let s = start_with(|c| {
+        c.ws_send_rate = 100_000;
+        c.ws_send_burst = 100_000;
+    })
+    .await;
+    let a = s.sign_up("alice").await;
+    let b = s.sign_up("bob").await;
+    let z = s.sign_up("zed").await;
+    let chat = s.create_chat(&a, "bob zed", "Busy").await;
+    let alice = s.connect(&a).await;
+    let mut bob = s.connect(&b).await;
+    // Zed connects and never reads again.
+    let _zed = s.connect(&z).await;
+
+    let body = "z".repeat(4000);
+    let total = 3000;
+    let reader = tokio::spawn(async move {
+        let mut worst = Duration::ZERO;
+        let mut got = 0;
+        while got < total {
+            if let ServerFrame::Message { message } = bob.next().await {
+                let lag = natter::server::db::now_ms() - message.created_at;
+                worst = worst.max(Duration::from_millis(lag.max(0) as u64));
+                got += 1;
+            }
+        }
+        worst
+    });
+    // Alice writes and reads at the same time, like a real client.
+    let (mut sink, mut stream) = futures::StreamExt::split(alice.ws);
+    let acks = tokio::spawn(async move {
+        let mut acked = 0;
+        while acked < total {
+            match futures::StreamExt::next(&mut stream).await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                    if t.as_str().starts_with(r#"{"type":"ack""#) {
+                        acked += 1;
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("alice's socket ended: {other:?}"),
+            }
+        }
+    });
+    let started = Instant::now();
+    for i in 0..total {
+        let frame = serde_json::to_string(&send(chat, &format!("b{i}"), &body)).unwrap();
+        futures::SinkExt::send(
+            &mut sink,
+            tokio_tungstenite::tungstenite::Message::Text(frame.into()),
+        )
+        .await
+        .unwrap();
+    }
+    acks.await.unwrap();
+    let worst = reader.await.unwrap();
+    let (_, kicked) = s.state.hub.shed_counts();
+    assert!(kicked >= 1, "the stalled client was not cut off");
+    // Bob kept up: no message took more than a couple of seconds to reach him even
+    // though zed's socket was stuck the whole time.
+    assert!(
+        worst < Duration::from_secs(3),
+        "worst delivery lag {worst:?} (run took {:?})",
+        started.elapsed()
+    );
+}
