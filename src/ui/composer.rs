@@ -31,6 +31,8 @@ pub fn Composer(chat_id: ChatId, on_sent: Callback<Message>) -> impl IntoView {
             error.set(None);
             body.set(String::new());
             live.send_message(chat_id, text);
+            // The others clear "typing" when the message lands; the next key says it again.
+            last_typing.set_value(0.0);
             return;
         }
         let id = client_id.get_untracked();

@@ -1,0 +1,161 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  chatLink,
+  composer,
+  createChat,
+  expect,
+  gotoHydrated,
+  messageLog,
+  sendMessage,
+  signUp,
+  test,
+  uniqueSuffix,
+  username,
+} from './helpers';
+
+/** A DM between two fresh users, both looking at it. */
+async function openDm(openPage: (o?: { js?: boolean }) => Promise<import('@playwright/test').Page>) {
+  const suffix = uniqueSuffix();
+  const a = username('a', suffix);
+  const b = username('b', suffix);
+  const pageA = await openPage();
+  const pageB = await openPage();
+  await signUp(pageA, a);
+  await signUp(pageB, b);
+  const chat = await createChat(pageA, b);
+  await gotoHydrated(pageB, chat);
+  return { a, b, pageA, pageB, chat, suffix };
+}
+
+function pending(page: import('@playwright/test').Page) {
+  return messageLog(page).locator('.msg-pending');
+}
+
+test('messages, typing and unread badges arrive live without a reload', async ({ openPage }) => {
+  const { a, b, pageA, pageB } = await openDm(openPage);
+
+  await sendMessage(pageA, 'live from A', 'enter');
+  await expect(messageLog(pageB)).toContainText('live from A');
+  await sendMessage(pageB, 'live from B', 'button');
+  await expect(messageLog(pageA)).toContainText('live from B');
+  await expect(pending(pageA)).toHaveCount(0);
+
+  // Typing shows on the other side, then expires.
+  await composer(pageB).pressSequentially('typing…', { delay: 20 });
+  await expect(pageA.getByText(`${b} is typing…`)).toBeVisible();
+  await expect(pageA.getByText(`${b} is typing…`)).toBeHidden({ timeout: 10_000 });
+
+  // B goes back to the list; A's new messages raise B's unread badge live.
+  await gotoHydrated(pageB, '/chats');
+  await sendMessage(pageA, 'unread one', 'enter');
+  await sendMessage(pageA, 'unread two', 'enter');
+  await expect(chatLink(pageB, a).locator('.badge')).toHaveText('2');
+  await expect(chatLink(pageB, a)).toContainText('unread two');
+});
+
+test('a DM shows "Seen" once the other person has read the last message', async ({ openPage }) => {
+  const { pageA, pageB } = await openDm(openPage);
+  await sendMessage(pageA, 'did you read this?', 'enter');
+  await expect(messageLog(pageB)).toContainText('did you read this?');
+  await expect(messageLog(pageA).getByText('Seen', { exact: true })).toBeVisible();
+});
+
+test('a message sent while offline is delivered exactly once when back online', async ({ openPage }) => {
+  const { pageA, pageB } = await openDm(openPage);
+  await sendMessage(pageA, 'warm-up', 'enter');
+  await expect(messageLog(pageB)).toContainText('warm-up');
+
+  await pageA.context().setOffline(true);
+  await expect(pageA.getByRole('status').first()).toContainText('Offline');
+  await composer(pageA).fill('sent while offline');
+  await composer(pageA).press('Enter');
+  await expect(pending(pageA)).toContainText('sending…');
+  await pageB.waitForTimeout(1000);
+  await expect(messageLog(pageB)).not.toContainText('sent while offline');
+
+  await pageA.context().setOffline(false);
+  await expect(pending(pageA)).toHaveCount(0, { timeout: 30_000 });
+  await expect(messageLog(pageB).getByText('sent while offline', { exact: true })).toHaveCount(1);
+  await expect(messageLog(pageA).getByText('sent while offline', { exact: true })).toHaveCount(1);
+  await expect(pageA.getByRole('status')).toHaveCount(0);
+});
+
+// ---------------------------------------------------------------------------
+// A server of our own, so this test can kill and restart it.
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function startServer(port: number, db: string): Promise<ChildProcess> {
+  const child = spawn(
+    process.env.NATTER_BIN!,
+    ['--bind', `127.0.0.1:${port}`, '--public-origin', `http://127.0.0.1:${port}`, '--database-url', `sqlite://${db}`],
+    { stdio: 'ignore', env: process.env },
+  );
+  for (let i = 0; i < 200; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (res.ok) return child;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('restartable natter did not start');
+}
+
+test('the page reconnects by itself after a server restart and shows what was sent meanwhile', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'natter-restart-'));
+  const db = path.join(dir, 'natter.db');
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  let server = await startServer(port, db);
+  const ctxA = await browser.newContext({ baseURL: base });
+  const ctxB = await browser.newContext({ baseURL: base });
+  try {
+    const pageA = await ctxA.newPage();
+    const pageB = await ctxB.newPage();
+    const suffix = uniqueSuffix();
+    const a = username('a', suffix);
+    const b = username('b', suffix);
+    await signUp(pageA, a);
+    await signUp(pageB, b);
+    const chat = await createChat(pageA, b);
+    await gotoHydrated(pageB, chat);
+    await sendMessage(pageA, 'before restart', 'enter');
+    await expect(messageLog(pageB)).toContainText('before restart');
+
+    server.kill('SIGKILL');
+    await new Promise((r) => server.once('exit', r));
+    await expect(pageA.getByRole('status').first()).toContainText(/Offline|Connecting/);
+    await composer(pageA).fill('sent during the restart');
+    await composer(pageA).press('Enter');
+    await expect(pending(pageA)).toContainText('sending…');
+
+    server = await startServer(port, db);
+    // Neither page is reloaded: both reconnect, A's outbox is delivered, B resumes.
+    await expect(messageLog(pageB)).toContainText('sent during the restart', { timeout: 45_000 });
+    await expect(pending(pageA)).toHaveCount(0, { timeout: 45_000 });
+    await expect(messageLog(pageB).getByText('sent during the restart', { exact: true })).toHaveCount(1);
+    await sendMessage(pageB, 'after restart', 'enter');
+    await expect(messageLog(pageA)).toContainText('after restart');
+  } finally {
+    await ctxA.close();
+    await ctxB.close();
+    server.kill('SIGKILL');
+  }
+});
