@@ -195,7 +195,7 @@ async fn resume_replays_exactly_what_was_missed() {
             .await;
         next_ack(&mut alice).await;
     }
-    let mut bob = s.connect(&b).await;
+    let mut bob = s.connect_raw(&b).await;
     bob.send(&ClientFrame::Resume {
         positions: BTreeMap::from([(chat, 3)]),
     })
@@ -241,7 +241,7 @@ async fn resume_has_no_gap_and_no_duplicate_while_messages_keep_coming() {
             }
         }
     });
-    let mut bob = s.connect(&b).await;
+    let mut bob = s.connect_raw(&b).await;
     bob.send(&ClientFrame::Resume {
         positions: BTreeMap::from([(chat, 0)]),
     })
@@ -272,7 +272,7 @@ async fn resume_resets_when_it_cannot_close_the_gap() {
             .await
             .unwrap();
     }
-    let mut bob = s.connect(&b).await;
+    let mut bob = s.connect_raw(&b).await;
     bob.send(&ClientFrame::Resume {
         positions: BTreeMap::from([(chat, 0)]),
     })

@@ -116,8 +116,23 @@ impl TestServer {
         format!("ws://{}/ws", self.addr)
     }
 
-    /// Opens a WebSocket as the owner of `cookie` and reads its `hello`.
+    /// Opens a WebSocket as the owner of `cookie`, reads its `hello`, and resumes with
+    /// no positions (as a client that holds nothing yet), waiting for `resumed`.
     pub async fn connect(&self, cookie: &str) -> Client {
+        let mut client = self.connect_raw(cookie).await;
+        client
+            .send(&ClientFrame::Resume {
+                positions: Default::default(),
+            })
+            .await;
+        match client.next().await {
+            ServerFrame::Resumed => client,
+            other => panic!("expected resumed, got {other:?}"),
+        }
+    }
+
+    /// Opens a WebSocket and reads its `hello`; the test sends the first frame itself.
+    pub async fn connect_raw(&self, cookie: &str) -> Client {
         let mut client = self
             .try_connect(Some(cookie), Some(&self.origin))
             .await

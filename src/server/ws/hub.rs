@@ -43,6 +43,8 @@ pub enum Outbound {
     Frame(Frame),
     /// Replay what the client missed (sent by the connection's own reader).
     Resume(std::collections::BTreeMap<ChatId, i64>),
+    /// The client's first frame was not `resume`: stop holding messages back.
+    Ready,
 }
 
 struct Conn {

@@ -36,6 +36,8 @@ use tokio::sync::{mpsc, oneshot, Notify};
 const MAX_STRIKES: u32 = 50;
 /// Messages fetched per database round trip while replaying.
 const REPLAY_BATCH: i64 = 500;
+/// How long messages are held back waiting for the client's first frame (its `resume`).
+const HOLD_BACK: Duration = Duration::from_secs(2);
 
 /// `GET /ws`: checks the Origin and the session, then upgrades.
 pub async fn upgrade(
@@ -83,9 +85,7 @@ async fn run(state: AppState, user: User, token_hash: Vec<u8>, socket: WebSocket
         username: user.username.clone(),
         heartbeat_ms: HEARTBEAT_MS,
     };
-    let _ = reg
-        .tx
-        .try_send(Outbound::Frame(encode(&hello, FrameKind::Durable)));
+    let hello = encode(&hello, FrameKind::Durable).text;
     if reg.first {
         if let Err(e) = state.presence_changed(user.id, true).await {
             tracing::warn!(error = %e, "presence update failed");
@@ -101,6 +101,9 @@ async fn run(state: AppState, user: User, token_hash: Vec<u8>, socket: WebSocket
         token_hash,
         delivered: HashMap::new(),
         activity: activity.clone(),
+        ready: false,
+        held: Vec::new(),
+        hello: Some(hello),
     }
     .run(sink, reg.rx, reg.kick, close_rx);
     let reader = Reader::new(state.clone(), user.clone(), reg.tx, activity).run(stream);
@@ -130,6 +133,13 @@ struct Writer {
     /// Highest seq sent per chat: older live copies are dropped, gaps are filled.
     delivered: HashMap<ChatId, i64>,
     activity: Arc<AtomicI64>,
+    /// Until the client's first frame (normally `resume`) is handled, durable frames are
+    /// held back: the replay must come first, or a live message would overtake the ones
+    /// the client missed (register-then-fetch without a gap).
+    ready: bool,
+    held: Vec<Frame>,
+    /// Sent before anything else (never held back).
+    hello: Option<Utf8Bytes>,
 }
 
 type Sink = SplitSink<WebSocket, WsMessage>;
@@ -165,10 +175,21 @@ impl Writer {
     ) -> Option<CloseFrame> {
         let mut heartbeat = tokio::time::interval(Duration::from_millis(HEARTBEAT_MS));
         heartbeat.tick().await;
+        let hold_until = tokio::time::Instant::now() + HOLD_BACK;
+        if let Some(hello) = self.hello.take() {
+            if sink.send(WsMessage::Text(hello)).await.is_err() {
+                return None;
+            }
+        }
         loop {
             tokio::select! {
                 biased;
                 reason = &mut *close_rx => return reason.ok(),
+                () = tokio::time::sleep_until(hold_until), if !self.ready => {
+                    if !self.become_ready(sink).await || sink.flush().await.is_err() {
+                        return None;
+                    }
+                }
                 _ = heartbeat.tick() => {
                     if now_ms() - self.activity.load(Ordering::Relaxed) > IDLE_TIMEOUT_MS as i64 {
                         return Some(close_frame(close::IDLE, "idle"));
@@ -203,9 +224,33 @@ impl Writer {
     /// Queues one item on the socket (without flushing). `false` when the socket is gone.
     async fn process(&mut self, sink: &mut Sink, item: Outbound) -> bool {
         match item {
+            Outbound::Frame(frame) if !self.ready && frame.kind != FrameKind::Ephemeral => {
+                self.held.push(frame);
+                if self.held.len() > super::hub::QUEUE_CAPACITY {
+                    return self.become_ready(sink).await;
+                }
+                true
+            }
             Outbound::Frame(frame) => self.frame(sink, frame).await,
-            Outbound::Resume(positions) => self.resume(sink, positions).await,
+            Outbound::Resume(positions) => {
+                self.resume(sink, positions).await && self.become_ready(sink).await
+            }
+            Outbound::Ready => self.become_ready(sink).await,
         }
+    }
+
+    /// Stops holding back: sends what was held, through the usual dedupe / gap fill.
+    async fn become_ready(&mut self, sink: &mut Sink) -> bool {
+        if self.ready {
+            return true;
+        }
+        self.ready = true;
+        for frame in std::mem::take(&mut self.held) {
+            if !self.frame(sink, frame).await {
+                return false;
+            }
+        }
+        true
     }
 
     async fn frame(&mut self, sink: &mut Sink, frame: Frame) -> bool {
@@ -315,6 +360,8 @@ struct Reader {
     sends: DefaultDirectRateLimiter,
     typing: DefaultDirectRateLimiter,
     strikes: u32,
+    /// Whether the writer has been told that the client's first frame was handled.
+    announced: bool,
 }
 
 impl Reader {
@@ -338,6 +385,7 @@ impl Reader {
             sends,
             typing,
             strikes: 0,
+            announced: false,
         }
     }
 
@@ -445,6 +493,15 @@ impl Reader {
             }
         };
         let state = self.state.clone();
+        if !self.announced {
+            self.announced = true;
+            if !matches!(frame, ClientFrame::Resume { .. }) {
+                self.tx
+                    .send(Outbound::Ready)
+                    .await
+                    .map_err(|_| close_frame(1000, "bye"))?;
+            }
+        }
         match frame {
             ClientFrame::Send {
                 client_id,

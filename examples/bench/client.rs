@@ -1,0 +1,180 @@
+//! A third-party client of natter, written from docs/PROTOCOL.md: HTTP sign-up and chat
+//! creation, then authenticated WebSockets (optionally from a chosen 127.0.0.x source
+//! address, to get past one address's ephemeral port range).
+
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use natter::model::protocol::{ClientFrame, ServerFrame};
+use natter::model::ChatId;
+use std::net::{IpAddr, SocketAddr};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub type Ws = WebSocketStream<TcpStream>;
+pub type Sink = SplitSink<Ws, Message>;
+pub type Stream = SplitStream<Ws>;
+
+#[derive(Clone)]
+pub struct Server {
+    pub addr: SocketAddr,
+    http: reqwest::Client,
+}
+
+impl Server {
+    pub fn new(addr: SocketAddr) -> Self {
+        let http = reqwest::Client::builder().build().unwrap_or_default();
+        Server { addr, http }
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        cookie: Option<&str>,
+    ) -> Result<reqwest::Response, Error> {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.origin()))
+            .header("accept", "application/json")
+            .form(form);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        let res = req.send().await?;
+        if !res.status().is_success() {
+            return Err(format!(
+                "{path}: {} {}",
+                res.status(),
+                res.text().await.unwrap_or_default()
+            )
+            .into());
+        }
+        Ok(res)
+    }
+
+    /// Signs up and returns the session cookie.
+    pub async fn sign_up(&self, name: &str) -> Result<String, Error> {
+        use leptos::server_fn::ServerFn;
+        let res = self
+            .post(
+                natter::api::auth::SignUp::PATH,
+                &[("username", name), ("password", "bench-password")],
+                None,
+            )
+            .await?;
+        let cookie = res
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .ok_or("no session cookie")?;
+        Ok(cookie.to_string())
+    }
+
+    /// Creates a chat (members separated by spaces).
+    pub async fn create_chat(
+        &self,
+        cookie: &str,
+        members: &str,
+        title: &str,
+    ) -> Result<ChatId, Error> {
+        use leptos::server_fn::ServerFn;
+        let res = self
+            .post(
+                natter::api::chats::CreateChat::PATH,
+                &[("members", members), ("title", title)],
+                Some(cookie),
+            )
+            .await?;
+        Ok(ChatId(res.text().await?.trim().parse()?))
+    }
+
+    pub async fn get(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        encoding: Option<&str>,
+    ) -> Result<(u16, Vec<u8>), Error> {
+        let mut req = self.http.get(format!("{}{path}", self.origin()));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        if let Some(e) = encoding {
+            req = req.header("accept-encoding", e);
+        }
+        let res = req.send().await?;
+        let status = res.status().as_u16();
+        Ok((status, res.bytes().await?.to_vec()))
+    }
+
+    /// Opens an authenticated WebSocket and waits for `hello`.
+    pub async fn connect(
+        &self,
+        cookie: &str,
+        source: Option<IpAddr>,
+    ) -> Result<(Sink, Stream), Error> {
+        let socket = TcpSocket::new_v4()?;
+        if let Some(ip) = source {
+            socket.bind(SocketAddr::new(ip, 0))?;
+        }
+        let tcp = socket.connect(self.addr).await?;
+        tcp.set_nodelay(true)?;
+        let mut req = format!("ws://{}/ws", self.addr).into_client_request()?;
+        req.headers_mut().insert("cookie", cookie.parse()?);
+        req.headers_mut().insert("origin", self.origin().parse()?);
+        // Small buffers: an idle connection should cost the bench little, too.
+        let config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0);
+        let (ws, _) = tokio_tungstenite::client_async_with_config(req, tcp, Some(config)).await?;
+        let (sink, mut stream) = ws.split();
+        loop {
+            match next_frame(&mut stream).await? {
+                Some(ServerFrame::Hello { .. }) => {
+                    // First frame: resume with nothing held, so live delivery starts now.
+                    let mut sink = sink;
+                    let resume = ClientFrame::Resume {
+                        positions: Default::default(),
+                    };
+                    send(&mut sink, &resume).await?;
+                    return Ok((sink, stream));
+                }
+                Some(_) => continue,
+                None => return Err("closed before hello".into()),
+            }
+        }
+    }
+}
+
+pub async fn send(sink: &mut Sink, frame: &ClientFrame) -> Result<(), Error> {
+    sink.send(Message::Text(serde_json::to_string(frame)?.into()))
+        .await?;
+    Ok(())
+}
+
+/// Queues a frame without flushing (pipelining).
+pub async fn feed(sink: &mut Sink, frame: &ClientFrame) -> Result<(), Error> {
+    sink.feed(Message::Text(serde_json::to_string(frame)?.into()))
+        .await?;
+    Ok(())
+}
+
+/// The next protocol frame, `None` when the socket closed.
+pub async fn next_frame(stream: &mut Stream) -> Result<Option<ServerFrame>, Error> {
+    while let Some(msg) = stream.next().await {
+        match msg? {
+            Message::Text(t) => return Ok(Some(serde_json::from_str(t.as_str())?)),
+            Message::Close(_) => return Ok(None),
+            _ => continue,
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,203 @@
+//! natter's load generator: drives a running natter over its documented protocol
+//! (HTTP sign-up, `POST /api/...` server functions, `GET /ws`), as any third-party
+//! client would, and prints one row per scenario (`--json` for machines).
+//!
+//!   cargo run --release --features ssr --example bench -- all
+//!   cargo run --release --features ssr --example bench -- --smoke all   (what CI runs)
+//!
+//! By default it starts its own server (`--server-bin`, the release build) on a free
+//! loopback port with a fresh SQLite file and send limits lifted, so the figures are
+//! about natter, not the rate limiter. `--addr` + `--pid` target one already running.
+//! Only loopback addresses are ever targeted; every loop is bounded in count and time.
+
+mod client;
+mod scenarios;
+mod stats;
+
+use clap::{Parser, ValueEnum};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    Burst,
+    Fanout,
+    Idle,
+    Page,
+    Resume,
+    All,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "natter load generator")]
+struct Args {
+    #[arg(value_enum, default_value = "all")]
+    scenario: Scenario,
+    /// Tiny sizes: proves every scenario still runs (CI).
+    #[arg(long)]
+    smoke: bool,
+    /// JSON lines instead of a Markdown table.
+    #[arg(long)]
+    json: bool,
+    /// A running natter to target (loopback only); needs --pid for memory and CPU.
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    #[arg(long)]
+    pid: Option<u32>,
+    /// The server binary to start when --addr is not given.
+    #[arg(long, env = "NATTER_BIN")]
+    server_bin: Option<String>,
+    /// burst: messages.
+    #[arg(long, default_value_t = 1000)]
+    burst: usize,
+    /// fanout: group size, senders, seconds, and the per-sender rates to sweep.
+    #[arg(long, default_value_t = 100)]
+    members: usize,
+    #[arg(long, default_value_t = 10)]
+    senders: usize,
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    #[arg(long, value_delimiter = ',', default_value = "100")]
+    rate: Vec<f64>,
+    /// idle: connections (use 50000 for the full figure) and the users they belong to.
+    #[arg(long, default_value_t = 10_000)]
+    idle: usize,
+    #[arg(long, default_value_t = 100)]
+    idle_users: usize,
+    /// page: concurrent HTTP clients.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// resume: messages missed while offline.
+    #[arg(long, default_value_t = 10_000)]
+    missed: usize,
+}
+
+struct Spawned {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn raise_fd_limit() {
+    // SAFETY: plain libc calls on a local struct.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+async fn spawn_server(bin: &str) -> Result<(SocketAddr, u32, Spawned), client::Error> {
+    let dir = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let child = Command::new(bin)
+        .args([
+            "--bind",
+            &addr.to_string(),
+            "--public-origin",
+            &format!("http://{addr}"),
+        ])
+        .args([
+            "--database-url",
+            &format!("sqlite://{}", dir.path().join("bench.db").display()),
+        ])
+        .args(["--ws-send-rate", "10000000", "--ws-send-burst", "10000000"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()?;
+    let pid = child.id();
+    let spawned = Spawned { child, _dir: dir };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(format!("http://{addr}/healthz")).await {
+            if r.status().is_success() {
+                return Ok((addr, pid, spawned));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err("server did not start".into())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), client::Error> {
+    let mut args = Args::parse();
+    if args.smoke {
+        args.burst = 50;
+        args.members = 5;
+        args.senders = 2;
+        args.seconds = 0.5;
+        args.rate = vec![20.0];
+        args.idle = 50;
+        args.idle_users = 5;
+        args.concurrency = 2;
+        args.missed = 200;
+    }
+    raise_fd_limit();
+    let (addr, pid, _spawned) = match (args.addr, args.pid) {
+        (Some(addr), pid) => {
+            if !addr.ip().is_loopback() {
+                return Err("the bench only targets loopback addresses".into());
+            }
+            (addr, pid.unwrap_or(0), None)
+        }
+        (None, _) => {
+            let bin = args
+                .server_bin
+                .clone()
+                .ok_or("give --server-bin (or NATTER_BIN) or --addr")?;
+            let (addr, pid, s) = spawn_server(&bin).await?;
+            (addr, pid, Some(s))
+        }
+    };
+    let server = client::Server::new(addr);
+    if !args.json {
+        println!("natter bench against {addr} (pid {pid})\n");
+        stats::Row::header();
+    }
+    let want = |s: Scenario| args.scenario == s || args.scenario == Scenario::All;
+    let page_secs = if args.smoke { 0.5 } else { 5.0 };
+    if want(Scenario::Burst) {
+        scenarios::burst(&server, pid, args.burst)
+            .await?
+            .print(args.json);
+    }
+    if want(Scenario::Fanout) {
+        for &rate in &args.rate {
+            scenarios::fanout(&server, pid, args.members, args.senders, rate, args.seconds)
+                .await?
+                .print(args.json);
+        }
+    }
+    if want(Scenario::Resume) {
+        scenarios::resume(&server, pid, args.missed)
+            .await?
+            .print(args.json);
+    }
+    if want(Scenario::Page) {
+        scenarios::page(&server, pid, args.concurrency, page_secs)
+            .await?
+            .print(args.json);
+    }
+    if want(Scenario::Idle) {
+        scenarios::idle(&server, pid, args.idle, args.idle_users)
+            .await?
+            .print(args.json);
+    }
+    Ok(())
+}

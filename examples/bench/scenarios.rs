@@ -1,0 +1,457 @@
+//! The scenarios. Each is bounded in count and time and returns one [`Row`].
+
+use crate::client::{feed, next_frame, send, Error, Server};
+use crate::stats::{Latency, Meter, Row};
+use futures::SinkExt;
+use natter::model::protocol::{ClientFrame, ServerFrame};
+use natter::model::ChatId;
+use std::collections::{BTreeMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// One clock for senders and receivers: microseconds since the bench started.
+fn now_us() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
+/// A body that carries its send time: "<tag> <index> <send time µs>".
+fn stamped(tag: &str, index: usize) -> String {
+    format!("{tag} {index} {}", now_us())
+}
+
+fn latency_of(body: &str) -> Option<(usize, Duration)> {
+    let mut parts = body.split(' ').skip(1);
+    let index = parts.next()?.parse().ok()?;
+    let sent: u64 = parts.next()?.parse().ok()?;
+    Some((index, Duration::from_micros(now_us().saturating_sub(sent))))
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", now_us() % 1_000_000_000)
+}
+
+/// burst: one sender pipelines `n` messages to one receiver in a DM.
+pub async fn burst(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
+    let tag = unique("b");
+    let (a, b) = (format!("{tag}s"), format!("{tag}r"));
+    let ca = server.sign_up(&a).await?;
+    let cb = server.sign_up(&b).await?;
+    let chat = server.create_chat(&ca, &b, "").await?;
+    let (mut sa, mut ra) = server.connect(&ca, None).await?;
+    let (_sb, mut rb) = server.connect(&cb, None).await?;
+    let meter = Meter::start(pid);
+
+    let receiver = tokio::spawn(async move {
+        let mut latencies = Vec::with_capacity(n);
+        let mut seen = HashSet::new();
+        let mut dups = 0u64;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while seen.len() < n && Instant::now() < deadline {
+            match tokio::time::timeout(Duration::from_secs(10), next_frame(&mut rb)).await {
+                Ok(Ok(Some(ServerFrame::Message { message }))) => {
+                    if let Some((i, lat)) = latency_of(&message.body) {
+                        if seen.insert(i) {
+                            latencies.push(lat);
+                        } else {
+                            dups += 1;
+                        }
+                    }
+                }
+                Ok(Ok(Some(_))) => {}
+                _ => break,
+            }
+        }
+        (latencies, dups, now_us())
+    });
+    let acks = tokio::spawn(async move {
+        let mut acked = 0;
+        while acked < n {
+            match tokio::time::timeout(Duration::from_secs(10), next_frame(&mut ra)).await {
+                Ok(Ok(Some(ServerFrame::Ack { .. }))) => acked += 1,
+                Ok(Ok(Some(_))) => {}
+                _ => break,
+            }
+        }
+        (acked, now_us())
+    });
+    let t0 = now_us();
+    for i in 0..n {
+        let frame = ClientFrame::Send {
+            client_id: format!("{tag}-{i}"),
+            chat_id: chat,
+            body: stamped(&tag, i),
+        };
+        feed(&mut sa, &frame).await?;
+    }
+    sa.flush().await?;
+    let (mut latencies, dups, last_delivery) = receiver.await?;
+    let (acked, last_ack) = acks.await?;
+    let mut row = Row {
+        scenario: "burst".into(),
+        params: format!("n={n}"),
+        sent: n as u64,
+        expected: n as u64,
+        received: latencies.len() as u64,
+        lost: (n - latencies.len()) as u64,
+        duplicated: dups,
+        seconds: (last_delivery - t0) as f64 / 1e6,
+        ..Row::default()
+    };
+    row.deliveries_per_s = row.received as f64 / row.seconds.max(1e-9);
+    row.latency = Latency::of(&mut latencies);
+    row.extra.push((
+        "first_send_to_last_delivery_ms".into(),
+        (last_delivery - t0) as f64 / 1e3,
+    ));
+    row.extra.push((
+        "first_send_to_last_ack_ms".into(),
+        (last_ack - t0) as f64 / 1e3,
+    ));
+    row.extra.push(("acked".into(), acked as f64));
+    meter.finish(&mut row);
+    Ok(row)
+}
+
+/// fanout: a group of `members`, all connected; `senders` of them send `rate` messages
+/// per second each for `seconds`.
+pub async fn fanout(
+    server: &Server,
+    pid: u32,
+    members: usize,
+    senders: usize,
+    rate: f64,
+    seconds: f64,
+) -> Result<Row, Error> {
+    let tag = unique("f");
+    let mut cookies = Vec::new();
+    for i in 0..members {
+        cookies.push(server.sign_up(&format!("{tag}m{i}")).await?);
+    }
+    let names: Vec<String> = (1..members).map(|i| format!("{tag}m{i}")).collect();
+    let chat = server
+        .create_chat(&cookies[0], &names.join(" "), &tag)
+        .await?;
+    let mut sinks = Vec::new();
+    let mut receivers = Vec::new();
+    let per_sender = (rate * seconds).round() as usize;
+    let expected_each = per_sender * senders;
+    for cookie in &cookies {
+        let (sink, mut stream) = server.connect(cookie, None).await?;
+        sinks.push(sink);
+        receivers.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(expected_each);
+            let mut seen = HashSet::new();
+            let mut dups = 0u64;
+            let deadline = Instant::now() + Duration::from_secs_f64(seconds + 30.0);
+            while seen.len() < expected_each && Instant::now() < deadline {
+                match tokio::time::timeout(Duration::from_secs(5), next_frame(&mut stream)).await {
+                    Ok(Ok(Some(ServerFrame::Message { message }))) => {
+                        if seen.insert(message.seq) {
+                            if let Some((_, lat)) = latency_of(&message.body) {
+                                latencies.push(lat);
+                            }
+                        } else {
+                            dups += 1;
+                        }
+                    }
+                    Ok(Ok(Some(_))) => {}
+                    _ => break,
+                }
+            }
+            (latencies, dups)
+        }));
+    }
+    let meter = Meter::start(pid);
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for (s, mut sink) in sinks.drain(..).enumerate().take(senders) {
+        let tag = tag.clone();
+        tasks.push(tokio::spawn(async move {
+            let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
+            let start = Instant::now();
+            for i in 0..per_sender {
+                let due = start + interval.mul_f64(i as f64);
+                tokio::time::sleep_until(due.into()).await;
+                let frame = ClientFrame::Send {
+                    client_id: format!("{tag}-{s}-{i}"),
+                    chat_id: chat,
+                    body: stamped(&tag, i),
+                };
+                if send(&mut sink, &frame).await.is_err() {
+                    break;
+                }
+            }
+            sink
+        }));
+    }
+    let mut kept = Vec::new();
+    for t in tasks {
+        kept.push(t.await?);
+    }
+    let (mut latencies, mut dups) = (Vec::new(), 0);
+    for r in receivers {
+        let (l, d) = r.await?;
+        latencies.extend(l);
+        dups += d;
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    drop(kept);
+    let expected = (expected_each * members) as u64;
+    let mut row = Row {
+        scenario: "fanout".into(),
+        params: format!("members={members} senders={senders} rate={rate}/s each for {seconds}s"),
+        sent: (per_sender * senders) as u64,
+        expected,
+        received: latencies.len() as u64,
+        lost: expected.saturating_sub(latencies.len() as u64),
+        duplicated: dups,
+        seconds: elapsed,
+        ..Row::default()
+    };
+    row.deliveries_per_s = row.received as f64 / seconds.max(1e-9);
+    row.latency = Latency::of(&mut latencies);
+    meter.finish(&mut row);
+    row.extra.push((
+        "server_cpu_us_per_delivery".into(),
+        row.server_cpu_ms * 1000.0 / (row.received.max(1) as f64),
+    ));
+    row.extra.push((
+        "offered_deliveries_per_s".into(),
+        rate * senders as f64 * members as f64,
+    ));
+    Ok(row)
+}
+
+/// idle: `n` authenticated connections that do nothing; server memory per connection.
+pub async fn idle(server: &Server, pid: u32, n: usize, users: usize) -> Result<Row, Error> {
+    let tag = unique("i");
+    let mut cookies = Vec::new();
+    for i in 0..users.max(1) {
+        cookies.push(server.sign_up(&format!("{tag}u{i}")).await?);
+    }
+    let meter = Meter::start(pid);
+    let t0 = Instant::now();
+    let mut conns = Vec::with_capacity(n);
+    let mut failed = 0u64;
+    for i in 0..n {
+        // 127.0.0.2, .3, …: each source address has its own ~28 000 ephemeral ports.
+        let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (i / 20_000) as u8));
+        match server
+            .connect(&cookies[i % cookies.len()], Some(source))
+            .await
+        {
+            Ok(c) => conns.push(c),
+            Err(_) => failed += 1,
+        }
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut row = Row {
+        scenario: "idle".into(),
+        params: format!("connections={n} users={users}"),
+        sent: n as u64,
+        expected: n as u64,
+        received: conns.len() as u64,
+        lost: failed,
+        seconds,
+        ..Row::default()
+    };
+    meter.finish(&mut row);
+    let growth = row
+        .server_rss_after_kib
+        .saturating_sub(row.server_rss_before_kib) as f64;
+    row.extra.push((
+        "server_kib_per_connection".into(),
+        growth / conns.len().max(1) as f64,
+    ));
+    drop(conns);
+    Ok(row)
+}
+
+/// page: server-rendered `/chats/:id` with 50 messages, `concurrency` clients for
+/// `seconds`; plus the compressed bytes of a first visit.
+pub async fn page(
+    server: &Server,
+    pid: u32,
+    concurrency: usize,
+    seconds: f64,
+) -> Result<Row, Error> {
+    let tag = unique("p");
+    let ca = server.sign_up(&format!("{tag}a")).await?;
+    server.sign_up(&format!("{tag}b")).await?;
+    let chat = server.create_chat(&ca, &format!("{tag}b"), "").await?;
+    let (mut sink, mut stream) = server.connect(&ca, None).await?;
+    for i in 0..50 {
+        send(
+            &mut sink,
+            &ClientFrame::Send {
+                client_id: format!("{tag}-{i}"),
+                chat_id: chat,
+                body: format!("message number {i} with some ordinary text in it"),
+            },
+        )
+        .await?;
+    }
+    let mut acked = 0;
+    while acked < 50 {
+        if let Some(ServerFrame::Ack { .. }) = next_frame(&mut stream).await? {
+            acked += 1;
+        }
+    }
+    let path = format!("/chats/{chat}");
+    let first_visit = first_visit_bytes(server, &ca, &path).await?;
+
+    let meter = Meter::start(pid);
+    let t0 = Instant::now();
+    let deadline = t0 + Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let server = server.clone();
+        let (ca, path) = (ca.clone(), path.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                let start = Instant::now();
+                match server.get(&path, Some(&ca), Some("br, gzip")).await {
+                    Ok((200, _)) => lat.push(start.elapsed()),
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let (mut latencies, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        let (l, e) = t.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let mut row = Row {
+        scenario: "page".into(),
+        params: format!("GET /chats/:id (50 messages), concurrency={concurrency}, {seconds}s"),
+        sent: latencies.len() as u64 + errors,
+        expected: latencies.len() as u64 + errors,
+        received: latencies.len() as u64,
+        lost: errors,
+        seconds: elapsed,
+        ..Row::default()
+    };
+    row.deliveries_per_s = row.received as f64 / elapsed.max(1e-9);
+    row.latency = Latency::of(&mut latencies);
+    meter.finish(&mut row);
+    row.extra.push((
+        "first_visit_compressed_kib".into(),
+        first_visit as f64 / 1024.0,
+    ));
+    Ok(row)
+}
+
+/// Bytes on the wire (compressed) for the page and every file it loads.
+async fn first_visit_bytes(server: &Server, cookie: &str, path: &str) -> Result<usize, Error> {
+    let (_, html) = server.get(path, Some(cookie), Some("br")).await?;
+    let (_, plain) = server.get(path, Some(cookie), None).await?;
+    let text = String::from_utf8_lossy(&plain);
+    let mut total = html.len();
+    let mut files: Vec<String> = Vec::new();
+    for attr in ["href=\"", "src=\"", "import('", "from '", "from \""] {
+        for piece in text.split(attr).skip(1) {
+            let end = piece.find(['"', '\'']).unwrap_or(0);
+            let url = &piece[..end];
+            if url.starts_with("/pkg/") || url.starts_with("/favicon") {
+                files.push(url.to_string());
+            }
+        }
+    }
+    // The WASM is fetched by the JS glue, not named in the HTML.
+    if files.iter().any(|f| f.ends_with(".js")) {
+        files.push("/pkg/natter.wasm".into());
+    }
+    files.sort();
+    files.dedup();
+    for f in files {
+        let (_, body) = server.get(&f, None, Some("br")).await?;
+        total += body.len();
+    }
+    Ok(total)
+}
+
+/// resume: a client is offline while `n` messages arrive, then reconnects and resumes.
+pub async fn resume(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
+    let tag = unique("r");
+    let ca = server.sign_up(&format!("{tag}a")).await?;
+    let cb = server.sign_up(&format!("{tag}b")).await?;
+    let chat = server.create_chat(&ca, &format!("{tag}b"), "").await?;
+    let (mut sa, mut ra) = server.connect(&ca, None).await?;
+    let mut sent = 0;
+    while sent < n {
+        let batch = (n - sent).min(500);
+        for i in sent..sent + batch {
+            feed(
+                &mut sa,
+                &ClientFrame::Send {
+                    client_id: format!("{tag}-{i}"),
+                    chat_id: chat,
+                    body: format!("{tag} {i}"),
+                },
+            )
+            .await?;
+        }
+        sa.flush().await?;
+        let mut acked = 0;
+        while acked < batch {
+            match next_frame(&mut ra).await? {
+                Some(ServerFrame::Ack { .. }) => acked += 1,
+                Some(_) => {}
+                None => return Err("sender closed".into()),
+            }
+        }
+        sent += batch;
+    }
+    let meter = Meter::start(pid);
+    let t0 = Instant::now();
+    let (mut sb, mut rb) = server.connect(&cb, None).await?;
+    send(
+        &mut sb,
+        &ClientFrame::Resume {
+            positions: BTreeMap::from([(chat, 0)]),
+        },
+    )
+    .await?;
+    let (mut got, mut dups, mut reset) = (HashSet::new(), 0u64, false);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), next_frame(&mut rb)).await {
+            Ok(Ok(Some(ServerFrame::Message { message }))) => {
+                if !got.insert(message.seq) {
+                    dups += 1;
+                }
+            }
+            Ok(Ok(Some(ServerFrame::Reset { .. }))) => reset = true,
+            Ok(Ok(Some(ServerFrame::Resumed))) => break,
+            Ok(Ok(Some(_))) => {}
+            _ => break,
+        }
+    }
+    let caught_up = t0.elapsed().as_secs_f64();
+    let mut row = Row {
+        scenario: "resume".into(),
+        params: format!("missed={n}"),
+        sent: n as u64,
+        expected: n as u64,
+        received: got.len() as u64,
+        lost: (n - got.len().min(n)) as u64,
+        duplicated: dups,
+        seconds: caught_up,
+        ..Row::default()
+    };
+    row.deliveries_per_s = row.received as f64 / caught_up.max(1e-9);
+    meter.finish(&mut row);
+    row.extra.push(("caught_up_ms".into(), caught_up * 1000.0));
+    row.extra
+        .push(("reset".into(), if reset { 1.0 } else { 0.0 }));
+    let _ = ChatId(0);
+    Ok(row)
+}
