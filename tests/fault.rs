@@ -50,6 +50,7 @@ async fn spawn_server(port: u16, db_url: &str, site: &std::path::Path) -> Server
         .args(["--ws-send-rate", "100000", "--ws-send-burst", "100000"])
         .env("LEPTOS_SITE_ROOT", site)
         .env("RUST_LOG", "warn")
+        .env("LEPTOS_OUTPUT_NAME", "natter")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

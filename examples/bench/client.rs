@@ -145,7 +145,13 @@ impl Server {
                         positions: Default::default(),
                     };
                     send(&mut sink, &resume).await?;
-                    return Ok((sink, stream));
+                    loop {
+                        match next_frame(&mut stream).await? {
+                            Some(ServerFrame::Resumed) => return Ok((sink, stream)),
+                            Some(_) => continue,
+                            None => return Err("closed before resumed".into()),
+                        }
+                    }
                 }
                 Some(_) => continue,
                 None => return Err("closed before hello".into()),

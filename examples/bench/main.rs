@@ -118,6 +118,7 @@ async fn spawn_server(bin: &str) -> Result<(SocketAddr, u32, Spawned), client::E
         ])
         .args(["--ws-send-rate", "10000000", "--ws-send-burst", "10000000"])
         .env("RUST_LOG", "warn")
+        .env("LEPTOS_OUTPUT_NAME", "natter")
         .stdout(Stdio::null())
         .spawn()?;
     let pid = child.id();
@@ -171,6 +172,7 @@ async fn main() -> Result<(), client::Error> {
         stats::Row::header();
     }
     let want = |s: Scenario| args.scenario == s || args.scenario == Scenario::All;
+    let mut rows = Vec::new();
     let page_secs = if args.smoke { 0.5 } else { 5.0 };
     if want(Scenario::Burst) {
         scenarios::burst(&server, pid, args.burst)
@@ -179,9 +181,10 @@ async fn main() -> Result<(), client::Error> {
     }
     if want(Scenario::Fanout) {
         for &rate in &args.rate {
-            scenarios::fanout(&server, pid, args.members, args.senders, rate, args.seconds)
-                .await?
-                .print(args.json);
+            rows.push(
+                scenarios::fanout(&server, pid, args.members, args.senders, rate, args.seconds)
+                    .await?,
+            );
         }
     }
     if want(Scenario::Resume) {
