@@ -339,10 +339,24 @@ fn PendingMessages(live: Live, chat_id: ChatId, messages: RwSignal<Vec<Message>>
 #[component]
 fn ChatHeader(chat: ChatDetail, me: crate::model::UserId) -> impl IntoView {
     let is_group = chat.kind == ChatKind::Group;
-    let sub = if is_group {
-        format!("{} members", chat.members.len())
-    } else {
-        "direct chat".to_string()
+    let members = chat.members.len();
+    let other = chat
+        .members
+        .iter()
+        .find(|m| m.user_id != me)
+        .map(|m| m.user_id);
+    let live = use_live();
+    // Groups: their size. Direct chats: the other person's presence, once known.
+    let sub = move || {
+        if is_group {
+            return format!("{members} members");
+        }
+        let seen = other.and_then(|o| live.and_then(|l| l.presence.with(|p| p.get(&o).copied())));
+        match seen {
+            Some((true, _)) => "online".to_string(),
+            Some((false, Some(at))) => format!("last seen {}", super::time::hh_mm_local(at)),
+            _ => "direct chat".to_string(),
+        }
     };
     view! {
         <header class="conv-header">

@@ -48,6 +48,8 @@ pub struct Live {
     pub outbox: RwSignal<Vec<Pending>>,
     /// Ticks every second while offline (drives the "retrying in N s" countdown).
     pub now: RwSignal<f64>,
+    /// Contacts' presence: online, or when last seen (ms since epoch).
+    pub presence: RwSignal<std::collections::HashMap<UserId, (bool, Option<i64>)>>,
 }
 
 impl Live {
@@ -56,6 +58,7 @@ impl Live {
             status: RwSignal::new(Status::Idle),
             outbox: RwSignal::new(Vec::new()),
             now: RwSignal::new(0.0),
+            presence: RwSignal::new(Default::default()),
         }
     }
 
@@ -409,6 +412,17 @@ mod imp {
                 }
             }
             ServerFrame::Message { message } => note_position(message.chat_id, message.seq),
+            ServerFrame::Presence {
+                user_id,
+                online,
+                last_seen,
+            } => {
+                if let Some(live) = CONN.with_borrow(|c| c.live) {
+                    live.presence.update(|p| {
+                        p.insert(*user_id, (*online, *last_seen));
+                    });
+                }
+            }
             ServerFrame::Error {
                 code,
                 message,

@@ -21,14 +21,15 @@ pub fn hh_mm_utc(ms: i64) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
+/// "HH:MM" in the browser's time zone (UTC on the server).
 #[cfg(feature = "hydrate")]
-fn hh_mm_local(ms: i64) -> String {
+pub fn hh_mm_local(ms: i64) -> String {
     let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
     format!("{:02}:{:02}", d.get_hours(), d.get_minutes())
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn hh_mm_local(ms: i64) -> String {
+pub fn hh_mm_local(ms: i64) -> String {
     hh_mm_utc(ms)
 }
 
