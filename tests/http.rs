@@ -458,6 +458,23 @@ async fn pages_carry_security_headers() {
         "{csp}"
     );
     assert!(csp.contains("'nonce-"), "{csp}");
+    // The page's inline scripts carry exactly the nonce the header allows.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    assert!(
+        r.body.contains(&format!("nonce=\"{nonce}\"")),
+        "{nonce} not in page"
+    );
+    let api = h.call(ListChats::PATH, &[], None).await;
+    assert_eq!(
+        api.headers.get(header::CONTENT_SECURITY_POLICY).unwrap(),
+        "default-src 'none'; frame-ancestors 'none'"
+    );
     assert!(!csp.contains("unsafe-inline"));
     assert_eq!(
         r.headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(),

@@ -25,7 +25,15 @@ pub fn app(state: AppState) -> Router {
     let routes = leptos_axum::generate_route_list(crate::ui::App);
     let page_ctx = {
         let s = state.clone();
-        move || provide_context(s.clone())
+        move || {
+            provide_context(s.clone());
+            // Render with the nonce the CSP header (set by `content_security_policy`) names.
+            let nonce = leptos::prelude::use_context::<http::request::Parts>()
+                .and_then(|p| p.extensions.get::<CspNonce>().cloned());
+            if let Some(CspNonce(n)) = nonce {
+                provide_context(leptos::nonce::Nonce::from_value(n));
+            }
+        }
     };
     let shell = {
         let o = state.leptos_options.clone();
@@ -57,15 +65,56 @@ pub fn app(state: AppState) -> Router {
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
         ))
-        // Pages set their own policy with a per-response nonce (see `ui::shell`); this
-        // strict one covers everything else.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            content_security_policy,
         ))
         .layer(CompressionLayer::new().br(true).gzip(true))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The per-response nonce for inline scripts, chosen here and handed to the renderer.
+#[derive(Clone, Debug)]
+pub struct CspNonce(pub std::sync::Arc<str>);
+
+/// Pages: only our own files, plus inline scripts carrying this response's nonce (leptos's
+/// hydration bootstrap and serialised resources) and `'wasm-unsafe-eval'` so the WASM can
+/// compile; no framing. Everything else (API answers, files): nothing at all.
+///
+/// The header is set here rather than from inside the render so that it can never go
+/// missing on a page.
+async fn content_security_policy(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let nonce: std::sync::Arc<str> = leptos::nonce::Nonce::new().to_string().into();
+    req.extensions_mut().insert(CspNonce(nonce.clone()));
+    let mut res = next.run(req).await;
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let policy = if is_html {
+        let o = &state.leptos_options;
+        let dev_reload = match o.env {
+            leptos::config::Env::DEV => format!(" ws://{}:{}", o.site_addr.ip(), o.reload_port),
+            _ => String::new(),
+        };
+        format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+             style-src 'self'; img-src 'self' data:; connect-src 'self'{dev_reload}; \
+             object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        )
+    } else {
+        "default-src 'none'; frame-ancestors 'none'".to_string()
+    };
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

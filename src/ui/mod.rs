@@ -25,8 +25,6 @@ use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app (server only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    set_content_security_policy(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -43,32 +41,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
-    }
-}
-
-/// Only our own files plus the per-response nonce for leptos's inline hydration script;
-/// `'wasm-unsafe-eval'` lets the WASM compile. No framing by anyone.
-#[cfg(feature = "ssr")]
-fn set_content_security_policy(options: &LeptosOptions) {
-    let Some(res) = use_context::<leptos_axum::ResponseOptions>() else {
-        return;
-    };
-    let nonce = leptos::nonce::use_nonce()
-        .map(|n| n.to_string())
-        .unwrap_or_default();
-    let dev_reload = match options.env {
-        leptos::config::Env::DEV => {
-            format!(" ws://{}:{}", options.site_addr.ip(), options.reload_port)
-        }
-        _ => String::new(),
-    };
-    let csp = format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'{dev_reload}; \
-         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    );
-    if let Ok(v) = http::HeaderValue::from_str(&csp) {
-        res.insert_header(http::header::CONTENT_SECURITY_POLICY, v);
     }
 }
 
