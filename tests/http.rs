@@ -111,6 +111,15 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
+#[test]
+fn server_function_paths_are_stable() {
+    // Documented in docs/PROTOCOL.md: third-party clients and the bench rely on them.
+    assert_eq!(SignUp::PATH, "/api/sign_up");
+    assert_eq!(SignIn::PATH, "/api/sign_in");
+    assert_eq!(CreateChat::PATH, "/api/create_chat");
+    assert_eq!(SendMessage::PATH, "/api/send_message");
+}
+
 #[tokio::test]
 async fn health_check() {
     let h = harness().await;

@@ -4,7 +4,7 @@ use crate::model::{AppError, User};
 use leptos::prelude::*;
 
 /// Creates an account and signs it in.
-#[server]
+#[server(endpoint = "sign_up")]
 pub async fn sign_up(username: String, password: String) -> Result<(), AppError> {
     use crate::model::validate;
     use crate::server::{auth, error::reply, state::AppState};
@@ -25,7 +25,7 @@ pub async fn sign_up(username: String, password: String) -> Result<(), AppError>
 }
 
 /// Signs in; a wrong password and an unknown user get the same answer.
-#[server]
+#[server(endpoint = "sign_in")]
 pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
     use crate::server::{auth, error::reply, state::AppState};
     reply(
@@ -58,7 +58,7 @@ pub async fn sign_in(username: String, password: String) -> Result<(), AppError>
 }
 
 /// Revokes the session and clears the cookie.
-#[server]
+#[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
     use crate::server::{auth, error::reply, state::AppState};
     reply(
@@ -83,7 +83,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 }
 
 /// The signed-in user, or `None`.
-#[server]
+#[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<User>, AppError> {
     Ok(crate::server::auth::current_user().ok())
 }

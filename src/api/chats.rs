@@ -4,7 +4,7 @@ use crate::model::{AppError, ChatId, ChatSummary, UserId};
 use leptos::prelude::*;
 
 /// The signed-in user's chats, most recently active first.
-#[server]
+#[server(endpoint = "list_chats")]
 pub async fn list_chats() -> Result<Vec<ChatSummary>, AppError> {
     use crate::server::{auth, error::reply, state::AppState};
     reply(
@@ -18,7 +18,7 @@ pub async fn list_chats() -> Result<Vec<ChatSummary>, AppError> {
 }
 
 /// Creates a direct chat (one member, no title) or a group, then opens it.
-#[server]
+#[server(endpoint = "create_chat")]
 pub async fn create_chat(members: String, title: String) -> Result<ChatId, AppError> {
     use crate::server::{auth, chat, error::reply, state::AppState};
     reply(
@@ -34,7 +34,7 @@ pub async fn create_chat(members: String, title: String) -> Result<ChatId, AppEr
 }
 
 /// The group's creator adds a member by username.
-#[server]
+#[server(endpoint = "add_member")]
 pub async fn add_member(chat_id: ChatId, username: String) -> Result<(), AppError> {
     use crate::server::{auth, chat, error::reply, state::AppState};
     reply(
@@ -48,7 +48,7 @@ pub async fn add_member(chat_id: ChatId, username: String) -> Result<(), AppErro
 }
 
 /// The group's creator removes a member.
-#[server]
+#[server(endpoint = "remove_member")]
 pub async fn remove_member(chat_id: ChatId, user_id: UserId) -> Result<(), AppError> {
     use crate::server::{auth, chat, error::reply, state::AppState};
     reply(
@@ -62,7 +62,7 @@ pub async fn remove_member(chat_id: ChatId, user_id: UserId) -> Result<(), AppEr
 }
 
 /// A member leaves a group and goes back to the chat list.
-#[server]
+#[server(endpoint = "leave_chat")]
 pub async fn leave_chat(chat_id: ChatId) -> Result<(), AppError> {
     use crate::server::{auth, chat, error::reply, state::AppState};
     reply(

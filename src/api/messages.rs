@@ -4,7 +4,7 @@ use crate::model::{AppError, ChatId, ChatView, HistoryPage, Message, MessageId};
 use leptos::prelude::*;
 
 /// A chat with its newest page of history (or the page before `before`); marks it read.
-#[server]
+#[server(endpoint = "open_chat")]
 pub async fn open_chat(chat_id: ChatId, before: Option<i64>) -> Result<ChatView, AppError> {
     use crate::server::{auth, chat, error::reply, state::AppState};
     reply(
@@ -18,7 +18,7 @@ pub async fn open_chat(chat_id: ChatId, before: Option<i64>) -> Result<ChatView,
 }
 
 /// The page of messages before `before` (a seq), oldest first.
-#[server]
+#[server(endpoint = "older_messages")]
 pub async fn older_messages(chat_id: ChatId, before: i64) -> Result<HistoryPage, AppError> {
     use crate::server::{auth, chat, error::reply, state::AppState};
     reply(
@@ -32,7 +32,7 @@ pub async fn older_messages(chat_id: ChatId, before: i64) -> Result<HistoryPage,
 }
 
 /// Sends a message. `client_id` makes it idempotent: a retry returns the original.
-#[server]
+#[server(endpoint = "send_message")]
 pub async fn send_message(
     chat_id: ChatId,
     client_id: String,
@@ -50,7 +50,7 @@ pub async fn send_message(
 }
 
 /// Edits one's own message.
-#[server]
+#[server(endpoint = "edit_message")]
 pub async fn edit_message(message_id: MessageId, body: String) -> Result<Message, AppError> {
     use crate::server::{auth, chat, error::reply, state::AppState};
     reply(
@@ -64,7 +64,7 @@ pub async fn edit_message(message_id: MessageId, body: String) -> Result<Message
 }
 
 /// Deletes one's own message (it shows as "message deleted").
-#[server]
+#[server(endpoint = "delete_message")]
 pub async fn delete_message(message_id: MessageId) -> Result<Message, AppError> {
     use crate::server::{auth, chat, error::reply, state::AppState};
     reply(
@@ -78,7 +78,7 @@ pub async fn delete_message(message_id: MessageId) -> Result<Message, AppError> 
 }
 
 /// Moves the read pointer forward; returns where it now is.
-#[server]
+#[server(endpoint = "mark_read")]
 pub async fn mark_read(chat_id: ChatId, seq: i64) -> Result<i64, AppError> {
     use crate::server::{auth, chat, error::reply, state::AppState};
     reply(

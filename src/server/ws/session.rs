@@ -60,6 +60,9 @@ pub async fn upgrade(
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .write_buffer_size(0)
+        // tungstenite reserves 128 KiB per connection for reading by default; frames
+        // here are small, and idle connections should cost little.
+        .read_buffer_size(4096)
         .on_upgrade(move |socket| run(state, user, token_hash, socket))
 }
 
