@@ -175,9 +175,7 @@ async fn main() -> Result<(), client::Error> {
     let mut rows = Vec::new();
     let page_secs = if args.smoke { 0.5 } else { 5.0 };
     if want(Scenario::Burst) {
-        scenarios::burst(&server, pid, args.burst)
-            .await?
-            .print(args.json);
+        rows.push(scenarios::burst(&server, pid, args.burst).await?);
     }
     if want(Scenario::Fanout) {
         for &rate in &args.rate {
@@ -188,19 +186,21 @@ async fn main() -> Result<(), client::Error> {
         }
     }
     if want(Scenario::Resume) {
-        scenarios::resume(&server, pid, args.missed)
-            .await?
-            .print(args.json);
+        rows.push(scenarios::resume(&server, pid, args.missed).await?);
     }
     if want(Scenario::Page) {
-        scenarios::page(&server, pid, args.concurrency, page_secs)
-            .await?
-            .print(args.json);
+        rows.push(scenarios::page(&server, pid, args.concurrency, page_secs).await?);
     }
     if want(Scenario::Idle) {
-        scenarios::idle(&server, pid, args.idle, args.idle_users)
-            .await?
-            .print(args.json);
+        rows.push(scenarios::idle(&server, pid, args.idle, args.idle_users).await?);
+    }
+    let mut broken = false;
+    for row in &rows {
+        row.print(args.json);
+        broken |= row.lost > 0 || row.duplicated > 0;
+    }
+    if broken {
+        return Err("messages were lost or duplicated (see the rows above)".into());
     }
     Ok(())
 }
