@@ -210,7 +210,8 @@ pub async fn fanout(
         seconds: elapsed,
         ..Row::default()
     };
-    row.deliveries_per_s = row.received as f64 / seconds.max(1e-9);
+    // Achieved rate: deliveries over the whole run, including the time to drain.
+    row.deliveries_per_s = row.received as f64 / elapsed.max(1e-9);
     row.latency = Latency::of(&mut latencies);
     meter.finish(&mut row);
     row.extra.push((
