@@ -4,7 +4,8 @@
 # migrated at start). Ctrl-C stops it. Flags after `--` go to natter (see --help).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-NATTER_SKIP_BROWSER=1 source scripts/setup.sh
+export NATTER_SKIP_BROWSER=1 # the browser is only for the tests
+source scripts/setup.sh
 setup_all
 step "building natter (release) and starting it on http://127.0.0.1:3000"
 exec cargo leptos serve --release "$@"
