@@ -4,7 +4,6 @@ use crate::client::{feed, next_frame, send, Error, Server};
 use crate::stats::{Latency, Meter, Row};
 use futures::SinkExt;
 use natter::model::protocol::{ClientFrame, ServerFrame};
-use natter::model::ChatId;
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::OnceLock;
@@ -453,6 +452,5 @@ pub async fn resume(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
     row.extra.push(("caught_up_ms".into(), caught_up * 1000.0));
     row.extra
         .push(("reset".into(), if reset { 1.0 } else { 0.0 }));
-    let _ = ChatId(0);
     Ok(row)
 }

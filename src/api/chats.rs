@@ -6,11 +6,10 @@ use leptos::prelude::*;
 /// The signed-in user's chats, most recently active first.
 #[server(endpoint = "list_chats")]
 pub async fn list_chats() -> Result<Vec<ChatSummary>, AppError> {
-    use crate::server::{auth, error::reply, state::AppState};
+    use crate::server::{auth, error::reply};
     reply(
         async {
-            let state = AppState::current()?;
-            let user = auth::current_user()?;
+            let (state, user) = auth::signed_in()?;
             state.store.list_chats(user.id).await
         }
         .await,
@@ -20,11 +19,10 @@ pub async fn list_chats() -> Result<Vec<ChatSummary>, AppError> {
 /// Creates a direct chat (one member, no title) or a group, then opens it.
 #[server(endpoint = "create_chat")]
 pub async fn create_chat(members: String, title: String) -> Result<ChatId, AppError> {
-    use crate::server::{auth, chat, error::reply, state::AppState};
+    use crate::server::{auth, chat, error::reply};
     reply(
         async {
-            let state = AppState::current()?;
-            let user = auth::current_user()?;
+            let (state, user) = auth::signed_in()?;
             let id = chat::create(&state, &user, &members, &title).await?;
             leptos_axum::redirect(&format!("/chats/{id}"));
             Ok(id)
@@ -36,11 +34,10 @@ pub async fn create_chat(members: String, title: String) -> Result<ChatId, AppEr
 /// The group's creator adds a member by username.
 #[server(endpoint = "add_member")]
 pub async fn add_member(chat_id: ChatId, username: String) -> Result<(), AppError> {
-    use crate::server::{auth, chat, error::reply, state::AppState};
+    use crate::server::{auth, chat, error::reply};
     reply(
         async {
-            let state = AppState::current()?;
-            let user = auth::current_user()?;
+            let (state, user) = auth::signed_in()?;
             chat::add_member(&state, &user, chat_id, &username).await
         }
         .await,
@@ -50,11 +47,10 @@ pub async fn add_member(chat_id: ChatId, username: String) -> Result<(), AppErro
 /// The group's creator removes a member.
 #[server(endpoint = "remove_member")]
 pub async fn remove_member(chat_id: ChatId, user_id: UserId) -> Result<(), AppError> {
-    use crate::server::{auth, chat, error::reply, state::AppState};
+    use crate::server::{auth, chat, error::reply};
     reply(
         async {
-            let state = AppState::current()?;
-            let user = auth::current_user()?;
+            let (state, user) = auth::signed_in()?;
             chat::remove_member(&state, &user, chat_id, user_id).await
         }
         .await,
@@ -64,11 +60,10 @@ pub async fn remove_member(chat_id: ChatId, user_id: UserId) -> Result<(), AppEr
 /// A member leaves a group and goes back to the chat list.
 #[server(endpoint = "leave_chat")]
 pub async fn leave_chat(chat_id: ChatId) -> Result<(), AppError> {
-    use crate::server::{auth, chat, error::reply, state::AppState};
+    use crate::server::{auth, chat, error::reply};
     reply(
         async {
-            let state = AppState::current()?;
-            let user = auth::current_user()?;
+            let (state, user) = auth::signed_in()?;
             chat::leave(&state, &user, chat_id).await?;
             leptos_axum::redirect("/chats");
             Ok(())

@@ -6,11 +6,10 @@ use leptos::prelude::*;
 /// A chat with its newest page of history (or the page before `before`); marks it read.
 #[server(endpoint = "open_chat")]
 pub async fn open_chat(chat_id: ChatId, before: Option<i64>) -> Result<ChatView, AppError> {
-    use crate::server::{auth, chat, error::reply, state::AppState};
+    use crate::server::{auth, chat, error::reply};
     reply(
         async {
-            let state = AppState::current()?;
-            let user = auth::current_user()?;
+            let (state, user) = auth::signed_in()?;
             chat::open(&state, &user, chat_id, before).await
         }
         .await,
@@ -20,11 +19,10 @@ pub async fn open_chat(chat_id: ChatId, before: Option<i64>) -> Result<ChatView,
 /// The page of messages before `before` (a seq), oldest first.
 #[server(endpoint = "older_messages")]
 pub async fn older_messages(chat_id: ChatId, before: i64) -> Result<HistoryPage, AppError> {
-    use crate::server::{auth, chat, error::reply, state::AppState};
+    use crate::server::{auth, chat, error::reply};
     reply(
         async {
-            let state = AppState::current()?;
-            let user = auth::current_user()?;
+            let (state, user) = auth::signed_in()?;
             chat::older(&state.store, &user, chat_id, before).await
         }
         .await,
@@ -38,11 +36,10 @@ pub async fn send_message(
     client_id: String,
     body: String,
 ) -> Result<Message, AppError> {
-    use crate::server::{auth, chat, error::reply, state::AppState};
+    use crate::server::{auth, chat, error::reply};
     reply(
         async {
-            let state = AppState::current()?;
-            let user = auth::current_user()?;
+            let (state, user) = auth::signed_in()?;
             chat::send(&state, &user, chat_id, &client_id, &body).await
         }
         .await,
@@ -52,11 +49,10 @@ pub async fn send_message(
 /// Edits one's own message.
 #[server(endpoint = "edit_message")]
 pub async fn edit_message(message_id: MessageId, body: String) -> Result<Message, AppError> {
-    use crate::server::{auth, chat, error::reply, state::AppState};
+    use crate::server::{auth, chat, error::reply};
     reply(
         async {
-            let state = AppState::current()?;
-            let user = auth::current_user()?;
+            let (state, user) = auth::signed_in()?;
             chat::edit(&state, &user, message_id, &body).await
         }
         .await,
@@ -66,11 +62,10 @@ pub async fn edit_message(message_id: MessageId, body: String) -> Result<Message
 /// Deletes one's own message (it shows as "message deleted").
 #[server(endpoint = "delete_message")]
 pub async fn delete_message(message_id: MessageId) -> Result<Message, AppError> {
-    use crate::server::{auth, chat, error::reply, state::AppState};
+    use crate::server::{auth, chat, error::reply};
     reply(
         async {
-            let state = AppState::current()?;
-            let user = auth::current_user()?;
+            let (state, user) = auth::signed_in()?;
             chat::delete(&state, &user, message_id).await
         }
         .await,
@@ -80,11 +75,10 @@ pub async fn delete_message(message_id: MessageId) -> Result<Message, AppError> 
 /// Moves the read pointer forward; returns where it now is.
 #[server(endpoint = "mark_read")]
 pub async fn mark_read(chat_id: ChatId, seq: i64) -> Result<i64, AppError> {
-    use crate::server::{auth, chat, error::reply, state::AppState};
+    use crate::server::{auth, chat, error::reply};
     reply(
         async {
-            let state = AppState::current()?;
-            let user = auth::current_user()?;
+            let (state, user) = auth::signed_in()?;
             chat::mark_read(&state, &user, chat_id, seq).await
         }
         .await,

@@ -170,6 +170,11 @@ pub fn current_user() -> Result<User> {
         .ok_or_else(|| AppError::Unauthorized.into())
 }
 
+/// The state and the signed-in user, for a server function that needs both.
+pub fn signed_in() -> Result<(AppState, User)> {
+    Ok((AppState::current()?, current_user()?))
+}
+
 /// The raw session token of the current server function's request.
 pub fn current_token() -> Option<String> {
     leptos::prelude::use_context::<http::request::Parts>().and_then(|p| session_token(&p.headers))

@@ -99,19 +99,9 @@ fn Conversation(data: ChatView) -> impl IntoView {
         }
     });
 
-    // Inserts or replaces by seq, keeping seq order and dropping duplicates.
-    let upsert = move |m: Message| {
-        messages.update(|list| match list.binary_search_by_key(&m.seq, |x| x.seq) {
-            Ok(i) => list[i] = m,
-            Err(i) => list.insert(i, m),
-        });
-    };
+    // A message edited, deleted or sent over HTTP: put it in place, refresh the list.
     let on_change = Callback::new(move |m: Message| {
-        upsert(m);
-        refresh_chat_list();
-    });
-    let on_sent = Callback::new(move |m: Message| {
-        upsert(m);
+        upsert(messages, m);
         refresh_chat_list();
     });
 
@@ -187,8 +177,17 @@ fn Conversation(data: ChatView) -> impl IntoView {
             {move || (!is_group).then(|| seen_line(me_id, messages, members))}
         </div>
         <div class="typing" aria-live="polite">{move || typing_line(typing)}</div>
-        <Composer chat_id on_sent />
+        <Composer chat_id on_sent=on_change />
     }
+}
+
+/// Inserts or replaces by seq, keeping seq order: a message seen twice (page and socket,
+/// or replay and live) is shown once.
+fn upsert(messages: RwSignal<Vec<Message>>, m: Message) {
+    messages.update(|list| match list.binary_search_by_key(&m.seq, |x| x.seq) {
+        Ok(i) => list[i] = m,
+        Err(i) => list.insert(i, m),
+    });
 }
 
 /// Applies live frames for this chat: new, edited and deleted messages, typing, read
@@ -202,15 +201,9 @@ fn follow_live(
     typing: RwSignal<Vec<(String, f64)>>,
 ) {
     let reload = use_context::<ReloadChat>();
-    let upsert = move |m: &Message| {
-        messages.update(|list| match list.binary_search_by_key(&m.seq, |x| x.seq) {
-            Ok(i) => list[i] = m.clone(),
-            Err(i) => list.insert(i, m.clone()),
-        });
-    };
     live::subscribe(move |frame| match frame {
         ServerFrame::Message { message } if message.chat_id == chat_id => {
-            upsert(message);
+            upsert(messages, message.clone());
             typing.update(|t| t.retain(|(name, _)| *name != message.sender));
             if message.sender_id != me && page_visible() {
                 live.read(chat_id, message.seq);
@@ -219,7 +212,7 @@ fn follow_live(
         ServerFrame::Edited { message } | ServerFrame::Deleted { message }
             if message.chat_id == chat_id =>
         {
-            upsert(message)
+            upsert(messages, message.clone())
         }
         ServerFrame::Typing {
             chat_id: c,
