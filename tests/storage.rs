@@ -282,3 +282,82 @@ async fn sessions_expire_and_revoke() {
     db.store.delete_session(b"live").await.unwrap();
     assert!(db.store.session_user(b"live").await.unwrap().is_none());
 }
+
+/// One group-commit batch mixing two chats, a stranger, a retry of a stored message and
+/// a repeat inside the batch: each gets the right outcome, seqs stay gap-free per chat,
+/// and what the batch returns is what a later read finds.
+#[tokio::test]
+async fn a_batch_stores_in_order_and_settles_each_message() {
+    use natter::server::db::{Inserted, NewMessage};
+    let db = common::test_db().await;
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let eve = user(&db.store, "eve").await;
+    let (dm, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
+    let group = db
+        .store
+        .create_group(a.id, Some("g"), &[b.id, eve.id])
+        .await
+        .unwrap();
+    let (stored_before, _) = db
+        .store
+        .insert_message(dm, a.id, "old", "stored earlier")
+        .await
+        .unwrap();
+    let msg = |chat, sender: &User, cid: &str| NewMessage {
+        chat,
+        sender: sender.id,
+        client_id: cid.into(),
+        body: format!("{cid} from {}", sender.username),
+    };
+    let batch = vec![
+        msg(dm, &a, "a1"),
+        msg(group, &b, "b1"),
+        msg(dm, &eve, "e1"), // not a member of the DM
+        msg(dm, &b, "b2"),
+        msg(dm, &a, "old"), // retry of a stored message
+        msg(group, &a, "a2"),
+        msg(dm, &a, "a1"),     // repeat within the batch
+        msg(group, &a, "old"), // client id already used in another chat
+        msg(group, &b, "b2"),  // b2 went to the DM earlier in this batch
+    ];
+    let out = db.store.insert_messages(&batch).await.unwrap();
+    assert_eq!(out.len(), batch.len());
+    let ok = |i: usize| out[i].clone().unwrap();
+    assert_eq!((ok(0).0.seq, ok(0).1), (2, Inserted::New));
+    assert_eq!((ok(1).0.seq, ok(1).1), (1, Inserted::New));
+    assert!(matches!(out[2], Err(AppError::NotFound(_))));
+    assert_eq!(ok(3).0.seq, 3);
+    assert_eq!(ok(3).0.sender, "bob");
+    assert_eq!(ok(4), (stored_before.clone(), Inserted::Duplicate));
+    assert_eq!((ok(5).0.seq, ok(5).1), (2, Inserted::New));
+    assert_eq!(ok(6), (ok(0).0, Inserted::Duplicate));
+    assert!(matches!(out[7], Err(AppError::Invalid(_))));
+    assert!(matches!(out[8], Err(AppError::Invalid(_))));
+
+    let page = db.store.history(dm, None, 50).await.unwrap();
+    let stored: Vec<_> = page
+        .messages
+        .iter()
+        .map(|m| (m.seq, m.body.as_str()))
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            (1, "stored earlier"),
+            (2, "a1 from alice"),
+            (3, "b2 from bob")
+        ]
+    );
+    assert_eq!(page.messages[1], ok(0).0);
+    let detail = db
+        .store
+        .chat_for_member(group, a.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.last_seq, 2);
+    // Senders have read their own messages.
+    let bob = detail.members.iter().find(|m| m.user_id == b.id).unwrap();
+    assert_eq!(bob.last_read_seq, 1);
+}

@@ -5,10 +5,11 @@
 //! committed (see `server::ws::events`); a failed publish is logged and never undoes a
 //! commit: clients that missed it catch up when they resume.
 
-use super::db::{Inserted, Store};
+use super::db::{NewMessage, Store};
 use super::state::AppState;
+use super::writer::Pending;
 use super::ws::hub::FrameKind;
-use super::Result;
+use super::{Error, Result};
 use crate::model::protocol::ServerFrame;
 use crate::model::{
     validate, AppError, ChatDetail, ChatId, ChatKind, ChatView, HistoryPage, Message, MessageId,
@@ -57,8 +58,39 @@ pub async fn older(store: &Store, user: &User, chat: ChatId, before: i64) -> Res
     store.history(chat, Some(before), PAGE_SIZE).await
 }
 
-/// Stores a message and delivers it. A retry (same client id) returns the original and
+/// Validates a message and queues it for the writer (see `server::writer`), which stores
+/// and delivers it; [`sent`] waits for the outcome. Queuing without waiting lets a
+/// connection pipeline its sends; a retry (same client id) gets the original back and
 /// delivers nothing.
+pub async fn queue_send(
+    state: &AppState,
+    user: &User,
+    chat: ChatId,
+    client_id: &str,
+    body: &str,
+) -> Result<Pending> {
+    let body = validate::body(body)?;
+    let client_id = validate::client_id(client_id)?;
+    state
+        .writer
+        .enqueue(NewMessage {
+            chat,
+            sender: user.id,
+            client_id,
+            body,
+        })
+        .await
+}
+
+/// The committed message (or why it was refused).
+pub async fn sent(pending: Pending) -> Result<Message> {
+    let stored = pending
+        .await
+        .map_err(|_| Error::internal("message writer dropped a message"))??;
+    Ok(stored?.0)
+}
+
+/// Stores a message and delivers it, waiting for the commit.
 pub async fn send(
     state: &AppState,
     user: &User,
@@ -66,16 +98,7 @@ pub async fn send(
     client_id: &str,
     body: &str,
 ) -> Result<Message> {
-    let body = validate::body(body)?;
-    let client_id = validate::client_id(client_id)?;
-    let (message, inserted) = state
-        .store
-        .insert_message(chat, user.id, &client_id, &body)
-        .await?;
-    if inserted == Inserted::New {
-        log_publish(state.message_created(&message).await);
-    }
-    Ok(message)
+    sent(queue_send(state, user, chat, client_id, body).await?).await
 }
 
 pub async fn edit(
@@ -118,7 +141,7 @@ pub async fn typing(state: &AppState, user: &User, chat: ChatId) -> Result<()> {
     if !members.contains(&user.id) {
         return Err(AppError::chat_not_found().into());
     }
-    let others: Vec<UserId> = members.into_iter().filter(|m| *m != user.id).collect();
+    let others: Vec<UserId> = members.iter().copied().filter(|m| *m != user.id).collect();
     let frame = ServerFrame::Typing {
         chat_id: chat,
         user_id: user.id,

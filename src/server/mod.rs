@@ -7,7 +7,9 @@
 //! - [`auth`][]: password hashing, sessions, the cookie, and the request guard.
 //! - [`error`][]: the server-side error that keeps the cause, and its mapping to [`crate::model::AppError`].
 //! - [`db`][]: all SQL, one file per table, behind [`db::Store`].
-//! - [`chat`][]: the domain operations the server functions call (where live delivery will plug in).
+//! - [`chat`][]: the domain operations the server functions and WebSocket frames call.
+//! - [`writer`][]: the single task that stores new messages in groups and publishes them.
+//! - [`ws`][]: `GET /ws`, one task pair per connection, the connection registry (hub).
 
 pub mod auth;
 pub mod chat;
@@ -16,6 +18,7 @@ pub mod db;
 pub mod error;
 pub mod router;
 pub mod state;
+pub mod writer;
 pub mod ws;
 
 pub use error::{Error, Result};

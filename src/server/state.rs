@@ -2,6 +2,7 @@
 
 use super::config::Config;
 use super::db::Store;
+use super::writer::MessageWriter;
 use super::ws::{Broker, Hub, LocalBroker};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Where fan-out goes (see `server::ws::broker`).
     pub broker: Arc<dyn Broker>,
+    /// Stores and publishes new messages (see `server::writer`).
+    pub writer: MessageWriter,
 }
 
 impl AppState {
@@ -29,12 +32,14 @@ impl AppState {
         }
         let hub = Arc::new(Hub::new());
         let broker: Arc<dyn Broker> = Arc::new(LocalBroker::new(hub.clone()));
+        let writer = MessageWriter::start(store.clone(), broker.clone());
         Ok(AppState {
             leptos_options,
             config: Arc::new(config),
             store,
             hub,
             broker,
+            writer,
         })
     }
 

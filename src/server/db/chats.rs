@@ -3,6 +3,7 @@
 use super::{now_ms, Store};
 use crate::model::{AppError, ChatDetail, ChatId, ChatKind, ChatSummary, Member, Preview, UserId};
 use crate::server::{Error, Result};
+use std::sync::Arc;
 
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
@@ -76,6 +77,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
+        self.members.invalidate(id);
         Ok((id, true))
     }
 
@@ -117,6 +119,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.members.invalidate(id);
         Ok(id)
     }
 
@@ -178,14 +181,21 @@ impl Store {
             .collect()
     }
 
-    /// The members' ids, for fan-out.
-    pub async fn member_ids(&self, chat: ChatId) -> Result<Vec<UserId>> {
+    /// The members' ids, for fan-out (from memory after the first call; see
+    /// `member_cache`).
+    pub async fn member_ids(&self, chat: ChatId) -> Result<Arc<[UserId]>> {
+        if let Some(ids) = self.members.get(chat) {
+            return Ok(ids);
+        }
+        let generation = self.members.generation();
         let rows: Vec<(UserId,)> =
             sqlx::query_as("SELECT user_id FROM chat_members WHERE chat_id = ?")
                 .bind(chat)
                 .fetch_all(&self.pool)
                 .await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        let ids: Arc<[UserId]> = rows.into_iter().map(|r| r.0).collect();
+        self.members.fill(chat, ids.clone(), generation);
+        Ok(ids)
     }
 
     /// The chat as `user` sees it, or `None` when it does not exist or `user` is not a member.
@@ -247,6 +257,7 @@ impl Store {
         .bind(chat)
         .execute(&self.pool)
         .await?;
+        self.members.invalidate(chat);
         Ok(res.rows_affected() > 0)
     }
 
@@ -257,6 +268,7 @@ impl Store {
             .bind(user)
             .execute(&self.pool)
             .await?;
+        self.members.invalidate(chat);
         Ok(res.rows_affected() > 0)
     }
 

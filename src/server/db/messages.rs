@@ -3,6 +3,8 @@
 use super::{now_ms, Store};
 use crate::model::{AppError, ChatId, HistoryPage, Message, MessageId, UserId};
 use crate::server::{Error, Result};
+use sqlx::{QueryBuilder, Sqlite};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(sqlx::FromRow)]
 struct MessageRow {
@@ -56,12 +58,38 @@ pub enum Inserted {
     Duplicate,
 }
 
+/// A validated message waiting to be stored.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub chat: ChatId,
+    pub sender: UserId,
+    pub client_id: String,
+    pub body: String,
+}
+
+/// What happened to one message of a batch: stored (or found as a retry's original), or
+/// refused for a reason the sender should hear.
+pub type Stored = std::result::Result<(Message, Inserted), AppError>;
+
+const CLIENT_ID_REUSED: &str = "This client id was already used in another chat";
+
+/// Rows per multi-row INSERT: 6 variables each stays far below SQLite's 32 766 limit.
+const INSERT_CHUNK: usize = 1000;
+
+/// How each message of a batch is handled, decided before anything is written.
+enum Plan {
+    Refused(AppError),
+    Retry(Message),
+    /// Same sender and client id as an earlier message of this batch.
+    SameAs(usize),
+    New {
+        sender_name: String,
+        seq: i64,
+    },
+}
+
 impl Store {
-    /// Stores a message from a member, assigning the chat's next `seq` inside the same
-    /// transaction. A retry (same sender and client id) returns the original instead.
-    ///
-    /// The first statement writes (`UPDATE chats`), so SQLite takes the write lock up front
-    /// and concurrent senders queue on the busy timeout instead of failing to upgrade.
+    /// Stores one message (see [`Store::insert_messages`]).
     pub async fn insert_message(
         &self,
         chat: ChatId,
@@ -69,68 +97,199 @@ impl Store {
         client_id: &str,
         body: &str,
     ) -> Result<(Message, Inserted)> {
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let seq: Option<(i64,)> = sqlx::query_as(
-            "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ?
-             WHERE id = ? AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = ? AND user_id = ?)
-             RETURNING last_seq",
-        )
-        .bind(now)
-        .bind(chat)
-        .bind(chat)
-        .bind(sender)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((seq,)) = seq else {
-            return Err(AppError::chat_not_found().into());
+        let one = NewMessage {
+            chat,
+            sender,
+            client_id: client_id.to_string(),
+            body: body.to_string(),
         };
-        let id: Option<(MessageId,)> = sqlx::query_as(
-            "INSERT INTO messages (chat_id, seq, sender_id, client_id, body, created_at)
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING id",
-        )
-        .bind(chat)
-        .bind(seq)
-        .bind(sender)
-        .bind(client_id)
-        .bind(body)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        match id {
-            Some((id,)) => {
-                // The sender has read their own message.
-                sqlx::query(
-                    "UPDATE chat_members SET last_read_seq = ? WHERE chat_id = ? AND user_id = ?",
-                )
-                .bind(seq)
-                .bind(chat)
-                .bind(sender)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                let msg = self
-                    .message(id)
-                    .await?
-                    .ok_or_else(|| Error::internal("message vanished"))?;
-                Ok((msg, Inserted::New))
-            }
-            None => {
-                // A retry: undo the seq bump, hand back the original.
-                tx.rollback().await?;
-                let original = self
-                    .message_by_client_id(sender, client_id)
-                    .await?
-                    .ok_or_else(|| Error::internal("duplicate client id without original"))?;
-                if original.chat_id != chat {
-                    return Err(AppError::invalid(
-                        "This client id was already used in another chat",
-                    )
-                    .into());
+        let mut out = self.insert_messages(std::slice::from_ref(&one)).await?;
+        Ok(out
+            .pop()
+            .ok_or_else(|| Error::internal("empty batch result"))??)
+    }
+
+    /// Stores a batch of messages in one transaction (group commit), in order.
+    ///
+    /// Each message gets its chat's next gap-free `seq`; a message whose sender is not a
+    /// member is refused; a retry (same sender and client id as a stored message) gets the
+    /// original back and stores nothing. The cost is a fixed handful of statements per
+    /// batch (one membership query, one retry lookup, one `UPDATE chats` per chat, one
+    /// multi-row INSERT, one read-pointer update), not per message.
+    ///
+    /// `BEGIN IMMEDIATE` takes SQLite's write lock up front, so no other writer can slip
+    /// in between the checks and the writes.
+    pub async fn insert_messages(&self, batch: &[NewMessage]) -> Result<Vec<Stored>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+
+        // Which senders are members (with their names, for the stored message).
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT m.chat_id, m.user_id, u.username FROM chat_members m
+             JOIN users u ON u.id = m.user_id WHERE (m.chat_id, m.user_id) IN (",
+        );
+        let pairs: BTreeSet<(ChatId, UserId)> = batch.iter().map(|m| (m.chat, m.sender)).collect();
+        q.push_values(&pairs, |mut b, (chat, user)| {
+            b.push_bind(*chat).push_bind(*user);
+        });
+        q.push(")");
+        let members: HashMap<(ChatId, UserId), String> = q
+            .build_query_as::<(ChatId, UserId, String)>()
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|(c, u, name)| ((c, u), name))
+            .collect();
+
+        // Retries of messages stored earlier.
+        let mut q =
+            QueryBuilder::<Sqlite>::new(select_message!(" WHERE (m.sender_id, m.client_id) IN ("));
+        q.push_values(batch, |mut b, m| {
+            b.push_bind(m.sender).push_bind(m.client_id.clone());
+        });
+        q.push(")");
+        let originals: HashMap<(UserId, String), Message> = q
+            .build_query_as::<MessageRow>()
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| ((r.sender_id, r.client_id.clone()), Message::from(r)))
+            .collect();
+
+        // Decide each message's fate and count the new ones per chat.
+        let mut first_use: HashMap<(UserId, &str), usize> = HashMap::new();
+        let mut per_chat: BTreeMap<ChatId, i64> = BTreeMap::new();
+        let mut plans = Vec::with_capacity(batch.len());
+        for (i, m) in batch.iter().enumerate() {
+            let plan = if let Some(name) = members.get(&(m.chat, m.sender)) {
+                if let Some(original) = originals.get(&(m.sender, m.client_id.clone())) {
+                    if original.chat_id == m.chat {
+                        Plan::Retry(original.clone())
+                    } else {
+                        Plan::Refused(AppError::invalid(CLIENT_ID_REUSED))
+                    }
+                } else if let Some(&j) = first_use.get(&(m.sender, m.client_id.as_str())) {
+                    if batch[j].chat == m.chat {
+                        Plan::SameAs(j)
+                    } else {
+                        Plan::Refused(AppError::invalid(CLIENT_ID_REUSED))
+                    }
+                } else {
+                    first_use.insert((m.sender, m.client_id.as_str()), i);
+                    *per_chat.entry(m.chat).or_default() += 1;
+                    Plan::New {
+                        sender_name: name.clone(),
+                        seq: 0,
+                    }
                 }
-                Ok((original, Inserted::Duplicate))
+            } else {
+                Plan::Refused(AppError::chat_not_found())
+            };
+            plans.push(plan);
+        }
+
+        // Reserve each chat's seq range with one statement (no read-modify-write).
+        let mut next_seq: HashMap<ChatId, i64> = HashMap::new();
+        for (&chat, &count) in &per_chat {
+            let (last,): (i64,) = sqlx::query_as(
+                "UPDATE chats SET last_seq = last_seq + ?, last_activity_at = ? WHERE id = ?
+                 RETURNING last_seq",
+            )
+            .bind(count)
+            .bind(now)
+            .bind(chat)
+            .fetch_one(&mut *tx)
+            .await?;
+            next_seq.insert(chat, last - count + 1);
+        }
+        let mut read_upto: BTreeMap<(ChatId, UserId), i64> = BTreeMap::new();
+        let mut fresh: Vec<(&NewMessage, i64)> = Vec::new();
+        for (m, plan) in batch.iter().zip(plans.iter_mut()) {
+            if let Plan::New { seq, .. } = plan {
+                let next = next_seq.entry(m.chat).or_default();
+                *seq = *next;
+                *next += 1;
+                read_upto.insert((m.chat, m.sender), *seq);
+                fresh.push((m, *seq));
             }
         }
+
+        // The new rows, a chunk per statement.
+        let mut ids: HashMap<(ChatId, i64), MessageId> = HashMap::with_capacity(fresh.len());
+        for chunk in fresh.chunks(INSERT_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO messages (chat_id, seq, sender_id, client_id, body, created_at) ",
+            );
+            q.push_values(chunk, |mut b, (m, seq)| {
+                b.push_bind(m.chat)
+                    .push_bind(*seq)
+                    .push_bind(m.sender)
+                    .push_bind(m.client_id.clone())
+                    .push_bind(m.body.clone())
+                    .push_bind(now);
+            });
+            q.push(" RETURNING id, chat_id, seq");
+            for (id, chat, seq) in q
+                .build_query_as::<(MessageId, ChatId, i64)>()
+                .fetch_all(&mut *tx)
+                .await?
+            {
+                ids.insert((chat, seq), id);
+            }
+        }
+
+        // Senders have read their own messages.
+        if !read_upto.is_empty() {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "UPDATE chat_members SET last_read_seq = MAX(last_read_seq, v.column3) FROM (",
+            );
+            q.push_values(&read_upto, |mut b, ((chat, user), seq)| {
+                b.push_bind(*chat).push_bind(*user).push_bind(*seq);
+            });
+            q.push(
+                ") AS v WHERE chat_members.chat_id = v.column1 AND chat_members.user_id = v.column2",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+
+        let mut out: Vec<Stored> = Vec::with_capacity(batch.len());
+        for (m, plan) in batch.iter().zip(plans) {
+            let stored = match plan {
+                Plan::Refused(e) => Err(e),
+                Plan::Retry(original) => Ok((original, Inserted::Duplicate)),
+                Plan::SameAs(j) => match &out[j] {
+                    Ok((first, _)) => Ok((first.clone(), Inserted::Duplicate)),
+                    Err(e) => Err(e.clone()),
+                },
+                Plan::New { sender_name, seq } => {
+                    let id = ids
+                        .get(&(m.chat, seq))
+                        .copied()
+                        .ok_or_else(|| Error::internal("inserted row not returned"))?;
+                    Ok((
+                        Message {
+                            id,
+                            chat_id: m.chat,
+                            seq,
+                            sender_id: m.sender,
+                            sender: sender_name,
+                            client_id: m.client_id.clone(),
+                            body: m.body.clone(),
+                            created_at: now,
+                            edited_at: None,
+                            deleted: false,
+                        },
+                        Inserted::New,
+                    ))
+                }
+            };
+            out.push(stored);
+        }
+        Ok(out)
     }
 
     pub async fn message(&self, id: MessageId) -> Result<Option<Message>> {
@@ -138,21 +297,6 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(Into::into))
-    }
-
-    async fn message_by_client_id(
-        &self,
-        sender: UserId,
-        client_id: &str,
-    ) -> Result<Option<Message>> {
-        let row = sqlx::query_as::<_, MessageRow>(select_message!(
-            " WHERE m.sender_id = ? AND m.client_id = ?"
-        ))
-        .bind(sender)
-        .bind(client_id)
-        .fetch_optional(&self.pool)
-        .await?;
         Ok(row.map(Into::into))
     }
 

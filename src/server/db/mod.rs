@@ -4,8 +4,9 @@
 //! `model` types, so a PostgreSQL `Store` can follow without touching them.
 
 mod chats;
+mod member_cache;
 mod messages;
-pub use messages::Inserted;
+pub use messages::{Inserted, NewMessage, Stored};
 mod sessions;
 mod users;
 
@@ -13,12 +14,14 @@ use super::Result;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The database: one pool, created at start.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    members: Arc<member_cache::MemberCache>,
 }
 
 impl Store {
@@ -40,7 +43,10 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            members: Arc::default(),
+        })
     }
 
     /// Waits for open connections to finish and closes the pool.

@@ -2,8 +2,10 @@
 //! bytes.
 
 use super::hub::{Frame, FrameKind};
+use super::Broker;
 use crate::model::protocol::ServerFrame;
 use crate::model::{ChatId, Message, UserId};
+use crate::server::db::Store;
 use crate::server::state::AppState;
 use crate::server::Result;
 
@@ -18,6 +20,20 @@ pub fn encode(frame: &ServerFrame, kind: FrameKind) -> Frame {
         text: text.into(),
         kind,
     }
+}
+
+/// A new committed message, to every member (the sender's other tabs included).
+pub async fn publish_message(store: &Store, broker: &dyn Broker, message: &Message) -> Result<()> {
+    let kind = FrameKind::Message {
+        chat: message.chat_id,
+        seq: message.seq,
+    };
+    let frame = ServerFrame::Message {
+        message: message.clone(),
+    };
+    let members = store.member_ids(message.chat_id).await?;
+    broker.publish(&members, encode(&frame, kind));
+    Ok(())
 }
 
 impl AppState {
@@ -35,18 +51,6 @@ impl AppState {
 
     pub fn publish_to_users(&self, users: &[UserId], frame: &ServerFrame, kind: FrameKind) {
         self.broker.publish(users, encode(frame, kind));
-    }
-
-    /// A new committed message, to every member (the sender's other tabs included).
-    pub async fn message_created(&self, message: &Message) -> Result<()> {
-        let kind = FrameKind::Message {
-            chat: message.chat_id,
-            seq: message.seq,
-        };
-        let frame = ServerFrame::Message {
-            message: message.clone(),
-        };
-        self.publish_to_chat(message.chat_id, &frame, kind).await
     }
 
     /// An edit or a delete.

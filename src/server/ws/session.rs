@@ -13,7 +13,7 @@ use crate::model::protocol::{
     close, ClientFrame, ErrorCode, ServerFrame, HEARTBEAT_MS, IDLE_TIMEOUT_MS, MAX_FRAME_BYTES,
     PROTOCOL_VERSION, RESUME_MAX_MESSAGES,
 };
-use crate::model::{AppError, ChatId, User};
+use crate::model::{AppError, ChatId, Message, User};
 use crate::server::auth::{self, AuthUser};
 use crate::server::state::AppState;
 use crate::server::{chat, db::now_ms};
@@ -22,7 +22,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use futures::stream::{SplitSink, SplitStream};
+use futures::future::BoxFuture;
+use futures::stream::{FuturesOrdered, SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::{BTreeMap, HashMap};
@@ -38,6 +39,12 @@ const MAX_STRIKES: u32 = 50;
 const REPLAY_BATCH: i64 = 500;
 /// How long messages are held back waiting for the client's first frame (its `resume`).
 const HOLD_BACK: Duration = Duration::from_secs(2);
+/// Sends of one connection waiting for their commit before reading pauses.
+const MAX_IN_FLIGHT: usize = 256;
+
+/// Queued sends, resolving in the order they were queued: (client id, chat, outcome).
+type InFlight =
+    FuturesOrdered<BoxFuture<'static, (String, ChatId, crate::server::Result<Message>)>>;
 
 /// `GET /ws`: checks the Origin and the session, then upgrades.
 pub async fn upgrade(
@@ -393,35 +400,82 @@ impl Reader {
     }
 
     /// Reads until the client leaves or must be closed; returns the close frame to send.
+    ///
+    /// Sends are pipelined: each is queued for the message writer and the next frame is
+    /// read at once; acks go out in order as the writer commits (at most
+    /// [`MAX_IN_FLIGHT`] wait at a time, then reading pauses).
     async fn run(mut self, mut stream: SplitStream<WebSocket>) -> CloseFrame {
-        while let Some(msg) = stream.next().await {
-            self.activity.store(now_ms(), Ordering::Relaxed);
-            let msg = match msg {
-                Ok(m) => m,
-                Err(e) => {
-                    let text = e.to_string();
-                    tracing::debug!(error = %text, "ws read error");
-                    return if text.contains("too long") || text.contains("Space limit") {
-                        close_frame(1009, "frame too big")
-                    } else {
-                        close_frame(1002, "protocol error")
-                    };
+        let mut in_flight = InFlight::new();
+        loop {
+            tokio::select! {
+                biased;
+                Some((client_id, chat_id, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
+                    if let Err(frame) = self.acked(client_id, chat_id, outcome).await {
+                        return frame;
+                    }
                 }
-            };
-            let outcome = match msg {
-                WsMessage::Text(text) => self.text(text.as_str()).await,
-                WsMessage::Binary(_) => {
-                    self.strike(ErrorCode::BadFrame, "binary frames are not supported", None)
-                        .await
+                msg = stream.next(), if in_flight.len() < MAX_IN_FLIGHT => {
+                    let Some(msg) = msg else { break };
+                    if let Err(frame) = self.received(msg, &mut in_flight).await {
+                        return frame;
+                    }
                 }
-                WsMessage::Close(_) => return close_frame(1000, "bye"),
-                WsMessage::Ping(_) | WsMessage::Pong(_) => Ok(()),
-            };
-            if let Err(frame) = outcome {
-                return frame;
             }
         }
         close_frame(1000, "bye")
+    }
+
+    async fn received(
+        &mut self,
+        msg: Result<WsMessage, axum::Error>,
+        in_flight: &mut InFlight,
+    ) -> Result<(), CloseFrame> {
+        self.activity.store(now_ms(), Ordering::Relaxed);
+        let msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                let text = e.to_string();
+                tracing::debug!(error = %text, "ws read error");
+                return Err(
+                    if text.contains("too long") || text.contains("Space limit") {
+                        close_frame(1009, "frame too big")
+                    } else {
+                        close_frame(1002, "protocol error")
+                    },
+                );
+            }
+        };
+        match msg {
+            WsMessage::Text(text) => self.text(text.as_str(), in_flight).await,
+            WsMessage::Binary(_) => {
+                self.strike(ErrorCode::BadFrame, "binary frames are not supported", None)
+                    .await
+            }
+            WsMessage::Close(_) => Err(close_frame(1000, "bye")),
+            WsMessage::Ping(_) | WsMessage::Pong(_) => Ok(()),
+        }
+    }
+
+    /// A queued send was committed (ack) or refused (error frame).
+    async fn acked(
+        &mut self,
+        client_id: String,
+        chat_id: ChatId,
+        outcome: crate::server::Result<Message>,
+    ) -> Result<(), CloseFrame> {
+        match outcome {
+            Ok(m) => {
+                self.reply(&ServerFrame::Ack {
+                    client_id,
+                    chat_id,
+                    seq: m.seq,
+                    id: m.id,
+                    ts: m.created_at,
+                })
+                .await
+            }
+            Err(e) => self.app_error(e, Some(client_id)).await,
+        }
     }
 
     /// Queues a frame for this connection only (waits if its queue is full: that only
@@ -486,7 +540,7 @@ impl Reader {
         self.strike(code, &app.to_string(), client_id).await
     }
 
-    async fn text(&mut self, text: &str) -> Result<(), CloseFrame> {
+    async fn text(&mut self, text: &str, in_flight: &mut InFlight) -> Result<(), CloseFrame> {
         let frame: ClientFrame = match serde_json::from_str(text) {
             Ok(f) => f,
             Err(e) => {
@@ -516,16 +570,12 @@ impl Reader {
                         .strike(ErrorCode::RateLimited, "sending too fast", Some(client_id))
                         .await;
                 }
-                match chat::send(&state, &self.user, chat_id, &client_id, &body).await {
-                    Ok(m) => {
-                        self.reply(&ServerFrame::Ack {
-                            client_id,
-                            chat_id,
-                            seq: m.seq,
-                            id: m.id,
-                            ts: m.created_at,
-                        })
-                        .await
+                match chat::queue_send(&state, &self.user, chat_id, &client_id, &body).await {
+                    Ok(pending) => {
+                        in_flight.push_back(Box::pin(async move {
+                            (client_id, chat_id, chat::sent(pending).await)
+                        }));
+                        Ok(())
                     }
                     Err(e) => self.app_error(e, Some(client_id)).await,
                 }

@@ -1,0 +1,94 @@
+//! The message writer: every new message — a WebSocket `send` or the `send_message`
+//! server function — goes through this one task.
+//!
+//! It takes everything waiting in its queue (up to [`MAX_BATCH`]) and stores it in one
+//! transaction (group commit: SQLite's per-transaction cost is paid once per batch, not
+//! once per message), then publishes the new messages in seq order, and only then
+//! answers each sender, so an `ack` always means "committed". While one batch commits,
+//! the next one gathers. One writer also means the messages of a chat are published in
+//! the order of their seq, so connections never see a gap they must fill.
+
+use super::db::{NewMessage, Store, Stored};
+use super::ws::{events, Broker};
+use super::{Error, Result};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most messages stored by one transaction.
+const MAX_BATCH: usize = 512;
+/// Messages waiting for the writer; senders wait (backpressure) beyond this.
+const QUEUE: usize = 4096;
+
+/// What the sender of a queued message waits on.
+pub type Pending = oneshot::Receiver<Result<Stored>>;
+
+struct Job {
+    message: NewMessage,
+    done: oneshot::Sender<Result<Stored>>,
+}
+
+/// The handle to the writer task (cheap to clone).
+#[derive(Clone)]
+pub struct MessageWriter {
+    tx: mpsc::Sender<Job>,
+}
+
+impl MessageWriter {
+    /// Spawns the writer task; it ends when the last handle is dropped.
+    pub fn start(store: Store, broker: Arc<dyn Broker>) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(rx, store, broker));
+        MessageWriter { tx }
+    }
+
+    /// Queues a message. Messages queued one after another by the same caller are stored
+    /// in that order; the returned receiver resolves once this one is committed.
+    pub async fn enqueue(&self, message: NewMessage) -> Result<Pending> {
+        let (done, pending) = oneshot::channel();
+        self.tx
+            .send(Job { message, done })
+            .await
+            .map_err(|_| Error::internal("message writer stopped"))?;
+        Ok(pending)
+    }
+}
+
+async fn run(mut rx: mpsc::Receiver<Job>, store: Store, broker: Arc<dyn Broker>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let (messages, senders): (Vec<NewMessage>, Vec<_>) =
+            jobs.drain(..).map(|j| (j.message, j.done)).unzip();
+        let results = store_batch(&store, &messages).await;
+        for (result, done) in results.into_iter().zip(senders) {
+            if let Ok(Ok((message, super::db::Inserted::New))) = &result {
+                if let Err(e) = events::publish_message(&store, broker.as_ref(), message).await {
+                    tracing::warn!(error = %e, "live publish failed (clients catch up on resume)");
+                }
+            }
+            // The sender may have gone away; the message is stored regardless.
+            let _ = done.send(result);
+        }
+    }
+}
+
+/// Stores a batch; if the batch as a whole fails, each message is tried on its own so
+/// one bad message cannot take the others down with it.
+async fn store_batch(store: &Store, messages: &[NewMessage]) -> Vec<Result<Stored>> {
+    match store.insert_messages(messages).await {
+        Ok(stored) => stored.into_iter().map(Ok).collect(),
+        Err(e) if messages.len() == 1 => vec![Err(e)],
+        Err(e) => {
+            tracing::warn!(error = %e, size = messages.len(), "batch insert failed; storing one by one");
+            let mut out = Vec::with_capacity(messages.len());
+            for m in messages {
+                out.push(match store.insert_messages(std::slice::from_ref(m)).await {
+                    Ok(mut one) => one
+                        .pop()
+                        .ok_or_else(|| Error::internal("empty batch result")),
+                    Err(e) => Err(e),
+                });
+            }
+            out
+        }
+    }
+}
