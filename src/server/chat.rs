@@ -40,7 +40,14 @@ pub async fn open(
 ) -> Result<ChatView> {
     let detail = chat_for(&state.store, user, chat).await?;
     let page = state.store.history(chat, before, PAGE_SIZE).await?;
-    if before.is_none() && detail.last_seq > 0 {
+    // Only a write when something is unread: most page views change nothing, and a
+    // write per view would serialise page views on SQLite's write lock.
+    let read = detail
+        .members
+        .iter()
+        .find(|m| m.user_id == user.id)
+        .map_or(0, |m| m.last_read_seq);
+    if before.is_none() && read < detail.last_seq {
         mark_read(state, user, chat, detail.last_seq).await?;
     }
     Ok(ChatView {

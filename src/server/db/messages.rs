@@ -73,7 +73,7 @@ pub type Stored = std::result::Result<(Message, Inserted), AppError>;
 
 const CLIENT_ID_REUSED: &str = "This client id was already used in another chat";
 
-/// Rows per multi-row INSERT: 6 variables each stays far below SQLite's 32 766 limit.
+/// Rows per multi-row INSERT: 7 variables each stays far below SQLite's 32 766 limit.
 const INSERT_CHUNK: usize = 1000;
 
 /// How each message of a batch is handled, decided before anything is written.
@@ -85,6 +85,7 @@ enum Plan {
     New {
         sender_name: String,
         seq: i64,
+        id: MessageId,
     },
 }
 
@@ -183,6 +184,7 @@ impl Store {
                     Plan::New {
                         sender_name: name.clone(),
                         seq: 0,
+                        id: MessageId(0),
                     }
                 }
             } else {
@@ -205,40 +207,40 @@ impl Store {
             .await?;
             next_seq.insert(chat, last - count + 1);
         }
+        // Ids are assigned here too (the write lock is held, so nobody else inserts):
+        // nothing has to be streamed back from the database.
+        let (mut next_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM messages")
+            .fetch_one(&mut *tx)
+            .await?;
         let mut read_upto: BTreeMap<(ChatId, UserId), i64> = BTreeMap::new();
-        let mut fresh: Vec<(&NewMessage, i64)> = Vec::new();
+        let mut fresh: Vec<(&NewMessage, i64, MessageId)> = Vec::new();
         for (m, plan) in batch.iter().zip(plans.iter_mut()) {
-            if let Plan::New { seq, .. } = plan {
+            if let Plan::New { seq, id, .. } = plan {
                 let next = next_seq.entry(m.chat).or_default();
                 *seq = *next;
                 *next += 1;
+                next_id += 1;
+                *id = MessageId(next_id);
                 read_upto.insert((m.chat, m.sender), *seq);
-                fresh.push((m, *seq));
+                fresh.push((m, *seq, *id));
             }
         }
 
         // The new rows, a chunk per statement.
-        let mut ids: HashMap<(ChatId, i64), MessageId> = HashMap::with_capacity(fresh.len());
         for chunk in fresh.chunks(INSERT_CHUNK) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO messages (chat_id, seq, sender_id, client_id, body, created_at) ",
+                "INSERT INTO messages (id, chat_id, seq, sender_id, client_id, body, created_at) ",
             );
-            q.push_values(chunk, |mut b, (m, seq)| {
-                b.push_bind(m.chat)
+            q.push_values(chunk, |mut b, (m, seq, id)| {
+                b.push_bind(*id)
+                    .push_bind(m.chat)
                     .push_bind(*seq)
                     .push_bind(m.sender)
                     .push_bind(m.client_id.clone())
                     .push_bind(m.body.clone())
                     .push_bind(now);
             });
-            q.push(" RETURNING id, chat_id, seq");
-            for (id, chat, seq) in q
-                .build_query_as::<(MessageId, ChatId, i64)>()
-                .fetch_all(&mut *tx)
-                .await?
-            {
-                ids.insert((chat, seq), id);
-            }
+            q.build().execute(&mut *tx).await?;
         }
 
         // Senders have read their own messages.
@@ -265,27 +267,25 @@ impl Store {
                     Ok((first, _)) => Ok((first.clone(), Inserted::Duplicate)),
                     Err(e) => Err(e.clone()),
                 },
-                Plan::New { sender_name, seq } => {
-                    let id = ids
-                        .get(&(m.chat, seq))
-                        .copied()
-                        .ok_or_else(|| Error::internal("inserted row not returned"))?;
-                    Ok((
-                        Message {
-                            id,
-                            chat_id: m.chat,
-                            seq,
-                            sender_id: m.sender,
-                            sender: sender_name,
-                            client_id: m.client_id.clone(),
-                            body: m.body.clone(),
-                            created_at: now,
-                            edited_at: None,
-                            deleted: false,
-                        },
-                        Inserted::New,
-                    ))
-                }
+                Plan::New {
+                    sender_name,
+                    seq,
+                    id,
+                } => Ok((
+                    Message {
+                        id,
+                        chat_id: m.chat,
+                        seq,
+                        sender_id: m.sender,
+                        sender: sender_name,
+                        client_id: m.client_id.clone(),
+                        body: m.body.clone(),
+                        created_at: now,
+                        edited_at: None,
+                        deleted: false,
+                    },
+                    Inserted::New,
+                )),
             };
             out.push(stored);
         }

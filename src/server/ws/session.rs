@@ -39,6 +39,8 @@ const MAX_STRIKES: u32 = 50;
 const REPLAY_BATCH: i64 = 500;
 /// How long messages are held back waiting for the client's first frame (its `resume`).
 const HOLD_BACK: Duration = Duration::from_secs(2);
+/// Bytes gathered before a write even without a flush.
+const WRITE_BUFFER: usize = 16 * 1024;
 /// Sends of one connection waiting for their commit before reading pauses.
 const MAX_IN_FLIGHT: usize = 256;
 
@@ -66,7 +68,9 @@ pub async fn upgrade(
         .unwrap_or_default();
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .write_buffer_size(0)
+        // Frames fed between two flushes leave in one write: the writer drains its whole
+        // queue, then flushes once (a busy chat costs one syscall per batch, not per frame).
+        .write_buffer_size(WRITE_BUFFER)
         // tungstenite reserves 128 KiB per connection for reading by default; frames
         // here are small, and idle connections should cost little.
         .read_buffer_size(4096)
