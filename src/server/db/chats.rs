@@ -77,7 +77,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        self.members.invalidate(id);
+        self.members.invalidate(&id);
         Ok((id, true))
     }
 
@@ -119,7 +119,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        self.members.invalidate(id);
+        self.members.invalidate(&id);
         Ok(id)
     }
 
@@ -182,9 +182,9 @@ impl Store {
     }
 
     /// The members' ids, for fan-out (from memory after the first call; see
-    /// `member_cache`).
+    /// `db::cache`).
     pub async fn member_ids(&self, chat: ChatId) -> Result<Arc<[UserId]>> {
-        if let Some(ids) = self.members.get(chat) {
+        if let Some(ids) = self.members.get(&chat) {
             return Ok(ids);
         }
         let generation = self.members.generation();
@@ -194,7 +194,9 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
         let ids: Arc<[UserId]> = rows.into_iter().map(|r| r.0).collect();
-        self.members.fill(chat, ids.clone(), generation);
+        if !ids.is_empty() {
+            self.members.fill(chat, ids.clone(), generation);
+        }
         Ok(ids)
     }
 
@@ -257,7 +259,7 @@ impl Store {
         .bind(chat)
         .execute(&self.pool)
         .await?;
-        self.members.invalidate(chat);
+        self.members.invalidate(&chat);
         Ok(res.rows_affected() > 0)
     }
 
@@ -268,7 +270,7 @@ impl Store {
             .bind(user)
             .execute(&self.pool)
             .await?;
-        self.members.invalidate(chat);
+        self.members.invalidate(&chat);
         Ok(res.rows_affected() > 0)
     }
 

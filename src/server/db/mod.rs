@@ -3,14 +3,16 @@
 //! Callers (the domain in `server::chat`, the auth code) see only `Store` methods and
 //! `model` types, so a PostgreSQL `Store` can follow without touching them.
 
+mod cache;
 mod chats;
-mod member_cache;
 mod messages;
 pub use messages::{Inserted, NewMessage, Stored};
 mod sessions;
 mod users;
 
 use super::Result;
+use crate::model::{ChatId, User, UserId};
+use cache::Cache;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use std::str::FromStr;
@@ -21,7 +23,10 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
-    members: Arc<member_cache::MemberCache>,
+    /// chat → member ids, for fan-out.
+    members: Arc<Cache<ChatId, Arc<[UserId]>>>,
+    /// session token hash → (user, expiry), for every request and heartbeat.
+    sessions: Arc<Cache<Vec<u8>, (User, i64)>>,
 }
 
 impl Store {
@@ -45,7 +50,8 @@ impl Store {
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Store {
             pool,
-            members: Arc::default(),
+            members: Arc::new(Cache::new(Duration::from_secs(600))),
+            sessions: Arc::new(Cache::new(Duration::from_secs(60))),
         })
     }
 

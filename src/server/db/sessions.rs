@@ -21,16 +21,28 @@ impl Store {
         Ok(())
     }
 
-    /// The user of a live (unexpired) session.
+    /// The user of a live (unexpired) session (from memory after the first call; see
+    /// `db::cache`).
     pub async fn session_user(&self, token_hash: &[u8]) -> Result<Option<User>> {
-        Ok(sqlx::query_as::<_, User>(
-            "SELECT u.id, u.username FROM sessions s JOIN users u ON u.id = s.user_id
+        let now = now_ms();
+        if let Some((user, expires_at)) = self.sessions.get(&token_hash.to_vec()) {
+            return Ok((expires_at > now).then_some(user));
+        }
+        let generation = self.sessions.generation();
+        let row: Option<(UserId, String, i64)> = sqlx::query_as(
+            "SELECT u.id, u.username, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = ? AND s.expires_at > ?",
         )
         .bind(token_hash)
-        .bind(now_ms())
+        .bind(now)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        Ok(row.map(|(id, username, expires_at)| {
+            let user = User { id, username };
+            self.sessions
+                .fill(token_hash.to_vec(), (user.clone(), expires_at), generation);
+            user
+        }))
     }
 
     /// Revokes a session (sign out).
@@ -39,6 +51,7 @@ impl Store {
             .bind(token_hash)
             .execute(&self.pool)
             .await?;
+        self.sessions.invalidate(&token_hash.to_vec());
         Ok(())
     }
 
