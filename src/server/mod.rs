@@ -33,12 +33,34 @@ pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::
     let listener = tokio::net::TcpListener::bind(&config.bind).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, origin = %state.config.public_origin, "natter listening on http://{addr}");
-    axum::serve(listener, router::app(state.clone()))
+    serve(listener, state.clone())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     state.store.close().await;
     tracing::info!("natter stopped");
     Ok(())
+}
+
+/// A listener that sets `TCP_NODELAY` on each accepted socket.
+pub type NoDelayListener =
+    axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)>;
+
+/// Serves natter on `listener` (the binary and the tests both start here).
+///
+/// Every accepted socket gets `TCP_NODELAY`: chat frames are small, and Nagle's
+/// algorithm would hold one back until the peer's delayed ACK (up to 40 ms on Linux).
+pub fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+) -> axum::serve::Serve<NoDelayListener, axum::Router, axum::Router> {
+    use axum::serve::ListenerExt;
+    fn no_delay(tcp: &mut tokio::net::TcpStream) {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    }
+    let listener = listener.tap_io(no_delay as fn(&mut tokio::net::TcpStream));
+    axum::serve(listener, router::app(state))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

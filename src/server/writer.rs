@@ -58,7 +58,13 @@ async fn run(mut rx: mpsc::Receiver<Job>, store: Store, broker: Arc<dyn Broker>)
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (messages, senders): (Vec<NewMessage>, Vec<_>) =
             jobs.drain(..).map(|j| (j.message, j.done)).unzip();
+        let started = std::time::Instant::now();
         let results = store_batch(&store, &messages).await;
+        tracing::debug!(
+            size = messages.len(),
+            store_us = started.elapsed().as_micros() as u64,
+            "batch stored"
+        );
         for (result, done) in results.into_iter().zip(senders) {
             if let Ok(Ok((message, super::db::Inserted::New))) = &result {
                 if let Err(e) = events::publish_message(&store, broker.as_ref(), message).await {

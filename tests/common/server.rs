@@ -46,9 +46,9 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
     config.public_origin = format!("http://{addr}");
     tweak(&mut config);
     let state = AppState::new(config, db.store.clone()).unwrap();
-    let app = router::app(state.clone());
+    let serving = natter::server::serve(listener, state.clone());
     let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        serving.await.unwrap();
     });
     TestServer {
         addr,

@@ -130,13 +130,15 @@ impl Store {
         // Which senders are members (with their names, for the stored message).
         let mut q = QueryBuilder::<Sqlite>::new(
             "SELECT m.chat_id, m.user_id, u.username FROM chat_members m
-             JOIN users u ON u.id = m.user_id WHERE (m.chat_id, m.user_id) IN (",
+             JOIN users u ON u.id = m.user_id JOIN (",
         );
         let pairs: BTreeSet<(ChatId, UserId)> = batch.iter().map(|m| (m.chat, m.sender)).collect();
         q.push_values(&pairs, |mut b, (chat, user)| {
             b.push_bind(*chat).push_bind(*user);
         });
-        q.push(")");
+        // A join on VALUES, not `(a, b) IN (VALUES …)`: SQLite scans a whole index for
+        // the latter and searches it once per pair for the former.
+        q.push(") AS v ON m.chat_id = v.column1 AND m.user_id = v.column2");
         let members: HashMap<(ChatId, UserId), String> = q
             .build_query_as::<(ChatId, UserId, String)>()
             .fetch_all(&mut *tx)
@@ -146,12 +148,11 @@ impl Store {
             .collect();
 
         // Retries of messages stored earlier.
-        let mut q =
-            QueryBuilder::<Sqlite>::new(select_message!(" WHERE (m.sender_id, m.client_id) IN ("));
+        let mut q = QueryBuilder::<Sqlite>::new(select_message!(" JOIN ("));
         q.push_values(batch, |mut b, m| {
             b.push_bind(m.sender).push_bind(m.client_id.clone());
         });
-        q.push(")");
+        q.push(") AS v ON m.sender_id = v.column1 AND m.client_id = v.column2");
         let originals: HashMap<(UserId, String), Message> = q
             .build_query_as::<MessageRow>()
             .fetch_all(&mut *tx)
