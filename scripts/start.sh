@@ -8,4 +8,4 @@ export NATTER_SKIP_BROWSER=1 # the browser is only for the tests
 source scripts/setup.sh
 setup_all
 step "building natter (release) and starting it on http://127.0.0.1:3000"
-exec cargo leptos serve --release "$@"
+exec cargo leptos serve --release --precompress "$@"

@@ -21,7 +21,7 @@ step "benchmark smoke: every scenario once at a tiny size (figures: BENCHMARKS.m
 cargo run --features ssr --example bench -- --smoke --server-bin "$CARGO_TARGET_DIR/debug/natter"
 
 step "release build (server + WASM, optimised with wasm-opt)"
-cargo leptos build --release
+cargo leptos build --release --precompress
 
 step "end-to-end tests (Playwright, Chromium)"
 NATTER_E2E_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

@@ -315,7 +315,7 @@ pub async fn page(
             let mut errors = 0u64;
             while Instant::now() < deadline {
                 let start = Instant::now();
-                match server.get(&path, Some(&ca), Some("br, gzip")).await {
+                match server.get(&path, Some(&ca), Some(BROWSER_ENCODINGS)).await {
                     Ok((200, _)) => lat.push(start.elapsed()),
                     _ => errors += 1,
                 }
@@ -351,8 +351,13 @@ pub async fn page(
 }
 
 /// Bytes on the wire (compressed) for the page and every file it loads.
+/// What Chromium sends: the server picks among these.
+const BROWSER_ENCODINGS: &str = "gzip, deflate, br, zstd";
+
 async fn first_visit_bytes(server: &Server, cookie: &str, path: &str) -> Result<usize, Error> {
-    let (_, html) = server.get(path, Some(cookie), Some("br")).await?;
+    let (_, html) = server
+        .get(path, Some(cookie), Some(BROWSER_ENCODINGS))
+        .await?;
     let (_, plain) = server.get(path, Some(cookie), None).await?;
     let text = String::from_utf8_lossy(&plain);
     let mut total = html.len();
@@ -373,7 +378,7 @@ async fn first_visit_bytes(server: &Server, cookie: &str, path: &str) -> Result<
     files.sort();
     files.dedup();
     for f in files {
-        let (_, body) = server.get(&f, None, Some("br")).await?;
+        let (_, body) = server.get(&f, None, Some(BROWSER_ENCODINGS)).await?;
         total += body.len();
     }
     Ok(total)

@@ -23,9 +23,27 @@ pub const SESSION_COOKIE: &str = "natter_session";
 #[derive(Clone, Debug)]
 pub struct AuthUser(pub User);
 
+/// Runs an argon2 job on the blocking pool. At most one per core runs at once: each
+/// takes ~19 MiB and tens of milliseconds of a core, so a crowd of sign-ins waits in
+/// line instead of exhausting memory and starving everything else.
+async fn argon2_job<T: Send + 'static>(
+    job: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    static HASHING: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let _permit = HASHING
+        .get_or_init(|| tokio::sync::Semaphore::new(cores))
+        .acquire()
+        .await
+        .map_err(|e| Error::internal(format!("hash queue: {e}")))?;
+    tokio::task::spawn_blocking(job)
+        .await
+        .map_err(|e| Error::internal(format!("hash task: {e}")))?
+}
+
 /// Hashes a password with argon2id on the blocking pool (it takes tens of milliseconds).
 pub async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
+    argon2_job(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -33,13 +51,12 @@ pub async fn hash_password(password: String) -> Result<String> {
             .map_err(|e| Error::internal(format!("argon2 hash: {e}")))
     })
     .await
-    .map_err(|e| Error::internal(format!("hash task: {e}")))?
 }
 
 /// Checks a password against a stored hash, on the blocking pool. With no hash (unknown
 /// user) it checks against a dummy so both cases cost the same time.
 pub async fn verify_password(password: String, stored: Option<String>) -> Result<bool> {
-    tokio::task::spawn_blocking(move || {
+    argon2_job(move || {
         let known = stored.is_some();
         let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
         let parsed =
@@ -50,7 +67,6 @@ pub async fn verify_password(password: String, stored: Option<String>) -> Result
             && known)
     })
     .await
-    .map_err(|e| Error::internal(format!("verify task: {e}")))?
 }
 
 fn dummy_hash() -> &'static str {

@@ -16,7 +16,7 @@ use axum::routing::get;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::LeptosRoutes;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -69,7 +69,16 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             content_security_policy,
         ))
-        .layer(CompressionLayer::new().br(true).gzip(true))
+        // Pages and server-function replies are gzipped on the fly at the fastest
+        // level: brotli's encoder zeroes megabytes of tables per response, which cost
+        // more CPU than rendering the page. The static files (the WASM above all) are
+        // precompressed with brotli at the highest level by the release build and
+        // served as they are.
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .quality(CompressionLevel::Fastest),
+        )
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
