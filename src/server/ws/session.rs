@@ -39,6 +39,8 @@ const MAX_STRIKES: u32 = 50;
 const REPLAY_BATCH: i64 = 500;
 /// How long messages are held back waiting for the client's first frame (its `resume`).
 const HOLD_BACK: Duration = Duration::from_secs(2);
+/// Bytes read from the socket at a time.
+const READ_BUFFER: usize = 1024;
 /// Bytes gathered before a write even without a flush.
 const WRITE_BUFFER: usize = 16 * 1024;
 /// Sends of one connection waiting for their commit before reading pauses.
@@ -71,9 +73,10 @@ pub async fn upgrade(
         // Frames fed between two flushes leave in one write: the writer drains its whole
         // queue, then flushes once (a busy chat costs one syscall per batch, not per frame).
         .write_buffer_size(WRITE_BUFFER)
-        // tungstenite reserves 128 KiB per connection for reading by default; frames
-        // here are small, and idle connections should cost little.
-        .read_buffer_size(4096)
+        // tungstenite reserves 128 KiB per connection for reading by default; client
+        // frames are small (a larger one grows the buffer for as long as it needs), and
+        // idle connections should cost little.
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| run(state, user, token_hash, socket))
 }
 
@@ -85,7 +88,13 @@ fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
 }
 
 /// Drives one connection to its end, then cleans up (the only cleanup path).
+///
+/// Rare, deep paths (database work, replays, handling a client frame) are boxed where
+/// they are awaited: an idle connection's task then holds only the small state of its
+/// two loops, not the largest state any path could need (6.6 KiB before).
 async fn run(state: AppState, user: User, token_hash: Vec<u8>, socket: WebSocket) {
+    // One shared copy: the reader and writer each hold a pointer, not the whole state.
+    let state = Arc::new(state);
     let reg = state.hub.register(user.id);
     let conn = reg.id;
     tracing::debug!(user = %user.id, conn, "ws connected");
@@ -101,11 +110,11 @@ async fn run(state: AppState, user: User, token_hash: Vec<u8>, socket: WebSocket
     };
     let hello = encode(&hello, FrameKind::Durable).text;
     if reg.first {
-        if let Err(e) = state.presence_changed(user.id, true).await {
+        if let Err(e) = Box::pin(state.presence_changed(user.id, true)).await {
             tracing::warn!(error = %e, "presence update failed");
         }
     }
-    if let Err(e) = state.send_presence_snapshot(user.id, conn).await {
+    if let Err(e) = Box::pin(state.send_presence_snapshot(user.id, conn)).await {
         tracing::warn!(error = %e, "presence snapshot failed");
     }
 
@@ -133,7 +142,7 @@ async fn run(state: AppState, user: User, token_hash: Vec<u8>, socket: WebSocket
     }
 
     if state.hub.unregister(user.id, conn) {
-        if let Err(e) = state.presence_changed(user.id, false).await {
+        if let Err(e) = Box::pin(state.presence_changed(user.id, false)).await {
             tracing::warn!(error = %e, "presence update failed");
         }
     }
@@ -141,7 +150,7 @@ async fn run(state: AppState, user: User, token_hash: Vec<u8>, socket: WebSocket
 }
 
 struct Writer {
-    state: AppState,
+    state: Arc<AppState>,
     user: User,
     token_hash: Vec<u8>,
     /// Highest seq sent per chat: older live copies are dropped, gaps are filled.
@@ -200,7 +209,7 @@ impl Writer {
                 biased;
                 reason = &mut *close_rx => return reason.ok(),
                 () = tokio::time::sleep_until(hold_until), if !self.ready => {
-                    if !self.become_ready(sink).await || sink.flush().await.is_err() {
+                    if !Box::pin(self.become_ready(sink)).await || sink.flush().await.is_err() {
                         return None;
                     }
                 }
@@ -208,7 +217,7 @@ impl Writer {
                     if now_ms() - self.activity.load(Ordering::Relaxed) > IDLE_TIMEOUT_MS as i64 {
                         return Some(close_frame(close::IDLE, "idle"));
                     }
-                    match self.state.store.session_user(&self.token_hash).await {
+                    match Box::pin(self.state.store.session_user(&self.token_hash)).await {
                         Ok(Some(_)) => {}
                         Ok(None) => return Some(close_frame(close::UNAUTHORIZED, "session ended")),
                         Err(e) => tracing::warn!(error = %e, "session check failed"),
@@ -241,15 +250,16 @@ impl Writer {
             Outbound::Frame(frame) if !self.ready && frame.kind != FrameKind::Ephemeral => {
                 self.held.push(frame);
                 if self.held.len() > super::hub::QUEUE_CAPACITY {
-                    return self.become_ready(sink).await;
+                    return Box::pin(self.become_ready(sink)).await;
                 }
                 true
             }
             Outbound::Frame(frame) => self.frame(sink, frame).await,
             Outbound::Resume(positions) => {
-                self.resume(sink, positions).await && self.become_ready(sink).await
+                Box::pin(self.resume(sink, positions)).await
+                    && Box::pin(self.become_ready(sink)).await
             }
-            Outbound::Ready => self.become_ready(sink).await,
+            Outbound::Ready => Box::pin(self.become_ready(sink)).await,
         }
     }
 
@@ -273,7 +283,7 @@ impl Writer {
                 if seq <= last {
                     return true; // already sent (by a replay or a gap fill)
                 }
-                if seq > last + 1 && !self.replay(sink, chat, last, seq - 1).await {
+                if seq > last + 1 && !Box::pin(self.replay(sink, chat, last, seq - 1)).await {
                     return false;
                 }
             }
@@ -367,7 +377,7 @@ impl Writer {
 }
 
 struct Reader {
-    state: AppState,
+    state: Arc<AppState>,
     user: User,
     tx: mpsc::Sender<Outbound>,
     activity: Arc<AtomicI64>,
@@ -380,7 +390,7 @@ struct Reader {
 
 impl Reader {
     fn new(
-        state: AppState,
+        state: Arc<AppState>,
         user: User,
         tx: mpsc::Sender<Outbound>,
         activity: Arc<AtomicI64>,
@@ -450,7 +460,7 @@ impl Reader {
             }
         };
         match msg {
-            WsMessage::Text(text) => self.text(text.as_str(), in_flight).await,
+            WsMessage::Text(text) => Box::pin(self.text(text.as_str(), in_flight)).await,
             WsMessage::Binary(_) => {
                 self.strike(ErrorCode::BadFrame, "binary frames are not supported", None)
                     .await
