@@ -184,3 +184,37 @@ pub async fn next_frame(stream: &mut Stream) -> Result<Option<ServerFrame>, Erro
     }
     Ok(None)
 }
+
+/// The two fields a receiver measures, read from a frame without building the whole
+/// [`ServerFrame`] (so the bench's CPU stays small next to the server's).
+#[derive(serde::Deserialize)]
+struct LightFrame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    message: Option<LightMessage<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct LightMessage<'a> {
+    seq: i64,
+    #[serde(borrow)]
+    body: std::borrow::Cow<'a, str>,
+}
+
+/// The next `message` frame's (seq, body), skipping other frames; `None` when closed.
+pub async fn next_message(stream: &mut Stream) -> Result<Option<(i64, String)>, Error> {
+    while let Some(msg) = stream.next().await {
+        match msg? {
+            Message::Text(t) => {
+                let frame: LightFrame = serde_json::from_str(t.as_str())?;
+                if let (true, Some(m)) = (frame.kind == "message", frame.message) {
+                    return Ok(Some((m.seq, m.body.into_owned())));
+                }
+            }
+            Message::Close(_) => return Ok(None),
+            _ => continue,
+        }
+    }
+    Ok(None)
+}

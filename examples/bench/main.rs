@@ -85,17 +85,21 @@ impl Drop for Spawned {
     }
 }
 
-fn raise_fd_limit() {
+/// Raises this process's open-file limit to its hard limit (the server started here
+/// inherits it) and returns the limit now in force.
+fn raise_fd_limit() -> libc::rlim_t {
     // SAFETY: plain libc calls on a local struct.
     unsafe {
         let mut lim = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
         };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
         }
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        lim.rlim_cur
     }
 }
 
@@ -149,7 +153,18 @@ async fn main() -> Result<(), client::Error> {
         args.concurrency = 2;
         args.missed = 200;
     }
-    raise_fd_limit();
+    let fd_limit = raise_fd_limit();
+    // Each idle connection is one file descriptor in the bench and one in the server.
+    if matches!(args.scenario, Scenario::Idle | Scenario::All) && args.idle as u64 + 200 > fd_limit
+    {
+        return Err(format!(
+            "idle: {} connections need more open files than the limit allows ({fd_limit}); \
+             raise the hard limit (ulimit -Hn, needs CAP_SYS_RESOURCE) or use --idle {}",
+            args.idle,
+            fd_limit.saturating_sub(200)
+        )
+        .into());
+    }
     let (addr, pid, _spawned) = match (args.addr, args.pid) {
         (Some(addr), pid) => {
             if !addr.ip().is_loopback() {

@@ -1,6 +1,6 @@
 //! The scenarios. Each is bounded in count and time and returns one [`Row`].
 
-use crate::client::{feed, next_frame, send, Error, Server};
+use crate::client::{feed, next_frame, next_message, send, Error, Server};
 use crate::stats::{Latency, Meter, Row};
 use futures::SinkExt;
 use natter::model::protocol::{ClientFrame, ServerFrame};
@@ -145,17 +145,17 @@ pub async fn fanout(
             let mut dups = 0u64;
             let deadline = Instant::now() + Duration::from_secs_f64(seconds + 30.0);
             while seen.len() < expected_each && Instant::now() < deadline {
-                match tokio::time::timeout(Duration::from_secs(5), next_frame(&mut stream)).await {
-                    Ok(Ok(Some(ServerFrame::Message { message }))) => {
-                        if seen.insert(message.seq) {
-                            if let Some((_, lat)) = latency_of(&message.body) {
+                match tokio::time::timeout(Duration::from_secs(5), next_message(&mut stream)).await
+                {
+                    Ok(Ok(Some((seq, body)))) => {
+                        if seen.insert(seq) {
+                            if let Some((_, lat)) = latency_of(&body) {
                                 latencies.push(lat);
                             }
                         } else {
                             dups += 1;
                         }
                     }
-                    Ok(Ok(Some(_))) => {}
                     _ => break,
                 }
             }
