@@ -8,6 +8,7 @@
 //! from anything that edits the database behind the server's back. Several server
 //! processes sharing one database would need the invalidations carried by the broker.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,7 +39,10 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn get(&self, key: &K) -> Option<V> {
+    pub fn get<Q: Eq + Hash + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
         let map = self.lock();
         let (value, at) = map.get(key)?;
         (at.elapsed() < self.ttl).then(|| value.clone())
@@ -61,7 +65,10 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
         map.insert(key, (value, Instant::now()));
     }
 
-    pub fn invalidate(&self, key: &K) {
+    pub fn invalidate<Q: Eq + Hash + ?Sized>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+    {
         let mut map = self.lock();
         self.generation.fetch_add(1, Ordering::AcqRel);
         map.remove(key);

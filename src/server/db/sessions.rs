@@ -25,7 +25,7 @@ impl Store {
     /// `db::cache`).
     pub async fn session_user(&self, token_hash: &[u8]) -> Result<Option<User>> {
         let now = now_ms();
-        if let Some((user, expires_at)) = self.sessions.get(&token_hash.to_vec()) {
+        if let Some((user, expires_at)) = self.sessions.get(token_hash) {
             return Ok((expires_at > now).then_some(user));
         }
         let generation = self.sessions.generation();
@@ -51,7 +51,7 @@ impl Store {
             .bind(token_hash)
             .execute(&self.pool)
             .await?;
-        self.sessions.invalidate(&token_hash.to_vec());
+        self.sessions.invalidate(token_hash);
         Ok(())
     }
 

@@ -22,6 +22,19 @@ pub fn encode(frame: &ServerFrame, kind: FrameKind) -> Frame {
     }
 }
 
+/// Sends a frame to every member of a chat (all their connections).
+pub async fn publish_to_chat(
+    store: &Store,
+    broker: &dyn Broker,
+    chat: ChatId,
+    frame: &ServerFrame,
+    kind: FrameKind,
+) -> Result<()> {
+    let members = store.member_ids(chat).await?;
+    broker.publish(&members, encode(frame, kind));
+    Ok(())
+}
+
 /// A new committed message, to every member (the sender's other tabs included).
 pub async fn publish_message(store: &Store, broker: &dyn Broker, message: &Message) -> Result<()> {
     let kind = FrameKind::Message {
@@ -31,9 +44,7 @@ pub async fn publish_message(store: &Store, broker: &dyn Broker, message: &Messa
     let frame = ServerFrame::Message {
         message: message.clone(),
     };
-    let members = store.member_ids(message.chat_id).await?;
-    broker.publish(&members, encode(&frame, kind));
-    Ok(())
+    publish_to_chat(store, broker, message.chat_id, &frame, kind).await
 }
 
 impl AppState {
@@ -44,9 +55,7 @@ impl AppState {
         frame: &ServerFrame,
         kind: FrameKind,
     ) -> Result<()> {
-        let members = self.store.member_ids(chat).await?;
-        self.broker.publish(&members, encode(frame, kind));
-        Ok(())
+        publish_to_chat(&self.store, self.broker.as_ref(), chat, frame, kind).await
     }
 
     pub fn publish_to_users(&self, users: &[UserId], frame: &ServerFrame, kind: FrameKind) {
