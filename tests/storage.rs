@@ -361,3 +361,31 @@ async fn a_batch_stores_in_order_and_settles_each_message() {
     let bob = detail.members.iter().find(|m| m.user_id == b.id).unwrap();
     assert_eq!(bob.last_read_seq, 1);
 }
+
+/// Batches travel to SQLite as JSON: every character must come back exactly as sent.
+#[tokio::test]
+async fn message_text_is_stored_exactly() {
+    let db = common::test_db().await;
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let (dm, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
+    let bodies = [
+        r#"quotes " and \ backslash \n not a newline"#,
+        "real\nnewline\tand tab",
+        "emoji 🦀👩‍👩‍👧 and accents é ü",
+        "<script>alert(1)</script> & [1, 2] {\"k\": null}",
+        "0",
+        "   spaces kept   ",
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let (m, _) = db
+            .store
+            .insert_message(dm, a.id, &format!("t{i}"), body)
+            .await
+            .unwrap();
+        assert_eq!(m.body, *body);
+    }
+    let page = db.store.history(dm, None, 50).await.unwrap();
+    let stored: Vec<&str> = page.messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(stored, bodies);
+}

@@ -204,13 +204,33 @@ struct LightMessage<'a> {
 
 /// The next `message` frame's (seq, body), skipping other frames; `None` when closed.
 pub async fn next_message(stream: &mut Stream) -> Result<Option<(i64, String)>, Error> {
+    loop {
+        match next_seen(stream).await? {
+            Some(Seen::Message(seq, body)) => return Ok(Some((seq, body))),
+            Some(_) => continue,
+            None => return Ok(None),
+        }
+    }
+}
+
+/// What [`next_seen`] found: a message, an ack, or another frame.
+pub enum Seen {
+    Message(i64, String),
+    Ack,
+    Other,
+}
+
+/// The next frame, read as lightly as [`next_message`] reads; `None` when the socket closed.
+pub async fn next_seen(stream: &mut Stream) -> Result<Option<Seen>, Error> {
     while let Some(msg) = stream.next().await {
         match msg? {
             Message::Text(t) => {
                 let frame: LightFrame = serde_json::from_str(t.as_str())?;
-                if let (true, Some(m)) = (frame.kind == "message", frame.message) {
-                    return Ok(Some((m.seq, m.body.into_owned())));
-                }
+                return Ok(Some(match (frame.kind.as_ref(), frame.message) {
+                    ("message", Some(m)) => Seen::Message(m.seq, m.body.into_owned()),
+                    ("ack", _) => Seen::Ack,
+                    _ => Seen::Other,
+                }));
             }
             Message::Close(_) => return Ok(None),
             _ => continue,

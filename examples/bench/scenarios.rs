@@ -1,6 +1,6 @@
 //! The scenarios. Each is bounded in count and time and returns one [`Row`].
 
-use crate::client::{feed, next_frame, next_message, send, Error, Server};
+use crate::client::{feed, next_frame, next_message, next_seen, send, Error, Seen, Server};
 use crate::stats::{Latency, Meter, Row};
 use futures::SinkExt;
 use natter::model::protocol::{ClientFrame, ServerFrame};
@@ -48,9 +48,9 @@ pub async fn burst(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
         let mut dups = 0u64;
         let deadline = Instant::now() + Duration::from_secs(60);
         while seen.len() < n && Instant::now() < deadline {
-            match tokio::time::timeout(Duration::from_secs(10), next_frame(&mut rb)).await {
-                Ok(Ok(Some(ServerFrame::Message { message }))) => {
-                    if let Some((i, lat)) = latency_of(&message.body) {
+            match tokio::time::timeout(Duration::from_secs(10), next_message(&mut rb)).await {
+                Ok(Ok(Some((_, body)))) => {
+                    if let Some((i, lat)) = latency_of(&body) {
                         if seen.insert(i) {
                             latencies.push(lat);
                         } else {
@@ -58,7 +58,6 @@ pub async fn burst(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
                         }
                     }
                 }
-                Ok(Ok(Some(_))) => {}
                 _ => break,
             }
         }
@@ -67,8 +66,8 @@ pub async fn burst(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
     let acks = tokio::spawn(async move {
         let mut acked = 0;
         while acked < n {
-            match tokio::time::timeout(Duration::from_secs(10), next_frame(&mut ra)).await {
-                Ok(Ok(Some(ServerFrame::Ack { .. }))) => acked += 1,
+            match tokio::time::timeout(Duration::from_secs(10), next_seen(&mut ra)).await {
+                Ok(Ok(Some(Seen::Ack))) => acked += 1,
                 Ok(Ok(Some(_))) => {}
                 _ => break,
             }

@@ -13,6 +13,8 @@ pub enum Error {
     Db(#[from] sqlx::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
     #[error("internal: {0}")]
     Internal(String),
 }

@@ -14,7 +14,7 @@ use super::Result;
 use crate::model::{ChatId, User, UserId};
 use cache::Cache;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +23,9 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// The message writer's own connection (see [`Store::insert_messages`]): batches
+    /// are written on it with manual `BEGIN`/`COMMIT`, so it never goes back to the pool.
+    writer: Arc<tokio::sync::Mutex<Option<SqliteConnection>>>,
     /// chat → member ids, for fan-out.
     members: Arc<Cache<ChatId, Arc<[UserId]>>>,
     /// session token hash → (user, expiry), for every request and heartbeat.
@@ -50,6 +53,7 @@ impl Store {
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Store {
             pool,
+            writer: Arc::default(),
             members: Arc::new(Cache::new(Duration::from_secs(600))),
             sessions: Arc::new(Cache::new(Duration::from_secs(60))),
         })
@@ -57,6 +61,9 @@ impl Store {
 
     /// Waits for open connections to finish and closes the pool.
     pub async fn close(&self) {
+        if let Some(conn) = self.writer.lock().await.take() {
+            let _ = sqlx::Connection::close(conn).await;
+        }
         self.pool.close().await;
     }
 

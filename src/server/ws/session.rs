@@ -44,7 +44,7 @@ const READ_BUFFER: usize = 1024;
 /// Bytes gathered before a write even without a flush.
 const WRITE_BUFFER: usize = 16 * 1024;
 /// Sends of one connection waiting for their commit before reading pauses.
-const MAX_IN_FLIGHT: usize = 256;
+const MAX_IN_FLIGHT: usize = 1024;
 
 /// Queued sends, resolving in the order they were queued: (client id, chat, outcome).
 type InFlight =
