@@ -94,3 +94,43 @@ test('Shift+Enter inserts a newline and the message arrives as one message', asy
   await expect(logB.getByText(first, { exact: true })).toHaveCount(0);
   await expect(logB.getByText(new RegExp(`${first}\\s*${second}`))).toHaveCount(1);
 });
+
+test('the author edits and deletes a message, and the other side sees both live', async ({ openPage }) => {
+  const suffix = uniqueSuffix();
+  const alice = username('a', suffix);
+  const bob = username('b', suffix);
+  const pageA = await openPage();
+  const pageB = await openPage();
+  await signUp(pageA, alice);
+  await signUp(pageB, bob);
+  const chatPath = await createChat(pageA, bob);
+  await sendMessage(pageA, `first ${suffix}`);
+  await sendMessage(pageA, `second ${suffix}`);
+  await gotoHydrated(pageB, chatPath);
+  await expectMessagesInOrder(pageB, [`first ${suffix}`, `second ${suffix}`]);
+
+  // Edit the first message: only it turns into an editor.
+  const first = messageLog(pageA).locator('article', { hasText: `first ${suffix}` });
+  await first.hover();
+  await first.getByRole('button', { name: 'Edit', exact: true }).click();
+  const editor = pageA.getByRole('textbox', { name: 'Edit message' });
+  await expect(editor).toHaveCount(1);
+  await editor.fill(`first, edited ${suffix}`);
+  await pageA.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(editor).toHaveCount(0);
+  for (const page of [pageA, pageB]) {
+    const edited = messageLog(page).locator('article', { hasText: `first, edited ${suffix}` });
+    await expect(edited).toContainText('edited');
+  }
+
+  // Delete the second one.
+  const second = messageLog(pageA).locator('article', { hasText: `second ${suffix}` });
+  await second.hover();
+  await second.getByRole('button', { name: 'Delete', exact: true }).click();
+  for (const page of [pageA, pageB]) {
+    await expect(messageLog(page)).not.toContainText(`second ${suffix}`);
+    await expect(messageLog(page)).toContainText('message deleted');
+  }
+  // Bob cannot edit or delete Alice's messages.
+  await expect(messageLog(pageB).getByRole('button', { name: 'Edit', exact: true })).toHaveCount(0);
+});

@@ -5,7 +5,7 @@ use super::auth::FormError;
 use super::composer::Composer;
 use super::layout::{refresh_chat_list, Avatar};
 use super::live::{self, use_live, Live};
-use super::message::MessageView;
+use super::message::{MessageActions, MessageView};
 use super::time::now_ms;
 use crate::api::chats::{AddMember, LeaveChat, RemoveMember};
 use crate::api::messages::{older_messages, open_chat};
@@ -104,6 +104,8 @@ fn Conversation(data: ChatView) -> impl IntoView {
         upsert(messages, m);
         refresh_chat_list();
     });
+    let actions = MessageActions::new(on_change);
+    let action_error = actions.error();
 
     let members = RwSignal::new(chat.members.clone());
     let typing = RwSignal::new(Vec::<(String, f64)>::new());
@@ -171,11 +173,12 @@ fn Conversation(data: ChatView) -> impl IntoView {
             <For
                 each=move || messages.get()
                 key=|m| (m.id, m.edited_at, m.deleted)
-                children=move |m| view! { <MessageView message=m me=me_id show_author=is_group on_change /> }
+                children=move |m| view! { <MessageView message=m me=me_id show_author=is_group actions=actions.clone() /> }
             />
             {move || live.map(|live| view! { <PendingMessages live chat_id messages /> })}
             {move || (!is_group).then(|| seen_line(me_id, messages, members))}
         </div>
+        <FormError error=action_error />
         <div class="typing" aria-live="polite">{move || typing_line(typing)}</div>
         <Composer chat_id on_sent=on_change />
     }

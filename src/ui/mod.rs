@@ -48,12 +48,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let hydrated = RwSignal::new(false);
+    provide_context(time::Hydrated(hydrated));
     // Tells people and tests that the page is live: set once hydration (including
     // Suspense content resolved from the serialised resources) has finished.
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
         set_timeout(
-            || {
+            move || {
+                hydrated.set(true);
                 if let Some(root) = document().document_element() {
                     let _ = root.set_attribute("data-hydrated", "true");
                 }

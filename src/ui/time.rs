@@ -33,14 +33,18 @@ pub fn hh_mm_local(ms: i64) -> String {
     hh_mm_utc(ms)
 }
 
+/// Set by the app once hydration has finished; times then switch to local time.
+#[derive(Clone, Copy)]
+pub struct Hydrated(pub RwSignal<bool>);
+
 /// A `<time>` that switches to local time after hydration (the first render must match
-/// the server's HTML exactly, so the switch happens in an effect).
+/// the server's HTML exactly). One app-wide [`Hydrated`] flag drives every time on the
+/// page, instead of a signal and an effect per time.
 #[component]
 pub fn Time(ms: i64, #[prop(optional)] class: &'static str) -> impl IntoView {
-    let local = RwSignal::new(false);
-    Effect::new(move |_| local.set(true));
+    let hydrated = use_context::<Hydrated>();
     let text = move || {
-        if local.get() {
+        if hydrated.is_some_and(|h| h.0.get()) {
             hh_mm_local(ms)
         } else {
             hh_mm_utc(ms)

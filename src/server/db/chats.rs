@@ -201,18 +201,35 @@ impl Store {
     }
 
     /// The chat as `user` sees it, or `None` when it does not exist or `user` is not a member.
+    /// The chat with its members, if `user` is one of them: one query (chat columns on
+    /// every member row), as the conversation page runs it on every view.
     pub async fn chat_for_member(&self, chat: ChatId, user: UserId) -> Result<Option<ChatDetail>> {
-        let row = sqlx::query_as::<_, ChatRow>(
-            "SELECT c.id, c.kind, c.title, c.creator_id, c.last_seq FROM chats c
-             JOIN chat_members m ON m.chat_id = c.id AND m.user_id = ?
-             WHERE c.id = ?",
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            chat: ChatRow,
+            #[sqlx(flatten)]
+            member: Member,
+        }
+        let rows = sqlx::query_as::<_, Row>(
+            "SELECT c.id, c.kind, c.title, c.creator_id, c.last_seq,
+                    m.user_id, u.username, m.last_read_seq
+             FROM chats c JOIN chat_members m ON m.chat_id = c.id JOIN users u ON u.id = m.user_id
+             WHERE c.id = ?
+               AND EXISTS (SELECT 1 FROM chat_members me WHERE me.chat_id = c.id AND me.user_id = ?)
+             ORDER BY m.joined_at, u.username",
         )
-        .bind(user)
         .bind(chat)
-        .fetch_optional(&self.pool)
+        .bind(user)
+        .fetch_all(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let members = self.members(chat).await?;
+        let mut rows = rows.into_iter();
+        let Some(Row { chat: row, member }) = rows.next() else {
+            return Ok(None);
+        };
+        let members: Vec<Member> = std::iter::once(member)
+            .chain(rows.map(|r| r.member))
+            .collect();
         let k = kind(&row.kind)?;
         let other = members
             .iter()
