@@ -389,3 +389,72 @@ async fn message_text_is_stored_exactly() {
     let stored: Vec<&str> = page.messages.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(stored, bodies);
 }
+
+/// A batch that fails in SQLite is rolled back whole, leaves the writer's connection
+/// usable, and the writer then stores its messages one by one, so only the bad one fails.
+#[tokio::test]
+async fn a_failing_batch_rolls_back_and_the_writer_stores_the_rest() {
+    use natter::server::db::NewMessage;
+    use natter::server::writer::MessageWriter;
+    use natter::server::ws::{Hub, LocalBroker};
+    use sqlx::Connection;
+    use std::sync::Arc;
+
+    let db = common::test_db().await;
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let (dm, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
+    // A failure only SQLite knows about, from a second connection to the same file.
+    let mut other = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_boom BEFORE INSERT ON messages WHEN NEW.body = 'boom'
+         BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END",
+    )
+    .execute(&mut other)
+    .await
+    .unwrap();
+    let msg = |cid: &str, body: &str| NewMessage {
+        chat: dm,
+        sender: a.id,
+        client_id: cid.into(),
+        body: body.into(),
+    };
+
+    // The store: the whole batch fails and nothing of it stays.
+    let batch = [msg("1", "one"), msg("2", "boom"), msg("3", "three")];
+    assert!(db.store.insert_messages(&batch).await.is_err());
+    assert!(db
+        .store
+        .history(dm, None, 50)
+        .await
+        .unwrap()
+        .messages
+        .is_empty());
+
+    // The writer: the same batch, queued together, settles message by message.
+    let writer = MessageWriter::start(
+        db.store.clone(),
+        Arc::new(LocalBroker::new(Arc::new(Hub::new()))),
+    );
+    let mut pending = Vec::new();
+    for m in batch {
+        pending.push(writer.enqueue(m).await.unwrap());
+    }
+    let mut outcomes = Vec::new();
+    for p in pending {
+        outcomes.push(p.await.unwrap());
+    }
+    assert!(matches!(&outcomes[0], Ok(Ok((m, _))) if m.seq == 1 && m.body == "one"));
+    assert!(outcomes[1].is_err(), "the refused message fails");
+    assert!(matches!(&outcomes[2], Ok(Ok((m, _))) if m.seq == 2 && m.body == "three"));
+    let stored: Vec<String> = db
+        .store
+        .history(dm, None, 50)
+        .await
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(stored, ["one", "three"]);
+}
