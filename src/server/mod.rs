@@ -28,7 +28,7 @@ use state::AppState;
 
 /// Starts natter: logging, database, router, then serves until SIGTERM / Ctrl-C.
 pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let store = db::Store::connect(&config.database_url).await?;
+    let store = db::Store::open(&config.database_url, config.db_connections).await?;
     let state = AppState::new(config.clone(), store)?;
     let listener = tokio::net::TcpListener::bind(&config.bind).await?;
     let addr = listener.local_addr()?;

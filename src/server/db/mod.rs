@@ -39,6 +39,11 @@ impl Store {
     /// process being killed (the WAL is in the OS page cache); a power cut may lose the
     /// last transactions but never corrupts the file.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::open(url, 8).await
+    }
+
+    /// [`Store::connect`] with `connections` pooled connections (at least 1).
+    pub async fn open(url: &str, connections: u32) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -46,7 +51,7 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(connections.max(1))
             .min_connections(1)
             .connect_with(options)
             .await?;
