@@ -124,8 +124,8 @@ impl Store {
     /// connection: one that takes the write lock (`BEGIN IMMEDIATE`, so nothing can slip
     /// in between the checks and the writes) and reads what the plan needs, and one that
     /// writes and commits. Each round trip is a hand-off to the connection's thread and
-    /// back, and on a busy machine a hand-off costs more than the SQL (measured: 8 round
-    /// trips took 1.5–3.6 ms per batch, mostly waiting to be scheduled).
+    /// back (a channel send, a wake-up, a context switch); with one statement per round
+    /// trip, a batch took 1.5–3.6 ms whether it held 2 messages or 250.
     pub async fn insert_messages(&self, batch: &[NewMessage]) -> Result<Vec<Stored>> {
         if batch.is_empty() {
             return Ok(Vec::new());
