@@ -9,6 +9,7 @@ import {
   gotoHydrated,
   messageLog,
   openChatFromList,
+  openDm,
   reloadHydrated,
   sendMessage,
   signUp,
@@ -96,17 +97,9 @@ test('Shift+Enter inserts a newline and the message arrives as one message', asy
 });
 
 test('the author edits and deletes a message, and the other side sees both live', async ({ openPage }) => {
-  const suffix = uniqueSuffix();
-  const alice = username('a', suffix);
-  const bob = username('b', suffix);
-  const pageA = await openPage();
-  const pageB = await openPage();
-  await signUp(pageA, alice);
-  await signUp(pageB, bob);
-  const chatPath = await createChat(pageA, bob);
+  const { pageA, pageB, suffix } = await openDm(openPage);
   await sendMessage(pageA, `first ${suffix}`);
   await sendMessage(pageA, `second ${suffix}`);
-  await gotoHydrated(pageB, chatPath);
   await expectMessagesInOrder(pageB, [`first ${suffix}`, `second ${suffix}`]);
 
   // Edit the first message: only it turns into an editor.

@@ -210,6 +210,20 @@ export async function createChat(page: Page, members: string, title?: string): P
 }
 
 /** Loads /chats, clicks the chat titled `title` in the list and returns the chat's path. */
+/** A DM between two fresh users, both looking at it. */
+export async function openDm(openPage: OpenPage) {
+  const suffix = uniqueSuffix();
+  const a = username('a', suffix);
+  const b = username('b', suffix);
+  const pageA = await openPage();
+  const pageB = await openPage();
+  await signUp(pageA, a);
+  await signUp(pageB, b);
+  const chat = await createChat(pageA, b);
+  await gotoHydrated(pageB, chat);
+  return { a, b, pageA, pageB, chat, suffix };
+}
+
 export async function openChatFromList(page: Page, title: string): Promise<string> {
   await gotoHydrated(page, '/chats');
   const link = chatLink(page, title);

@@ -10,26 +10,13 @@ import {
   expect,
   gotoHydrated,
   messageLog,
+  openDm,
   sendMessage,
   signUp,
   test,
   uniqueSuffix,
   username,
 } from './helpers';
-
-/** A DM between two fresh users, both looking at it. */
-async function openDm(openPage: (o?: { js?: boolean }) => Promise<import('@playwright/test').Page>) {
-  const suffix = uniqueSuffix();
-  const a = username('a', suffix);
-  const b = username('b', suffix);
-  const pageA = await openPage();
-  const pageB = await openPage();
-  await signUp(pageA, a);
-  await signUp(pageB, b);
-  const chat = await createChat(pageA, b);
-  await gotoHydrated(pageB, chat);
-  return { a, b, pageA, pageB, chat, suffix };
-}
 
 function pending(page: import('@playwright/test').Page) {
   return messageLog(page).locator('.msg-pending');

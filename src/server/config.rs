@@ -12,7 +12,7 @@ pub struct Config {
     /// Pooled database connections serving requests (the message writer has one more of
     /// its own). SQLite reads are CPU work: more connections than cores adds thread
     /// hand-offs, not throughput.
-    #[arg(long, env = "NATTER_DB_CONNECTIONS", default_value_t = 8)]
+    #[arg(long, env = "NATTER_DB_CONNECTIONS", default_value_t = super::db::DEFAULT_CONNECTIONS)]
     pub db_connections: u32,
 
     /// Address to listen on (use port 0 for any free port).
@@ -56,7 +56,7 @@ impl Config {
     pub fn for_tests(database_url: &str) -> Self {
         Config {
             database_url: database_url.to_string(),
-            db_connections: 8,
+            db_connections: super::db::DEFAULT_CONNECTIONS,
             bind: "127.0.0.1:0".into(),
             public_origin: "http://127.0.0.1:3000".into(),
             site_root: "target/site".into(),

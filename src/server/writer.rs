@@ -87,12 +87,7 @@ async fn store_batch(store: &Store, messages: &[NewMessage]) -> Vec<Result<Store
             tracing::warn!(error = %e, size = messages.len(), "batch insert failed; storing one by one");
             let mut out = Vec::with_capacity(messages.len());
             for m in messages {
-                out.push(match store.insert_messages(std::slice::from_ref(m)).await {
-                    Ok(mut one) => one
-                        .pop()
-                        .ok_or_else(|| Error::internal("empty batch result")),
-                    Err(e) => Err(e),
-                });
+                out.push(store.insert_one(m).await);
             }
             out
         }

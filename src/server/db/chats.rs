@@ -200,9 +200,9 @@ impl Store {
         Ok(ids)
     }
 
-    /// The chat as `user` sees it, or `None` when it does not exist or `user` is not a member.
-    /// The chat with its members, if `user` is one of them: one query (chat columns on
-    /// every member row), as the conversation page runs it on every view.
+    /// The chat as `user` sees it, with its members, or `None` when it does not exist or
+    /// `user` is not a member: one query (chat columns on every member row), as the
+    /// conversation page runs it on every view.
     pub async fn chat_for_member(&self, chat: ChatId, user: UserId) -> Result<Option<ChatDetail>> {
         #[derive(sqlx::FromRow)]
         struct Row {

@@ -108,10 +108,16 @@ impl Store {
             client_id: client_id.to_string(),
             body: body.to_string(),
         };
-        let mut out = self.insert_messages(std::slice::from_ref(&one)).await?;
-        Ok(out
+        Ok(self.insert_one(&one).await??)
+    }
+
+    /// Stores one message as a batch of its own: a database failure is the outer error,
+    /// a refusal (not a member, client id reused) the inner one.
+    pub async fn insert_one(&self, message: &NewMessage) -> Result<Stored> {
+        self.insert_messages(std::slice::from_ref(message))
+            .await?
             .pop()
-            .ok_or_else(|| Error::internal("empty batch result"))??)
+            .ok_or_else(|| Error::internal("empty batch result"))
     }
 
     /// Stores a batch of messages in one transaction (group commit), in order.
@@ -245,8 +251,9 @@ struct BatchFacts {
     last_seq: HashMap<ChatId, i64>,
     /// The highest message id so far.
     max_id: i64,
-    /// Messages stored earlier under the same (sender, client id).
-    originals: HashMap<(UserId, String), Message>,
+    /// Messages stored earlier under the same sender and client id (sender → client id →
+    /// message, so a lookup borrows the batch's client id instead of copying it).
+    originals: HashMap<UserId, HashMap<String, Message>>,
 }
 
 /// The first round trip of a batch: takes the write lock, then reads memberships, seq
@@ -297,7 +304,9 @@ async fn read_facts(conn: &mut SqliteConnection, batch: &[NewMessage]) -> Result
                 let r = MessageRow::from_row(&row)?;
                 facts
                     .originals
-                    .insert((r.sender_id, r.client_id.clone()), Message::from(r));
+                    .entry(r.sender_id)
+                    .or_default()
+                    .insert(r.client_id.clone(), Message::from(r));
             }
         }
     }
@@ -307,17 +316,23 @@ async fn read_facts(conn: &mut SqliteConnection, batch: &[NewMessage]) -> Result
 /// Plans, writes and commits one batch (see [`Store::insert_messages`]).
 async fn write_batch(conn: &mut SqliteConnection, batch: &[NewMessage]) -> Result<Vec<Stored>> {
     let now = now_ms();
-    let facts = read_facts(conn, batch).await?;
+    let BatchFacts {
+        members,
+        last_seq: mut next_seq,
+        max_id: mut next_id,
+        originals,
+    } = read_facts(conn, batch).await?;
 
     // Decide each message's fate, seq and id (the write lock is held: nobody else
     // inserts, so nothing has to be read back from the database).
-    let mut next_seq = facts.last_seq.clone();
-    let mut next_id = facts.max_id;
     let mut first_use: HashMap<(UserId, &str), usize> = HashMap::new();
     let mut plans = Vec::with_capacity(batch.len());
     for (i, m) in batch.iter().enumerate() {
-        let plan = if let Some(name) = facts.members.get(&(m.chat, m.sender)) {
-            if let Some(original) = facts.originals.get(&(m.sender, m.client_id.clone())) {
+        let plan = if let Some(name) = members.get(&(m.chat, m.sender)) {
+            let original = originals
+                .get(&m.sender)
+                .and_then(|mine| mine.get(m.client_id.as_str()));
+            if let Some(original) = original {
                 if original.chat_id == m.chat {
                     Plan::Retry(original.clone())
                 } else {
@@ -357,7 +372,7 @@ async fn write_batch(conn: &mut SqliteConnection, batch: &[NewMessage]) -> Resul
     if fresh.is_empty() {
         sqlx::query("COMMIT").execute(&mut *conn).await?;
     } else {
-        write_fresh(conn, &fresh, &facts.last_seq, &next_seq, now).await?;
+        write_fresh(conn, &fresh, now).await?;
     }
 
     let mut out: Vec<Stored> = Vec::with_capacity(batch.len());
@@ -399,8 +414,6 @@ async fn write_batch(conn: &mut SqliteConnection, batch: &[NewMessage]) -> Resul
 async fn write_fresh(
     conn: &mut SqliteConnection,
     fresh: &[(&NewMessage, i64, MessageId)],
-    last_seq: &HashMap<ChatId, i64>,
-    next_seq: &HashMap<ChatId, i64>,
     now: i64,
 ) -> Result<()> {
     const SQL: &str = "
@@ -414,10 +427,12 @@ async fn write_fresh(
         FROM json_each(?) AS v
         WHERE chat_members.chat_id = v.value ->> 0 AND chat_members.user_id = v.value ->> 1;
         COMMIT";
-    let chats: Vec<(ChatId, i64)> = next_seq
+    // Each chat's new last seq: `fresh` is in seq order, so the last one seen wins.
+    let chats: Vec<(ChatId, i64)> = fresh
         .iter()
-        .filter(|(chat, last)| last_seq.get(chat) != Some(last))
-        .map(|(chat, last)| (*chat, *last))
+        .map(|(m, seq, _)| (m.chat, *seq))
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
         .collect();
     let rows: Vec<_> = fresh
         .iter()

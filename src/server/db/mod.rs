@@ -19,6 +19,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Pooled connections when nothing else is configured (`--db-connections`).
+pub const DEFAULT_CONNECTIONS: u32 = 8;
+
 /// The database: one pool, created at start.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -39,7 +42,7 @@ impl Store {
     /// process being killed (the WAL is in the OS page cache); a power cut may lose the
     /// last transactions but never corrupts the file.
     pub async fn connect(url: &str) -> Result<Self> {
-        Self::open(url, 8).await
+        Self::open(url, DEFAULT_CONNECTIONS).await
     }
 
     /// [`Store::connect`] with `connections` pooled connections (at least 1).
