@@ -43,8 +43,13 @@ const HOLD_BACK: Duration = Duration::from_secs(2);
 const READ_BUFFER: usize = 1024;
 /// Bytes gathered before a write even without a flush.
 const WRITE_BUFFER: usize = 16 * 1024;
-/// Sends of one connection waiting for their commit before reading pauses.
-const MAX_IN_FLIGHT: usize = 1024;
+/// Sends of one connection waiting for their commit before reading pauses. Each send
+/// comes back to this connection as its own `message` frame plus an `ack`, and the
+/// writer can commit all of them in one batch, so twice this must fit in the
+/// connection's queue; more would let one client's burst overflow its own queue (and
+/// get it cut off as a slow consumer).
+const MAX_IN_FLIGHT: usize = 256;
+const _: () = assert!(2 * MAX_IN_FLIGHT <= crate::server::ws::hub::QUEUE_CAPACITY);
 
 /// Queued sends, resolving in the order they were queued: (client id, chat, outcome).
 type InFlight =
