@@ -2,11 +2,12 @@
 
 use crate::client::{feed, next_frame, next_message, next_seen, send, Error, Seen, Server};
 use crate::stats::{Latency, Meter, Row};
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use natter::model::protocol::{ClientFrame, ServerFrame};
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// One clock for senders and receivers: microseconds since the bench started.
@@ -232,28 +233,38 @@ pub async fn idle(server: &Server, pid: u32, n: usize, users: usize) -> Result<R
     }
     let meter = Meter::start(pid);
     let t0 = Instant::now();
-    let mut conns = Vec::with_capacity(n);
-    let mut failed = 0u64;
+    // Each connection is read by its own task, so it answers the server's pings (a
+    // connection that never answers is closed after a minute, and with tens of
+    // thousands the connecting alone takes that long). `closed` counts the ones the
+    // server ended anyway: they are not counted as held.
+    let closed = Arc::new(AtomicU64::new(0));
+    let mut readers = Vec::with_capacity(n);
     for i in 0..n {
         // 127.0.0.2, .3, …: each source address has its own ~28 000 ephemeral ports.
         let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (i / 20_000) as u8));
-        match server
+        // A connection that fails is counted as lost below.
+        if let Ok((sink, mut stream)) = server
             .connect(&cookies[i % cookies.len()], Some(source))
             .await
         {
-            Ok(c) => conns.push(c),
-            Err(_) => failed += 1,
+            let closed = closed.clone();
+            readers.push(tokio::spawn(async move {
+                let _sink = sink;
+                while let Some(Ok(_)) = stream.next().await {}
+                closed.fetch_add(1, Ordering::Relaxed);
+            }));
         }
     }
     let seconds = t0.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let held = (readers.len() as u64).saturating_sub(closed.load(Ordering::Relaxed));
     let mut row = Row {
         scenario: "idle".into(),
         params: format!("connections={n} users={users}"),
         sent: n as u64,
         expected: n as u64,
-        received: conns.len() as u64,
-        lost: failed,
+        received: held,
+        lost: n as u64 - held,
         seconds,
         ..Row::default()
     };
@@ -263,9 +274,11 @@ pub async fn idle(server: &Server, pid: u32, n: usize, users: usize) -> Result<R
         .saturating_sub(row.server_rss_before_kib) as f64;
     row.extra.push((
         "server_kib_per_connection".into(),
-        growth / conns.len().max(1) as f64,
+        growth / held.max(1) as f64,
     ));
-    drop(conns);
+    for reader in readers {
+        reader.abort();
+    }
     Ok(row)
 }
 

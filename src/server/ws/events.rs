@@ -8,18 +8,22 @@ use crate::model::{ChatId, Message, UserId};
 use crate::server::db::Store;
 use crate::server::state::AppState;
 use crate::server::Result;
+use axum::extract::ws::Utf8Bytes;
 
-/// Serialises a frame once.
+/// Serialises a frame once, for every recipient.
 pub fn encode(frame: &ServerFrame, kind: FrameKind) -> Frame {
-    let text = serde_json::to_string(frame).unwrap_or_else(|e| {
-        // Our own types always serialise; never panic on the delivery path regardless.
-        tracing::error!(error = %e, "cannot serialise frame");
-        r#"{"type":"error","code":"internal","message":"internal error"}"#.to_string()
-    });
-    Frame {
-        text: text.into(),
-        kind,
-    }
+    Frame::new(encode_text(frame), kind)
+}
+
+/// Serialises a frame for one connection.
+pub fn encode_text(frame: &ServerFrame) -> Utf8Bytes {
+    serde_json::to_string(frame)
+        .unwrap_or_else(|e| {
+            // Our own types always serialise; never panic on the delivery path regardless.
+            tracing::error!(error = %e, "cannot serialise frame");
+            r#"{"type":"error","code":"internal","message":"internal error"}"#.to_string()
+        })
+        .into()
 }
 
 /// Sends a frame to every member of a chat (all their connections).

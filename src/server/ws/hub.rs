@@ -31,21 +31,42 @@ pub enum FrameKind {
 }
 
 /// One serialised frame, shared by all its recipients (cloning is a refcount bump).
+///
+/// A handle to shared data rather than the data itself: each connection's queue
+/// reserves its first block of 32 slots up front, and a one-pointer slot keeps that at
+/// ~0.5 KiB per idle connection instead of ~1.9 KiB.
 #[derive(Clone, Debug)]
-pub struct Frame {
+pub struct Frame(Arc<FrameData>);
+
+#[derive(Debug)]
+pub struct FrameData {
     pub text: Utf8Bytes,
     pub kind: FrameKind,
 }
 
-/// What a connection's writer task receives.
+impl Frame {
+    pub fn new(text: Utf8Bytes, kind: FrameKind) -> Self {
+        Frame(Arc::new(FrameData { text, kind }))
+    }
+}
+
+impl std::ops::Deref for Frame {
+    type Target = FrameData;
+    fn deref(&self) -> &FrameData {
+        &self.0
+    }
+}
+
+/// What a connection's writer task receives (two words: see [`Frame`]).
 #[derive(Debug)]
 pub enum Outbound {
     Frame(Frame),
     /// Replay what the client missed (sent by the connection's own reader).
-    Resume(std::collections::BTreeMap<ChatId, i64>),
+    Resume(Box<std::collections::BTreeMap<ChatId, i64>>),
     /// The client's first frame was not `resume`: stop holding messages back.
     Ready,
 }
+const _: () = assert!(std::mem::size_of::<Outbound>() <= 16);
 
 struct Conn {
     id: ConnId,
