@@ -83,8 +83,8 @@ pub async fn upgrade(
         // idle connections should cost little.
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| {
-            // Split here, not in `run`: an async fn keeps its arguments for its whole
-            // life, and the whole socket is ~370 B per connection.
+            // Split here, not in `run`: its future keeps what it is given for the whole
+            // connection, and the unsplit socket is ~370 B.
             let (sink, stream) = socket.split();
             run(Arc::new(state), user, token_hash, sink, stream)
         })
