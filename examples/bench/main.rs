@@ -65,6 +65,10 @@ struct Args {
     idle: usize,
     #[arg(long, default_value_t = 100)]
     idle_users: usize,
+    /// idle: seconds to hold the connections before reading the server's memory (past a
+    /// heartbeat or two, every connection has pinged, ponged and had its session checked).
+    #[arg(long, default_value_t = 0.5)]
+    idle_hold: f64,
     /// page: concurrent HTTP clients.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -207,7 +211,7 @@ async fn main() -> Result<(), client::Error> {
         rows.push(scenarios::page(&server, pid, args.concurrency, page_secs).await?);
     }
     if want(Scenario::Idle) {
-        rows.push(scenarios::idle(&server, pid, args.idle, args.idle_users).await?);
+        rows.push(scenarios::idle(&server, pid, args.idle, args.idle_users, args.idle_hold).await?);
     }
     let mut broken = false;
     for row in &rows {

@@ -225,7 +225,13 @@ pub async fn fanout(
 }
 
 /// idle: `n` authenticated connections that do nothing; server memory per connection.
-pub async fn idle(server: &Server, pid: u32, n: usize, users: usize) -> Result<Row, Error> {
+pub async fn idle(
+    server: &Server,
+    pid: u32,
+    n: usize,
+    users: usize,
+    hold: f64,
+) -> Result<Row, Error> {
     let tag = unique("i");
     let mut cookies = Vec::new();
     for i in 0..users.max(1) {
@@ -256,11 +262,11 @@ pub async fn idle(server: &Server, pid: u32, n: usize, users: usize) -> Result<R
         }
     }
     let seconds = t0.elapsed().as_secs_f64();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_secs_f64(hold.clamp(0.0, 600.0))).await;
     let held = (readers.len() as u64).saturating_sub(closed.load(Ordering::Relaxed));
     let mut row = Row {
         scenario: "idle".into(),
-        params: format!("connections={n} users={users}"),
+        params: format!("connections={n} users={users} hold={hold}s"),
         sent: n as u64,
         expected: n as u64,
         received: held,
