@@ -1,7 +1,7 @@
 //! The scenarios. Each is bounded in count and time and returns one [`Row`].
 
 use crate::client::{feed, next_frame, next_message, next_seen, send, Error, Seen, Server};
-use crate::stats::{Latency, Meter, Row};
+use crate::stats::{rss_kib, Latency, Meter, Row};
 use futures::{SinkExt, StreamExt};
 use natter::model::protocol::{ClientFrame, ServerFrame};
 use std::collections::{BTreeMap, HashSet};
@@ -245,7 +245,13 @@ pub async fn idle(
     // server ended anyway: they are not counted as held.
     let closed = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::with_capacity(n);
+    // RSS with half the connections open: the second half's growth is the cost of a
+    // connection, free of whatever the allocator already had resident before the first.
+    let mut half_rss = None;
     for i in 0..n {
+        if i == n / 2 {
+            half_rss = Some(rss_kib(pid));
+        }
         // 127.0.0.2, .3, …: each source address has its own ~28 000 ephemeral ports.
         let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (i / 20_000) as u8));
         // A connection that fails is counted as lost below.
@@ -282,6 +288,13 @@ pub async fn idle(
         "server_kib_per_connection".into(),
         growth / held.max(1) as f64,
     ));
+    if let Some(half) = half_rss {
+        let second_half = (n - n / 2).max(1) as f64;
+        row.extra.push((
+            "marginal_kib_per_connection".into(),
+            row.server_rss_after_kib.saturating_sub(half) as f64 / second_half,
+        ));
+    }
     for reader in readers {
         reader.abort();
     }
