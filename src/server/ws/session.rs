@@ -73,6 +73,9 @@ pub async fn upgrade(
     let token_hash = auth::session_token(&headers)
         .map(|t| auth::hash_token(&t))
         .unwrap_or_default();
+    // Shared before the closure captures it: axum's connection task keeps the closure's
+    // captures for its whole life (a pointer, not the ~230 B state).
+    let state = Arc::new(state);
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         // Frames fed between two flushes leave in one write: the writer drains its whole
@@ -86,7 +89,7 @@ pub async fn upgrade(
             // Split here, not in `run`: its future keeps what it is given for the whole
             // connection, and the unsplit socket is ~370 B.
             let (sink, stream) = socket.split();
-            run(Arc::new(state), user, token_hash, sink, stream)
+            run(state, user, token_hash, sink, stream)
         })
 }
 
