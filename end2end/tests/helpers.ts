@@ -209,7 +209,6 @@ export async function createChat(page: Page, members: string, title?: string): P
   return currentPath(page);
 }
 
-/** Loads /chats, clicks the chat titled `title` in the list and returns the chat's path. */
 /** A DM between two fresh users, both looking at it. */
 export async function openDm(openPage: OpenPage) {
   const suffix = uniqueSuffix();
@@ -224,6 +223,7 @@ export async function openDm(openPage: OpenPage) {
   return { a, b, pageA, pageB, chat, suffix };
 }
 
+/** Loads /chats, clicks the chat titled `title` in the list and returns the chat's path. */
 export async function openChatFromList(page: Page, title: string): Promise<string> {
   await gotoHydrated(page, '/chats');
   const link = chatLink(page, title);

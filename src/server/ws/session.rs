@@ -191,6 +191,16 @@ struct Writer {
 
 type Sink = SplitSink<WebSocket, WsMessage>;
 
+/// See [`Writer::order`].
+enum Order {
+    /// Write it (and, for a message, it is now recorded as sent).
+    Write,
+    /// A message this connection already has.
+    Seen,
+    /// A message beyond the next one: the ones in between must be sent first.
+    Gap { chat: ChatId, last: i64, seq: i64 },
+}
+
 impl Writer {
     // Not `async fn`: an async fn keeps its arguments twice for its whole life (the
     // arguments, then the locals they are moved into; rust-lang/rust#62958), and this
@@ -304,16 +314,28 @@ impl Writer {
         if !self.ready {
             return Err(Outbound::Frame(frame));
         }
-        if let FrameKind::Message { chat, seq } = frame.kind {
-            match self.delivered.get(&chat) {
-                Some(&last) if seq <= last => return Ok(None),
-                Some(&last) if seq > last + 1 => return Err(Outbound::Frame(frame)),
-                _ => {
-                    self.delivered.insert(chat, seq);
-                }
+        match self.order(frame.kind) {
+            Order::Write => Ok(Some(frame.text.clone())),
+            Order::Seen => Ok(None),
+            Order::Gap { .. } => Err(Outbound::Frame(frame)),
+        }
+    }
+
+    /// Where a frame stands against what this connection was already sent; a message
+    /// that is next in its chat (or the first seen there) is recorded as sent.
+    fn order(&mut self, kind: FrameKind) -> Order {
+        let FrameKind::Message { chat, seq } = kind else {
+            return Order::Write;
+        };
+        match self.delivered.get(&chat) {
+            // Already sent (by a replay or a gap fill).
+            Some(&last) if seq <= last => Order::Seen,
+            Some(&last) if seq > last + 1 => Order::Gap { chat, last, seq },
+            _ => {
+                self.delivered.insert(chat, seq);
+                Order::Write
             }
         }
-        Ok(Some(frame.text.clone()))
     }
 
     /// Queues one item on the socket (without flushing). `false` when the socket is gone.
@@ -350,16 +372,15 @@ impl Writer {
     }
 
     async fn frame(&mut self, sink: &mut Sink, frame: Frame) -> bool {
-        if let FrameKind::Message { chat, seq } = frame.kind {
-            if let Some(&last) = self.delivered.get(&chat) {
-                if seq <= last {
-                    return true; // already sent (by a replay or a gap fill)
-                }
-                if seq > last + 1 && !Box::pin(self.replay(sink, chat, last, seq - 1)).await {
+        match self.order(frame.kind) {
+            Order::Write => {}
+            Order::Seen => return true,
+            Order::Gap { chat, last, seq } => {
+                if !Box::pin(self.replay(sink, chat, last, seq - 1)).await {
                     return false;
                 }
+                self.delivered.insert(chat, seq);
             }
-            self.delivered.insert(chat, seq);
         }
         sink.feed(WsMessage::Text(frame.text.clone())).await.is_ok()
     }
@@ -484,11 +505,11 @@ impl Reader {
     }
 
     /// Reads until the client leaves or must be closed; returns the close frame to send.
-    #[allow(clippy::manual_async_fn)] // see `Writer::run`
     ///
     /// Sends are pipelined: each is queued for the message writer and the next frame is
     /// read at once; acks go out in order as the writer commits (at most
     /// [`MAX_IN_FLIGHT`] wait at a time, then reading pauses).
+    #[allow(clippy::manual_async_fn)] // see `Writer::run`
     fn run(
         mut self,
         mut stream: SplitStream<WebSocket>,
