@@ -1,17 +1,17 @@
 //! The connection registry: which connections each user has open, and fan-out to them.
 //!
 //! The registry lock is a `std::sync::Mutex` that is only ever held for non-blocking
-//! work (`try_send` into bounded queues), never across an `.await`. A recipient whose
+//! work (`try_push` into bounded queues), never across an `.await`. A recipient whose
 //! queue is full loses ephemeral frames (typing, presence) first; when a durable frame
 //! does not fit, that connection is kicked (closed with `SLOW_CONSUMER`, to resume on
 //! reconnect) and everyone else carries on.
 
+use super::queue::{PushError, Queue};
 use crate::model::{ChatId, UserId};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{mpsc, Notify};
 
 /// Frames waiting for one connection. Big enough for a burst of a busy group; small
 /// enough that a stuck client costs little.
@@ -32,9 +32,7 @@ pub enum FrameKind {
 
 /// One serialised frame, shared by all its recipients (cloning is a refcount bump).
 ///
-/// A handle to shared data rather than the data itself: each connection's queue
-/// reserves its first block of 32 slots up front, and a one-pointer slot keeps that at
-/// ~0.5 KiB per idle connection instead of ~1.9 KiB.
+/// A handle to shared data rather than the data itself, so a queue slot is two words.
 #[derive(Clone, Debug)]
 pub struct Frame(Arc<FrameData>);
 
@@ -57,7 +55,7 @@ impl std::ops::Deref for Frame {
     }
 }
 
-/// What a connection's writer task receives (two words: see [`Frame`]).
+/// What a connection's writer receives through its [`Queue`] (two words: see [`Frame`]).
 #[derive(Debug)]
 pub enum Outbound {
     Frame(Frame),
@@ -70,17 +68,14 @@ const _: () = assert!(std::mem::size_of::<Outbound>() <= 16);
 
 struct Conn {
     id: ConnId,
-    tx: mpsc::Sender<Outbound>,
-    kick: Arc<Notify>,
+    queue: Arc<Queue>,
 }
 
-/// A registered connection's ends.
+/// A registered connection.
 pub struct Registration {
     pub id: ConnId,
-    pub rx: mpsc::Receiver<Outbound>,
-    pub tx: mpsc::Sender<Outbound>,
-    /// Notified when the hub gives up on this connection (queue overflow).
-    pub kick: Arc<Notify>,
+    /// Its outbound queue (also how the hub tells it that it is too slow).
+    pub queue: Arc<Queue>,
     /// Whether this is the user's first open connection (they just came online).
     pub first: bool,
 }
@@ -107,24 +102,16 @@ impl Hub {
     }
 
     pub fn register(&self, user: UserId) -> Registration {
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let kick = Arc::new(Notify::new());
+        let queue = Arc::new(Queue::new(QUEUE_CAPACITY));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let mut conns = self.lock();
         let list = conns.entry(user).or_default();
         let first = list.is_empty();
         list.push(Conn {
             id,
-            tx: tx.clone(),
-            kick: kick.clone(),
+            queue: queue.clone(),
         });
-        Registration {
-            id,
-            rx,
-            tx,
-            kick,
-            first,
-        }
+        Registration { id, queue, first }
     }
 
     /// Removes a connection; returns whether it was the user's last (they went offline).
@@ -173,19 +160,19 @@ impl Hub {
     }
 
     fn offer(&self, conn: &Conn, frame: &Frame) {
-        match conn.tx.try_send(Outbound::Frame(frame.clone())) {
+        match conn.queue.try_push(Outbound::Frame(frame.clone())) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(PushError::Full(_)) => {
                 if frame.kind == FrameKind::Ephemeral {
                     self.dropped_ephemeral.fetch_add(1, Ordering::Relaxed);
                 } else {
                     self.kicked.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(conn = conn.id, "slow consumer: closing connection");
-                    conn.kick.notify_one();
+                    conn.queue.kick();
                 }
             }
             // The connection is closing; its cleanup will unregister it.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(PushError::Closed) => {}
         }
     }
 

@@ -9,6 +9,7 @@
 
 use super::events::{encode, encode_text};
 use super::hub::{Frame, FrameKind, Outbound};
+use super::queue::Queue;
 use crate::model::protocol::{
     close, ClientFrame, ErrorCode, ServerFrame, HEARTBEAT_MS, IDLE_TIMEOUT_MS, MAX_FRAME_BYTES,
     PROTOCOL_VERSION, RESUME_MAX_MESSAGES,
@@ -31,7 +32,7 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::oneshot;
 
 /// Invalid frames tolerated per connection before it is closed with `POLICY`.
 const MAX_STRIKES: u32 = 50;
@@ -103,13 +104,14 @@ fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
 /// Drives one connection to its end, then cleans up (the only cleanup path).
 ///
 /// Memory per idle connection is what this future holds while it waits, so:
+/// - everything is set up before the `async` block: what the block captures stays in it
+///   for the connection's whole life, and a value built inside it and moved on (or a
+///   shadowed one) keeps its slot too;
+/// - the reader and writer futures are boxed (one allocation each); pinned as locals,
+///   the compiler kept both a moved-from and a pinned copy of each;
 /// - rare, deep paths (database work, replays, handling a client frame) are boxed where
 ///   they are awaited, so the loops' states stay small;
-/// - the reader and writer futures are boxed once: pinned as locals, the compiler kept
-///   both a moved-from and a pinned copy of each (7 KiB for this future, against
-///   ~3 KiB for the two loops together);
 /// - the long-lived futures are `async move` blocks, not `async fn`s (see `Writer::run`).
-#[allow(clippy::manual_async_fn)] // see `Writer::run`
 fn run(
     state: Arc<AppState>,
     user: User,
@@ -117,44 +119,41 @@ fn run(
     sink: Sink,
     stream: SplitStream<WebSocket>,
 ) -> impl std::future::Future<Output = ()> {
+    let reg = state.hub.register(user.id);
+    let (conn, first, user_id) = (reg.id, reg.first, user.id);
+    let activity = Arc::new(AtomicI64::new(now_ms()));
+    let (close_tx, close_rx) = oneshot::channel();
+    let hello = encode_text(&ServerFrame::Hello {
+        protocol: PROTOCOL_VERSION,
+        user_id,
+        username: user.username.clone(),
+        heartbeat_ms: HEARTBEAT_MS,
+    });
+    let writer = Writer {
+        state: state.clone(),
+        user: user_id,
+        token_hash,
+        delivered: HashMap::new(),
+        activity: activity.clone(),
+        ready: false,
+        held: Vec::new(),
+        hello: Some(hello),
+    };
+    let mut writer = Box::pin(writer.run(sink, reg.queue.clone(), close_rx));
+    let mut reader =
+        Box::pin(Reader::new(state.clone(), user, reg.queue.clone(), activity).run(stream));
+    let queue = reg.queue;
     async move {
-        let reg = state.hub.register(user.id);
-        let conn = reg.id;
-        tracing::debug!(user = %user.id, conn, "ws connected");
-        let activity = Arc::new(AtomicI64::new(now_ms()));
-        let (close_tx, close_rx) = oneshot::channel();
-
-        let hello = ServerFrame::Hello {
-            protocol: PROTOCOL_VERSION,
-            user_id: user.id,
-            username: user.username.clone(),
-            heartbeat_ms: HEARTBEAT_MS,
-        };
-        let hello = encode_text(&hello);
-        if reg.first {
-            if let Err(e) = Box::pin(state.presence_changed(user.id, true)).await {
+        tracing::debug!(user = %user_id, conn, "ws connected");
+        if first {
+            if let Err(e) = Box::pin(state.presence_changed(user_id, true)).await {
                 tracing::warn!(error = %e, "presence update failed");
             }
         }
-        if let Err(e) = Box::pin(state.send_presence_snapshot(user.id, conn)).await {
+        if let Err(e) = Box::pin(state.send_presence_snapshot(user_id, conn)).await {
             tracing::warn!(error = %e, "presence snapshot failed");
         }
 
-        let mut writer = Box::pin(
-            Writer {
-                state: state.clone(),
-                user: user.id,
-                token_hash,
-                delivered: HashMap::new(),
-                activity: activity.clone(),
-                ready: false,
-                held: Vec::new(),
-                hello: Some(hello),
-            }
-            .run(sink, reg.rx, reg.kick, close_rx),
-        );
-        let mut reader =
-            Box::pin(Reader::new(state.clone(), user.clone(), reg.tx, activity).run(stream));
         tokio::select! {
             () = &mut writer => {}
             reason = &mut reader => {
@@ -164,12 +163,13 @@ fn run(
             }
         }
 
-        if state.hub.unregister(user.id, conn) {
-            if let Err(e) = Box::pin(state.presence_changed(user.id, false)).await {
+        queue.close();
+        if state.hub.unregister(user_id, conn) {
+            if let Err(e) = Box::pin(state.presence_changed(user_id, false)).await {
                 tracing::warn!(error = %e, "presence update failed");
             }
         }
-        tracing::debug!(user = %user.id, conn, "ws disconnected");
+        tracing::debug!(user = %user_id, conn, "ws disconnected");
     }
 }
 
@@ -209,15 +209,16 @@ impl Writer {
     fn run(
         mut self,
         mut sink: Sink,
-        mut rx: mpsc::Receiver<Outbound>,
-        kick: Arc<Notify>,
+        queue: Arc<Queue>,
         mut close_rx: oneshot::Receiver<CloseFrame>,
     ) -> impl std::future::Future<Output = ()> {
         async move {
             // A kick must win even while a write is stuck on a client that stopped reading.
             let reason = tokio::select! {
-                () = kick.notified() => Some(close_frame(close::SLOW_CONSUMER, "too slow: resume")),
-                reason = self.serve(&mut sink, &mut rx, &mut close_rx) => reason,
+                () = std::future::poll_fn(|cx| queue.poll_kicked(cx)) => {
+                    Some(close_frame(close::SLOW_CONSUMER, "too slow: resume"))
+                }
+                reason = self.serve(&mut sink, &queue, &mut close_rx) => reason,
             };
             let goodbye = async {
                 if let Some(frame) = reason {
@@ -233,7 +234,7 @@ impl Writer {
     async fn serve(
         &mut self,
         sink: &mut Sink,
-        rx: &mut mpsc::Receiver<Outbound>,
+        queue: &Queue,
         close_rx: &mut oneshot::Receiver<CloseFrame>,
     ) -> Option<CloseFrame> {
         let mut heartbeat = tokio::time::interval(Duration::from_millis(HEARTBEAT_MS));
@@ -262,8 +263,7 @@ impl Writer {
                         return reason;
                     }
                 }
-                item = rx.recv() => {
-                    let mut item = item?;
+                mut item = std::future::poll_fn(|cx| queue.poll_pop(cx)) => {
                     // Write everything already queued, then flush once. A frame in order
                     // (nearly all) is written here; anything else takes the boxed path.
                     loop {
@@ -275,9 +275,9 @@ impl Writer {
                         if !ok {
                             return None;
                         }
-                        match rx.try_recv() {
-                            Ok(more) => item = more,
-                            Err(_) => break,
+                        match queue.try_pop() {
+                            Some(more) => item = more,
+                            None => break,
                         }
                     }
                     if sink.flush().await.is_err() {
@@ -470,7 +470,7 @@ impl Writer {
 struct Reader {
     state: Arc<AppState>,
     user: User,
-    tx: mpsc::Sender<Outbound>,
+    queue: Arc<Queue>,
     activity: Arc<AtomicI64>,
     sends: DefaultDirectRateLimiter,
     typing: DefaultDirectRateLimiter,
@@ -480,12 +480,7 @@ struct Reader {
 }
 
 impl Reader {
-    fn new(
-        state: Arc<AppState>,
-        user: User,
-        tx: mpsc::Sender<Outbound>,
-        activity: Arc<AtomicI64>,
-    ) -> Self {
+    fn new(state: Arc<AppState>, user: User, queue: Arc<Queue>, activity: Arc<AtomicI64>) -> Self {
         let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
         let sends = RateLimiter::direct(
             Quota::per_second(nz(state.config.ws_send_rate))
@@ -495,7 +490,7 @@ impl Reader {
         Reader {
             state,
             user,
-            tx,
+            queue,
             activity,
             sends,
             typing,
@@ -592,8 +587,8 @@ impl Reader {
     /// Queues a frame for this connection only (waits if its queue is full: that only
     /// slows this client's own reading).
     async fn reply(&self, frame: &ServerFrame) -> Result<(), CloseFrame> {
-        self.tx
-            .send(Outbound::Frame(encode(frame, FrameKind::Durable)))
+        self.queue
+            .push(Outbound::Frame(encode(frame, FrameKind::Durable)))
             .await
             .map_err(|_| close_frame(1000, "bye"))
     }
@@ -664,8 +659,8 @@ impl Reader {
         if !self.announced {
             self.announced = true;
             if !matches!(frame, ClientFrame::Resume { .. }) {
-                self.tx
-                    .send(Outbound::Ready)
+                self.queue
+                    .push(Outbound::Ready)
                     .await
                     .map_err(|_| close_frame(1000, "bye"))?;
             }
@@ -719,8 +714,8 @@ impl Reader {
                 }
             }
             ClientFrame::Resume { positions } => self
-                .tx
-                .send(Outbound::Resume(Box::new(positions)))
+                .queue
+                .push(Outbound::Resume(Box::new(positions)))
                 .await
                 .map_err(|_| close_frame(1000, "bye")),
             ClientFrame::Ping => self.reply(&ServerFrame::Pong).await,

@@ -1,0 +1,269 @@
+//! One connection's outbound queue: the hub and the connection's reader push, the
+//! connection's writer pops.
+//!
+//! Why not `tokio::sync::mpsc`: a tokio channel costs ~1 KiB per connection before the
+//! first frame (a 128-byte-aligned channel state of ~0.5 KiB and a first block of 32
+//! slots), a fifth of what an idle connection cost in all (heaptrack, BENCHMARKS.md).
+//! This queue is a `VecDeque` behind a mutex that is only held to push or pop one item:
+//! nothing is allocated until the first frame, and a drained queue gives back what a
+//! burst made it grow to. It also carries the hub's "too slow" verdict, so the writer
+//! waits on one thing, and its idle state holds no waiter of its own.
+//!
+//! The writer is woken through one [`AtomicWaker`]: the writer's recv and its kick check
+//! are polled by the same task, so one waker serves both.
+
+use super::hub::Outbound;
+use futures::task::AtomicWaker;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use tokio::sync::Notify;
+
+/// A drained queue keeps at most this many slots (1 KiB); beyond, its memory goes back.
+const KEEP_SLOTS: usize = 64;
+
+pub struct Queue {
+    state: Mutex<State>,
+    capacity: usize,
+    /// The hub gave up on this connection (a durable frame did not fit).
+    kicked: AtomicBool,
+    /// The writer's task: woken on a push and on a kick.
+    writer: AtomicWaker,
+    /// Notified when a full queue gets room (only the connection's reader waits for it).
+    room: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    items: VecDeque<Outbound>,
+    /// The writer has ended: nothing more is accepted.
+    closed: bool,
+}
+
+/// Why [`Queue::try_push`] refused an item.
+#[derive(Debug)]
+pub enum PushError {
+    Full(Outbound),
+    Closed,
+}
+
+/// The writer has ended (the connection is closing).
+#[derive(Debug)]
+pub struct Closed;
+
+impl Queue {
+    pub fn new(capacity: usize) -> Self {
+        Queue {
+            state: Mutex::new(State::default()),
+            capacity,
+            kicked: AtomicBool::new(false),
+            writer: AtomicWaker::new(),
+            room: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every critical section is a single push, pop or flag change: a panic inside one
+        // cannot leave the state half-updated.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues an item without waiting.
+    pub fn try_push(&self, item: Outbound) -> Result<(), PushError> {
+        {
+            let mut state = self.lock();
+            if state.closed {
+                return Err(PushError::Closed);
+            }
+            if state.items.len() >= self.capacity {
+                return Err(PushError::Full(item));
+            }
+            state.items.push_back(item);
+        }
+        self.writer.wake();
+        Ok(())
+    }
+
+    /// Queues an item, waiting while the queue is full.
+    pub async fn push(&self, mut item: Outbound) -> Result<(), Closed> {
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            // Registered before trying, so a pop between the try and the wait is not missed.
+            room.as_mut().enable();
+            match self.try_push(item) {
+                Ok(()) => return Ok(()),
+                Err(PushError::Closed) => return Err(Closed),
+                Err(PushError::Full(back)) => {
+                    item = back;
+                    room.await;
+                }
+            }
+        }
+    }
+
+    /// Marks the connection as too slow and wakes its writer.
+    pub fn kick(&self) {
+        self.kicked.store(true, Ordering::Release);
+        self.writer.wake();
+    }
+
+    /// The next item, without waiting.
+    pub fn try_pop(&self) -> Option<Outbound> {
+        let mut state = self.lock();
+        let was_full = state.items.len() >= self.capacity;
+        let item = state.items.pop_front();
+        if state.items.is_empty() && state.items.capacity() > KEEP_SLOTS {
+            state.items = VecDeque::new();
+        }
+        drop(state);
+        if was_full && item.is_some() {
+            self.room.notify_waiters();
+        }
+        item
+    }
+
+    /// The next item, or `Pending` with the caller's task registered for the next push.
+    pub fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Outbound> {
+        if let Some(item) = self.try_pop() {
+            return Poll::Ready(item);
+        }
+        self.writer.register(cx.waker());
+        // A push may have landed between the first try and the registration.
+        match self.try_pop() {
+            Some(item) => Poll::Ready(item),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Ready once the hub has kicked this connection.
+    pub fn poll_kicked(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.kicked.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        self.writer.register(cx.waker());
+        if self.kicked.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Refuses everything from now on and drops what is queued (the writer has ended).
+    pub fn close(&self) {
+        let items = {
+            let mut state = self.lock();
+            state.closed = true;
+            std::mem::take(&mut state.items)
+        };
+        drop(items);
+        self.room.notify_waiters();
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn ready() -> Outbound {
+        Outbound::Ready
+    }
+
+    #[test]
+    fn nothing_is_allocated_until_the_first_push_and_a_drained_burst_gives_memory_back() {
+        let q = Queue::new(512);
+        assert_eq!(q.lock().items.capacity(), 0);
+        for _ in 0..500 {
+            q.try_push(ready()).unwrap();
+        }
+        assert!(q.lock().items.capacity() >= 500);
+        while q.try_pop().is_some() {}
+        assert_eq!(q.lock().items.capacity(), 0);
+        // A small queue keeps its few slots (no churn for a quiet connection).
+        q.try_push(ready()).unwrap();
+        q.try_pop().unwrap();
+        assert!(q.lock().items.capacity() > 0);
+    }
+
+    #[test]
+    fn a_full_queue_refuses_and_a_closed_one_drops_everything() {
+        let q = Queue::new(2);
+        q.try_push(ready()).unwrap();
+        q.try_push(ready()).unwrap();
+        assert!(matches!(q.try_push(ready()), Err(PushError::Full(_))));
+        q.close();
+        assert_eq!(q.len(), 0);
+        assert!(matches!(q.try_push(ready()), Err(PushError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn pop_waits_for_a_push_and_push_waits_for_room() {
+        let q = Arc::new(Queue::new(1));
+        let popper = tokio::spawn({
+            let q = q.clone();
+            async move { std::future::poll_fn(|cx| q.poll_pop(cx)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!popper.is_finished());
+        q.try_push(ready()).unwrap();
+        assert!(matches!(popper.await.unwrap(), Outbound::Ready));
+
+        q.try_push(ready()).unwrap();
+        let pusher = tokio::spawn({
+            let q = q.clone();
+            async move { q.push(ready()).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !pusher.is_finished(),
+            "push must wait while the queue is full"
+        );
+        q.try_pop().unwrap();
+        tokio::time::timeout(Duration::from_secs(5), pusher)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(q.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn close_releases_a_waiting_push_and_kick_wakes_the_writer() {
+        let q = Arc::new(Queue::new(1));
+        q.try_push(ready()).unwrap();
+        let pusher = tokio::spawn({
+            let q = q.clone();
+            async move { q.push(ready()).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        q.close();
+        assert!(tokio::time::timeout(Duration::from_secs(5), pusher)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_err());
+
+        let q = Arc::new(Queue::new(1));
+        let kicked = tokio::spawn({
+            let q = q.clone();
+            async move { std::future::poll_fn(|cx| q.poll_kicked(cx)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!kicked.is_finished());
+        q.kick();
+        tokio::time::timeout(Duration::from_secs(5), kicked)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
