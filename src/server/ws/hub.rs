@@ -7,8 +7,9 @@
 //! reconnect) and everyone else carries on.
 
 use super::queue::{PushError, Queue};
+use crate::model::protocol::close;
 use crate::model::{ChatId, UserId};
-use axum::extract::ws::Utf8Bytes;
+use axum::extract::ws::{CloseFrame, Utf8Bytes};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -101,8 +102,12 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn register(&self, user: UserId) -> Registration {
+    /// Registers a connection whose queue starts with `hello`: nothing can be queued
+    /// before it, as the connection is not visible until this returns.
+    pub fn register(&self, user: UserId, hello: Frame) -> Registration {
         let queue = Arc::new(Queue::new(QUEUE_CAPACITY));
+        // An empty queue takes one item.
+        let _ = queue.try_push(Outbound::Frame(hello));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let mut conns = self.lock();
         let list = conns.entry(user).or_default();
@@ -168,7 +173,10 @@ impl Hub {
                 } else {
                     self.kicked.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(conn = conn.id, "slow consumer: closing connection");
-                    conn.queue.kick();
+                    conn.queue.end(CloseFrame {
+                        code: close::SLOW_CONSUMER,
+                        reason: Utf8Bytes::from_static("too slow: resume"),
+                    });
                 }
             }
             // The connection is closing; its cleanup will unregister it.

@@ -6,13 +6,15 @@
 //! slots), a fifth of what an idle connection cost in all (heaptrack, BENCHMARKS.md).
 //! This queue is a `VecDeque` behind a mutex that is only held to push or pop one item:
 //! nothing is allocated until the first frame, and a drained queue gives back what a
-//! burst made it grow to. It also carries the hub's "too slow" verdict, so the writer
-//! waits on one thing, and its idle state holds no waiter of its own.
+//! burst made it grow to. It also carries the request to end the connection (the hub's
+//! "too slow", or the reader's close frame), so the writer waits on one thing and its
+//! idle state holds no waiter of its own.
 //!
-//! The writer is woken through one [`AtomicWaker`]: the writer's recv and its kick check
-//! are polled by the same task, so one waker serves both.
+//! The writer is woken through one [`AtomicWaker`]: its pop and its end check are polled
+//! by the same task, so one waker serves both.
 
 use super::hub::Outbound;
+use axum::extract::ws::CloseFrame;
 use futures::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,8 +28,8 @@ const KEEP_SLOTS: usize = 64;
 pub struct Queue {
     state: Mutex<State>,
     capacity: usize,
-    /// The hub gave up on this connection (a durable frame did not fit).
-    kicked: AtomicBool,
+    /// Set once `State::end` holds the frame to close the connection with.
+    ending: AtomicBool,
     /// The writer's task: woken on a push and on a kick.
     writer: AtomicWaker,
     /// Notified when a full queue gets room (only the connection's reader waits for it).
@@ -39,6 +41,8 @@ struct State {
     items: VecDeque<Outbound>,
     /// The writer has ended: nothing more is accepted.
     closed: bool,
+    /// How the connection should end, as soon as possible (the first request wins).
+    end: Option<CloseFrame>,
 }
 
 /// Why [`Queue::try_push`] refused an item.
@@ -57,7 +61,7 @@ impl Queue {
         Queue {
             state: Mutex::new(State::default()),
             capacity,
-            kicked: AtomicBool::new(false),
+            ending: AtomicBool::new(false),
             writer: AtomicWaker::new(),
             room: Notify::new(),
         }
@@ -105,9 +109,10 @@ impl Queue {
         }
     }
 
-    /// Marks the connection as too slow and wakes its writer.
-    pub fn kick(&self) {
-        self.kicked.store(true, Ordering::Release);
+    /// Asks the writer to close the connection with `reason` before anything else queued.
+    pub fn end(&self, reason: CloseFrame) {
+        self.lock().end.get_or_insert(reason);
+        self.ending.store(true, Ordering::Release);
         self.writer.wake();
     }
 
@@ -139,16 +144,18 @@ impl Queue {
         }
     }
 
-    /// Ready once the hub has kicked this connection.
-    pub fn poll_kicked(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.kicked.load(Ordering::Acquire) {
-            return Poll::Ready(());
+    /// Ready with the close frame once [`Self::end`] was called.
+    pub fn poll_end(&self, cx: &mut Context<'_>) -> Poll<CloseFrame> {
+        if !self.ending.load(Ordering::Acquire) {
+            self.writer.register(cx.waker());
+            if !self.ending.load(Ordering::Acquire) {
+                return Poll::Pending;
+            }
         }
-        self.writer.register(cx.waker());
-        if self.kicked.load(Ordering::Acquire) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
+        match self.lock().end.take() {
+            Some(reason) => Poll::Ready(reason),
+            // Already taken: the writer is past it.
+            None => Poll::Pending,
         }
     }
 
@@ -238,7 +245,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn close_releases_a_waiting_push_and_kick_wakes_the_writer() {
+    async fn close_releases_a_waiting_push_and_end_wakes_the_writer_with_the_first_reason() {
         let q = Arc::new(Queue::new(1));
         q.try_push(ready()).unwrap();
         let pusher = tokio::spawn({
@@ -254,16 +261,22 @@ mod tests {
             .is_err());
 
         let q = Arc::new(Queue::new(1));
-        let kicked = tokio::spawn({
+        let ended = tokio::spawn({
             let q = q.clone();
-            async move { std::future::poll_fn(|cx| q.poll_kicked(cx)).await }
+            async move { std::future::poll_fn(|cx| q.poll_end(cx)).await }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!kicked.is_finished());
-        q.kick();
-        tokio::time::timeout(Duration::from_secs(5), kicked)
+        assert!(!ended.is_finished());
+        let frame = |code| CloseFrame {
+            code,
+            reason: "".into(),
+        };
+        q.end(frame(4010));
+        q.end(frame(1000));
+        let reason = tokio::time::timeout(Duration::from_secs(5), ended)
             .await
             .unwrap()
             .unwrap();
+        assert_eq!(reason.code, 4010);
     }
 }

@@ -27,12 +27,11 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesOrdered, SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
 
 /// Invalid frames tolerated per connection before it is closed with `POLICY`.
 const MAX_STRIKES: u32 = 50;
@@ -119,27 +118,30 @@ fn run(
     sink: Sink,
     stream: SplitStream<WebSocket>,
 ) -> impl std::future::Future<Output = ()> {
-    let reg = state.hub.register(user.id);
+    // The first frame, never held back (ephemeral frames are not), and first in the
+    // queue, which is empty when it goes in, so it cannot be dropped either.
+    let hello = encode(
+        &ServerFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            user_id: user.id,
+            username: user.username.clone(),
+            heartbeat_ms: HEARTBEAT_MS,
+        },
+        FrameKind::Ephemeral,
+    );
+    let reg = state.hub.register(user.id, hello);
     let (conn, first, user_id) = (reg.id, reg.first, user.id);
     let activity = Arc::new(AtomicI64::new(now_ms()));
-    let (close_tx, close_rx) = oneshot::channel();
-    let hello = encode_text(&ServerFrame::Hello {
-        protocol: PROTOCOL_VERSION,
-        user_id,
-        username: user.username.clone(),
-        heartbeat_ms: HEARTBEAT_MS,
-    });
     let writer = Writer {
         state: state.clone(),
         user: user_id,
         token_hash,
-        delivered: HashMap::new(),
+        delivered: BTreeMap::new(),
         activity: activity.clone(),
         ready: false,
         held: Vec::new(),
-        hello: Some(hello),
     };
-    let mut writer = Box::pin(writer.run(sink, reg.queue.clone(), close_rx));
+    let mut writer = Box::pin(writer.run(sink, reg.queue.clone()));
     let mut reader =
         Box::pin(Reader::new(state.clone(), user, reg.queue.clone(), activity).run(stream));
     let queue = reg.queue;
@@ -157,7 +159,7 @@ fn run(
         tokio::select! {
             () = &mut writer => {}
             reason = &mut reader => {
-                let _ = close_tx.send(reason);
+                queue.end(reason);
                 // Let the writer send the close frame, but never wait on a stuck client.
                 let _ = Box::pin(tokio::time::timeout(Duration::from_secs(2), writer)).await;
             }
@@ -178,15 +180,14 @@ struct Writer {
     user: UserId,
     token_hash: Vec<u8>,
     /// Highest seq sent per chat: older live copies are dropped, gaps are filled.
-    delivered: HashMap<ChatId, i64>,
+    /// (A `BTreeMap`: half the size of a `HashMap` in every connection's state.)
+    delivered: BTreeMap<ChatId, i64>,
     activity: Arc<AtomicI64>,
     /// Until the client's first frame (normally `resume`) is handled, durable frames are
     /// held back: the replay must come first, or a live message would overtake the ones
     /// the client missed (register-then-fetch without a gap).
     ready: bool,
     held: Vec<Frame>,
-    /// Sent before anything else (never held back).
-    hello: Option<Utf8Bytes>,
 }
 
 type Sink = SplitSink<WebSocket, WsMessage>;
@@ -206,19 +207,13 @@ impl Writer {
     // arguments, then the locals they are moved into; rust-lang/rust#62958), and this
     // future is held by every connection.
     #[allow(clippy::manual_async_fn)]
-    fn run(
-        mut self,
-        mut sink: Sink,
-        queue: Arc<Queue>,
-        mut close_rx: oneshot::Receiver<CloseFrame>,
-    ) -> impl std::future::Future<Output = ()> {
+    fn run(mut self, mut sink: Sink, queue: Arc<Queue>) -> impl std::future::Future<Output = ()> {
         async move {
-            // A kick must win even while a write is stuck on a client that stopped reading.
+            // An end (the hub's "too slow", the reader's close) must win even while a
+            // write is stuck on a client that stopped reading.
             let reason = tokio::select! {
-                () = std::future::poll_fn(|cx| queue.poll_kicked(cx)) => {
-                    Some(close_frame(close::SLOW_CONSUMER, "too slow: resume"))
-                }
-                reason = self.serve(&mut sink, &queue, &mut close_rx) => reason,
+                reason = std::future::poll_fn(|cx| queue.poll_end(cx)) => Some(reason),
+                reason = self.serve(&mut sink, &queue) => reason,
             };
             let goodbye = async {
                 if let Some(frame) = reason {
@@ -231,28 +226,17 @@ impl Writer {
     }
 
     /// Writes queued frames until the connection should end; returns the close frame.
-    async fn serve(
-        &mut self,
-        sink: &mut Sink,
-        queue: &Queue,
-        close_rx: &mut oneshot::Receiver<CloseFrame>,
-    ) -> Option<CloseFrame> {
+    async fn serve(&mut self, sink: &mut Sink, queue: &Queue) -> Option<CloseFrame> {
         let mut heartbeat = tokio::time::interval(Duration::from_millis(HEARTBEAT_MS));
         heartbeat.tick().await;
         // Boxed and dropped once ready: most of a connection's life has no use for it.
         let mut hold_back = Some(Box::pin(tokio::time::sleep(HOLD_BACK)));
-        if let Some(hello) = self.hello.take() {
-            if sink.send(WsMessage::Text(hello)).await.is_err() {
-                return None;
-            }
-        }
         loop {
             if self.ready {
                 hold_back = None;
             }
             tokio::select! {
                 biased;
-                reason = &mut *close_rx => return reason.ok(),
                 () = async { if let Some(t) = hold_back.as_mut() { t.await } }, if !self.ready => {
                     if !Box::pin(self.become_ready(sink)).await || sink.flush().await.is_err() {
                         return None;
