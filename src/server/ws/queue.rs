@@ -5,8 +5,8 @@
 //! first frame (a 128-byte-aligned channel state of ~0.5 KiB and a first block of 32
 //! slots), a fifth of what an idle connection cost in all (heaptrack, BENCHMARKS.md).
 //! This queue is a `VecDeque` behind a mutex that is only held to push or pop one item:
-//! nothing is allocated until the first frame, and a drained queue gives back what a
-//! burst made it grow to. It also carries the request to end the connection (the hub's
+//! nothing is allocated while it is empty (a drained queue gives its memory back: one
+//! small allocation per writer wake-up is cheap next to the write that follows). It also carries the request to end the connection (the hub's
 //! "too slow", or the reader's close frame), so the writer waits on one thing and its
 //! idle state holds no waiter of its own.
 //!
@@ -21,9 +21,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use tokio::sync::Notify;
-
-/// A drained queue keeps at most this many slots (1 KiB); beyond, its memory goes back.
-const KEEP_SLOTS: usize = 64;
 
 pub struct Queue {
     state: Mutex<State>,
@@ -121,7 +118,7 @@ impl Queue {
         let mut state = self.lock();
         let was_full = state.items.len() >= self.capacity;
         let item = state.items.pop_front();
-        if state.items.is_empty() && state.items.capacity() > KEEP_SLOTS {
+        if state.items.is_empty() {
             state.items = VecDeque::new();
         }
         drop(state);
@@ -187,19 +184,20 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_allocated_until_the_first_push_and_a_drained_burst_gives_memory_back() {
+    fn an_empty_queue_holds_no_memory() {
         let q = Queue::new(512);
         assert_eq!(q.lock().items.capacity(), 0);
         for _ in 0..500 {
             q.try_push(ready()).unwrap();
         }
         assert!(q.lock().items.capacity() >= 500);
+        q.try_pop().unwrap();
+        assert!(
+            q.lock().items.capacity() >= 499,
+            "not freed while items remain"
+        );
         while q.try_pop().is_some() {}
         assert_eq!(q.lock().items.capacity(), 0);
-        // A small queue keeps its few slots (no churn for a quiet connection).
-        q.try_push(ready()).unwrap();
-        q.try_pop().unwrap();
-        assert!(q.lock().items.capacity() > 0);
     }
 
     #[test]

@@ -73,9 +73,6 @@ pub async fn upgrade(
     let token_hash = auth::session_token(&headers)
         .map(|t| auth::hash_token(&t))
         .unwrap_or_default();
-    // Shared before the closure captures it: axum's connection task keeps the closure's
-    // captures for its whole life (a pointer, not the ~230 B state).
-    let state = Arc::new(state);
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         // Frames fed between two flushes leave in one write: the writer drains its whole
@@ -112,7 +109,7 @@ fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
 ///   they are awaited, so the loops' states stay small;
 /// - the long-lived futures are `async move` blocks, not `async fn`s (see `Writer::run`).
 fn run(
-    state: Arc<AppState>,
+    state: AppState,
     user: User,
     token_hash: Vec<u8>,
     sink: Sink,
@@ -176,7 +173,7 @@ fn run(
 }
 
 struct Writer {
-    state: Arc<AppState>,
+    state: AppState,
     user: UserId,
     token_hash: Vec<u8>,
     /// Highest seq sent per chat: older live copies are dropped, gaps are filled.
@@ -452,7 +449,7 @@ impl Writer {
 }
 
 struct Reader {
-    state: Arc<AppState>,
+    state: AppState,
     user: User,
     queue: Arc<Queue>,
     activity: Arc<AtomicI64>,
@@ -464,7 +461,7 @@ struct Reader {
 }
 
 impl Reader {
-    fn new(state: Arc<AppState>, user: User, queue: Arc<Queue>, activity: Arc<AtomicI64>) -> Self {
+    fn new(state: AppState, user: User, queue: Arc<Queue>, activity: Arc<AtomicI64>) -> Self {
         let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
         let sends = RateLimiter::direct(
             Quota::per_second(nz(state.config.ws_send_rate))
@@ -494,16 +491,25 @@ impl Reader {
         mut stream: SplitStream<WebSocket>,
     ) -> impl std::future::Future<Output = CloseFrame> {
         async move {
-            let mut in_flight = InFlight::new();
+            // Made on the first send and dropped once drained: even empty, it holds two
+            // allocations (~150 B), and most connections are idle.
+            let mut in_flight: Option<InFlight> = None;
             loop {
+                let waiting = in_flight.as_ref().map_or(0, InFlight::len);
                 tokio::select! {
                     biased;
-                    Some((client_id, chat_id, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
+                    Some((client_id, chat_id, outcome)) = std::future::poll_fn(|cx| match in_flight.as_mut() {
+                        Some(f) => f.poll_next_unpin(cx),
+                        None => std::task::Poll::Ready(None),
+                    }), if waiting > 0 => {
+                        if in_flight.as_ref().is_some_and(InFlight::is_empty) {
+                            in_flight = None;
+                        }
                         if let Err(frame) = Box::pin(self.acked(client_id, chat_id, outcome)).await {
                             return frame;
                         }
                     }
-                    msg = stream.next(), if in_flight.len() < MAX_IN_FLIGHT => {
+                    msg = stream.next(), if waiting < MAX_IN_FLIGHT => {
                         let Some(msg) = msg else { break };
                         if let Err(frame) = Box::pin(self.received(msg, &mut in_flight)).await {
                             return frame;
@@ -518,7 +524,7 @@ impl Reader {
     async fn received(
         &mut self,
         msg: Result<WsMessage, axum::Error>,
-        in_flight: &mut InFlight,
+        in_flight: &mut Option<InFlight>,
     ) -> Result<(), CloseFrame> {
         self.activity.store(now_ms(), Ordering::Relaxed);
         let msg = match msg {
@@ -630,7 +636,11 @@ impl Reader {
         self.strike(code, &app.to_string(), client_id).await
     }
 
-    async fn text(&mut self, text: &str, in_flight: &mut InFlight) -> Result<(), CloseFrame> {
+    async fn text(
+        &mut self,
+        text: &str,
+        in_flight: &mut Option<InFlight>,
+    ) -> Result<(), CloseFrame> {
         let frame: ClientFrame = match serde_json::from_str(text) {
             Ok(f) => f,
             Err(e) => {
@@ -662,7 +672,8 @@ impl Reader {
                 }
                 match chat::queue_send(&state, &self.user, chat_id, &client_id, &body).await {
                     Ok(pending) => {
-                        in_flight.push_back(Box::pin(async move {
+                        let queue = in_flight.get_or_insert_with(InFlight::new);
+                        queue.push_back(Box::pin(async move {
                             (client_id, chat_id, chat::sent(pending).await)
                         }));
                         Ok(())
