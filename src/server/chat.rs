@@ -5,7 +5,7 @@
 //! committed (see `server::ws::events`); a failed publish is logged and never undoes a
 //! commit: clients that missed it catch up when they resume.
 
-use super::db::{NewMessage, Store};
+use super::db::{NewMessage, Store, Stored};
 use super::state::AppState;
 use super::writer::Pending;
 use super::ws::hub::FrameKind;
@@ -15,6 +15,7 @@ use crate::model::{
     validate, AppError, ChatDetail, ChatId, ChatKind, ChatView, HistoryPage, Message, MessageId,
     User, UserId, PAGE_SIZE,
 };
+use tokio::sync::oneshot::error::RecvError;
 
 /// Logs a publish that failed after its change was committed.
 fn log_publish(result: Result<()>) {
@@ -91,9 +92,12 @@ pub async fn queue_send(
 
 /// The committed message (or why it was refused).
 pub async fn sent(pending: Pending) -> Result<Message> {
-    let stored = pending
-        .await
-        .map_err(|_| Error::internal("message writer dropped a message"))??;
+    sent_outcome(pending.await)
+}
+
+/// What the writer's answer to a queued send means (for callers that poll [`Pending`]).
+pub fn sent_outcome(answer: std::result::Result<Result<Stored>, RecvError>) -> Result<Message> {
+    let stored = answer.map_err(|_| Error::internal("message writer dropped a message"))??;
     Ok(stored?.0)
 }
 
