@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most messages stored by one transaction.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 1024;
 /// Messages waiting for the writer; senders wait (backpressure) beyond this.
 const QUEUE: usize = 4096;
 

@@ -14,9 +14,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Frames waiting for one connection. Big enough for a burst of a busy group; small
-/// enough that a stuck client costs little.
-pub const QUEUE_CAPACITY: usize = 512;
+/// Frames waiting for one connection. Big enough for a burst of a busy group, and for
+/// a client's own pipelined sends coming back; small enough that a stuck client costs
+/// little (a slot is two words, frames are shared, and an empty queue holds nothing).
+pub const QUEUE_CAPACITY: usize = 2048;
 
 pub type ConnId = u64;
 

@@ -49,8 +49,9 @@ const WRITE_BUFFER: usize = 16 * 1024;
 /// comes back to this connection as its own `message` frame plus an `ack`, and the
 /// writer can commit all of them in one batch, so twice this must fit in the
 /// connection's queue; more would let one client's burst overflow its own queue (and
-/// get it cut off as a slow consumer).
-const MAX_IN_FLIGHT: usize = 256;
+/// get it cut off as a slow consumer). The more in flight, the fewer (larger) batches a
+/// burst takes, and each batch pays two hand-offs to SQLite's thread.
+const MAX_IN_FLIGHT: usize = 1024;
 const _: () = assert!(2 * MAX_IN_FLIGHT <= crate::server::ws::hub::QUEUE_CAPACITY);
 
 /// Queued sends, resolving in the order they were queued: (client id, chat, outcome).
