@@ -283,6 +283,30 @@ async fn sessions_expire_and_revoke() {
     assert!(db.store.session_user(b"live").await.unwrap().is_none());
 }
 
+/// The writer prepares its statements at start (so the first message does not wait for
+/// SQLite to parse and plan them); the batch path then uses the same cached statements.
+#[tokio::test]
+async fn the_writer_statements_prepare_ahead_and_then_serve_a_batch() {
+    use natter::server::db::NewMessage;
+    let db = common::test_db().await;
+    db.store.warm_writer().await.unwrap();
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let (dm, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
+    let stored = db
+        .store
+        .insert_messages(&[NewMessage {
+            chat: dm,
+            sender: a.id,
+            client_id: "w1".into(),
+            body: "first".into(),
+        }])
+        .await
+        .unwrap();
+    let (message, _) = stored[0].as_ref().unwrap();
+    assert_eq!((message.seq, message.body.as_str()), (1, "first"));
+}
+
 /// One group-commit batch mixing two chats, a stranger, a retry of a stored message and
 /// a repeat inside the batch: each gets the right outcome, seqs stay gap-free per chat,
 /// and what the batch returns is what a later read finds.

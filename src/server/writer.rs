@@ -54,6 +54,9 @@ impl MessageWriter {
 }
 
 async fn run(mut rx: mpsc::Receiver<Job>, store: Store, broker: Arc<dyn Broker>) {
+    if let Err(e) = store.warm_writer().await {
+        tracing::warn!(error = %e, "could not prepare the writer's statements ahead");
+    }
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (messages, senders): (Vec<NewMessage>, Vec<_>) =

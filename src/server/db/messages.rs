@@ -4,7 +4,7 @@ use super::{now_ms, Store};
 use crate::model::{AppError, ChatId, HistoryPage, Message, MessageId, UserId};
 use crate::server::{Error, Result};
 use futures::TryStreamExt;
-use sqlx::{Either, Executor, FromRow, Row, SqliteConnection};
+use sqlx::{Either, Executor, FromRow, Row, SqlSafeStr, SqliteConnection};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(sqlx::FromRow)]
@@ -164,6 +164,20 @@ impl Store {
         outcome
     }
 
+    /// Prepares the writer's statements before the first message needs them: parsing
+    /// and planning them takes ~1.5 ms, which the first batch after a start would
+    /// otherwise wait for.
+    pub async fn warm_writer(&self) -> Result<()> {
+        let mut slot = self.writer.lock().await;
+        let conn = match slot.as_mut() {
+            Some(conn) => conn,
+            None => slot.insert(self.pool.acquire().await?.detach()),
+        };
+        conn.prepare(READ_FACTS_SQL.into_sql_str()).await?;
+        conn.prepare(WRITE_FRESH_SQL.into_sql_str()).await?;
+        Ok(())
+    }
+
     pub async fn message(&self, id: MessageId) -> Result<Option<Message>> {
         let row = sqlx::query_as::<_, MessageRow>(select_message!(" WHERE m.id = ?"))
             .bind(id)
@@ -270,6 +284,33 @@ struct BatchFacts {
     originals: HashMap<UserId, HashMap<String, Message>>,
 }
 
+/// [`read_facts`]'s SQL.
+const READ_FACTS_SQL: &str = concat!(
+    "BEGIN IMMEDIATE;
+     SELECT m.chat_id, m.user_id, u.username, c.last_seq,
+            (SELECT COALESCE(MAX(id), 0) FROM messages)
+     FROM jsonb_each(?) AS v
+     CROSS JOIN chat_members m ON m.chat_id = v.value ->> 0 AND m.user_id = v.value ->> 1
+     JOIN users u ON u.id = m.user_id JOIN chats c ON c.id = m.chat_id;",
+    message_columns!(),
+    " FROM jsonb_each(?) AS v
+     CROSS JOIN messages m ON m.sender_id = v.value ->> 0 AND m.client_id = v.value ->> 1
+     JOIN users u ON u.id = m.sender_id"
+);
+
+/// [`write_fresh`]'s SQL.
+const WRITE_FRESH_SQL: &str = "
+    UPDATE chats SET last_seq = v.value ->> 1, last_activity_at = ?
+    FROM jsonb_each(?) AS v WHERE chats.id = v.value ->> 0;
+    INSERT INTO messages (id, chat_id, seq, sender_id, client_id, body, created_at)
+    SELECT v.value ->> 0, v.value ->> 1, v.value ->> 2, v.value ->> 3, v.value ->> 4,
+           v.value ->> 5, ?
+    FROM jsonb_each(?) AS v;
+    UPDATE chat_members SET last_read_seq = MAX(last_read_seq, v.value ->> 2)
+    FROM jsonb_each(?) AS v
+    WHERE chat_members.chat_id = v.value ->> 0 AND chat_members.user_id = v.value ->> 1;
+    COMMIT";
+
 /// The first round trip of a batch: takes the write lock, then reads memberships, seq
 /// positions and earlier copies of the batch's messages.
 ///
@@ -283,18 +324,6 @@ struct BatchFacts {
 /// `a_batch_stores_in_order_and_settles_each_message` in tests/storage.rs fails if it ever
 /// stops working.
 async fn read_facts(conn: &mut SqliteConnection, batch: &[NewMessage]) -> Result<BatchFacts> {
-    const SQL: &str = concat!(
-        "BEGIN IMMEDIATE;
-         SELECT m.chat_id, m.user_id, u.username, c.last_seq,
-                (SELECT COALESCE(MAX(id), 0) FROM messages)
-         FROM jsonb_each(?) AS v
-         CROSS JOIN chat_members m ON m.chat_id = v.value ->> 0 AND m.user_id = v.value ->> 1
-         JOIN users u ON u.id = m.user_id JOIN chats c ON c.id = m.chat_id;",
-        message_columns!(),
-        " FROM jsonb_each(?) AS v
-         CROSS JOIN messages m ON m.sender_id = v.value ->> 0 AND m.client_id = v.value ->> 1
-         JOIN users u ON u.id = m.sender_id"
-    );
     let pairs: BTreeSet<(ChatId, UserId)> = batch.iter().map(|m| (m.chat, m.sender)).collect();
     let pairs = serde_json::to_string(&pairs)?;
     let keys: Vec<(UserId, &str)> = batch
@@ -306,7 +335,7 @@ async fn read_facts(conn: &mut SqliteConnection, batch: &[NewMessage]) -> Result
     let mut facts = BatchFacts::default();
     // Results arrive in statement order; each statement ends with a `Left`.
     let mut statement = 0;
-    let mut results = conn.fetch_many(sqlx::query(SQL).bind(pairs).bind(keys));
+    let mut results = conn.fetch_many(sqlx::query(READ_FACTS_SQL).bind(pairs).bind(keys));
     while let Some(step) = results.try_next().await? {
         match step {
             Either::Left(_) => statement += 1,
@@ -432,17 +461,6 @@ async fn write_fresh(
     fresh: &[(&NewMessage, i64, MessageId)],
     now: i64,
 ) -> Result<()> {
-    const SQL: &str = "
-        UPDATE chats SET last_seq = v.value ->> 1, last_activity_at = ?
-        FROM jsonb_each(?) AS v WHERE chats.id = v.value ->> 0;
-        INSERT INTO messages (id, chat_id, seq, sender_id, client_id, body, created_at)
-        SELECT v.value ->> 0, v.value ->> 1, v.value ->> 2, v.value ->> 3, v.value ->> 4,
-               v.value ->> 5, ?
-        FROM jsonb_each(?) AS v;
-        UPDATE chat_members SET last_read_seq = MAX(last_read_seq, v.value ->> 2)
-        FROM jsonb_each(?) AS v
-        WHERE chat_members.chat_id = v.value ->> 0 AND chat_members.user_id = v.value ->> 1;
-        COMMIT";
     // Each chat's new last seq: `fresh` is in seq order, so the last one seen wins.
     let chats: Vec<(ChatId, i64)> = fresh
         .iter()
@@ -461,7 +479,7 @@ async fn write_fresh(
         .collect();
     let read_upto: Vec<(ChatId, UserId, i64)> =
         read_upto.into_iter().map(|((c, u), s)| (c, u, s)).collect();
-    sqlx::query(SQL)
+    sqlx::query(WRITE_FRESH_SQL)
         .bind(now)
         .bind(serde_json::to_string(&chats)?)
         .bind(now)
