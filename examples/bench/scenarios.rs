@@ -114,7 +114,7 @@ pub async fn burst(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
 }
 
 /// fanout: a group of `members`, all connected; `senders` of them send `rate` messages
-/// per second each for `seconds`.
+/// per second each for `seconds`, evenly out of phase with each other.
 pub async fn fanout(
     server: &Server,
     pid: u32,
@@ -169,7 +169,10 @@ pub async fn fanout(
         let tag = tag.clone();
         tasks.push(tokio::spawn(async move {
             let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
-            let start = Instant::now();
+            // Independent senders do not tick in step: sender `s` starts `s / senders` of
+            // an interval late, so the offered load arrives evenly (one message every
+            // interval / senders) instead of as `senders` messages at once per tick.
+            let start = Instant::now() + interval.mul_f64(s as f64 / senders.max(1) as f64);
             for i in 0..per_sender {
                 let due = start + interval.mul_f64(i as f64);
                 tokio::time::sleep_until(due.into()).await;

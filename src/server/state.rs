@@ -14,6 +14,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState(Arc<AppStateInner>);
 
+/// What an [`AppState`] points to; its fields are reached through `Deref`.
 pub struct AppStateInner {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,

@@ -54,7 +54,6 @@ const WRITE_BUFFER: usize = 16 * 1024;
 const MAX_IN_FLIGHT: usize = 1024;
 const _: () = assert!(2 * MAX_IN_FLIGHT <= crate::server::ws::hub::QUEUE_CAPACITY);
 
-/// Queued sends, resolving in the order they were queued: (client id, chat, outcome).
 /// A send queued for the message writer, waiting for its commit.
 struct InFlightSend {
     client_id: String,
