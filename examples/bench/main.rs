@@ -60,6 +60,10 @@ struct Args {
     seconds: f64,
     #[arg(long, value_delimiter = ',', default_value = "100")]
     rate: Vec<f64>,
+    /// fanout: all senders tick at the same instant (by default they are evenly out of
+    /// phase), so each tick offers senders × members deliveries at once.
+    #[arg(long)]
+    lockstep: bool,
     /// idle: connections (use 50000 for the full figure) and the users they belong to.
     #[arg(long, default_value_t = 10_000)]
     idle: usize,
@@ -199,8 +203,16 @@ async fn main() -> Result<(), client::Error> {
     if want(Scenario::Fanout) {
         for &rate in &args.rate {
             rows.push(
-                scenarios::fanout(&server, pid, args.members, args.senders, rate, args.seconds)
-                    .await?,
+                scenarios::fanout(
+                    &server,
+                    pid,
+                    args.members,
+                    args.senders,
+                    rate,
+                    args.seconds,
+                    args.lockstep,
+                )
+                .await?,
             );
         }
     }

@@ -114,7 +114,8 @@ pub async fn burst(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
 }
 
 /// fanout: a group of `members`, all connected; `senders` of them send `rate` messages
-/// per second each for `seconds`, evenly out of phase with each other.
+/// per second each for `seconds`, evenly out of phase with each other (or, with
+/// `lockstep`, all at the same instants).
 pub async fn fanout(
     server: &Server,
     pid: u32,
@@ -122,6 +123,7 @@ pub async fn fanout(
     senders: usize,
     rate: f64,
     seconds: f64,
+    lockstep: bool,
 ) -> Result<Row, Error> {
     let tag = unique("f");
     let mut cookies = Vec::new();
@@ -172,7 +174,12 @@ pub async fn fanout(
             // Independent senders do not tick in step: sender `s` starts `s / senders` of
             // an interval late, so the offered load arrives evenly (one message every
             // interval / senders) instead of as `senders` messages at once per tick.
-            let start = Instant::now() + interval.mul_f64(s as f64 / senders.max(1) as f64);
+            let phase = if lockstep {
+                0.0
+            } else {
+                s as f64 / senders.max(1) as f64
+            };
+            let start = Instant::now() + interval.mul_f64(phase);
             for i in 0..per_sender {
                 let due = start + interval.mul_f64(i as f64);
                 tokio::time::sleep_until(due.into()).await;
@@ -203,7 +210,10 @@ pub async fn fanout(
     let expected = (expected_each * members) as u64;
     let mut row = Row {
         scenario: "fanout".into(),
-        params: format!("members={members} senders={senders} rate={rate}/s each for {seconds}s"),
+        params: format!(
+            "members={members} senders={senders} rate={rate}/s each for {seconds}s{}",
+            if lockstep { " lockstep" } else { "" }
+        ),
         sent: (per_sender * senders) as u64,
         expected,
         received: latencies.len() as u64,
