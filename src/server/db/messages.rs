@@ -149,10 +149,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut slot = self.writer.lock().await;
-        let conn = match slot.as_mut() {
-            Some(conn) => conn,
-            None => slot.insert(self.pool.acquire().await?.detach()),
-        };
+        let conn = self.writer_conn(&mut slot).await?;
         let outcome = write_batch(conn, batch).await;
         if outcome.is_err() {
             // Never leave a transaction open on the writer's connection; if even the
@@ -164,15 +161,23 @@ impl Store {
         outcome
     }
 
+    /// The writer's own connection (held in `slot`), opened on first use.
+    async fn writer_conn<'a>(
+        &self,
+        slot: &'a mut Option<SqliteConnection>,
+    ) -> Result<&'a mut SqliteConnection> {
+        Ok(match slot {
+            Some(conn) => conn,
+            None => slot.insert(self.pool.acquire().await?.detach()),
+        })
+    }
+
     /// Prepares the writer's statements before the first message needs them: parsing
     /// and planning them takes ~1.5 ms, which the first batch after a start would
     /// otherwise wait for.
     pub async fn warm_writer(&self) -> Result<()> {
         let mut slot = self.writer.lock().await;
-        let conn = match slot.as_mut() {
-            Some(conn) => conn,
-            None => slot.insert(self.pool.acquire().await?.detach()),
-        };
+        let conn = self.writer_conn(&mut slot).await?;
         conn.prepare(READ_FACTS_SQL.into_sql_str()).await?;
         conn.prepare(WRITE_FRESH_SQL.into_sql_str()).await?;
         Ok(())

@@ -6,9 +6,10 @@
 //! slots), a fifth of what an idle connection cost in all (heaptrack, BENCHMARKS.md).
 //! This queue is a `VecDeque` behind a mutex that is only held to push or pop one item:
 //! nothing is allocated while it is empty (a drained queue gives its memory back: one
-//! small allocation per writer wake-up is cheap next to the write that follows). It also carries the request to end the connection (the hub's
-//! "too slow", or the reader's close frame), so the writer waits on one thing and its
-//! idle state holds no waiter of its own.
+//! small allocation per writer wake-up is cheap next to the write that follows). It
+//! also carries the request to end the connection (the hub's "too slow", or the
+//! reader's close frame), so the writer waits on one thing and its idle state holds no
+//! waiter of its own.
 //!
 //! The writer is woken through one [`AtomicWaker`]: its pop and its end check are polled
 //! by the same task, so one waker serves both.
@@ -27,7 +28,7 @@ pub struct Queue {
     capacity: usize,
     /// Set once `State::end` holds the frame to close the connection with.
     ending: AtomicBool,
-    /// The writer's task: woken on a push and on a kick.
+    /// The writer's task: woken on a push and on a request to end.
     writer: AtomicWaker,
     /// Notified when a full queue gets room (only the connection's reader waits for it).
     room: Notify,
@@ -183,6 +184,16 @@ mod tests {
         Outbound::Ready
     }
 
+    /// A task pushing one more item into `q`, given time to start waiting for room.
+    async fn blocked_push(q: &Arc<Queue>) -> tokio::task::JoinHandle<Result<(), Closed>> {
+        let pusher = tokio::spawn({
+            let q = q.clone();
+            async move { q.push(ready()).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        pusher
+    }
+
     #[test]
     fn an_empty_queue_holds_no_memory() {
         let q = Queue::new(512);
@@ -224,11 +235,7 @@ mod tests {
         assert!(matches!(popper.await.unwrap(), Outbound::Ready));
 
         q.try_push(ready()).unwrap();
-        let pusher = tokio::spawn({
-            let q = q.clone();
-            async move { q.push(ready()).await }
-        });
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let pusher = blocked_push(&q).await;
         assert!(
             !pusher.is_finished(),
             "push must wait while the queue is full"
@@ -246,11 +253,7 @@ mod tests {
     async fn close_releases_a_waiting_push_and_end_wakes_the_writer_with_the_first_reason() {
         let q = Arc::new(Queue::new(1));
         q.try_push(ready()).unwrap();
-        let pusher = tokio::spawn({
-            let q = q.clone();
-            async move { q.push(ready()).await }
-        });
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let pusher = blocked_push(&q).await;
         q.close();
         assert!(tokio::time::timeout(Duration::from_secs(5), pusher)
             .await

@@ -76,12 +76,8 @@ fn poll_oldest(
         return Poll::Pending;
     };
     let answer = std::task::ready!(std::future::Future::poll(Pin::new(&mut oldest.pending), cx));
-    let Some(InFlightSend {
-        client_id, chat, ..
-    }) = in_flight.pop_front()
-    else {
-        return Poll::Pending; // cannot happen: the oldest was just polled
-    };
+    let (client_id, chat) = (std::mem::take(&mut oldest.client_id), oldest.chat);
+    in_flight.pop_front();
     if in_flight.is_empty() {
         // Give back what a burst made it grow to.
         *in_flight = VecDeque::new();
