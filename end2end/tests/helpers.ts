@@ -23,15 +23,21 @@ type OpenPage = (options?: { js?: boolean }) => Promise<Page>;
 export const test = base.extend<{ openPage: OpenPage }>({
   openPage: async ({ browser }, use) => {
     const contexts: BrowserContext[] = [];
+    // An uncaught error in a page (a failed hydration is one) fails the test.
+    const errors: string[] = [];
     await use(async ({ js = true } = {}) => {
       const context = await browser.newContext({ baseURL: BASE_URL, javaScriptEnabled: js });
       contexts.push(context);
       if (!js) noJsContexts.add(context);
       const page = await context.newPage();
-      page.on('pageerror', (error) => console.error(`[page error] ${page.url()}: ${error.message}`));
+      page.on('pageerror', (error) => {
+        console.error(`[page error] ${page.url()}: ${error.message}`);
+        errors.push(`${page.url()}: ${error.message}`);
+      });
       return page;
     });
     for (const context of contexts) await context.close();
+    expect(errors, 'uncaught errors in the pages').toEqual([]);
   },
 });
 

@@ -76,6 +76,10 @@ struct Args {
     /// page: concurrent HTTP clients.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// page: more paths to load the same way after `/chats/:id`, one row each
+    /// (`/login`: the floor, a page with no data).
+    #[arg(long, value_delimiter = ',')]
+    page_also: Vec<String>,
     /// resume: messages missed while offline.
     #[arg(long, default_value_t = 10_000)]
     missed: usize,
@@ -220,7 +224,9 @@ async fn main() -> Result<(), client::Error> {
         rows.push(scenarios::resume(&server, pid, args.missed).await?);
     }
     if want(Scenario::Page) {
-        rows.push(scenarios::page(&server, pid, args.concurrency, page_secs).await?);
+        rows.extend(
+            scenarios::page(&server, pid, args.concurrency, page_secs, &args.page_also).await?,
+        );
     }
     if want(Scenario::Idle) {
         rows.push(scenarios::idle(&server, pid, args.idle, args.idle_users, args.idle_hold).await?);

@@ -315,13 +315,15 @@ pub async fn idle(
 }
 
 /// page: server-rendered `/chats/:id` with 50 messages, `concurrency` clients for
-/// `seconds`; plus the compressed bytes of a first visit.
+/// `seconds`; plus the compressed bytes of a first visit; then the same for each of
+/// `also` (one row each).
 pub async fn page(
     server: &Server,
     pid: u32,
     concurrency: usize,
     seconds: f64,
-) -> Result<Row, Error> {
+    also: &[String],
+) -> Result<Vec<Row>, Error> {
     let tag = unique("p");
     let ca = server.sign_up(&format!("{tag}a")).await?;
     server.sign_up(&format!("{tag}b")).await?;
@@ -347,13 +349,39 @@ pub async fn page(
     let path = format!("/chats/{chat}");
     let first_visit = first_visit_bytes(server, &ca, &path).await?;
 
+    let mut row = hammer(server, pid, &ca, &path, concurrency, seconds).await?;
+    row.params = format!("GET /chats/:id (50 messages), concurrency={concurrency}, {seconds}s");
+    row.extra.push((
+        "first_visit_compressed_kib".into(),
+        first_visit as f64 / 1024.0,
+    ));
+    let mut rows = vec![row];
+    // The same load on other pages, as the same signed-in user: `/login` is the
+    // framework's floor (a page with no data), which bounds what `/chats/:id` can reach.
+    for other in also {
+        let mut row = hammer(server, pid, &ca, other, concurrency, seconds).await?;
+        row.params = format!("GET {other}, concurrency={concurrency}, {seconds}s");
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// `concurrency` clients GET `path` back to back for `seconds`; a non-200 counts as lost.
+async fn hammer(
+    server: &Server,
+    pid: u32,
+    cookie: &str,
+    path: &str,
+    concurrency: usize,
+    seconds: f64,
+) -> Result<Row, Error> {
     let meter = Meter::start(pid);
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs_f64(seconds);
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let server = server.clone();
-        let (ca, path) = (ca.clone(), path.clone());
+        let (ca, path) = (cookie.to_string(), path.to_string());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0u64;
@@ -376,7 +404,6 @@ pub async fn page(
     let elapsed = t0.elapsed().as_secs_f64();
     let mut row = Row {
         scenario: "page".into(),
-        params: format!("GET /chats/:id (50 messages), concurrency={concurrency}, {seconds}s"),
         sent: latencies.len() as u64 + errors,
         expected: latencies.len() as u64 + errors,
         received: latencies.len() as u64,
@@ -387,10 +414,6 @@ pub async fn page(
     row.deliveries_per_s = row.received as f64 / elapsed.max(1e-9);
     row.latency = Latency::of(&mut latencies);
     meter.finish(&mut row);
-    row.extra.push((
-        "first_visit_compressed_kib".into(),
-        first_visit as f64 / 1024.0,
-    ));
     Ok(row)
 }
 
