@@ -3,15 +3,21 @@
 //! - [`hub`]: the registry of open connections, and fan-out into their queues.
 //! - [`queue`]: one connection's bounded outbound queue (nothing allocated while empty).
 //! - [`broker`]: the publish seam (in-process now; an external broker later).
-//! - [`session`]: one connection: upgrade checks, reader and writer tasks, resume,
-//!   heartbeat, rate limits, one cleanup path.
+//! - [`session`]: one connection: upgrade checks, its two tasks, one cleanup path.
+//! - [`reader`]: the connection's reader task: client frames, pipelined sends, rate
+//!   limits and strikes.
+//! - [`writer`]: the connection's writer task: frames out in order, hold-back until
+//!   `resume`, replay and gap filling, heartbeat. (Not to be confused with
+//!   `server::writer`, the one task that stores every new message.)
 //! - [`events`]: turning domain changes into frames, serialised once per event.
 
 pub mod broker;
 pub mod events;
 pub mod hub;
 pub mod queue;
+mod reader;
 pub mod session;
+mod writer;
 
 pub use broker::{Broker, LocalBroker};
 pub use hub::Hub;

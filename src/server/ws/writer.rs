@@ -1,0 +1,325 @@
+//! The writer task of one connection: owns the socket's sending half and writes what
+//! the connection's queue holds, in order. It holds live messages back until the
+//! client's first frame (normally `resume`) has been answered, drops messages this
+//! connection already has, fills gaps from the database, replays on `resume`, and sends
+//! the heartbeat (closing idle connections and ones whose session ended).
+
+use super::events::encode_text;
+use super::hub::{Frame, FrameKind, Outbound};
+use super::queue::Queue;
+use super::session::close_frame;
+use crate::model::protocol::{
+    close, ServerFrame, HEARTBEAT_MS, IDLE_TIMEOUT_MS, RESUME_MAX_MESSAGES,
+};
+use crate::model::{ChatId, UserId};
+use crate::server::db::now_ms;
+use crate::server::state::AppState;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use futures::stream::SplitSink;
+use futures::SinkExt;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Messages fetched per database round trip while replaying.
+const REPLAY_BATCH: i64 = 500;
+/// How long messages are held back waiting for the client's first frame (its `resume`).
+const HOLD_BACK: Duration = Duration::from_secs(2);
+
+pub(super) struct Writer {
+    state: AppState,
+    user: UserId,
+    token_hash: Vec<u8>,
+    /// Highest seq sent per chat: older live copies are dropped, gaps are filled.
+    /// (A `BTreeMap`: half the size of a `HashMap` in every connection's state.)
+    delivered: BTreeMap<ChatId, i64>,
+    activity: Arc<AtomicI64>,
+    /// Until the client's first frame (normally `resume`) is handled, durable frames are
+    /// held back: the replay must come first, or a live message would overtake the ones
+    /// the client missed (register-then-fetch without a gap).
+    ready: bool,
+    held: Vec<Frame>,
+}
+
+pub(super) type Sink = SplitSink<WebSocket, WsMessage>;
+
+/// See [`Writer::order`].
+enum Order {
+    /// Write it (and, for a message, it is now recorded as sent).
+    Write,
+    /// A message this connection already has.
+    Seen,
+    /// A message beyond the next one: the ones in between must be sent first.
+    Gap { chat: ChatId, last: i64, seq: i64 },
+}
+
+impl Writer {
+    pub(super) fn new(
+        state: AppState,
+        user: UserId,
+        token_hash: Vec<u8>,
+        activity: Arc<AtomicI64>,
+    ) -> Self {
+        Writer {
+            state,
+            user,
+            token_hash,
+            delivered: BTreeMap::new(),
+            activity,
+            ready: false,
+            held: Vec::new(),
+        }
+    }
+
+    // Not `async fn`: an async fn keeps its arguments twice for its whole life (the
+    // arguments, then the locals they are moved into; rust-lang/rust#62958), and this
+    // future is held by every connection.
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn run(
+        mut self,
+        mut sink: Sink,
+        queue: Arc<Queue>,
+    ) -> impl std::future::Future<Output = ()> {
+        async move {
+            // An end (the hub's "too slow", the reader's close) must win even while a
+            // write is stuck on a client that stopped reading.
+            let reason = tokio::select! {
+                reason = std::future::poll_fn(|cx| queue.poll_end(cx)) => Some(reason),
+                reason = self.serve(&mut sink, &queue) => reason,
+            };
+            let goodbye = async {
+                if let Some(frame) = reason {
+                    let _ = sink.send(WsMessage::Close(Some(frame))).await;
+                }
+                let _ = sink.close().await;
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), goodbye).await;
+        }
+    }
+
+    /// Writes queued frames until the connection should end; returns the close frame.
+    async fn serve(&mut self, sink: &mut Sink, queue: &Queue) -> Option<CloseFrame> {
+        let mut heartbeat = tokio::time::interval(Duration::from_millis(HEARTBEAT_MS));
+        heartbeat.tick().await;
+        // Boxed and dropped once ready: most of a connection's life has no use for it.
+        let mut hold_back = Some(Box::pin(tokio::time::sleep(HOLD_BACK)));
+        loop {
+            if self.ready {
+                hold_back = None;
+            }
+            tokio::select! {
+                biased;
+                () = async { if let Some(t) = hold_back.as_mut() { t.await } }, if !self.ready => {
+                    if !Box::pin(self.become_ready(sink)).await || sink.flush().await.is_err() {
+                        return None;
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if let Err(reason) = Box::pin(self.heartbeat(sink)).await {
+                        return reason;
+                    }
+                }
+                mut item = std::future::poll_fn(|cx| queue.poll_pop(cx)) => {
+                    // Write everything already queued, then flush once. A frame in order
+                    // (nearly all) is written here; anything else takes the boxed path.
+                    loop {
+                        let ok = match self.in_order(item) {
+                            Ok(Some(text)) => sink.feed(WsMessage::Text(text)).await.is_ok(),
+                            Ok(None) => true,
+                            Err(item) => Box::pin(self.process(sink, item)).await,
+                        };
+                        if !ok {
+                            return None;
+                        }
+                        match queue.try_pop() {
+                            Some(more) => item = more,
+                            None => break,
+                        }
+                    }
+                    if sink.flush().await.is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every heartbeat: closes an idle connection or one whose session ended, else pings.
+    async fn heartbeat(&mut self, sink: &mut Sink) -> Result<(), Option<CloseFrame>> {
+        if now_ms() - self.activity.load(Ordering::Relaxed) > IDLE_TIMEOUT_MS as i64 {
+            return Err(Some(close_frame(close::IDLE, "idle")));
+        }
+        match self.state.store.session_user(&self.token_hash).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(Some(close_frame(close::UNAUTHORIZED, "session ended"))),
+            Err(e) => tracing::warn!(error = %e, "session check failed"),
+        }
+        match sink.send(WsMessage::Ping(Default::default())).await {
+            Ok(()) => Ok(()),
+            Err(_) => Err(None),
+        }
+    }
+
+    /// The common case, decided without awaiting: a frame to write now (`Ok(Some)`), or
+    /// a message already sent (`Ok(None)`). Everything else (held back, a gap, a
+    /// resume) goes back to the caller for [`Self::process`].
+    fn in_order(&mut self, item: Outbound) -> Result<Option<Utf8Bytes>, Outbound> {
+        let Outbound::Frame(frame) = item else {
+            return Err(item);
+        };
+        if !self.ready {
+            return Err(Outbound::Frame(frame));
+        }
+        match self.order(frame.kind) {
+            Order::Write => Ok(Some(frame.text.clone())),
+            Order::Seen => Ok(None),
+            Order::Gap { .. } => Err(Outbound::Frame(frame)),
+        }
+    }
+
+    /// Where a frame stands against what this connection was already sent; a message
+    /// that is next in its chat (or the first seen there) is recorded as sent.
+    fn order(&mut self, kind: FrameKind) -> Order {
+        let FrameKind::Message { chat, seq } = kind else {
+            return Order::Write;
+        };
+        match self.delivered.get(&chat) {
+            // Already sent (by a replay or a gap fill).
+            Some(&last) if seq <= last => Order::Seen,
+            Some(&last) if seq > last + 1 => Order::Gap { chat, last, seq },
+            _ => {
+                self.delivered.insert(chat, seq);
+                Order::Write
+            }
+        }
+    }
+
+    /// Queues one item on the socket (without flushing). `false` when the socket is gone.
+    async fn process(&mut self, sink: &mut Sink, item: Outbound) -> bool {
+        match item {
+            Outbound::Frame(frame) if !self.ready && frame.kind != FrameKind::Ephemeral => {
+                self.held.push(frame);
+                if self.held.len() > super::hub::QUEUE_CAPACITY {
+                    return Box::pin(self.become_ready(sink)).await;
+                }
+                true
+            }
+            Outbound::Frame(frame) => self.frame(sink, frame).await,
+            Outbound::Resume(positions) => {
+                Box::pin(self.resume(sink, *positions)).await
+                    && Box::pin(self.become_ready(sink)).await
+            }
+            Outbound::Ready => Box::pin(self.become_ready(sink)).await,
+        }
+    }
+
+    /// Stops holding back: sends what was held, through the usual dedupe / gap fill.
+    async fn become_ready(&mut self, sink: &mut Sink) -> bool {
+        if self.ready {
+            return true;
+        }
+        self.ready = true;
+        for frame in std::mem::take(&mut self.held) {
+            if !self.frame(sink, frame).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn frame(&mut self, sink: &mut Sink, frame: Frame) -> bool {
+        match self.order(frame.kind) {
+            Order::Write => {}
+            Order::Seen => return true,
+            Order::Gap { chat, last, seq } => {
+                if !Box::pin(self.replay(sink, chat, last, seq - 1)).await {
+                    return false;
+                }
+                self.delivered.insert(chat, seq);
+            }
+        }
+        sink.feed(WsMessage::Text(frame.text.clone())).await.is_ok()
+    }
+
+    async fn send(&mut self, sink: &mut Sink, frame: &ServerFrame) -> bool {
+        sink.feed(WsMessage::Text(encode_text(frame))).await.is_ok()
+    }
+
+    /// Sends the committed messages with `after < seq <= until` from the database.
+    async fn replay(&mut self, sink: &mut Sink, chat: ChatId, after: i64, until: i64) -> bool {
+        let mut from = after;
+        while from < until {
+            let batch = match self
+                .state
+                .store
+                .messages_after(chat, from, REPLAY_BATCH)
+                .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "replay failed");
+                    return self.send(sink, &ServerFrame::Reset { chat_id: chat }).await;
+                }
+            };
+            if batch.is_empty() {
+                break;
+            }
+            for message in batch {
+                if message.seq > until {
+                    return true;
+                }
+                from = message.seq;
+                self.delivered.insert(chat, from);
+                if !self.send(sink, &ServerFrame::Message { message }).await {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Replays each chat from the client's position, or `reset` when too far behind.
+    async fn resume(&mut self, sink: &mut Sink, positions: BTreeMap<ChatId, i64>) -> bool {
+        for (chat, position) in positions {
+            let last = match self.state.store.chat_for_member(chat, self.user).await {
+                Ok(Some(detail)) => detail.last_seq,
+                Ok(None) => {
+                    if !self
+                        .send(sink, &ServerFrame::ChatRemoved { chat_id: chat })
+                        .await
+                    {
+                        return false;
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "resume failed");
+                    if !self.send(sink, &ServerFrame::Reset { chat_id: chat }).await {
+                        return false;
+                    }
+                    continue;
+                }
+            };
+            let start = self
+                .delivered
+                .get(&chat)
+                .copied()
+                .unwrap_or(position)
+                .max(position);
+            if position < 0 || position > last || last - start > RESUME_MAX_MESSAGES {
+                // Cannot close the gap (or the client claims the future): reload instead.
+                self.delivered.insert(chat, last);
+                if !self.send(sink, &ServerFrame::Reset { chat_id: chat }).await {
+                    return false;
+                }
+                continue;
+            }
+            self.delivered.insert(chat, start);
+            if !self.replay(sink, chat, start, last).await {
+                return false;
+            }
+        }
+        self.send(sink, &ServerFrame::Resumed).await
+    }
+}
