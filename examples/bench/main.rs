@@ -78,11 +78,22 @@ struct Args {
     concurrency: usize,
     /// page: more paths to load the same way after `/chats/:id`, one row each
     /// (`/login`: the floor, a page with no data).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = local_path)]
     page_also: Vec<String>,
     /// resume: messages missed while offline.
     #[arg(long, default_value_t = 10_000)]
     missed: usize,
+}
+
+/// A path on the server under test (the bench only ever targets its loopback address).
+fn local_path(s: &str) -> Result<String, String> {
+    if s.starts_with('/') && !s.starts_with("//") {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a path on the server (it must start with one `/`)"
+        ))
+    }
 }
 
 struct Spawned {
