@@ -1,4 +1,5 @@
-//! All SQL lives here, one file per table, as methods on [`Store`].
+//! All SQL lives here, one file per table, as methods on [`Store`] (the writer's batch
+//! insert into `messages` has a file of its own, `messages/batch.rs`).
 //!
 //! Callers (the domain in `server::chat`, the auth code) see only `Store` methods and
 //! `model` types, so a PostgreSQL `Store` can follow without touching them.
