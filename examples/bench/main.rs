@@ -248,7 +248,7 @@ async fn main() -> Result<(), client::Error> {
         broken |= row.lost > 0 || row.duplicated > 0;
     }
     if broken {
-        return Err("messages were lost or duplicated (see the rows above)".into());
+        return Err("messages were lost or duplicated, or page requests did not get a 200 (see the rows above)".into());
     }
     Ok(())
 }
