@@ -482,3 +482,49 @@ async fn a_failing_batch_rolls_back_and_the_writer_stores_the_rest() {
         .collect();
     assert_eq!(stored, ["one", "three"]);
 }
+
+/// A commit never checkpoints the WAL by itself (the message writer would sit in two
+/// `fsync`s while every sender waits for its ack): the WAL grows past SQLite's default of
+/// 1 000 pages without the database file changing, and the checkpoint task then copies it.
+#[tokio::test]
+async fn the_wal_is_checkpointed_by_its_own_task_not_by_commits() {
+    use natter::server::db::NewMessage;
+    let db = common::test_db().await;
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    let file_size = || std::fs::metadata(&path).unwrap().len();
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let (dm, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
+    let before = file_size();
+
+    // 40 batches × 50 messages × 3 000 bytes: ~6 MB, ~1 500 pages of WAL.
+    let body = "x".repeat(3000);
+    for round in 0..40 {
+        let batch: Vec<NewMessage> = (0..50)
+            .map(|i| NewMessage {
+                chat: dm,
+                sender: a.id,
+                client_id: format!("c{round}-{i}"),
+                body: body.clone(),
+            })
+            .collect();
+        let stored = db.store.insert_messages(&batch).await.unwrap();
+        assert!(stored.iter().all(|s| s.is_ok()));
+    }
+    assert_eq!(
+        file_size(),
+        before,
+        "a commit checkpointed the WAL by itself"
+    );
+
+    let task = db.store.spawn_checkpointer();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while file_size() < before + 5_000_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the checkpoint task did not copy the WAL into the database file"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    task.abort();
+}

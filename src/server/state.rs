@@ -39,6 +39,7 @@ impl AppState {
         let hub = Arc::new(Hub::new());
         let broker: Arc<dyn Broker> = Arc::new(LocalBroker::new(hub.clone()));
         let writer = MessageWriter::start(store.clone(), broker.clone());
+        store.spawn_checkpointer();
         Ok(AppState(Arc::new(AppStateInner {
             leptos_options,
             config: Arc::new(config),

@@ -6,6 +6,8 @@
 
 mod cache;
 mod chats;
+mod checkpoint;
+pub use checkpoint::Checkpoint;
 mod messages;
 pub use messages::{Inserted, NewMessage, Stored};
 mod sessions;
@@ -52,6 +54,8 @@ impl Store {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
+            // The checkpoint task does this work on its own connection (see `checkpoint`).
+            .pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES.to_string())
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
