@@ -115,11 +115,23 @@ impl Server {
         Ok((status, res.bytes().await?.to_vec()))
     }
 
-    /// Opens an authenticated WebSocket and waits for `hello`.
+    /// Opens an authenticated WebSocket and waits for `hello`; every frame sent on it
+    /// leaves in a write of its own.
     pub async fn connect(
         &self,
         cookie: &str,
         source: Option<IpAddr>,
+    ) -> Result<(Sink, Stream), Error> {
+        self.connect_with(cookie, source, 0).await
+    }
+
+    /// [`Server::connect`], gathering up to `write_buffer` bytes of [`feed`] frames
+    /// before a write (a pipelining sender: the socket takes many frames per write).
+    pub async fn connect_with(
+        &self,
+        cookie: &str,
+        source: Option<IpAddr>,
+        write_buffer: usize,
     ) -> Result<(Sink, Stream), Error> {
         let socket = TcpSocket::new_v4()?;
         if let Some(ip) = source {
@@ -133,7 +145,7 @@ impl Server {
         // Small buffers: an idle connection should cost the bench little, too.
         let config = WebSocketConfig::default()
             .read_buffer_size(4096)
-            .write_buffer_size(0);
+            .write_buffer_size(write_buffer);
         let (ws, _) = tokio_tungstenite::client_async_with_config(req, tcp, Some(config)).await?;
         let (sink, mut stream) = ws.split();
         loop {
@@ -166,7 +178,8 @@ pub async fn send(sink: &mut Sink, frame: &ClientFrame) -> Result<(), Error> {
     Ok(())
 }
 
-/// Queues a frame without flushing (pipelining).
+/// Queues a frame without flushing (pipelining, on a connection with a write buffer:
+/// see [`Server::connect_with`]).
 pub async fn feed(sink: &mut Sink, frame: &ClientFrame) -> Result<(), Error> {
     sink.feed(Message::Text(serde_json::to_string(frame)?.into()))
         .await?;

@@ -39,7 +39,8 @@ pub async fn burst(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
     let ca = server.sign_up(&a).await?;
     let cb = server.sign_up(&b).await?;
     let chat = server.create_chat(&ca, &b, "").await?;
-    let (mut sa, mut ra) = server.connect(&ca, None).await?;
+    // The sender pipelines: its frames leave in 64 KiB writes, not one write each.
+    let (mut sa, mut ra) = server.connect_with(&ca, None, 64 * 1024).await?;
     let (_sb, mut rb) = server.connect(&cb, None).await?;
     let meter = Meter::start(pid);
 
@@ -85,6 +86,7 @@ pub async fn burst(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
         feed(&mut sa, &frame).await?;
     }
     sa.flush().await?;
+    let flushed = now_us();
     let (mut latencies, dups, last_delivery) = receiver.await?;
     let (acked, last_ack) = acks.await?;
     let mut row = Row {
@@ -109,6 +111,10 @@ pub async fn burst(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
         (last_ack - t0) as f64 / 1e3,
     ));
     row.extra.push(("acked".into(), acked as f64));
+    row.extra.push((
+        "first_send_to_last_write_ms".into(),
+        (flushed - t0) as f64 / 1e3,
+    ));
     meter.finish(&mut row);
     Ok(row)
 }
