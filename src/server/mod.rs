@@ -8,7 +8,7 @@
 //! - [`error`][]: the server-side error that keeps the cause, and its mapping to [`crate::model::AppError`].
 //! - [`db`][]: all SQL, one file per table, behind [`db::Store`].
 //! - [`chat`][]: the domain operations the server functions and WebSocket frames call.
-//! - [`writer`][]: the single task that stores new messages in groups and publishes them.
+//! - [`writer`][]: the task that stores new messages in groups, and the one that publishes them.
 //! - [`ws`][]: `GET /ws`, one task pair per connection, the connection registry (hub).
 
 pub mod auth;
