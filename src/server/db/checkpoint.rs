@@ -62,6 +62,8 @@ impl Store {
                 }
                 match store.checkpoint().await {
                     Ok(done) => tracing::trace!(?done, "WAL checkpoint"),
+                    // Closing the pool mid-checkpoint is a shutdown, not a failure.
+                    Err(_) if store.pool.is_closed() => break,
                     Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed (retried)"),
                 }
             }
