@@ -1,0 +1,126 @@
+//! The conversation's header: the chat's title, a direct chat's presence or a group's
+//! size, and a group's members panel (add, remove, leave).
+
+use super::ReloadChat;
+use crate::api::chats::{AddMember, LeaveChat, RemoveMember};
+use crate::model::{ChatDetail, ChatKind, UserId};
+use crate::ui::auth::FormError;
+use crate::ui::layout::{refresh_chat_list, Avatar};
+use crate::ui::live::use_live;
+use crate::ui::time::hh_mm_local;
+use leptos::prelude::*;
+
+#[component]
+pub(super) fn ChatHeader(chat: ChatDetail, me: UserId) -> impl IntoView {
+    let is_group = chat.kind == ChatKind::Group;
+    let members = chat.members.len();
+    let other = chat
+        .members
+        .iter()
+        .find(|m| m.user_id != me)
+        .map(|m| m.user_id);
+    let live = use_live();
+    // Groups: their size. Direct chats: the other person's presence, once known.
+    let sub = move || {
+        if is_group {
+            return format!("{members} members");
+        }
+        let seen = other.and_then(|o| live.and_then(|l| l.presence.with(|p| p.get(&o).copied())));
+        match seen {
+            Some((true, _)) => "online".to_string(),
+            Some((false, Some(at))) => format!("last seen {}", hh_mm_local(at)),
+            _ => "direct chat".to_string(),
+        }
+    };
+    view! {
+        <header class="conv-header">
+            <a class="back" href="/chats" aria-label="Back to chats">"←"</a>
+            <Avatar name=chat.title.clone() group=is_group />
+            <div class="conv-heading">
+                <h2 class="conv-title">{chat.title.clone()}</h2>
+                <p class="conv-sub">{sub}</p>
+            </div>
+            {is_group.then(|| view! { <div class="conv-actions"><MembersPanel chat me /></div> })}
+        </header>
+    }
+}
+
+/// Group members; the creator can add and remove, everyone can leave.
+/// A `<details>` so it opens and closes without JavaScript.
+#[component]
+fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
+    let is_creator = chat.creator_id == Some(me);
+    let reload = use_context::<ReloadChat>();
+    let add = ServerAction::<AddMember>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let leave = ServerAction::<LeaveChat>::new();
+    Effect::new(move |_| {
+        let added = matches!(add.value().get(), Some(Ok(())));
+        let removed = matches!(remove.value().get(), Some(Ok(())));
+        if added || removed {
+            if let Some(r) = reload {
+                r.0.update(|n| *n += 1);
+            }
+        }
+    });
+    Effect::new(move |_| {
+        if matches!(leave.value().get(), Some(Ok(()))) {
+            refresh_chat_list();
+        }
+    });
+    let error = move || {
+        [add.value().get(), remove.value().get(), leave.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(|r| r.err())
+            .map(|e| e.to_string())
+    };
+    let chat_id = chat.id.to_string();
+    let creator_id = chat.creator_id;
+    view! {
+        <details class="members">
+            <summary class="btn btn-ghost btn-small">"Members"</summary>
+            <div class="members-panel">
+                <ul class="member-list">
+                    {chat.members.clone().into_iter().map(|m| {
+                        let removable = is_creator && m.user_id != me;
+                        let chat_id = chat_id.clone();
+                        view! {
+                            <li>
+                                <Avatar name=m.username.clone() />
+                                <span class="member-name">{m.username.clone()}</span>
+                                {(creator_id == Some(m.user_id)).then(|| view! { <span class="member-tag">"creator"</span> })}
+                                {removable.then(|| view! {
+                                    <ActionForm action=remove>
+                                        <input type="hidden" name="chat_id" value=chat_id />
+                                        <input type="hidden" name="user_id" value=m.user_id.to_string() />
+                                        <button class="btn btn-ghost btn-small btn-danger" type="submit"
+                                            aria-label=format!("Remove {}", m.username)>"Remove"</button>
+                                    </ActionForm>
+                                })}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+                {is_creator.then(|| {
+                    let chat_id = chat_id.clone();
+                    view! {
+                        <ActionForm action=add attr:class="inline-form">
+                            <input type="hidden" name="chat_id" value=chat_id />
+                            <label class="field">
+                                <span class="field-label">"Add member"</span>
+                                <input name="username" type="text" required autocapitalize="none" spellcheck="false" />
+                            </label>
+                            <button class="btn btn-small" type="submit">"Add"</button>
+                        </ActionForm>
+                    }
+                })}
+                <ActionForm action=leave>
+                    <input type="hidden" name="chat_id" value=chat_id.clone() />
+                    <button class="btn btn-danger btn-small" type="submit">"Leave group"</button>
+                </ActionForm>
+                <FormError error />
+            </div>
+        </details>
+    }
+}
