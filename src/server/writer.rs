@@ -8,9 +8,9 @@
 //! The publish task gets each committed batch, in order, publishes its new messages in
 //! seq order, and only then answers each sender, so an `ack` always means "committed".
 //! It runs while the store task commits the next batch: SQLite's thread and the async
-//! workers overlap instead of taking turns (a 20 000-message burst went from 66–88 000 to
-//! 100–107 000 messages/s). One publisher also means the messages of a chat are published
-//! in the order of their seq, so connections never see a gap they must fill.
+//! workers overlap instead of taking turns (+20–50% messages/s in a 20 000-message burst,
+//! BENCHMARKS.md, sixth pass). One publisher also means the messages of a chat are
+//! published in the order of their seq, so connections never see a gap they must fill.
 
 use super::db::{NewMessage, Store, Stored};
 use super::ws::{events, Broker};

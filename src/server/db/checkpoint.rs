@@ -3,9 +3,11 @@
 //! In WAL mode a commit appends the pages it changed to `<db>-wal`; a checkpoint copies
 //! them back into the database file and syncs both files. By default SQLite runs one
 //! inside whichever commit takes the WAL past 1 000 pages, on the committing connection.
-//! In natter that is almost always the message writer, which then spent 5–35 ms in two
-//! `fsync`s while every sender waited for its `ack` and every receiver for the message
-//! (strace under the fanout at 1 000 messages/s: one such checkpoint every ~0.7 s).
+//! In natter that is almost always the message writer, which then sat in two `fsync`s
+//! while every sender waited for its `ack` and every receiver for the message (strace
+//! under the fanout at 1 000 messages/s: one such checkpoint every ~0.7 s). With the
+//! checkpoints moved here, the writer's slowest batches in that load went from 9.2–9.4 ms
+//! to 6.3–7.6 ms (BENCHMARKS.md, sixth pass).
 //!
 //! So a connection checkpoints by itself only past [`BACKSTOP_PAGES`], a limit that is
 //! only reached if the task below stops, and [`Store::spawn_checkpointer`] checkpoints
