@@ -36,7 +36,7 @@ struct Job {
 /// A committed batch on its way to the publish task: each outcome with its sender.
 type Settled = Vec<(Result<Stored>, oneshot::Sender<Result<Stored>>)>;
 
-/// The handle to the writer task (cheap to clone).
+/// The handle to the writer's tasks (cheap to clone).
 #[derive(Clone)]
 pub struct MessageWriter {
     tx: mpsc::Sender<Job>,

@@ -21,34 +21,21 @@ use crate::server::Result;
 use std::time::Duration;
 
 /// Pages (4 KiB each) past which a committing connection checkpoints by itself.
-pub const BACKSTOP_PAGES: u32 = 16_384;
+pub(super) const BACKSTOP_PAGES: u32 = 16_384;
 
 /// How often the checkpoint task runs.
-pub const EVERY: Duration = Duration::from_secs(1);
-
-/// What one checkpoint did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// Whether a reader or the writer kept it from copying everything (it goes on next time).
-    pub busy: bool,
-    /// Frames in the WAL.
-    pub wal_frames: i64,
-    /// Frames copied into the database file so far.
-    pub checkpointed: i64,
-}
+const EVERY: Duration = Duration::from_secs(1);
 
 impl Store {
-    /// Runs one PASSIVE checkpoint on a pooled connection.
-    pub async fn checkpoint(&self) -> Result<Checkpoint> {
+    /// Runs one PASSIVE checkpoint on a pooled connection and logs what it did.
+    async fn checkpoint(&self) -> Result<()> {
         let (busy, wal_frames, checkpointed): (i64, i64, i64) =
             sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
                 .fetch_one(&self.pool)
                 .await?;
-        Ok(Checkpoint {
-            busy: busy != 0,
-            wal_frames,
-            checkpointed,
-        })
+        // `busy`: a reader or the writer kept it from copying everything (next time).
+        tracing::trace!(busy, wal_frames, checkpointed, "WAL checkpoint");
+        Ok(())
     }
 
     /// Spawns the task that checkpoints every [`EVERY`]; it ends once the store is closed.
@@ -63,7 +50,7 @@ impl Store {
                     break;
                 }
                 match store.checkpoint().await {
-                    Ok(done) => tracing::trace!(?done, "WAL checkpoint"),
+                    Ok(()) => {}
                     // Closing the pool mid-checkpoint is a shutdown, not a failure.
                     Err(_) if store.pool.is_closed() => break,
                     Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed (retried)"),

@@ -7,7 +7,6 @@
 mod cache;
 mod chats;
 mod checkpoint;
-pub use checkpoint::Checkpoint;
 mod messages;
 pub use messages::{Inserted, NewMessage, Stored};
 mod sessions;

@@ -8,7 +8,7 @@
 //!   limits and strikes.
 //! - [`writer`]: the connection's writer task: frames out in order, hold-back until
 //!   `resume`, replay and gap filling, heartbeat. (Not to be confused with
-//!   `server::writer`, the one task that stores every new message.)
+//!   `server::writer`, the tasks that store and publish every new message.)
 //! - [`events`]: turning domain changes into frames, serialised once per event.
 
 pub mod broker;
