@@ -32,6 +32,10 @@ impl Store {
     /// member is refused; a retry (same sender and client id as a stored message) gets the
     /// original back and stores nothing.
     ///
+    /// A batch is first written without looking up earlier copies of its messages: most
+    /// batches hold no retry, and the unique index on (sender_id, client_id) finds one
+    /// while it inserts. Such a batch is rolled back and written again, looked up.
+    ///
     /// The batch costs two round trips to SQLite whatever its size, on the writer's own
     /// connection: one that takes the write lock (`BEGIN IMMEDIATE`, so nothing can slip
     /// in between the checks and the writes) and reads what the plan needs, and one that
@@ -44,11 +48,20 @@ impl Store {
         }
         let mut slot = self.writer.lock().await;
         let conn = self.writer_conn(&mut slot).await?;
-        let outcome = write_batch(conn, batch).await;
+        // Optimistic first: a batch rarely holds a retry, and the unique index on
+        // (sender_id, client_id) finds one anyway while it inserts. Only a batch that
+        // hits it pays for looking up every message's earlier copy.
+        let outcome = match write_batch(conn, batch, Originals::Unchecked).await {
+            Err(e) if e.is_unique_violation() => match rollback(conn).await {
+                Ok(()) => write_batch(conn, batch, Originals::LookedUp).await,
+                Err(e) => Err(e),
+            },
+            outcome => outcome,
+        };
         if outcome.is_err() {
             // Never leave a transaction open on the writer's connection; if even the
             // rollback fails, drop the connection (closing it rolls back) and open another.
-            if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+            if rollback(conn).await.is_err() {
                 *slot = None;
             }
         }
@@ -72,10 +85,26 @@ impl Store {
     pub async fn warm_writer(&self) -> Result<()> {
         let mut slot = self.writer.lock().await;
         let conn = self.writer_conn(&mut slot).await?;
+        conn.prepare(READ_MEMBERS_SQL.into_sql_str()).await?;
         conn.prepare(READ_FACTS_SQL.into_sql_str()).await?;
         conn.prepare(WRITE_FRESH_SQL.into_sql_str()).await?;
         Ok(())
     }
+}
+
+async fn rollback(conn: &mut SqliteConnection) -> Result<()> {
+    sqlx::query("ROLLBACK").execute(conn).await?;
+    Ok(())
+}
+
+/// Whether a batch looks up earlier copies of its messages before writing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Originals {
+    /// Write straight away; a retry shows up as a unique violation on
+    /// (sender_id, client_id), and the batch is then written again, looked up.
+    Unchecked,
+    /// Look them up: retries get their original back, reused client ids are refused.
+    LookedUp,
 }
 
 /// What the first round trip of a batch learns.
@@ -92,14 +121,26 @@ struct BatchFacts {
     originals: HashMap<UserId, HashMap<String, Message>>,
 }
 
-/// [`read_facts`]'s SQL.
+/// The first statement of [`read_facts`]: takes the write lock, then reads the batch's
+/// memberships and seq positions.
+macro_rules! read_members_sql {
+    () => {
+        "BEGIN IMMEDIATE;
+         SELECT m.chat_id, m.user_id, u.username, c.last_seq,
+                (SELECT COALESCE(MAX(id), 0) FROM messages)
+         FROM jsonb_each(?) AS v
+         CROSS JOIN chat_members m ON m.chat_id = v.value ->> 0 AND m.user_id = v.value ->> 1
+         JOIN users u ON u.id = m.user_id JOIN chats c ON c.id = m.chat_id;"
+    };
+}
+
+/// [`read_facts`]'s SQL for an unchecked batch.
+const READ_MEMBERS_SQL: &str = read_members_sql!();
+
+/// [`read_facts`]'s SQL for a looked-up batch: also the messages stored earlier under
+/// the batch's (sender, client id) pairs.
 const READ_FACTS_SQL: &str = concat!(
-    "BEGIN IMMEDIATE;
-     SELECT m.chat_id, m.user_id, u.username, c.last_seq,
-            (SELECT COALESCE(MAX(id), 0) FROM messages)
-     FROM jsonb_each(?) AS v
-     CROSS JOIN chat_members m ON m.chat_id = v.value ->> 0 AND m.user_id = v.value ->> 1
-     JOIN users u ON u.id = m.user_id JOIN chats c ON c.id = m.chat_id;",
+    read_members_sql!(),
     message_columns!(),
     " FROM jsonb_each(?) AS v
      CROSS JOIN messages m ON m.sender_id = v.value ->> 0 AND m.client_id = v.value ->> 1
@@ -120,7 +161,7 @@ const WRITE_FRESH_SQL: &str = "
     COMMIT";
 
 /// The first round trip of a batch: takes the write lock, then reads memberships, seq
-/// positions and earlier copies of the batch's messages.
+/// positions and, if asked, earlier copies of the batch's messages.
 ///
 /// The batch travels as JSON read by `jsonb_each`, so the SQL text is the same for every
 /// batch and SQLite prepares it once per connection; with a `VALUES` list per batch, the
@@ -131,19 +172,30 @@ const WRITE_FRESH_SQL: &str = "
 /// order, is a feature of sqlx's SQLite driver (launchbadge/sqlx#3108);
 /// `a_batch_stores_in_order_and_settles_each_message` in tests/storage.rs fails if it ever
 /// stops working.
-async fn read_facts(conn: &mut SqliteConnection, batch: &[NewMessage]) -> Result<BatchFacts> {
+async fn read_facts(
+    conn: &mut SqliteConnection,
+    batch: &[NewMessage],
+    originals: Originals,
+) -> Result<BatchFacts> {
     let pairs: BTreeSet<(ChatId, UserId)> = batch.iter().map(|m| (m.chat, m.sender)).collect();
     let pairs = serde_json::to_string(&pairs)?;
-    let keys: Vec<(UserId, &str)> = batch
-        .iter()
-        .map(|m| (m.sender, m.client_id.as_str()))
-        .collect();
-    let keys = serde_json::to_string(&keys)?;
+    let query = match originals {
+        Originals::Unchecked => sqlx::query(READ_MEMBERS_SQL).bind(pairs),
+        Originals::LookedUp => {
+            let keys: Vec<(UserId, &str)> = batch
+                .iter()
+                .map(|m| (m.sender, m.client_id.as_str()))
+                .collect();
+            sqlx::query(READ_FACTS_SQL)
+                .bind(pairs)
+                .bind(serde_json::to_string(&keys)?)
+        }
+    };
 
     let mut facts = BatchFacts::default();
     // Results arrive in statement order; each statement ends with a `Left`.
     let mut statement = 0;
-    let mut results = conn.fetch_many(sqlx::query(READ_FACTS_SQL).bind(pairs).bind(keys));
+    let mut results = conn.fetch_many(query);
     while let Some(step) = results.try_next().await? {
         match step {
             Either::Left(_) => statement += 1,
@@ -167,14 +219,18 @@ async fn read_facts(conn: &mut SqliteConnection, batch: &[NewMessage]) -> Result
 }
 
 /// Plans, writes and commits one batch (see [`Store::insert_messages`]).
-async fn write_batch(conn: &mut SqliteConnection, batch: &[NewMessage]) -> Result<Vec<Stored>> {
+async fn write_batch(
+    conn: &mut SqliteConnection,
+    batch: &[NewMessage],
+    lookup: Originals,
+) -> Result<Vec<Stored>> {
     let now = now_ms();
     let BatchFacts {
         members,
         last_seq: mut next_seq,
         max_id: mut next_id,
         originals,
-    } = read_facts(conn, batch).await?;
+    } = read_facts(conn, batch, lookup).await?;
 
     // Decide each message's fate, seq and id (the write lock is held: nobody else
     // inserts, so nothing has to be read back from the database).
