@@ -386,6 +386,110 @@ async fn a_batch_stores_in_order_and_settles_each_message() {
     assert_eq!(bob.last_read_seq, 1);
 }
 
+/// A batch with no retry in it is written without looking up earlier copies (the
+/// writer's common case; a retry sends the batch down the looked-up path that
+/// `a_batch_stores_in_order_and_settles_each_message` covers): members' messages get
+/// gap-free seqs in batch order per chat, a stranger's is refused without using up a
+/// seq, and the chats' last seq and the senders' read pointers move.
+#[tokio::test]
+async fn a_batch_without_retries_settles_each_message_unchecked() {
+    use natter::server::db::{Inserted, NewMessage};
+    let db = common::test_db().await;
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let eve = user(&db.store, "eve").await;
+    let (dm, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
+    let group = db
+        .store
+        .create_group(a.id, Some("g"), &[b.id, eve.id])
+        .await
+        .unwrap();
+    let (before, _) = db
+        .store
+        .insert_message(dm, b.id, "before", "stored earlier")
+        .await
+        .unwrap();
+    let msg = |chat, sender: &User, cid: &str| NewMessage {
+        chat,
+        sender: sender.id,
+        client_id: cid.into(),
+        body: format!("{cid} from {}", sender.username),
+    };
+    let batch = vec![
+        msg(dm, &a, "a1"),
+        msg(group, &eve, "e1"),
+        msg(dm, &eve, "e2"), // not a member of the DM
+        msg(dm, &b, "b1"),
+        msg(group, &a, "a2"),
+        msg(dm, &a, "a3"),
+    ];
+    let out = db.store.insert_messages(&batch).await.unwrap();
+    assert_eq!(out.len(), batch.len());
+    assert!(matches!(out[2], Err(AppError::NotFound(_))));
+    let ok: Vec<_> = [0, 1, 3, 4, 5]
+        .iter()
+        .map(|&i| out[i].clone().unwrap())
+        .collect();
+    assert!(ok.iter().all(|(_, how)| *how == Inserted::New));
+    let got: Vec<_> = ok
+        .iter()
+        .map(|(m, _)| (m.chat_id, m.seq, m.sender.as_str(), m.body.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (dm, 2, "alice", "a1 from alice"),
+            (group, 1, "eve", "e1 from eve"),
+            (dm, 3, "bob", "b1 from bob"),
+            (group, 2, "alice", "a2 from alice"),
+            (dm, 4, "alice", "a3 from alice"),
+        ]
+    );
+    // Ids follow the batch's order, after the earlier message's.
+    let ids: Vec<i64> = ok.iter().map(|(m, _)| m.id.0).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > before.id.0);
+
+    // What the batch returned is what was stored.
+    let page = db.store.history(dm, None, 50).await.unwrap();
+    assert_eq!(page.messages[0], before);
+    assert_eq!(
+        page.messages[1..],
+        [ok[0].0.clone(), ok[2].0.clone(), ok[4].0.clone()]
+    );
+    let detail = db.store.chat_for_member(dm, a.id).await.unwrap().unwrap();
+    assert_eq!(detail.last_seq, 4);
+    let read = |d: &natter::model::ChatDetail, u: &User| {
+        d.members
+            .iter()
+            .find(|m| m.user_id == u.id)
+            .unwrap()
+            .last_read_seq
+    };
+    // Senders have read their own messages, up to their newest.
+    assert_eq!((read(&detail, &a), read(&detail, &b)), (4, 3));
+    let detail = db
+        .store
+        .chat_for_member(group, a.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.last_seq, 2);
+    assert_eq!(
+        (read(&detail, &a), read(&detail, &eve), read(&detail, &b)),
+        (2, 1, 0)
+    );
+
+    // A batch of refusals only changes nothing.
+    let out = db
+        .store
+        .insert_messages(&[msg(dm, &eve, "e3")])
+        .await
+        .unwrap();
+    assert!(matches!(out[0], Err(AppError::NotFound(_))));
+    let detail = db.store.chat_for_member(dm, a.id).await.unwrap().unwrap();
+    assert_eq!(detail.last_seq, 4);
+}
+
 /// Batches travel to SQLite as JSON: every character must come back exactly as sent.
 #[tokio::test]
 async fn message_text_is_stored_exactly() {
