@@ -28,8 +28,11 @@ fn latency_of(body: &str) -> Option<(usize, Duration)> {
     Some((index, Duration::from_micros(now_us().saturating_sub(sent))))
 }
 
+/// A prefix for this scenario's usernames: the clock alone repeats across bench runs
+/// against the same server (`--addr`), since each run's clock starts at zero.
 fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", now_us() % 1_000_000_000)
+    let pid = std::process::id() % 100_000;
+    format!("{prefix}{pid}x{}", now_us() % 1_000_000_000)
 }
 
 /// burst: one sender pipelines `n` messages to one receiver in a DM.
