@@ -33,8 +33,10 @@ impl Store {
     /// original back and stores nothing.
     ///
     /// A batch is first written without looking up earlier copies of its messages: most
-    /// batches hold no retry, and the unique index on (sender_id, client_id) finds one
-    /// while it inserts. Such a batch is rolled back and written again, looked up.
+    /// batches hold no retry (one follows a reconnect), and the unique index on
+    /// (sender_id, client_id) finds one while it inserts. Such a batch is rolled back
+    /// and written again, looked up, in three more round trips. The lookup was about a
+    /// third of SQLite's time per message (BENCHMARKS.md, seventh pass).
     ///
     /// The batch costs two round trips to SQLite whatever its size, on the writer's own
     /// connection: one that takes the write lock (`BEGIN IMMEDIATE`, so nothing can slip
@@ -48,14 +50,17 @@ impl Store {
         }
         let mut slot = self.writer.lock().await;
         let conn = self.writer_conn(&mut slot).await?;
-        // Optimistic first: a batch rarely holds a retry, and the unique index on
-        // (sender_id, client_id) finds one anyway while it inserts. Only a batch that
-        // hits it pays for looking up every message's earlier copy.
         let outcome = match write_batch(conn, batch, Originals::Unchecked).await {
-            Err(e) if e.is_unique_violation() => match rollback(conn).await {
-                Ok(()) => write_batch(conn, batch, Originals::LookedUp).await,
-                Err(e) => Err(e),
-            },
+            Err(e) if e.is_unique_violation() => {
+                tracing::debug!(
+                    size = batch.len(),
+                    "batch holds a retry; writing it looked up"
+                );
+                match rollback(conn).await {
+                    Ok(()) => write_batch(conn, batch, Originals::LookedUp).await,
+                    Err(e) => Err(e),
+                }
+            }
             outcome => outcome,
         };
         if outcome.is_err() {
