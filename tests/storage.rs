@@ -307,12 +307,17 @@ async fn the_writer_statements_prepare_ahead_and_then_serve_a_batch() {
     assert_eq!((message.seq, message.body.as_str()), (1, "first"));
 }
 
-/// One group-commit batch mixing two chats, a stranger, a retry of a stored message and
-/// a repeat inside the batch: each gets the right outcome, seqs stay gap-free per chat,
-/// and what the batch returns is what a later read finds.
-#[tokio::test]
-async fn a_batch_stores_in_order_and_settles_each_message() {
-    use natter::server::db::{Inserted, NewMessage};
+/// Alice, Bob and Eve; a DM between Alice and Bob, and Alice's group with all three.
+struct BatchChats {
+    db: common::TestDb,
+    a: User,
+    b: User,
+    eve: User,
+    dm: ChatId,
+    group: ChatId,
+}
+
+async fn batch_chats() -> BatchChats {
     let db = common::test_db().await;
     let a = user(&db.store, "alice").await;
     let b = user(&db.store, "bob").await;
@@ -323,17 +328,45 @@ async fn a_batch_stores_in_order_and_settles_each_message() {
         .create_group(a.id, Some("g"), &[b.id, eve.id])
         .await
         .unwrap();
+    BatchChats {
+        db,
+        a,
+        b,
+        eve,
+        dm,
+        group,
+    }
+}
+
+/// A message of a batch, its body saying who sent which client id.
+fn msg(chat: ChatId, sender: &User, cid: &str) -> natter::server::db::NewMessage {
+    natter::server::db::NewMessage {
+        chat,
+        sender: sender.id,
+        client_id: cid.into(),
+        body: format!("{cid} from {}", sender.username),
+    }
+}
+
+/// One group-commit batch mixing two chats, a stranger, a retry of a stored message and
+/// a repeat inside the batch: each gets the right outcome, seqs stay gap-free per chat,
+/// and what the batch returns is what a later read finds.
+#[tokio::test]
+async fn a_batch_stores_in_order_and_settles_each_message() {
+    use natter::server::db::Inserted;
+    let BatchChats {
+        db,
+        a,
+        b,
+        eve,
+        dm,
+        group,
+    } = batch_chats().await;
     let (stored_before, _) = db
         .store
         .insert_message(dm, a.id, "old", "stored earlier")
         .await
         .unwrap();
-    let msg = |chat, sender: &User, cid: &str| NewMessage {
-        chat,
-        sender: sender.id,
-        client_id: cid.into(),
-        body: format!("{cid} from {}", sender.username),
-    };
     let batch = vec![
         msg(dm, &a, "a1"),
         msg(group, &b, "b1"),
@@ -393,28 +426,20 @@ async fn a_batch_stores_in_order_and_settles_each_message() {
 /// seq, and the chats' last seq and the senders' read pointers move.
 #[tokio::test]
 async fn a_batch_without_retries_settles_each_message_unchecked() {
-    use natter::server::db::{Inserted, NewMessage};
-    let db = common::test_db().await;
-    let a = user(&db.store, "alice").await;
-    let b = user(&db.store, "bob").await;
-    let eve = user(&db.store, "eve").await;
-    let (dm, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
-    let group = db
-        .store
-        .create_group(a.id, Some("g"), &[b.id, eve.id])
-        .await
-        .unwrap();
+    use natter::server::db::Inserted;
+    let BatchChats {
+        db,
+        a,
+        b,
+        eve,
+        dm,
+        group,
+    } = batch_chats().await;
     let (before, _) = db
         .store
         .insert_message(dm, b.id, "before", "stored earlier")
         .await
         .unwrap();
-    let msg = |chat, sender: &User, cid: &str| NewMessage {
-        chat,
-        sender: sender.id,
-        client_id: cid.into(),
-        body: format!("{cid} from {}", sender.username),
-    };
     let batch = vec![
         msg(dm, &a, "a1"),
         msg(group, &eve, "e1"),

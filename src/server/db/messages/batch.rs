@@ -103,7 +103,7 @@ async fn rollback(conn: &mut SqliteConnection) -> Result<()> {
 }
 
 /// Whether a batch looks up earlier copies of its messages before writing.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Originals {
     /// Write straight away; a retry shows up as a unique violation on
     /// (sender_id, client_id), and the batch is then written again, looked up.
