@@ -18,7 +18,7 @@ step "unit and integration tests"
 cargo test --features ssr
 
 step "benchmark smoke: every scenario once at a tiny size (figures: BENCHMARKS.md)"
-cargo run --features ssr --example bench -- --smoke --page-also /login --server-bin "$CARGO_TARGET_DIR/debug/natter"
+cargo run --features ssr --example bench -- --smoke --repeat 2 --page-also /login --server-bin "$CARGO_TARGET_DIR/debug/natter"
 
 step "release build (server + WASM, optimised with wasm-opt)"
 cargo leptos build --release --precompress

@@ -86,6 +86,66 @@ impl Row {
         );
     }
 
+    /// One row for several runs of a scenario: counts summed (so a loss in any run shows),
+    /// every other figure the median of the runs, and for each key in `spread` its
+    /// minimum and maximum too (`<key>_min`, `<key>_max`).
+    pub fn median_of(runs: &[Row], spread: &[&str]) -> Row {
+        let median = |f: &dyn Fn(&Row) -> f64| {
+            let mut v: Vec<f64> = runs.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            match v.len() {
+                0 => 0.0,
+                n if n % 2 == 1 => v[n / 2],
+                n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+            }
+        };
+        let sum = |f: &dyn Fn(&Row) -> u64| runs.iter().map(f).sum();
+        let extra_of = |r: &Row, key: &str| {
+            r.extra
+                .iter()
+                .find(|(k, _)| k == key)
+                .map_or(f64::NAN, |(_, v)| *v)
+        };
+        let first = runs.first().cloned().unwrap_or_default();
+        let mut extra = Vec::new();
+        for (key, _) in &first.extra {
+            extra.push((key.clone(), median(&|r| extra_of(r, key))));
+            if spread.contains(&key.as_str()) {
+                let values = runs.iter().map(|r| extra_of(r, key));
+                extra.push((
+                    format!("{key}_min"),
+                    values.clone().fold(f64::INFINITY, f64::min),
+                ));
+                extra.push((
+                    format!("{key}_max"),
+                    values.fold(f64::NEG_INFINITY, f64::max),
+                ));
+            }
+        }
+        Row {
+            scenario: format!("{} (median of {})", first.scenario, runs.len()),
+            params: first.params,
+            sent: sum(&|r| r.sent),
+            expected: sum(&|r| r.expected),
+            received: sum(&|r| r.received),
+            lost: sum(&|r| r.lost),
+            duplicated: sum(&|r| r.duplicated),
+            seconds: median(&|r| r.seconds),
+            deliveries_per_s: median(&|r| r.deliveries_per_s),
+            latency: Latency {
+                p50_ms: median(&|r| r.latency.p50_ms),
+                p99_ms: median(&|r| r.latency.p99_ms),
+                p999_ms: median(&|r| r.latency.p999_ms),
+                max_ms: median(&|r| r.latency.max_ms),
+            },
+            server_rss_before_kib: median(&|r| r.server_rss_before_kib as f64) as u64,
+            server_rss_after_kib: median(&|r| r.server_rss_after_kib as f64) as u64,
+            server_cpu_ms: median(&|r| r.server_cpu_ms),
+            bench_cpu_ms: median(&|r| r.bench_cpu_ms),
+            extra,
+        }
+    }
+
     pub fn header() {
         println!(
             "| scenario | params | sent | expected | received | lost | dup | seconds | deliveries/s | latency ms p50 / p99 / p999 / max | server RSS KiB before → after | server CPU ms | bench CPU ms | extra |"
@@ -148,5 +208,55 @@ impl Meter {
         row.server_rss_after_kib = rss_kib(self.pid);
         row.server_cpu_ms = cpu_ms(self.pid) - self.server_cpu;
         row.bench_cpu_ms = cpu_ms(std::process::id()) - self.bench_cpu;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(ms: f64, p99: f64, lost: u64) -> Row {
+        Row {
+            scenario: "burst".into(),
+            sent: 10,
+            lost,
+            latency: Latency {
+                p99_ms: p99,
+                ..Latency::default()
+            },
+            extra: vec![
+                ("first_send_to_last_delivery_ms".into(), ms),
+                ("acked".into(), 10.0),
+            ],
+            ..Row::default()
+        }
+    }
+
+    #[test]
+    fn median_of_sums_counts_and_takes_medians() {
+        let runs = [
+            run(9.0, 8.0, 0),
+            run(12.0, 11.0, 1),
+            run(7.0, 6.0, 0),
+            run(30.0, 29.0, 0),
+        ];
+        let m = Row::median_of(&runs, &["first_send_to_last_delivery_ms"]);
+        assert_eq!(m.scenario, "burst (median of 4)");
+        assert_eq!((m.sent, m.lost), (40, 1));
+        assert_eq!(m.latency.p99_ms, 9.5);
+        let extra = |k: &str| m.extra.iter().find(|(key, _)| key == k).map(|(_, v)| *v);
+        assert_eq!(extra("first_send_to_last_delivery_ms"), Some(10.5));
+        assert_eq!(extra("first_send_to_last_delivery_ms_min"), Some(7.0));
+        assert_eq!(extra("first_send_to_last_delivery_ms_max"), Some(30.0));
+        assert_eq!(extra("acked"), Some(10.0));
+        assert_eq!(extra("acked_min"), None);
+    }
+
+    #[test]
+    fn median_of_an_odd_count_is_the_middle_run() {
+        let runs = [run(9.0, 1.0, 0), run(3.0, 2.0, 0), run(5.0, 3.0, 0)];
+        let m = Row::median_of(&runs, &[]);
+        assert_eq!(m.latency.p99_ms, 2.0);
+        assert_eq!(m.extra[0].1, 5.0);
     }
 }
