@@ -522,3 +522,152 @@ async fn plain_form_posts_redirect_back_with_the_error() {
     assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/chats");
     assert!(r.headers.get(header::SET_COOKIE).is_some());
 }
+
+/// The attacker's walk: bob is in a group, writes there, is removed, then tries every
+/// route on the chat and on his old message. Each gets the answer a stranger gets, and
+/// his message is unchanged.
+#[tokio::test]
+async fn a_removed_member_can_do_nothing_in_the_group() {
+    use natter::api::chats::{AddMember, LeaveChat, RemoveMember};
+    use natter::api::messages::{DeleteMessage, EditMessage, MarkRead, OlderMessages};
+    let h = harness().await;
+    let alice = h.sign_up("alice").await;
+    let bob = h.sign_up("bob").await;
+    h.sign_up("carol").await;
+    let r = h
+        .call(
+            CreateChat::PATH,
+            &[("members", "bob carol"), ("title", "Team")],
+            Some(&alice),
+        )
+        .await;
+    let chat = r.body.clone();
+    let sent = h
+        .call(
+            SendMessage::PATH,
+            &[
+                ("chat_id", &chat),
+                ("client_id", "b1"),
+                ("body", "original"),
+            ],
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    let msg: serde_json::Value = serde_json::from_str(&sent.body).unwrap();
+    let (msg_id, bob_id) = (msg["id"].to_string(), msg["sender_id"].to_string());
+    // While a member, bob may edit his message.
+    let r = h
+        .call(
+            EditMessage::PATH,
+            &[("message_id", &msg_id), ("body", "edited while a member")],
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = h
+        .call(
+            RemoveMember::PATH,
+            &[("chat_id", &chat), ("user_id", &bob_id)],
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    let tries: [(&str, Vec<(&str, &str)>); 8] = [
+        (OpenChat::PATH, vec![("chat_id", &chat)]),
+        (
+            OlderMessages::PATH,
+            vec![("chat_id", &chat), ("before", "99")],
+        ),
+        (
+            SendMessage::PATH,
+            vec![
+                ("chat_id", &chat),
+                ("client_id", "b2"),
+                ("body", "still here?"),
+            ],
+        ),
+        (
+            EditMessage::PATH,
+            vec![("message_id", &msg_id), ("body", "rewritten after removal")],
+        ),
+        (DeleteMessage::PATH, vec![("message_id", &msg_id)]),
+        (MarkRead::PATH, vec![("chat_id", &chat), ("seq", "1")]),
+        (
+            AddMember::PATH,
+            vec![("chat_id", &chat), ("username", "bob")],
+        ),
+        (LeaveChat::PATH, vec![("chat_id", &chat)]),
+    ];
+    for (path, form) in tries {
+        let r = h.call(path, &form, Some(&bob)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+        assert!(!r.body.contains("Team"), "{path}: {}", r.body);
+    }
+    let page = h.get(&format!("/chats/{chat}"), Some(&bob)).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    // The group still sees what bob wrote while he was a member.
+    let r = h
+        .call(OpenChat::PATH, &[("chat_id", &chat)], Some(&alice))
+        .await;
+    assert!(r.body.contains("edited while a member"), "{}", r.body);
+    assert!(!r.body.contains("rewritten"), "{}", r.body);
+}
+
+/// Another origin of the same site (or any other) cannot act with the user's cookie:
+/// the POST is refused before it runs, and the session still works.
+#[tokio::test]
+async fn state_changing_requests_from_other_origins_are_refused() {
+    let h = harness().await;
+    let cookie = h.sign_up("alice").await;
+    let post = |origin: Option<&'static str>, site: Option<&'static str>| {
+        let mut req = Request::post(SignOut::PATH)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, &cookie);
+        if let Some(o) = origin {
+            req = req.header(header::ORIGIN, o);
+        }
+        if let Some(s) = site {
+            req = req.header("sec-fetch-site", s);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    for (origin, site) in [
+        (Some("http://evil.example"), None),
+        (Some("http://127.0.0.1:3001"), Some("same-site")),
+        (Some("null"), None),
+        (None, Some("same-site")),
+        (None, Some("cross-site")),
+    ] {
+        let r = h.send(post(origin, site)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{origin:?} {site:?}");
+        assert!(r.body.contains("Cross-origin"), "{}", r.body);
+        assert_eq!(
+            h.call(ListChats::PATH, &[], Some(&cookie)).await.status,
+            StatusCode::OK,
+            "the session survived {origin:?} {site:?}"
+        );
+    }
+    // A plain form post from our own page (the no-JavaScript sign-in) is refused too
+    // when it comes from elsewhere: login CSRF.
+    let r = h
+        .send(
+            Request::post(natter::api::auth::SignIn::PATH)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::ORIGIN, "http://evil.example")
+                .body(Body::from("username=alice&password=password123"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Our own origin signs out.
+    let r = h
+        .send(post(Some("http://127.0.0.1:3000"), Some("same-origin")))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        h.call(ListChats::PATH, &[], Some(&cookie)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}

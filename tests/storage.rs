@@ -185,11 +185,17 @@ async fn unread_counts_follow_the_read_pointer() {
     assert_eq!(unread(db.store.list_chats(b.id).await.unwrap()), 3);
     // Own messages are never unread.
     assert_eq!(unread(db.store.list_chats(a.id).await.unwrap()), 0);
-    assert_eq!(db.store.mark_read(chat, b.id, 2).await.unwrap(), 2);
+    assert_eq!(db.store.mark_read(chat, b.id, 2).await.unwrap(), (2, true));
     assert_eq!(unread(db.store.list_chats(b.id).await.unwrap()), 1);
-    // The pointer never moves back and never past the end.
-    assert_eq!(db.store.mark_read(chat, b.id, 1).await.unwrap(), 2);
-    assert_eq!(db.store.mark_read(chat, b.id, 99).await.unwrap(), 3);
+    // The pointer never moves back and never past the end; a call that does not move
+    // it says so (nothing to tell the other members).
+    assert_eq!(db.store.mark_read(chat, b.id, 1).await.unwrap(), (2, false));
+    assert_eq!(db.store.mark_read(chat, b.id, 2).await.unwrap(), (2, false));
+    assert_eq!(db.store.mark_read(chat, b.id, 99).await.unwrap(), (3, true));
+    assert_eq!(
+        db.store.mark_read(chat, b.id, 99).await.unwrap(),
+        (3, false)
+    );
     assert_eq!(unread(db.store.list_chats(b.id).await.unwrap()), 0);
     // Bob replying marks everything up to his message read.
     db.store
@@ -656,4 +662,64 @@ async fn the_wal_is_checkpointed_by_its_own_task_not_by_commits() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     task.abort();
+}
+
+/// Concurrent adds to a group one short of the limit: exactly one gets in.
+#[tokio::test]
+async fn group_size_limit_holds_under_concurrent_adds() {
+    use natter::server::db::Added;
+    let db = common::test_db().await;
+    let mut users = Vec::new();
+    for i in 0..8 {
+        users.push(user(&db.store, &format!("user{i}")).await);
+    }
+    let chat = db
+        .store
+        .create_group(users[0].id, Some("g"), &[users[1].id, users[2].id])
+        .await
+        .unwrap();
+    let max = 4;
+    let adds = users[3..]
+        .iter()
+        .map(|u| db.store.add_member(chat, u.id, max));
+    let outcomes = futures::future::join_all(adds).await;
+    let outcomes: Vec<Added> = outcomes.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Added::Added).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(db.store.members(chat).await.unwrap().len(), max);
+    assert_eq!(
+        db.store.add_member(chat, users[1].id, max).await.unwrap(),
+        Added::AlreadyMember
+    );
+}
+
+/// A member removed from a group can no longer change what they wrote there.
+#[tokio::test]
+async fn removed_authors_cannot_edit_or_delete() {
+    let db = common::test_db().await;
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let chat = db
+        .store
+        .create_group(a.id, Some("g"), &[b.id])
+        .await
+        .unwrap();
+    let (m, _) = db
+        .store
+        .insert_message(chat, b.id, "b1", "mine")
+        .await
+        .unwrap();
+    assert!(db.store.remove_member(chat, b.id).await.unwrap());
+    let err = db
+        .store
+        .edit_message(m.id, b.id, "changed")
+        .await
+        .unwrap_err();
+    assert!(matches!(app_err(err), AppError::NotFound(_)));
+    let err = db.store.delete_message(m.id, b.id).await.unwrap_err();
+    assert!(matches!(app_err(err), AppError::NotFound(_)));
+    assert_eq!(db.store.message(m.id).await.unwrap().unwrap().body, "mine");
 }

@@ -555,3 +555,187 @@ async fn a_client_that_stops_reading_is_cut_off_and_others_stay_fast() {
         started.elapsed()
     );
 }
+
+/// A member removed from a group sends `edit` and `delete` for the message they wrote
+/// there: refused like a stranger's, and the group hears nothing.
+#[tokio::test]
+async fn a_removed_member_cannot_edit_or_delete_over_the_socket() {
+    let s = start().await;
+    let a = s.sign_up("alice").await;
+    let b = s.sign_up("bob").await;
+    let chat = s.create_chat(&a, "bob", "Team").await;
+    let mut alice = s.connect(&a).await;
+    let mut bob = s.connect(&b).await;
+    bob.send(&send(chat, "b1", "original")).await;
+    let original = next_message(&mut alice).await;
+    next_ack(&mut bob).await;
+    let bob_id = original.sender_id;
+    let alice_user = natter::model::User {
+        id: s.db.store.members(chat).await.unwrap()[0].user_id,
+        username: "alice".into(),
+    };
+    natter::server::chat::remove_member(&s.state, &alice_user, chat, bob_id)
+        .await
+        .unwrap();
+    loop {
+        match bob.next().await {
+            ServerFrame::ChatRemoved { chat_id } if chat_id == chat => break,
+            ServerFrame::Message { .. } | ServerFrame::Read { .. } => continue,
+            other => panic!("{other:?}"),
+        }
+    }
+    for frame in [
+        ClientFrame::Edit {
+            message_id: original.id,
+            body: "rewritten".into(),
+        },
+        ClientFrame::Delete {
+            message_id: original.id,
+        },
+        ClientFrame::Read {
+            chat_id: chat,
+            seq: 1,
+        },
+        ClientFrame::Typing { chat_id: chat },
+        send(chat, "b2", "still here?"),
+    ] {
+        bob.send(&frame).await;
+        match bob.next().await {
+            ServerFrame::Error {
+                code: ErrorCode::NotFound,
+                ..
+            } => {}
+            other => panic!("{frame:?}: {other:?}"),
+        }
+    }
+    // Resuming the chat tells him it is gone, and replays nothing.
+    bob.send(&ClientFrame::Resume {
+        positions: BTreeMap::from([(chat, 0)]),
+    })
+    .await;
+    assert_eq!(bob.next().await, ServerFrame::ChatRemoved { chat_id: chat });
+    assert_eq!(bob.next().await, ServerFrame::Resumed);
+    alice.expect_silence(QUIET).await;
+    let stored = s.db.store.message(original.id).await.unwrap().unwrap();
+    assert_eq!((stored.body.as_str(), stored.deleted), ("original", false));
+}
+
+/// `read` frames that do not move the pointer reach nobody; a flood of them is cut
+/// down to the connection's read allowance, and a flood of edits is refused like sends.
+#[tokio::test]
+async fn reads_publish_only_moves_and_changes_are_rate_limited() {
+    let s = start_with(|c| {
+        c.ws_send_rate = 1;
+        c.ws_send_burst = 3;
+    })
+    .await;
+    let a = s.sign_up("alice").await;
+    let b = s.sign_up("bob").await;
+    let chat = s.create_chat(&a, "bob", "").await;
+    let mut alice = s.connect(&a).await;
+    let mut bob = s.connect(&b).await;
+    alice.send(&send(chat, "a1", "hello")).await;
+    let m = next_message(&mut bob).await;
+    next_ack(&mut alice).await;
+    bob.send(&ClientFrame::Read {
+        chat_id: chat,
+        seq: m.seq,
+    })
+    .await;
+    // Every member's connections hear of the move, bob's own (his other tabs) too.
+    for c in [&mut alice, &mut bob] {
+        match c.next().await {
+            ServerFrame::Read { seq, .. } => assert_eq!(seq, m.seq),
+            other => panic!("{other:?}"),
+        }
+    }
+    // The same pointer again, many times: nothing to tell anyone.
+    for _ in 0..100 {
+        bob.send(&ClientFrame::Read {
+            chat_id: chat,
+            seq: m.seq,
+        })
+        .await;
+    }
+    alice.expect_silence(QUIET).await;
+    bob.expect_silence(QUIET).await;
+
+    // Edits: the burst passes (less the token alice's `resume` took, plus at most one
+    // refilled meanwhile), the rest are refused with rate_limited.
+    for i in 0..20 {
+        alice
+            .send(&ClientFrame::Edit {
+                message_id: m.id,
+                body: format!("edit {i}"),
+            })
+            .await;
+    }
+    let (mut edited, mut limited) = (0, 0);
+    while edited + limited < 20 {
+        match alice.next().await {
+            ServerFrame::Edited { .. } => edited += 1,
+            ServerFrame::Error {
+                code: ErrorCode::RateLimited,
+                ..
+            } => limited += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!((1..=4).contains(&edited), "{edited} edits went through");
+    assert_eq!(limited, 20 - edited);
+}
+
+/// One account cannot open more sockets than the cap; closing one frees a place.
+#[tokio::test]
+async fn open_sockets_per_user_are_capped() {
+    let s = start_with(|c| c.ws_max_per_user = 3).await;
+    let a = s.sign_up("alice").await;
+    let b = s.sign_up("bob").await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(s.connect(&a).await);
+    }
+    let refused = s
+        .try_connect(Some(&a), Some(&s.origin))
+        .await
+        .err()
+        .unwrap();
+    match refused {
+        WsError::Http(res) => {
+            assert_eq!(res.status().as_u16(), 429);
+            assert!(res.headers().contains_key("retry-after"));
+        }
+        other => panic!("expected 429, got {other:?}"),
+    }
+    // Another user is not affected.
+    let _bob = s.connect(&b).await;
+    drop(open.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.state.slots.of_user(natter::model::UserId(1)) > 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the closed socket's place was not freed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    open.push(s.connect(&a).await);
+}
+
+/// The same cap per client address (every test client is 127.0.0.1).
+#[tokio::test]
+async fn open_sockets_per_ip_are_capped() {
+    let s = start_with(|c| c.ws_max_per_ip = 2).await;
+    let a = s.sign_up("alice").await;
+    let b = s.sign_up("bob").await;
+    let _a1 = s.connect(&a).await;
+    let _b1 = s.connect(&b).await;
+    match s
+        .try_connect(Some(&b), Some(&s.origin))
+        .await
+        .err()
+        .unwrap()
+    {
+        WsError::Http(res) => assert_eq!(res.status().as_u16(), 429),
+        other => panic!("expected 429, got {other:?}"),
+    }
+}

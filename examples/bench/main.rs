@@ -150,6 +150,8 @@ async fn spawn_server(bin: &str) -> Result<(SocketAddr, u32, Spawned), client::E
             &format!("sqlite://{}", dir.path().join("bench.db").display()),
         ])
         .args(["--ws-send-rate", "10000000", "--ws-send-burst", "10000000"])
+        // The idle scenario opens many sockets per user, all from 127.0.0.1.
+        .args(["--ws-max-per-user", "1000000", "--ws-max-per-ip", "1000000"])
         .env("RUST_LOG", "warn")
         .env("LEPTOS_OUTPUT_NAME", "natter")
         .stdout(Stdio::null());

@@ -5,7 +5,7 @@
 //! committed (see `server::ws::events`); a failed publish is logged and never undoes a
 //! commit: clients that missed it catch up when they resume.
 
-use super::db::{NewMessage, Store, Stored};
+use super::db::{Added, NewMessage, Store, Stored};
 use super::state::AppState;
 use super::writer::Pending;
 use super::ws::hub::FrameKind;
@@ -132,7 +132,12 @@ pub async fn delete(state: &AppState, user: &User, message: MessageId) -> Result
 
 /// Moves the read pointer and tells the chat (unread counts and "seen" update live).
 pub async fn mark_read(state: &AppState, user: &User, chat: ChatId, seq: i64) -> Result<i64> {
-    let now = state.store.mark_read(chat, user.id, seq).await?;
+    let (now, moved) = state.store.mark_read(chat, user.id, seq).await?;
+    if !moved {
+        // Nothing changed: telling every member's connections would only be traffic
+        // (and a way for one client to flood a large group).
+        return Ok(now);
+    }
     let frame = ServerFrame::Read {
         chat_id: chat,
         user_id: user.id,
@@ -188,6 +193,9 @@ pub async fn create(state: &AppState, user: &User, members: &str, title: &str) -
     if names.is_empty() {
         return Err(AppError::invalid("Add someone other than yourself").into());
     }
+    if names.len() + 1 > validate::GROUP_MAX_MEMBERS {
+        return Err(group_full());
+    }
     let others = resolve_users(store, &names).await?;
     if let ([other], None) = (others.as_slice(), &title) {
         let (id, created) = store.find_or_create_dm(user.id, other.id).await?;
@@ -223,18 +231,29 @@ async fn group_as_creator(store: &Store, user: &User, chat: ChatId) -> Result<Ch
 
 pub async fn add_member(state: &AppState, user: &User, chat: ChatId, username: &str) -> Result<()> {
     let store = &state.store;
-    let detail = group_as_creator(store, user, chat).await?;
+    group_as_creator(store, user, chat).await?;
     let name = validate::username(username)?;
-    if detail.members.len() >= validate::GROUP_MAX_MEMBERS {
-        return Err(AppError::invalid("This group is full").into());
-    }
     let found = resolve_users(store, &[name]).await?;
     for u in found {
-        if store.add_member(chat, u.id).await? {
-            log_publish(state.chat_added(chat, &[u.id]).await);
+        match store
+            .add_member(chat, u.id, validate::GROUP_MAX_MEMBERS)
+            .await?
+        {
+            Added::Added => log_publish(state.chat_added(chat, &[u.id]).await),
+            Added::AlreadyMember => {}
+            Added::Full => return Err(group_full()),
         }
     }
     Ok(())
+}
+
+/// One limit for creating and for adding: members, the creator included.
+fn group_full() -> Error {
+    AppError::invalid(format!(
+        "A group can have at most {} members, you included",
+        validate::GROUP_MAX_MEMBERS
+    ))
+    .into()
 }
 
 pub async fn remove_member(

@@ -44,6 +44,19 @@ pub struct Config {
     /// flushing, a paste of many lines).
     #[arg(long, env = "NATTER_WS_SEND_BURST", default_value_t = 100)]
     pub ws_send_burst: u32,
+
+    /// Open WebSockets allowed per user (all their tabs and devices together).
+    #[arg(long, env = "NATTER_WS_MAX_PER_USER", default_value_t = 20)]
+    pub ws_max_per_user: u32,
+
+    /// Open WebSockets allowed per client IP address.
+    #[arg(long, env = "NATTER_WS_MAX_PER_IP", default_value_t = 200)]
+    pub ws_max_per_ip: u32,
+
+    /// The reverse proxy's IP address: only requests from it have their client address
+    /// taken from `X-Forwarded-For` (its last entry). Unset: the socket's peer.
+    #[arg(long, env = "NATTER_TRUSTED_PROXY")]
+    pub trusted_proxy: Option<std::net::IpAddr>,
 }
 
 impl Config {
@@ -63,6 +76,9 @@ impl Config {
             session_days: 30,
             ws_send_rate: 20,
             ws_send_burst: 100,
+            ws_max_per_user: 20,
+            ws_max_per_ip: 200,
+            trusted_proxy: None,
         }
     }
 }

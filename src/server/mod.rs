@@ -3,8 +3,10 @@
 //! A guided tour:
 //! - [`config`][]: command-line flags and environment variables.
 //! - [`state`][]: the shared [`state::AppState`] handed to every handler.
+//! - [`origin`][]: refusal of state-changing requests from other origins.
 //! - [`router`][]: `fn app(state) -> Router`, the whole HTTP surface and its middleware.
 //! - [`auth`][]: password hashing, sessions, the cookie, and the request guard.
+//! - [`client_ip`][]: the client's address for per-IP limits (`--trusted-proxy`).
 //! - [`error`][]: the server-side error that keeps the cause, and its mapping to [`crate::model::AppError`].
 //! - [`db`][]: all SQL, one file per table, behind [`db::Store`].
 //! - [`chat`][]: the domain operations the server functions and WebSocket frames call.
@@ -13,9 +15,11 @@
 
 pub mod auth;
 pub mod chat;
+pub mod client_ip;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod origin;
 pub mod router;
 pub mod state;
 pub mod writer;
@@ -25,6 +29,7 @@ pub use error::{Error, Result};
 
 use config::Config;
 use state::AppState;
+use std::net::SocketAddr;
 
 /// Starts natter: logging, database, router, then serves until SIGTERM / Ctrl-C.
 pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::Error>> {
@@ -49,10 +54,15 @@ pub type NoDelayListener =
 ///
 /// Every accepted socket gets `TCP_NODELAY`: chat frames are small, and Nagle's
 /// algorithm would hold one back until the peer's delayed ACK (up to 40 ms on Linux).
+/// Each request carries its peer's address (`ConnectInfo`), for per-IP limits.
 pub fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
-) -> axum::serve::Serve<NoDelayListener, axum::Router, axum::Router> {
+) -> axum::serve::Serve<
+    NoDelayListener,
+    axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
+    axum::middleware::AddExtension<axum::Router, axum::extract::ConnectInfo<SocketAddr>>,
+> {
     use axum::serve::ListenerExt;
     fn no_delay(tcp: &mut tokio::net::TcpStream) {
         if let Err(e) = tcp.set_nodelay(true) {
@@ -60,7 +70,10 @@ pub fn serve(
         }
     }
     let listener = listener.tap_io(no_delay as fn(&mut tokio::net::TcpStream));
-    axum::serve(listener, router::app(state))
+    axum::serve(
+        listener,
+        router::app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -1,8 +1,9 @@
 //! The HTTP surface: `fn app(state) -> Router`, testable with `tower::ServiceExt::oneshot`.
 //!
 //! Layers, outermost first: tracing, compression (br, gzip), security headers, cache
-//! headers, server-function error statuses, the session guard
-//! ([`super::auth::resolve_session`]); then `/healthz`, the server functions under
+//! headers, server-function error statuses, the client's address
+//! ([`super::client_ip`]), the cross-origin refusal ([`super::origin`]), the session
+//! guard ([`super::auth::resolve_session`]); then `/healthz`, the server functions under
 //! `/api/` and the pages (both registered by `leptos_routes_with_context`), static files.
 
 use super::auth;
@@ -50,6 +51,15 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::resolve_session,
+        ))
+        // Before the session is even looked up: a forged request does no work.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::origin::refuse_cross_origin,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::client_ip::client_ip,
         ))
         .layer(middleware::from_fn(server_fn_error_status))
         .layer(middleware::from_fn(cache_headers))

@@ -3,6 +3,7 @@
 use super::config::Config;
 use super::db::Store;
 use super::writer::MessageWriter;
+use super::ws::slots::Slots;
 use super::ws::{Broker, Hub, LocalBroker};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -21,6 +22,8 @@ pub struct AppStateInner {
     pub store: Store,
     /// This process's open WebSocket connections.
     pub hub: Arc<Hub>,
+    /// Caps on open WebSockets per user and per IP.
+    pub slots: Arc<Slots>,
     /// Where fan-out goes (see `server::ws::broker`).
     pub broker: Arc<dyn Broker>,
     /// Stores and publishes new messages (see `server::writer`).
@@ -37,6 +40,7 @@ impl AppState {
             leptos_options.site_addr = addr;
         }
         let hub = Arc::new(Hub::new());
+        let slots = Slots::new(config.ws_max_per_user, config.ws_max_per_ip);
         let broker: Arc<dyn Broker> = Arc::new(LocalBroker::new(hub.clone()));
         let writer = MessageWriter::start(store.clone(), broker.clone());
         store.spawn_checkpointer();
@@ -45,6 +49,7 @@ impl AppState {
             config: Arc::new(config),
             store,
             hub,
+            slots,
             broker,
             writer,
         })))

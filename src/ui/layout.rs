@@ -96,7 +96,9 @@ pub fn ChatsLayout() -> impl IntoView {
                     </Transition>
                     <a class="btn btn-primary btn-small" href="/chats/new">"New chat"</a>
                     <ActionForm action=sign_out attr:class="signout">
-                        <button class="btn btn-ghost btn-small" type="submit">"Sign out"</button>
+                        // Before the form goes: unsent text must not outlive the session.
+                        <button class="btn btn-ghost btn-small" type="submit"
+                            on:click=move |_| live.forget_outbox()>"Sign out"</button>
                     </ActionForm>
                 </header>
                 <ConnectionBanner />

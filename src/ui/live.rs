@@ -101,8 +101,14 @@ impl Live {
         imp::send_frame(&crate::model::protocol::ClientFrame::Typing { chat_id });
     }
 
-    pub fn read(&self, chat_id: ChatId, seq: i64) {
-        imp::send_frame(&crate::model::protocol::ClientFrame::Read { chat_id, seq });
+    /// Marks a chat read up to `seq` (coalesced: see `socket::read`).
+    pub fn read(&self, _chat_id: ChatId, _seq: i64) {
+        imp::read(_chat_id, _seq);
+    }
+
+    /// Drops the outbox, in memory and in the browser's storage (on sign-out).
+    pub fn forget_outbox(&self) {
+        imp::forget_outbox(*self);
     }
 
     /// Records the newest seq shown for a chat (where `resume` starts).
@@ -137,7 +143,11 @@ mod imp {
     pub fn start(_: Live, _: UserId) {}
     pub fn subscribe(_: impl Fn(&ServerFrame) + 'static) {}
     pub fn send_pending(_: &Pending) {}
-    pub fn send_frame(_: &crate::model::protocol::ClientFrame) {}
+    pub fn send_frame(_: &crate::model::protocol::ClientFrame) -> bool {
+        false
+    }
+    pub fn read(_: ChatId, _: i64) {}
+    pub fn forget_outbox(_: Live) {}
     pub fn outbox_changed(_: Live) {}
     pub fn note_position(_: ChatId, _: i64) {}
 }

@@ -40,6 +40,15 @@ fn display_title(kind: ChatKind, title: Option<String>, other: Option<String>) -
     }
 }
 
+/// What [`Store::add_member`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Added {
+    Added,
+    AlreadyMember,
+    /// The group has its maximum number of members (or is not a group).
+    Full,
+}
+
 impl Store {
     /// The direct chat between two users, created on first use.
     pub async fn find_or_create_dm(&self, me: UserId, other: UserId) -> Result<(ChatId, bool)> {
@@ -265,19 +274,30 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Adds a member to a group; already being a member is not an error. Returns whether added.
-    pub async fn add_member(&self, chat: ChatId, user: UserId) -> Result<bool> {
+    /// Adds a member to a group of fewer than `max` members. The size check and the
+    /// insert are one statement, so concurrent adds cannot take a group past `max`.
+    pub async fn add_member(&self, chat: ChatId, user: UserId, max: usize) -> Result<Added> {
         let res = sqlx::query(
             "INSERT OR IGNORE INTO chat_members (chat_id, user_id, joined_at, last_read_seq)
-             SELECT id, ?, ?, 0 FROM chats WHERE id = ? AND kind = 'group'",
+             SELECT id, ?, ?, 0 FROM chats
+             WHERE id = ? AND kind = 'group'
+               AND (SELECT COUNT(*) FROM chat_members WHERE chat_id = ?) < ?",
         )
         .bind(user)
         .bind(now_ms())
         .bind(chat)
+        .bind(chat)
+        .bind(max as i64)
         .execute(&self.pool)
         .await?;
         self.members.invalidate(&chat);
-        Ok(res.rows_affected() > 0)
+        if res.rows_affected() > 0 {
+            Ok(Added::Added)
+        } else if self.is_member(chat, user).await? {
+            Ok(Added::AlreadyMember)
+        } else {
+            Ok(Added::Full)
+        }
     }
 
     /// Removes a member; returns whether they were one.
@@ -292,20 +312,35 @@ impl Store {
     }
 
     /// Moves the member's read pointer forward (never back, never past the end).
-    /// Returns the pointer after the update; a non-member is [`AppError::NotFound`].
-    pub async fn mark_read(&self, chat: ChatId, user: UserId, seq: i64) -> Result<i64> {
-        let row: Option<(i64,)> = sqlx::query_as(
+    /// Returns the pointer after the update and whether it moved (only a move is news
+    /// to the other members); a non-member is [`AppError::NotFound`].
+    pub async fn mark_read(&self, chat: ChatId, user: UserId, seq: i64) -> Result<(i64, bool)> {
+        let moved: Option<(i64,)> = sqlx::query_as(
             "UPDATE chat_members
-             SET last_read_seq = MAX(last_read_seq, MIN(?, (SELECT last_seq FROM chats WHERE id = ?)))
-             WHERE chat_id = ? AND user_id = ? RETURNING last_read_seq",
+             SET last_read_seq = MIN(?, (SELECT last_seq FROM chats WHERE id = ?))
+             WHERE chat_id = ? AND user_id = ?
+               AND last_read_seq < MIN(?, (SELECT last_seq FROM chats WHERE id = ?))
+             RETURNING last_read_seq",
         )
         .bind(seq)
         .bind(chat)
         .bind(chat)
         .bind(user)
+        .bind(seq)
+        .bind(chat)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| r.0)
+        if let Some((now,)) = moved {
+            return Ok((now, true));
+        }
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT last_read_seq FROM chat_members WHERE chat_id = ? AND user_id = ?",
+        )
+        .bind(chat)
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| (r.0, false))
             .ok_or_else(|| AppError::chat_not_found().into())
     }
 }

@@ -67,6 +67,16 @@ fn with_limit(sql: &str, n: i64) -> String {
     format!("{sql} LIMIT {}", n.max(0))
 }
 
+/// The `WHERE` of an author's change to a message (binds: message id, author): their
+/// own message, not deleted, in a chat they are a member of now.
+macro_rules! author_still_member {
+    () => {
+        " WHERE id = ? AND sender_id = ? AND deleted_at IS NULL
+           AND EXISTS (SELECT 1 FROM chat_members cm
+                       WHERE cm.chat_id = messages.chat_id AND cm.user_id = messages.sender_id)"
+    };
+}
+
 // After the macros above, which it uses.
 mod batch;
 
@@ -171,11 +181,13 @@ impl Store {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    /// Replaces the text of the author's own, not deleted message.
+    /// Replaces the text of the author's own, not deleted message, in a chat the author
+    /// is still a member of (someone removed from a group no longer writes there).
     pub async fn edit_message(&self, id: MessageId, author: UserId, body: &str) -> Result<Message> {
-        let res = sqlx::query(
-            "UPDATE messages SET body = ?, edited_at = ? WHERE id = ? AND sender_id = ? AND deleted_at IS NULL",
-        )
+        let res = sqlx::query(concat!(
+            "UPDATE messages SET body = ?, edited_at = ?",
+            author_still_member!()
+        ))
         .bind(body)
         .bind(now_ms())
         .bind(id)
@@ -190,11 +202,13 @@ impl Store {
             .ok_or_else(|| AppError::NotFound("Message".into()).into())
     }
 
-    /// Marks the author's own message deleted and forgets its text.
+    /// Marks the author's own message deleted and forgets its text (the author still a
+    /// member, as for [`Store::edit_message`]).
     pub async fn delete_message(&self, id: MessageId, author: UserId) -> Result<Message> {
-        let res = sqlx::query(
-            "UPDATE messages SET body = '', deleted_at = ? WHERE id = ? AND sender_id = ? AND deleted_at IS NULL",
-        )
+        let res = sqlx::query(concat!(
+            "UPDATE messages SET body = '', deleted_at = ?",
+            author_still_member!()
+        ))
         .bind(now_ms())
         .bind(id)
         .bind(author)

@@ -6,6 +6,7 @@
 
 mod cache;
 mod chats;
+pub use chats::Added;
 mod checkpoint;
 mod messages;
 pub use messages::{Inserted, NewMessage, Stored};

@@ -4,6 +4,7 @@
 //! - [`queue`]: one connection's bounded outbound queue (nothing allocated while empty).
 //! - [`broker`]: the publish seam (in-process now; an external broker later).
 //! - [`session`]: one connection: upgrade checks, its two tasks, one cleanup path.
+//! - [`slots`]: caps on open connections per user and per IP.
 //! - [`reader`]: the connection's reader task: client frames, pipelined sends, rate
 //!   limits and strikes.
 //! - [`writer`]: the connection's writer task: frames out in order, hold-back until
@@ -17,6 +18,7 @@ pub mod hub;
 pub mod queue;
 mod reader;
 pub mod session;
+pub mod slots;
 mod writer;
 
 pub use broker::{Broker, LocalBroker};

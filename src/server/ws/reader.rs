@@ -34,6 +34,11 @@ const MAX_STRIKES: u32 = 50;
 const MAX_IN_FLIGHT: usize = 1024;
 const _: () = assert!(2 * MAX_IN_FLIGHT <= crate::server::ws::hub::QUEUE_CAPACITY);
 
+/// `read` frames per second and connection, and the burst above that (a tab catching
+/// up on several chats at once).
+const READS_PER_SECOND: u32 = 10;
+const READ_BURST: u32 = 50;
+
 /// A send queued for the message writer, waiting for its commit.
 struct InFlightSend {
     client_id: String,
@@ -71,6 +76,12 @@ pub(super) struct Reader {
     queue: Arc<Queue>,
     activity: Arc<AtomicI64>,
     sends: DefaultDirectRateLimiter,
+    /// `edit`, `delete` and `resume`: each one writes or reads the database and may
+    /// reach every member, so they are limited like sends (a bucket of their own).
+    changes: DefaultDirectRateLimiter,
+    /// `read`: a browser sends at most a few a second (it coalesces them); excess is
+    /// dropped quietly, as a later `read` carries a higher seq anyway.
+    reads: DefaultDirectRateLimiter,
     typing: DefaultDirectRateLimiter,
     strikes: u32,
     /// Whether the writer has been told that the client's first frame was handled.
@@ -89,6 +100,13 @@ impl Reader {
             Quota::per_second(nz(state.config.ws_send_rate))
                 .allow_burst(nz(state.config.ws_send_burst)),
         );
+        let changes = RateLimiter::direct(
+            Quota::per_second(nz(state.config.ws_send_rate))
+                .allow_burst(nz(state.config.ws_send_burst)),
+        );
+        let reads = RateLimiter::direct(
+            Quota::per_second(nz(READS_PER_SECOND)).allow_burst(nz(READ_BURST)),
+        );
         let typing = RateLimiter::direct(Quota::per_second(nz(2)).allow_burst(nz(5)));
         Reader {
             state,
@@ -96,6 +114,8 @@ impl Reader {
             queue,
             activity,
             sends,
+            changes,
+            reads,
             typing,
             strikes: 0,
             announced: false,
@@ -292,6 +312,13 @@ impl Reader {
                     Err(e) => self.app_error(e, Some(client_id)).await,
                 }
             }
+            ClientFrame::Edit { .. } | ClientFrame::Delete { .. } | ClientFrame::Resume { .. }
+                if self.changes.check().is_err() =>
+            {
+                self.strike(ErrorCode::RateLimited, "too many changes: slow down", None)
+                    .await
+            }
+            ClientFrame::Read { .. } if self.reads.check().is_err() => Ok(()),
             ClientFrame::Edit { message_id, body } => {
                 match chat::edit(&state, &self.user, message_id, &body).await {
                     Ok(_) => Ok(()),

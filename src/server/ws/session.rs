@@ -1,6 +1,7 @@
 //! One WebSocket connection, from upgrade to cleanup.
 //!
-//! The upgrade checks the `Origin` (403) and the session cookie (401). Then the socket
+//! The upgrade checks the `Origin` (403), the session cookie (401) and the caps on
+//! open connections per user and per IP (429, see [`super::slots`]). Then the socket
 //! is split: the reader task ([`super::reader`]) handles client frames; the writer task
 //! ([`super::writer`]) owns the socket's sending half and drains the connection's
 //! bounded queue, replaying history on `resume`, dropping messages it already sent and
@@ -10,10 +11,12 @@
 use super::events::encode;
 use super::hub::FrameKind;
 use super::reader::Reader;
+use super::slots::{Refused, Slot};
 use super::writer::{Sink, Writer};
 use crate::model::protocol::{ServerFrame, HEARTBEAT_MS, MAX_FRAME_BYTES, PROTOCOL_VERSION};
 use crate::model::User;
 use crate::server::auth::{self, AuthUser};
+use crate::server::client_ip::ClientIp;
 use crate::server::db::now_ms;
 use crate::server::state::AppState;
 use axum::extract::ws::{CloseFrame, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -36,6 +39,7 @@ const WRITE_BUFFER: usize = 16 * 1024;
 pub async fn upgrade(
     State(state): State<AppState>,
     user: Option<Extension<AuthUser>>,
+    ip: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -46,6 +50,25 @@ pub async fn upgrade(
     }
     let Some(Extension(AuthUser(user))) = user else {
         return (StatusCode::UNAUTHORIZED, "Sign in first").into_response();
+    };
+    let slot = match state
+        .slots
+        .acquire(user.id, ip.map(|Extension(ClientIp(ip))| ip))
+    {
+        Ok(slot) => slot,
+        Err(refused) => {
+            let message = match refused {
+                Refused::User => "Too many open connections for this account: close some tabs",
+                Refused::Ip => "Too many open connections from this address",
+            };
+            tracing::info!(user = %user.id, ?refused, "websocket refused: connection cap");
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "30")],
+                message,
+            )
+                .into_response();
+        }
     };
     let token_hash = auth::session_token(&headers)
         .map(|t| auth::hash_token(&t))
@@ -63,7 +86,7 @@ pub async fn upgrade(
             // Split here, not in `run`: its future keeps what it is given for the whole
             // connection, and the unsplit socket is ~370 B.
             let (sink, stream) = socket.split();
-            run(state, user, token_hash, sink, stream)
+            run(state, user, token_hash, slot, sink, stream)
         })
 }
 
@@ -88,6 +111,7 @@ fn run(
     state: AppState,
     user: User,
     token_hash: Vec<u8>,
+    slot: Slot,
     sink: Sink,
     stream: SplitStream<WebSocket>,
 ) -> impl std::future::Future<Output = ()> {
@@ -136,6 +160,7 @@ fn run(
                 tracing::warn!(error = %e, "presence update failed");
             }
         }
+        drop(slot);
         tracing::debug!(user = %user_id, conn, "ws disconnected");
     }
 }

@@ -16,6 +16,9 @@ const BACKOFF_CAP_MS: f64 = 30_000.0;
 const DEAD_AFTER_MS: f64 = 45_000.0;
 const PING_AFTER_MS: f64 = 20_000.0;
 const RESEND_AFTER_MS: f64 = 10_000.0;
+/// Read receipts wait this long and go out as one `read` per chat (the newest seq): a
+/// busy chat would otherwise send one per message, which the server limits.
+const READ_COALESCE_MS: i32 = 500;
 
 type Subscriber = Rc<dyn Fn(&ServerFrame)>;
 
@@ -30,6 +33,10 @@ struct Conn {
     last_flush_at: f64,
     retry_timer: Option<i32>,
     positions: BTreeMap<ChatId, i64>,
+    /// Read pointers waiting for the coalescing timer, and the last one sent per chat.
+    reads_pending: BTreeMap<ChatId, i64>,
+    reads_sent: BTreeMap<ChatId, i64>,
+    read_timer: bool,
     subscribers: Vec<(u64, Subscriber)>,
     next_sub: u64,
 }
@@ -328,10 +335,53 @@ pub fn send_pending(p: &Pending) {
     });
 }
 
-pub fn send_frame(frame: &ClientFrame) {
+/// Sends a frame if the socket is open; returns whether it went out.
+pub fn send_frame(frame: &ClientFrame) -> bool {
     let ws = CONN.with_borrow(|c| if c.online { c.ws.clone() } else { None });
-    if let (Some(ws), Ok(text)) = (ws, serde_json::to_string(frame)) {
-        let _ = ws.send_with_str(&text);
+    match (ws, serde_json::to_string(frame)) {
+        (Some(ws), Ok(text)) => ws.send_with_str(&text).is_ok(),
+        _ => false,
+    }
+}
+
+/// Marks `chat` read up to `seq`, coalesced: at most one `read` per chat every
+/// [`READ_COALESCE_MS`], carrying the newest seq, and none that would not move it.
+pub fn read(chat: ChatId, seq: i64) {
+    let schedule = CONN.with_borrow_mut(|c| {
+        if c.reads_sent.get(&chat).is_some_and(|sent| *sent >= seq) {
+            return false;
+        }
+        let p = c.reads_pending.entry(chat).or_insert(seq);
+        *p = (*p).max(seq);
+        !std::mem::replace(&mut c.read_timer, true)
+    });
+    if schedule {
+        let cb = Closure::once_into_js(flush_reads);
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
+            cb.unchecked_ref(),
+            READ_COALESCE_MS,
+        );
+    }
+}
+
+fn flush_reads() {
+    let pending = CONN.with_borrow_mut(|c| {
+        c.read_timer = false;
+        std::mem::take(&mut c.reads_pending)
+    });
+    for (chat_id, seq) in pending {
+        if send_frame(&ClientFrame::Read { chat_id, seq }) {
+            CONN.with_borrow_mut(|c| c.reads_sent.insert(chat_id, seq));
+        }
+    }
+}
+
+/// Signing out: the outbox's unsent text must not stay in this browser's storage.
+pub fn forget_outbox(live: Live) {
+    live.outbox.set(Vec::new());
+    let user = CONN.with_borrow(|c| c.user);
+    if let (Some(user), Some(storage)) = (user, window().local_storage().ok().flatten()) {
+        let _ = storage.remove_item(&storage_key(user));
     }
 }
 
