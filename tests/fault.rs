@@ -155,6 +155,7 @@ async fn client(
         };
         let resume = ClientFrame::Resume {
             positions: BTreeMap::from([(chat, last_seq)]),
+            changes: Default::default(),
         };
         if ws
             .send(WsMessage::Text(

@@ -185,17 +185,20 @@ async fn unread_counts_follow_the_read_pointer() {
     assert_eq!(unread(db.store.list_chats(b.id).await.unwrap()), 3);
     // Own messages are never unread.
     assert_eq!(unread(db.store.list_chats(a.id).await.unwrap()), 0);
-    assert_eq!(db.store.mark_read(chat, b.id, 2).await.unwrap(), (2, true));
+    assert_eq!(
+        db.store.mark_read(chat, b.id, 2).await.unwrap(),
+        (2, Some(1))
+    );
     assert_eq!(unread(db.store.list_chats(b.id).await.unwrap()), 1);
     // The pointer never moves back and never past the end; a call that does not move
     // it says so (nothing to tell the other members).
-    assert_eq!(db.store.mark_read(chat, b.id, 1).await.unwrap(), (2, false));
-    assert_eq!(db.store.mark_read(chat, b.id, 2).await.unwrap(), (2, false));
-    assert_eq!(db.store.mark_read(chat, b.id, 99).await.unwrap(), (3, true));
+    assert_eq!(db.store.mark_read(chat, b.id, 1).await.unwrap(), (2, None));
+    assert_eq!(db.store.mark_read(chat, b.id, 2).await.unwrap(), (2, None));
     assert_eq!(
         db.store.mark_read(chat, b.id, 99).await.unwrap(),
-        (3, false)
+        (3, Some(2))
     );
+    assert_eq!(db.store.mark_read(chat, b.id, 99).await.unwrap(), (3, None));
     assert_eq!(unread(db.store.list_chats(b.id).await.unwrap()), 0);
     // Bob replying marks everything up to his message read.
     db.store
@@ -251,11 +254,11 @@ async fn only_authors_edit_and_delete() {
         .await
         .unwrap();
     assert!(db.store.edit_message(m.id, b.id, "hacked").await.is_err());
-    let edited = db.store.edit_message(m.id, a.id, "fixed").await.unwrap();
+    let (edited, _) = db.store.edit_message(m.id, a.id, "fixed").await.unwrap();
     assert_eq!(edited.body, "fixed");
     assert!(edited.edited_at.is_some());
     assert!(db.store.delete_message(m.id, b.id).await.is_err());
-    let deleted = db.store.delete_message(m.id, a.id).await.unwrap();
+    let (deleted, _) = db.store.delete_message(m.id, a.id).await.unwrap();
     assert!(deleted.deleted);
     assert_eq!(deleted.body, "");
     let p = db.store.list_chats(b.id).await.unwrap()[0]
@@ -685,7 +688,10 @@ async fn group_size_limit_holds_under_concurrent_adds() {
     let outcomes = futures::future::join_all(adds).await;
     let outcomes: Vec<Added> = outcomes.into_iter().map(Result::unwrap).collect();
     assert_eq!(
-        outcomes.iter().filter(|o| **o == Added::Added).count(),
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Added::Added(_)))
+            .count(),
         1,
         "{outcomes:?}"
     );
@@ -712,7 +718,7 @@ async fn removed_authors_cannot_edit_or_delete() {
         .insert_message(chat, b.id, "b1", "mine")
         .await
         .unwrap();
-    assert!(db.store.remove_member(chat, b.id).await.unwrap());
+    assert!(db.store.remove_member(chat, b.id).await.unwrap().is_some());
     let err = db
         .store
         .edit_message(m.id, b.id, "changed")
@@ -722,4 +728,78 @@ async fn removed_authors_cannot_edit_or_delete() {
     let err = db.store.delete_message(m.id, b.id).await.unwrap_err();
     assert!(matches!(app_err(err), AppError::NotFound(_)));
     assert_eq!(db.store.message(m.id).await.unwrap().unwrap().body, "mine");
+}
+
+/// Every durable change besides a new message takes the chat's next change number, and
+/// what changed after a number can be read back (what `resume` replays).
+#[tokio::test]
+async fn changes_are_numbered_and_can_be_replayed() {
+    use natter::server::db::Added;
+    let db = common::test_db().await;
+    let a = user(&db.store, "alice").await;
+    let b = user(&db.store, "bob").await;
+    let c = user(&db.store, "carol").await;
+    let chat = db
+        .store
+        .create_group(a.id, Some("g"), &[b.id])
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (m, _) = db
+            .store
+            .insert_message(chat, a.id, &format!("m{i}"), "text")
+            .await
+            .unwrap();
+        ids.push(m.id);
+    }
+    let detail = |db: &common::TestDb| {
+        let store = db.store.clone();
+        async move { store.chat_for_member(chat, a.id).await.unwrap().unwrap() }
+    };
+    assert_eq!(
+        detail(&db).await.last_change,
+        0,
+        "new messages take no change number"
+    );
+    assert_eq!(
+        db.store.edit_message(ids[0], a.id, "v2").await.unwrap().1,
+        1
+    );
+    assert_eq!(
+        db.store.mark_read(chat, b.id, 3).await.unwrap(),
+        (3, Some(2))
+    );
+    assert_eq!(db.store.delete_message(ids[1], a.id).await.unwrap().1, 3);
+    assert_eq!(
+        db.store.add_member(chat, c.id, 10).await.unwrap(),
+        Added::Added(4)
+    );
+    assert_eq!(db.store.remove_member(chat, c.id).await.unwrap(), Some(5));
+    assert_eq!(detail(&db).await.last_change, 5);
+
+    // After change 1: the delete (the edit is older), bob's read, the member list.
+    let changed = db.store.changed_messages(chat, 1, 3, 100).await.unwrap();
+    assert_eq!(changed.len(), 1);
+    assert!(changed[0].deleted && changed[0].body.is_empty());
+    let rest = db.store.chat_changes(chat, 1).await.unwrap();
+    assert_eq!(rest.reads, vec![(b.id, 3, 2)]);
+    let (members, at) = rest.members.unwrap();
+    assert_eq!((members.len(), at), (2, 5));
+    // Messages past `upto_seq` are replayed whole elsewhere, not as changes.
+    assert!(db
+        .store
+        .changed_messages(chat, 0, 0, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    // From the newest change on: nothing.
+    assert!(db
+        .store
+        .changed_messages(chat, 5, 3, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    let none = db.store.chat_changes(chat, 5).await.unwrap();
+    assert!(none.reads.is_empty() && none.members.is_none());
 }

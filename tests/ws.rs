@@ -24,7 +24,10 @@ async fn next_message(c: &mut Client) -> Message {
     loop {
         match c.next().await {
             ServerFrame::Message { message } => return message,
-            ServerFrame::Ack { .. } | ServerFrame::Read { .. } | ServerFrame::Resumed => continue,
+            ServerFrame::Ack { .. }
+            | ServerFrame::Read { .. }
+            | ServerFrame::Members { .. }
+            | ServerFrame::Resumed => continue,
             other => panic!("expected a message, got {other:?}"),
         }
     }
@@ -34,7 +37,9 @@ async fn next_ack(c: &mut Client) -> (String, i64) {
     loop {
         match c.next().await {
             ServerFrame::Ack { client_id, seq, .. } => return (client_id, seq),
-            ServerFrame::Message { .. } | ServerFrame::Read { .. } => continue,
+            ServerFrame::Message { .. }
+            | ServerFrame::Read { .. }
+            | ServerFrame::Members { .. } => continue,
             other => panic!("expected an ack, got {other:?}"),
         }
     }
@@ -198,6 +203,7 @@ async fn resume_replays_exactly_what_was_missed() {
     let mut bob = s.connect_raw(&b).await;
     bob.send(&ClientFrame::Resume {
         positions: BTreeMap::from([(chat, 3)]),
+        changes: Default::default(),
     })
     .await;
     for seq in 4..=8 {
@@ -244,6 +250,7 @@ async fn resume_has_no_gap_and_no_duplicate_while_messages_keep_coming() {
     let mut bob = s.connect_raw(&b).await;
     bob.send(&ClientFrame::Resume {
         positions: BTreeMap::from([(chat, 0)]),
+        changes: Default::default(),
     })
     .await;
     let mut seqs = Vec::new();
@@ -273,6 +280,7 @@ async fn resume_resets_when_it_cannot_close_the_gap() {
     let mut bob = s.connect_raw(&b).await;
     bob.send(&ClientFrame::Resume {
         positions: BTreeMap::from([(chat, 0)]),
+        changes: Default::default(),
     })
     .await;
     assert_eq!(bob.next().await, ServerFrame::Reset { chat_id: chat });
@@ -280,6 +288,7 @@ async fn resume_resets_when_it_cannot_close_the_gap() {
     // A position from the future (e.g. a restored database) also resets.
     bob.send(&ClientFrame::Resume {
         positions: BTreeMap::from([(chat, too_many + 5)]),
+        changes: Default::default(),
     })
     .await;
     assert_eq!(bob.next().await, ServerFrame::Reset { chat_id: chat });
@@ -584,6 +593,11 @@ async fn a_removed_member_cannot_edit_or_delete_over_the_socket() {
             other => panic!("{other:?}"),
         }
     }
+    // The group hears that its member list changed.
+    match alice.next().await {
+        ServerFrame::Members { members, .. } => assert_eq!(members.len(), 1),
+        other => panic!("{other:?}"),
+    }
     for frame in [
         ClientFrame::Edit {
             message_id: original.id,
@@ -611,6 +625,7 @@ async fn a_removed_member_cannot_edit_or_delete_over_the_socket() {
     // Resuming the chat tells him it is gone, and replays nothing.
     bob.send(&ClientFrame::Resume {
         positions: BTreeMap::from([(chat, 0)]),
+        changes: Default::default(),
     })
     .await;
     assert_eq!(bob.next().await, ServerFrame::ChatRemoved { chat_id: chat });
@@ -738,4 +753,134 @@ async fn open_sockets_per_ip_are_capped() {
         WsError::Http(res) => assert_eq!(res.status().as_u16(), 429),
         other => panic!("expected 429, got {other:?}"),
     }
+}
+
+/// Tried as a user would: bob's tab is offline while alice edits one message, deletes
+/// another, reads, adds carol and sends a new one. Bob's resume brings all of it: the
+/// new message, then the current state of everything changed since his page's change
+/// number, then `synced` with the number to resume from next time.
+#[tokio::test]
+async fn resume_replays_edits_deletes_reads_and_members_made_offline() {
+    let s = start().await;
+    let a = s.sign_up("alice").await;
+    let b = s.sign_up("bob").await;
+    s.sign_up("carol").await;
+    let chat = s.create_chat(&a, "bob", "Trip").await;
+    let mut alice = s.connect(&a).await;
+    for i in 1..=2 {
+        alice
+            .send(&send(chat, &format!("a{i}"), &format!("m{i}")))
+            .await;
+        next_ack(&mut alice).await;
+    }
+    let members = s.db.store.members(chat).await.unwrap();
+    let (alice_id, bob_id) = (members[0].user_id, members[1].user_id);
+    // Bob's page: both messages, at change number 0.
+    let page =
+        s.db.store
+            .chat_for_member(chat, bob_id)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!((page.last_seq, page.last_change), (2, 0));
+    let history = s.db.store.history(chat, None, 10).await.unwrap().messages;
+
+    alice
+        .send(&ClientFrame::Edit {
+            message_id: history[0].id,
+            body: "m1, edited".into(),
+        })
+        .await;
+    assert!(matches!(
+        alice.next().await,
+        ServerFrame::Edited { change: 1, .. }
+    ));
+    alice
+        .send(&ClientFrame::Delete {
+            message_id: history[1].id,
+        })
+        .await;
+    assert!(matches!(
+        alice.next().await,
+        ServerFrame::Deleted { change: 2, .. }
+    ));
+    let alice_user = natter::model::User {
+        id: alice_id,
+        username: "alice".into(),
+    };
+    natter::server::chat::add_member(&s.state, &alice_user, chat, "carol")
+        .await
+        .unwrap();
+    alice.send(&send(chat, "a3", "m3")).await;
+    next_ack(&mut alice).await;
+    // Bob's read pointer moves from another tab of his.
+    natter::server::chat::mark_read(
+        &s.state,
+        &natter::model::User {
+            id: bob_id,
+            username: "bob".into(),
+        },
+        chat,
+        2,
+    )
+    .await
+    .unwrap();
+
+    let mut bob = s.connect_raw(&b).await;
+    bob.send(&ClientFrame::Resume {
+        positions: BTreeMap::from([(chat, 2)]),
+        changes: BTreeMap::from([(chat, 0)]),
+    })
+    .await;
+    let mut got = Vec::new();
+    loop {
+        match bob.next().await {
+            ServerFrame::Resumed => break,
+            f => got.push(f),
+        }
+    }
+    let kinds: Vec<String> = got
+        .iter()
+        .map(|f| match f {
+            ServerFrame::Message { message } => format!("message {}", message.body),
+            ServerFrame::Edited { message, .. } => format!("edited {}", message.body),
+            ServerFrame::Deleted { message, .. } => format!("deleted {}", message.seq),
+            ServerFrame::Read { user_id, seq, .. } => {
+                format!(
+                    "read {} {seq}",
+                    if *user_id == bob_id { "bob" } else { "?" }
+                )
+            }
+            ServerFrame::Members { members, .. } => format!("members {}", members.len()),
+            ServerFrame::Synced { change, .. } => format!("synced {change}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "message m3",
+            "edited m1, edited",
+            "deleted 2",
+            "read bob 2",
+            "members 3",
+            "synced 4"
+        ]
+    );
+    // Resuming from `synced`: only the new message would come, no change again.
+    drop(bob);
+    let mut bob = s.connect_raw(&b).await;
+    bob.send(&ClientFrame::Resume {
+        positions: BTreeMap::from([(chat, 3)]),
+        changes: BTreeMap::from([(chat, 4)]),
+    })
+    .await;
+    assert_eq!(
+        bob.next().await,
+        ServerFrame::Synced {
+            chat_id: chat,
+            change: 4
+        }
+    );
+    assert_eq!(bob.next().await, ServerFrame::Resumed);
 }

@@ -155,6 +155,7 @@ impl Server {
                     let mut sink = sink;
                     let resume = ClientFrame::Resume {
                         positions: Default::default(),
+                        changes: Default::default(),
                     };
                     send(&mut sink, &resume).await?;
                     loop {

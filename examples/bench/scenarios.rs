@@ -499,6 +499,7 @@ pub async fn resume(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
         &mut sb,
         &ClientFrame::Resume {
             positions: BTreeMap::from([(chat, 0)]),
+            changes: Default::default(),
         },
     )
     .await?;

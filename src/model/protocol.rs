@@ -3,7 +3,7 @@
 //! documents every frame, the close codes, the limits and the resume rules.
 
 use super::ids::{ChatId, MessageId, UserId};
-use super::types::{ChatSummary, Message};
+use super::types::{ChatSummary, Member, Message};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -62,9 +62,18 @@ pub enum ClientFrame {
         seq: i64,
     },
     /// The last seq the client holds per chat; the server replays what is newer.
+    /// `changes`: per chat, the change number the client's copy is current to (from the
+    /// page it loaded, or the last `synced`); the server replays the edits, deletes,
+    /// read pointers and member list changed after it, then sends `synced`.
     Resume {
         #[serde(deserialize_with = "positions::deserialize")]
         positions: BTreeMap<ChatId, i64>,
+        #[serde(
+            default,
+            skip_serializing_if = "BTreeMap::is_empty",
+            deserialize_with = "positions::deserialize"
+        )]
+        changes: BTreeMap<ChatId, i64>,
     },
     /// Application-level heartbeat (browsers cannot send WebSocket pings).
     Ping,
@@ -91,11 +100,16 @@ pub enum ServerFrame {
     Message {
         message: Message,
     },
+    /// An edit, as of change number `change` of its chat.
     Edited {
         message: Message,
+        #[serde(default)]
+        change: i64,
     },
     Deleted {
         message: Message,
+        #[serde(default)]
+        change: i64,
     },
     Typing {
         chat_id: ChatId,
@@ -112,6 +126,20 @@ pub enum ServerFrame {
         chat_id: ChatId,
         user_id: UserId,
         seq: i64,
+        #[serde(default)]
+        change: i64,
+    },
+    /// The chat's member list after a member was added or removed.
+    Members {
+        chat_id: ChatId,
+        members: Vec<Member>,
+        change: i64,
+    },
+    /// The end of a chat's replay on `resume`: the client's copy is now current to
+    /// change number `change` (send it in the next `resume`).
+    Synced {
+        chat_id: ChatId,
+        change: i64,
     },
     ChatAdded {
         chat: ChatSummary,
@@ -180,7 +208,8 @@ mod tests {
         assert_eq!(
             resume,
             ClientFrame::Resume {
-                positions: BTreeMap::from([(ChatId(12), 41), (ChatId(15), 0)])
+                positions: BTreeMap::from([(ChatId(12), 41), (ChatId(15), 0)]),
+                changes: Default::default(),
             }
         );
         let back: ClientFrame =

@@ -76,6 +76,9 @@ pub struct ChatDetail {
     pub creator_id: Option<UserId>,
     pub members: Vec<Member>,
     pub last_seq: i64,
+    /// The chat's change number when this was read: a client's copy of the chat is
+    /// current to it (where `resume` starts for edits, deletes, read pointers, members).
+    pub last_change: i64,
 }
 
 /// A stored message.

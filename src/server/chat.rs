@@ -119,29 +119,30 @@ pub async fn edit(
     body: &str,
 ) -> Result<Message> {
     let body = validate::body(body)?;
-    let edited = state.store.edit_message(message, user.id, &body).await?;
-    log_publish(state.message_changed(&edited).await);
+    let (edited, change) = state.store.edit_message(message, user.id, &body).await?;
+    log_publish(state.message_changed(&edited, change).await);
     Ok(edited)
 }
 
 pub async fn delete(state: &AppState, user: &User, message: MessageId) -> Result<Message> {
-    let deleted = state.store.delete_message(message, user.id).await?;
-    log_publish(state.message_changed(&deleted).await);
+    let (deleted, change) = state.store.delete_message(message, user.id).await?;
+    log_publish(state.message_changed(&deleted, change).await);
     Ok(deleted)
 }
 
 /// Moves the read pointer and tells the chat (unread counts and "seen" update live).
 pub async fn mark_read(state: &AppState, user: &User, chat: ChatId, seq: i64) -> Result<i64> {
     let (now, moved) = state.store.mark_read(chat, user.id, seq).await?;
-    if !moved {
+    let Some(change) = moved else {
         // Nothing changed: telling every member's connections would only be traffic
         // (and a way for one client to flood a large group).
         return Ok(now);
-    }
+    };
     let frame = ServerFrame::Read {
         chat_id: chat,
         user_id: user.id,
         seq: now,
+        change,
     };
     log_publish(
         state
@@ -239,7 +240,10 @@ pub async fn add_member(state: &AppState, user: &User, chat: ChatId, username: &
             .add_member(chat, u.id, validate::GROUP_MAX_MEMBERS)
             .await?
         {
-            Added::Added => log_publish(state.chat_added(chat, &[u.id]).await),
+            Added::Added(change) => {
+                log_publish(state.chat_added(chat, &[u.id]).await);
+                log_publish(state.members_changed(chat, change).await);
+            }
             Added::AlreadyMember => {}
             Added::Full => return Err(group_full()),
         }
@@ -267,11 +271,12 @@ pub async fn remove_member(
     if member == user.id {
         return Err(AppError::invalid("Use “Leave group” to leave").into());
     }
-    if !store.remove_member(chat, member).await? {
+    let Some(change) = store.remove_member(chat, member).await? else {
         return Err(AppError::NotFound("Member".into()).into());
-    }
+    };
     // From now on fan-out skips them: membership is read at publish time.
     state.chat_removed(chat, member);
+    log_publish(state.members_changed(chat, change).await);
     Ok(())
 }
 
@@ -282,7 +287,9 @@ pub async fn leave(state: &AppState, user: &User, chat: ChatId) -> Result<()> {
     if detail.kind != ChatKind::Group {
         return Err(AppError::invalid("You can't leave a direct chat").into());
     }
-    store.remove_member(chat, user.id).await?;
-    state.chat_removed(chat, user.id);
+    if let Some(change) = store.remove_member(chat, user.id).await? {
+        state.chat_removed(chat, user.id);
+        log_publish(state.members_changed(chat, change).await);
+    }
     Ok(())
 }

@@ -119,6 +119,9 @@ fn Conversation(data: ChatView) -> impl IntoView {
                 live.note_position(chat_id, seq);
             }
         });
+        // Where `resume` starts for edits, deletes, read pointers and members.
+        let last_change = chat.last_change;
+        Effect::new(move |_| live.note_change(chat_id, last_change));
     }
 
     let first_seq = move || messages.with(|m| m.first().map(|m| m.seq));
@@ -214,7 +217,7 @@ fn follow_live(
                 live.read(chat_id, message.seq);
             }
         }
-        ServerFrame::Edited { message } | ServerFrame::Deleted { message }
+        ServerFrame::Edited { message, .. } | ServerFrame::Deleted { message, .. }
             if message.chat_id == chat_id =>
         {
             upsert(messages, message.clone())
@@ -235,10 +238,16 @@ fn follow_live(
                 std::time::Duration::from_millis(TYPING_TTL_MS + 50),
             );
         }
+        ServerFrame::Members {
+            chat_id: c,
+            members: now,
+            ..
+        } if *c == chat_id => members.set(now.clone()),
         ServerFrame::Read {
             chat_id: c,
             user_id,
             seq,
+            ..
         } if *c == chat_id => {
             members.update(|list| {
                 if let Some(m) = list.iter_mut().find(|m| m.user_id == *user_id) {

@@ -115,6 +115,12 @@ impl Live {
     pub fn note_position(&self, chat_id: ChatId, seq: i64) {
         imp::note_position(chat_id, seq);
     }
+
+    /// Records the change number a chat's copy is current to (from its page; `synced`
+    /// frames move it on).
+    pub fn note_change(&self, chat_id: ChatId, change: i64) {
+        imp::note_change(chat_id, change);
+    }
 }
 
 impl Default for Live {
@@ -150,6 +156,7 @@ mod imp {
     pub fn forget_outbox(_: Live) {}
     pub fn outbox_changed(_: Live) {}
     pub fn note_position(_: ChatId, _: i64) {}
+    pub fn note_change(_: ChatId, _: i64) {}
 }
 
 #[cfg(feature = "hydrate")]

@@ -123,6 +123,7 @@ impl TestServer {
         client
             .send(&ClientFrame::Resume {
                 positions: Default::default(),
+                changes: Default::default(),
             })
             .await;
         match client.next().await {

@@ -26,6 +26,7 @@ struct ChatRow {
     title: Option<String>,
     creator_id: Option<UserId>,
     last_seq: i64,
+    last_change: i64,
 }
 
 fn kind(s: &str) -> Result<ChatKind> {
@@ -43,10 +44,21 @@ fn display_title(kind: ChatKind, title: Option<String>, other: Option<String>) -
 /// What [`Store::add_member`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Added {
-    Added,
+    /// Added, with the change number it took.
+    Added(i64),
     AlreadyMember,
     /// The group has its maximum number of members (or is not a group).
     Full,
+}
+
+/// A chat's changes since a change number, besides new messages (see
+/// [`Store::chat_changes`]).
+#[derive(Debug, Default)]
+pub struct ChatChanges {
+    /// (member, read pointer, change number), in change order.
+    pub reads: Vec<(UserId, i64, i64)>,
+    /// The member list and the change number of its last change, if after the given one.
+    pub members: Option<(Vec<Member>, i64)>,
 }
 
 impl Store {
@@ -221,7 +233,7 @@ impl Store {
             member: Member,
         }
         let rows = sqlx::query_as::<_, Row>(
-            "SELECT c.id, c.kind, c.title, c.creator_id, c.last_seq,
+            "SELECT c.id, c.kind, c.title, c.creator_id, c.last_seq, c.last_change,
                     m.user_id, u.username, m.last_read_seq
              FROM chats c JOIN chat_members m ON m.chat_id = c.id JOIN users u ON u.id = m.user_id
              WHERE c.id = ?
@@ -251,6 +263,7 @@ impl Store {
             creator_id: row.creator_id,
             members,
             last_seq: row.last_seq,
+            last_change: row.last_change,
         }))
     }
 
@@ -277,44 +290,63 @@ impl Store {
     /// Adds a member to a group of fewer than `max` members. The size check and the
     /// insert are one statement, so concurrent adds cannot take a group past `max`.
     pub async fn add_member(&self, chat: ChatId, user: UserId, max: usize) -> Result<Added> {
+        let mut tx = self.pool.begin().await?;
         let res = sqlx::query(
-            "INSERT OR IGNORE INTO chat_members (chat_id, user_id, joined_at, last_read_seq)
+            "INSERT INTO chat_members (chat_id, user_id, joined_at, last_read_seq)
              SELECT id, ?, ?, 0 FROM chats
              WHERE id = ? AND kind = 'group'
-               AND (SELECT COUNT(*) FROM chat_members WHERE chat_id = ?) < ?",
+               AND (SELECT COUNT(*) FROM chat_members WHERE chat_id = ?) < ?
+             ON CONFLICT DO NOTHING",
         )
         .bind(user)
         .bind(now_ms())
         .bind(chat)
         .bind(chat)
         .bind(max as i64)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        self.members.invalidate(&chat);
-        if res.rows_affected() > 0 {
-            Ok(Added::Added)
+        let outcome = if res.rows_affected() > 0 {
+            Added::Added(members_changed(&mut tx, chat).await?)
         } else if self.is_member(chat, user).await? {
-            Ok(Added::AlreadyMember)
+            Added::AlreadyMember
         } else {
-            Ok(Added::Full)
-        }
+            Added::Full
+        };
+        tx.commit().await?;
+        self.members.invalidate(&chat);
+        Ok(outcome)
     }
 
-    /// Removes a member; returns whether they were one.
-    pub async fn remove_member(&self, chat: ChatId, user: UserId) -> Result<bool> {
+    /// Removes a member; returns the change number it took, or `None` when they were
+    /// not a member.
+    pub async fn remove_member(&self, chat: ChatId, user: UserId) -> Result<Option<i64>> {
+        let mut tx = self.pool.begin().await?;
         let res = sqlx::query("DELETE FROM chat_members WHERE chat_id = ? AND user_id = ?")
             .bind(chat)
             .bind(user)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        let change = if res.rows_affected() > 0 {
+            Some(members_changed(&mut tx, chat).await?)
+        } else {
+            None
+        };
+        tx.commit().await?;
         self.members.invalidate(&chat);
-        Ok(res.rows_affected() > 0)
+        Ok(change)
     }
 
     /// Moves the member's read pointer forward (never back, never past the end).
-    /// Returns the pointer after the update and whether it moved (only a move is news
-    /// to the other members); a non-member is [`AppError::NotFound`].
-    pub async fn mark_read(&self, chat: ChatId, user: UserId, seq: i64) -> Result<(i64, bool)> {
+    /// Returns the pointer after the update and, when it moved, the change number the
+    /// move took (only a move is news to the other members); a non-member is
+    /// [`AppError::NotFound`].
+    pub async fn mark_read(
+        &self,
+        chat: ChatId,
+        user: UserId,
+        seq: i64,
+    ) -> Result<(i64, Option<i64>)> {
+        let mut tx = self.pool.begin().await?;
         let moved: Option<(i64,)> = sqlx::query_as(
             "UPDATE chat_members
              SET last_read_seq = MIN(?, (SELECT last_seq FROM chats WHERE id = ?))
@@ -328,11 +360,22 @@ impl Store {
         .bind(user)
         .bind(seq)
         .bind(chat)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
         if let Some((now,)) = moved {
-            return Ok((now, true));
+            let change = next_change(&mut tx, chat).await?;
+            sqlx::query(
+                "UPDATE chat_members SET read_change = ? WHERE chat_id = ? AND user_id = ?",
+            )
+            .bind(change)
+            .bind(chat)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok((now, Some(change)));
         }
+        drop(tx);
         let row: Option<(i64,)> = sqlx::query_as(
             "SELECT last_read_seq FROM chat_members WHERE chat_id = ? AND user_id = ?",
         )
@@ -340,7 +383,55 @@ impl Store {
         .bind(user)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| (r.0, false))
+        row.map(|r| (r.0, None))
             .ok_or_else(|| AppError::chat_not_found().into())
     }
+
+    /// What changed in `chat` after change `after` besides new messages: read pointers
+    /// that moved, and the member list if it changed (for resume).
+    pub async fn chat_changes(&self, chat: ChatId, after: i64) -> Result<ChatChanges> {
+        let reads: Vec<(UserId, i64, i64)> = sqlx::query_as(
+            "SELECT user_id, last_read_seq, read_change FROM chat_members
+             WHERE chat_id = ? AND read_change > ? ORDER BY read_change",
+        )
+        .bind(chat)
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        let (members_change,): (i64,) =
+            sqlx::query_as("SELECT members_change FROM chats WHERE id = ?")
+                .bind(chat)
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or((0,));
+        let members = if members_change > after {
+            Some((self.members(chat).await?, members_change))
+        } else {
+            None
+        };
+        Ok(ChatChanges { reads, members })
+    }
+}
+
+/// Takes the chat's next change number (the row lock orders concurrent changes).
+async fn next_change(conn: &mut sqlx::SqliteConnection, chat: ChatId) -> Result<i64> {
+    let (change,): (i64,) = sqlx::query_as(
+        "UPDATE chats SET last_change = last_change + 1 WHERE id = ? RETURNING last_change",
+    )
+    .bind(chat)
+    .fetch_one(conn)
+    .await?;
+    Ok(change)
+}
+
+/// Takes a change number for a membership change and records it as the chat's last.
+async fn members_changed(conn: &mut sqlx::SqliteConnection, chat: ChatId) -> Result<i64> {
+    let (change,): (i64,) = sqlx::query_as(
+        "UPDATE chats SET last_change = last_change + 1, members_change = last_change + 1
+         WHERE id = ? RETURNING last_change",
+    )
+    .bind(chat)
+    .fetch_one(conn)
+    .await?;
+    Ok(change)
 }

@@ -183,42 +183,86 @@ impl Store {
 
     /// Replaces the text of the author's own, not deleted message, in a chat the author
     /// is still a member of (someone removed from a group no longer writes there).
-    pub async fn edit_message(&self, id: MessageId, author: UserId, body: &str) -> Result<Message> {
-        let res = sqlx::query(concat!(
-            "UPDATE messages SET body = ?, edited_at = ?",
-            author_still_member!()
-        ))
-        .bind(body)
-        .bind(now_ms())
-        .bind(id)
-        .bind(author)
-        .execute(&self.pool)
-        .await?;
-        if res.rows_affected() == 0 {
-            return Err(AppError::NotFound("Message".into()).into());
-        }
-        self.message(id)
-            .await?
-            .ok_or_else(|| AppError::NotFound("Message".into()).into())
+    /// Returns the message and the chat's change number the edit took.
+    pub async fn edit_message(
+        &self,
+        id: MessageId,
+        author: UserId,
+        body: &str,
+    ) -> Result<(Message, i64)> {
+        self.change_message(id, author, Some(body)).await
     }
 
     /// Marks the author's own message deleted and forgets its text (the author still a
     /// member, as for [`Store::edit_message`]).
-    pub async fn delete_message(&self, id: MessageId, author: UserId) -> Result<Message> {
-        let res = sqlx::query(concat!(
-            "UPDATE messages SET body = '', deleted_at = ?",
-            author_still_member!()
+    pub async fn delete_message(&self, id: MessageId, author: UserId) -> Result<(Message, i64)> {
+        self.change_message(id, author, None).await
+    }
+
+    /// An edit (`Some(body)`) or a delete (`None`), with its change number: the chat's
+    /// counter moves first (its row lock orders concurrent changes), then the message.
+    async fn change_message(
+        &self,
+        id: MessageId,
+        author: UserId,
+        body: Option<&str>,
+    ) -> Result<(Message, i64)> {
+        let mut tx = self.pool.begin().await?;
+        let bumped: Option<(i64,)> = sqlx::query_as(concat!(
+            "UPDATE chats SET last_change = last_change + 1
+             WHERE id = (SELECT chat_id FROM messages",
+            author_still_member!(),
+            ") RETURNING last_change"
         ))
-        .bind(now_ms())
         .bind(id)
         .bind(author)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        if res.rows_affected() == 0 {
+        let Some((change,)) = bumped else {
             return Err(AppError::NotFound("Message".into()).into());
-        }
-        self.message(id)
+        };
+        let now = now_ms();
+        let query = match body {
+            Some(body) => sqlx::query(
+                "UPDATE messages SET body = ?, edited_at = ?, change_seq = ? WHERE id = ?",
+            )
+            .bind(body)
+            .bind(now),
+            None => sqlx::query(
+                "UPDATE messages SET body = '', deleted_at = ?, change_seq = ? WHERE id = ?",
+            )
+            .bind(now),
+        };
+        query.bind(change).bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        let message = self
+            .message(id)
             .await?
-            .ok_or_else(|| AppError::NotFound("Message".into()).into())
+            .ok_or_else(|| AppError::NotFound("Message".into()))?;
+        Ok((message, change))
+    }
+
+    /// Messages of `chat` up to `upto_seq` edited or deleted after change `after`, in
+    /// change order, at most `limit` (for resume: newer messages are replayed whole).
+    pub async fn changed_messages(
+        &self,
+        chat: ChatId,
+        after: i64,
+        upto_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<Message>> {
+        let sql = with_limit(
+            select_message!(
+                " WHERE m.chat_id = ? AND m.change_seq > ? AND m.seq <= ? ORDER BY m.change_seq"
+            ),
+            limit,
+        );
+        let rows = sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
+            .bind(chat)
+            .bind(after)
+            .bind(upto_seq)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 }

@@ -6,7 +6,7 @@
 
 mod cache;
 mod chats;
-pub use chats::Added;
+pub use chats::{Added, ChatChanges};
 mod checkpoint;
 mod messages;
 pub use messages::{Inserted, NewMessage, Stored};

@@ -51,6 +51,15 @@ pub async fn publish_message(store: &Store, broker: &dyn Broker, message: &Messa
     publish_to_chat(store, broker, message.chat_id, &frame, kind).await
 }
 
+/// The frame for an edited or deleted message.
+pub fn changed_frame(message: Message, change: i64) -> ServerFrame {
+    if message.deleted {
+        ServerFrame::Deleted { message, change }
+    } else {
+        ServerFrame::Edited { message, change }
+    }
+}
+
 impl AppState {
     /// Sends a frame to every member of a chat (all their connections).
     pub async fn publish_to_chat(
@@ -66,17 +75,9 @@ impl AppState {
         self.broker.publish(users, encode(frame, kind));
     }
 
-    /// An edit or a delete.
-    pub async fn message_changed(&self, message: &Message) -> Result<()> {
-        let frame = if message.deleted {
-            ServerFrame::Deleted {
-                message: message.clone(),
-            }
-        } else {
-            ServerFrame::Edited {
-                message: message.clone(),
-            }
-        };
+    /// An edit or a delete, as of change number `change` of its chat.
+    pub async fn message_changed(&self, message: &Message, change: i64) -> Result<()> {
+        let frame = changed_frame(message.clone(), change);
         self.publish_to_chat(message.chat_id, &frame, FrameKind::Durable)
             .await
     }
@@ -90,6 +91,17 @@ impl AppState {
             }
         }
         Ok(())
+    }
+
+    /// The chat's member list changed (as of `change`): to every member now in it.
+    pub async fn members_changed(&self, chat: ChatId, change: i64) -> Result<()> {
+        let members = self.store.members(chat).await?;
+        let frame = ServerFrame::Members {
+            chat_id: chat,
+            members,
+            change,
+        };
+        self.publish_to_chat(chat, &frame, FrameKind::Durable).await
     }
 
     pub fn chat_removed(&self, chat: ChatId, user: UserId) {

@@ -62,11 +62,19 @@ impl std::ops::Deref for Frame {
 pub enum Outbound {
     Frame(Frame),
     /// Replay what the client missed (sent by the connection's own reader).
-    Resume(Box<std::collections::BTreeMap<ChatId, i64>>),
+    Resume(Box<ResumeRequest>),
     /// The client's first frame was not `resume`: stop holding messages back.
     Ready,
 }
 const _: () = assert!(std::mem::size_of::<Outbound>() <= 16);
+
+/// A client's `resume`: per chat, the last seq it holds and the change number its copy
+/// is current to.
+#[derive(Debug, Default)]
+pub struct ResumeRequest {
+    pub positions: std::collections::BTreeMap<ChatId, i64>,
+    pub changes: std::collections::BTreeMap<ChatId, i64>,
+}
 
 struct Conn {
     id: ConnId,

@@ -4,7 +4,7 @@
 //! `error` frame and count as strikes; too many close the connection.
 
 use super::events::encode;
-use super::hub::{FrameKind, Outbound};
+use super::hub::{FrameKind, Outbound, ResumeRequest};
 use super::queue::Queue;
 use super::session::close_frame;
 use crate::model::protocol::{close, ClientFrame, ErrorCode, ServerFrame};
@@ -346,9 +346,12 @@ impl Reader {
                     Err(e) => self.app_error(e, None).await,
                 }
             }
-            ClientFrame::Resume { positions } => self
+            ClientFrame::Resume { positions, changes } => self
                 .queue
-                .push(Outbound::Resume(Box::new(positions)))
+                .push(Outbound::Resume(Box::new(ResumeRequest {
+                    positions,
+                    changes,
+                })))
                 .await
                 .map_err(|_| close_frame(1000, "bye")),
             ClientFrame::Ping => self.reply(&ServerFrame::Pong).await,

@@ -4,8 +4,8 @@
 //! connection already has, fills gaps from the database, replays on `resume`, and sends
 //! the heartbeat (closing idle connections and ones whose session ended).
 
-use super::events::encode_text;
-use super::hub::{Frame, FrameKind, Outbound};
+use super::events::{changed_frame, encode_text};
+use super::hub::{Frame, FrameKind, Outbound, ResumeRequest};
 use super::queue::Queue;
 use super::session::close_frame;
 use crate::model::protocol::{
@@ -206,8 +206,8 @@ impl Writer {
                 true
             }
             Outbound::Frame(frame) => self.frame(sink, frame).await,
-            Outbound::Resume(positions) => {
-                Box::pin(self.resume(sink, *positions)).await
+            Outbound::Resume(request) => {
+                Box::pin(self.resume(sink, *request)).await
                     && Box::pin(self.become_ready(sink)).await
             }
             Outbound::Ready => Box::pin(self.become_ready(sink)).await,
@@ -279,11 +279,15 @@ impl Writer {
         true
     }
 
-    /// Replays each chat from the client's position, or `reset` when too far behind.
-    async fn resume(&mut self, sink: &mut Sink, positions: BTreeMap<ChatId, i64>) -> bool {
+    /// Replays each chat from the client's position, or `reset` when too far behind;
+    /// then, where the client said which change its copy is current to, the edits,
+    /// deletes, read pointers and member list changed since, and `synced`.
+    async fn resume(&mut self, sink: &mut Sink, request: ResumeRequest) -> bool {
+        let ResumeRequest { positions, changes } = request;
         for (chat, position) in positions {
-            let last = match self.state.store.chat_for_member(chat, self.user).await {
-                Ok(Some(detail)) => detail.last_seq,
+            let (last, last_change) = match self.state.store.chat_for_member(chat, self.user).await
+            {
+                Ok(Some(detail)) => (detail.last_seq, detail.last_change),
                 Ok(None) => {
                     if !self
                         .send(sink, &ServerFrame::ChatRemoved { chat_id: chat })
@@ -319,7 +323,92 @@ impl Writer {
             if !self.replay(sink, chat, start, last).await {
                 return false;
             }
+            if let Some(&since) = changes.get(&chat) {
+                if !Box::pin(self.replay_changes(sink, chat, since, start, last_change)).await {
+                    return false;
+                }
+            }
         }
         self.send(sink, &ServerFrame::Resumed).await
+    }
+
+    /// Sends the current state of what changed in `chat` after change `since`: edited
+    /// and deleted messages up to `upto_seq` (newer ones were just replayed whole), read
+    /// pointers, the member list; then `synced` with `last_change`, read before them
+    /// (anything later that they include is sent again next time, never missed).
+    async fn replay_changes(
+        &mut self,
+        sink: &mut Sink,
+        chat: ChatId,
+        since: i64,
+        upto_seq: i64,
+        last_change: i64,
+    ) -> bool {
+        if since >= last_change {
+            return self
+                .send(
+                    sink,
+                    &ServerFrame::Synced {
+                        chat_id: chat,
+                        change: last_change,
+                    },
+                )
+                .await;
+        }
+        let store = &self.state.store;
+        let found = match store
+            .changed_messages(chat, since, upto_seq, RESUME_MAX_MESSAGES + 1)
+            .await
+        {
+            Ok(messages) if messages.len() as i64 <= RESUME_MAX_MESSAGES => {
+                store.chat_changes(chat, since).await.map(|c| (messages, c))
+            }
+            Ok(_) => {
+                // Too much to replay: reload the chat instead.
+                return self.send(sink, &ServerFrame::Reset { chat_id: chat }).await;
+            }
+            Err(e) => Err(e),
+        };
+        let (messages, changes) = match found {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "change replay failed");
+                return self.send(sink, &ServerFrame::Reset { chat_id: chat }).await;
+            }
+        };
+        // A message's own change number is not kept apart from its row; the client
+        // tracks its position by `synced` alone.
+        let mut frames: Vec<ServerFrame> = messages
+            .into_iter()
+            .map(|m| changed_frame(m, last_change))
+            .collect();
+        frames.extend(
+            changes
+                .reads
+                .into_iter()
+                .map(|(user_id, seq, change)| ServerFrame::Read {
+                    chat_id: chat,
+                    user_id,
+                    seq,
+                    change,
+                }),
+        );
+        if let Some((members, change)) = changes.members {
+            frames.push(ServerFrame::Members {
+                chat_id: chat,
+                members,
+                change,
+            });
+        }
+        frames.push(ServerFrame::Synced {
+            chat_id: chat,
+            change: last_change,
+        });
+        for frame in &frames {
+            if !self.send(sink, frame).await {
+                return false;
+            }
+        }
+        true
     }
 }

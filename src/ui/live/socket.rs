@@ -33,6 +33,8 @@ struct Conn {
     last_flush_at: f64,
     retry_timer: Option<i32>,
     positions: BTreeMap<ChatId, i64>,
+    /// Per chat, the change number this tab's copy is current to (see `note_change`).
+    changes: BTreeMap<ChatId, i64>,
     /// Read pointers waiting for the coalescing timer, and the last one sent per chat.
     reads_pending: BTreeMap<ChatId, i64>,
     reads_sent: BTreeMap<ChatId, i64>,
@@ -260,13 +262,13 @@ fn handle(frame: ServerFrame) {
     CONN.with_borrow_mut(|c| c.last_frame_at = now());
     match &frame {
         ServerFrame::Hello { .. } => {
-            let positions = CONN.with_borrow_mut(|c| {
+            let (positions, changes) = CONN.with_borrow_mut(|c| {
                 c.online = true;
                 c.attempt = 0;
-                c.positions.clone()
+                (c.positions.clone(), c.changes.clone())
             });
             set_status(Status::Online);
-            send_frame(&ClientFrame::Resume { positions });
+            send_frame(&ClientFrame::Resume { positions, changes });
             flush_outbox();
         }
         ServerFrame::Ack { client_id, .. } => {
@@ -277,6 +279,7 @@ fn handle(frame: ServerFrame) {
             }
         }
         ServerFrame::Message { message } => note_position(message.chat_id, message.seq),
+        ServerFrame::Synced { chat_id, change } => note_change(*chat_id, *change),
         ServerFrame::Presence {
             user_id,
             online,
@@ -404,6 +407,19 @@ pub fn note_position(chat: ChatId, seq: i64) {
     CONN.with_borrow_mut(|c| {
         let p = c.positions.entry(chat).or_insert(seq);
         *p = (*p).max(seq);
+    });
+}
+
+/// The chat's copy in this tab is current to `change`. Only a page load and `synced`
+/// move it, never a live frame: live changes of one chat can arrive out of order
+/// (committed by different requests), so the newest seen says nothing of the ones
+/// before it; a resume from here replays each of them again (harmless: a replay is the
+/// row's current state).
+pub fn note_change(chat: ChatId, change: i64) {
+    CONN.with_borrow_mut(|c| {
+        c.positions.entry(chat).or_insert(0);
+        let p = c.changes.entry(chat).or_insert(change);
+        *p = (*p).max(change);
     });
 }
 
