@@ -5,6 +5,7 @@
 # Only package registries are used (crates.io, npm, Debian): see ../shared/toolchain.md.
 # Sourced by scripts/start.sh and scripts/test.sh; also runnable on its own.
 #   NATTER_SKIP_BROWSER=1  skip Chromium + Playwright (not needed to just run natter)
+# setup_postgres (PostgreSQL for the tests on the second backend) is called by test.sh.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -62,6 +63,14 @@ setup_browser() {
   if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ] \
     || [ "$ROOT/end2end/package-lock.json" -nt "$ROOT/end2end/node_modules/.package-lock.json" ]; then
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+setup_postgres() {
+  step "PostgreSQL (Debian package; the tests start their own throwaway server)"
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
   fi
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command 2: install what is missing and run every test: formatting and lints, unit and
-# integration tests (real SQLite files, the real router), then Playwright end-to-end in
-# Debian's Chromium against the release build. Exits non-zero on any failure.
+# integration tests (real SQLite files, the real router; the storage, HTTP and WebSocket
+# suites once more on a real PostgreSQL), then Playwright end-to-end in Debian's Chromium
+# against the release build. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
@@ -14,8 +15,16 @@ step "clippy (server and browser builds, warnings are errors)"
 cargo clippy --features ssr --all-targets -- -D warnings
 cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
-step "unit and integration tests"
+step "unit and integration tests (SQLite)"
 cargo test --features ssr
+
+step "storage, HTTP and WebSocket tests again on PostgreSQL (a throwaway server)"
+setup_postgres
+PG_DIR="$(mktemp -d)"
+trap 'bash scripts/pg.sh stop "$PG_DIR/pg"; rm -rf "$PG_DIR"' EXIT
+NATTER_TEST_PG="$(bash scripts/pg.sh start "$PG_DIR/pg")"
+NATTER_TEST_PG="$NATTER_TEST_PG" cargo test --features ssr --test storage --test http --test ws
+bash scripts/pg.sh stop "$PG_DIR/pg"
 
 step "benchmark smoke: every scenario once at a tiny size (figures: BENCHMARKS.md)"
 cargo run --features ssr --example bench -- --smoke --repeat 2 --page-also /login --server-bin "$CARGO_TARGET_DIR/debug/natter"

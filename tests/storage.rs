@@ -552,7 +552,7 @@ async fn message_text_is_stored_exactly() {
     assert_eq!(stored, bodies);
 }
 
-/// A batch that fails in SQLite is rolled back whole, leaves the writer's connection
+/// A batch that fails in the database is rolled back whole, leaves the writer's connection
 /// usable, and the writer then stores its messages one by one, so only the bad one fails.
 #[tokio::test]
 async fn a_failing_batch_rolls_back_and_the_writer_stores_the_rest() {
@@ -566,15 +566,31 @@ async fn a_failing_batch_rolls_back_and_the_writer_stores_the_rest() {
     let a = user(&db.store, "alice").await;
     let b = user(&db.store, "bob").await;
     let (dm, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
-    // A failure only SQLite knows about, from a second connection to the same file.
-    let mut other = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-    sqlx::query(
-        "CREATE TRIGGER refuse_boom BEFORE INSERT ON messages WHEN NEW.body = 'boom'
-         BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END",
-    )
-    .execute(&mut other)
-    .await
-    .unwrap();
+    // A failure only the database knows about, from a second connection.
+    if common::on_postgres() {
+        let mut other = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE FUNCTION refuse_boom() RETURNS trigger AS $$
+             BEGIN
+               IF NEW.body = 'boom' THEN RAISE EXCEPTION 'refused by test trigger'; END IF;
+               RETURN NEW;
+             END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER refuse_boom BEFORE INSERT ON messages
+             FOR EACH ROW EXECUTE FUNCTION refuse_boom();",
+        )
+        .execute(&mut other)
+        .await
+        .unwrap();
+    } else {
+        let mut other = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON messages WHEN NEW.body = 'boom'
+             BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END",
+        )
+        .execute(&mut other)
+        .await
+        .unwrap();
+    }
     let msg = |cid: &str, body: &str| NewMessage {
         chat: dm,
         sender: a.id,
@@ -627,6 +643,9 @@ async fn a_failing_batch_rolls_back_and_the_writer_stores_the_rest() {
 #[tokio::test]
 async fn the_wal_is_checkpointed_by_its_own_task_not_by_commits() {
     use natter::server::db::NewMessage;
+    if common::on_postgres() {
+        return; // SQLite's own write-ahead log: PostgreSQL checkpoints by itself.
+    }
     let db = common::test_db().await;
     let path = db.url.trim_start_matches("sqlite://").to_string();
     let file_size = || std::fs::metadata(&path).unwrap().len();

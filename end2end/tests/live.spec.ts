@@ -7,6 +7,7 @@ import {
   chatLink,
   composer,
   createChat,
+  expectMessagesInOrder,
   expect,
   gotoHydrated,
   messageLog,
@@ -145,4 +146,35 @@ test('the page reconnects by itself after a server restart and shows what was se
     await ctxB.close();
     server.kill('SIGKILL');
   }
+});
+
+test('edits and deletes made while a tab was offline reach it when it comes back, without a reload', async ({ openPage }) => {
+  const { pageA, pageB, suffix } = await openDm(openPage);
+  await sendMessage(pageA, `keep ${suffix}`);
+  await sendMessage(pageA, `drop ${suffix}`);
+  await expectMessagesInOrder(pageB, [`keep ${suffix}`, `drop ${suffix}`]);
+
+  await pageB.context().setOffline(true);
+  await expect(pageB.getByRole('status').first()).toContainText('Offline');
+
+  const keep = messageLog(pageA).locator('article', { hasText: `keep ${suffix}` });
+  await keep.hover();
+  await keep.getByRole('button', { name: 'Edit', exact: true }).click();
+  await pageA.getByRole('textbox', { name: 'Edit message' }).fill(`kept, edited ${suffix}`);
+  await pageA.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(messageLog(pageA)).toContainText(`kept, edited ${suffix}`);
+  const drop = messageLog(pageA).locator('article', { hasText: `drop ${suffix}` });
+  await drop.hover();
+  await drop.getByRole('button', { name: 'Delete', exact: true }).click();
+  await expect(messageLog(pageA)).not.toContainText(`drop ${suffix}`);
+  await sendMessage(pageA, `after ${suffix}`);
+
+  // B still shows the old state while offline.
+  await expect(messageLog(pageB)).toContainText(`drop ${suffix}`);
+  await pageB.context().setOffline(false);
+  await expect(messageLog(pageB)).toContainText(`after ${suffix}`, { timeout: 30_000 });
+  await expect(messageLog(pageB)).toContainText(`kept, edited ${suffix}`);
+  await expect(messageLog(pageB)).not.toContainText(`drop ${suffix}`);
+  await expect(messageLog(pageB)).toContainText('message deleted');
+  await expectMessagesInOrder(pageB, [`kept, edited ${suffix}`, 'message deleted', `after ${suffix}`]);
 });

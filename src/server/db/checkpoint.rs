@@ -16,7 +16,7 @@
 //! Durability is unchanged: with `synchronous = NORMAL` the WAL is synced at checkpoints,
 //! whoever runs them.
 
-use super::Store;
+use super::{Pool, Store};
 use crate::server::Result;
 use std::time::Duration;
 
@@ -29,9 +29,12 @@ const EVERY: Duration = Duration::from_secs(1);
 impl Store {
     /// Runs one PASSIVE checkpoint on a pooled connection and logs what it did.
     async fn checkpoint(&self) -> Result<()> {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return Ok(());
+        };
         let (busy, wal_frames, checkpointed): (i64, i64, i64) =
             sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-                .fetch_one(&self.pool)
+                .fetch_one(pool)
                 .await?;
         // `busy`: a reader or the writer kept it from copying everything (next time).
         tracing::trace!(busy, wal_frames, checkpointed, "WAL checkpoint");
@@ -39,20 +42,25 @@ impl Store {
     }
 
     /// Spawns the task that checkpoints every [`EVERY`]; it ends once the store is closed.
+    /// Only SQLite has a WAL of its own to checkpoint; on PostgreSQL it does nothing.
     pub fn spawn_checkpointer(&self) -> tokio::task::JoinHandle<()> {
         let store = self.clone();
+        let sqlite = matches!(self.pool, Pool::Sqlite(_));
         tokio::spawn(async move {
+            if !sqlite {
+                return;
+            }
             let mut tick = tokio::time::interval(EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                if store.pool.is_closed() {
+                if store.is_closed() {
                     break;
                 }
                 match store.checkpoint().await {
                     Ok(()) => {}
                     // Closing the pool mid-checkpoint is a shutdown, not a failure.
-                    Err(_) if store.pool.is_closed() => break,
+                    Err(_) if store.is_closed() => break,
                     Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed (retried)"),
                 }
             }

@@ -67,18 +67,19 @@ fn with_limit(sql: &str, n: i64) -> String {
     format!("{sql} LIMIT {}", n.max(0))
 }
 
-/// The `WHERE` of an author's change to a message (binds: message id, author): their
+/// The `WHERE` of an author's change to a message (binds: $1 message id, $2 author): their
 /// own message, not deleted, in a chat they are a member of now.
 macro_rules! author_still_member {
     () => {
-        " WHERE id = ? AND sender_id = ? AND deleted_at IS NULL
+        " WHERE id = $1 AND sender_id = $2 AND deleted_at IS NULL
            AND EXISTS (SELECT 1 FROM chat_members cm
                        WHERE cm.chat_id = messages.chat_id AND cm.user_id = messages.sender_id)"
     };
 }
 
-// After the macros above, which it uses.
+// After the macros above, which they use.
 mod batch;
+mod batch_pg;
 
 /// Whether a stored message was created by this call or found as the original of a retry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,10 +129,12 @@ impl Store {
     }
 
     pub async fn message(&self, id: MessageId) -> Result<Option<Message>> {
-        let row = sqlx::query_as::<_, MessageRow>(select_message!(" WHERE m.id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = on_pool!(&self.pool, p => {
+            sqlx::query_as::<_, MessageRow>(select_message!(" WHERE m.id = $1"))
+                .bind(id)
+                .fetch_optional(p)
+                .await
+        })?;
         Ok(row.map(Into::into))
     }
 
@@ -145,14 +148,16 @@ impl Store {
     ) -> Result<HistoryPage> {
         let before = before.unwrap_or(i64::MAX);
         let sql = with_limit(
-            select_message!(" WHERE m.chat_id = ? AND m.seq < ? ORDER BY m.seq DESC"),
+            select_message!(" WHERE m.chat_id = $1 AND m.seq < $2 ORDER BY m.seq DESC"),
             limit + 1,
         );
-        let mut rows = sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
-            .bind(chat)
-            .bind(before)
-            .fetch_all(&self.pool)
-            .await?;
+        let mut rows = on_pool!(&self.pool, p => {
+            sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
+                .bind(chat)
+                .bind(before)
+                .fetch_all(p)
+                .await
+        })?;
         let has_more = rows.len() as i64 > limit;
         rows.truncate(limit.max(0) as usize);
         rows.reverse();
@@ -170,14 +175,16 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Message>> {
         let sql = with_limit(
-            select_message!(" WHERE m.chat_id = ? AND m.seq > ? ORDER BY m.seq"),
+            select_message!(" WHERE m.chat_id = $1 AND m.seq > $2 ORDER BY m.seq"),
             limit,
         );
-        let rows = sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
-            .bind(chat)
-            .bind(after)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = on_pool!(&self.pool, p => {
+            sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
+                .bind(chat)
+                .bind(after)
+                .fetch_all(p)
+                .await
+        })?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -207,34 +214,35 @@ impl Store {
         author: UserId,
         body: Option<&str>,
     ) -> Result<(Message, i64)> {
-        let mut tx = self.pool.begin().await?;
-        let bumped: Option<(i64,)> = sqlx::query_as(concat!(
-            "UPDATE chats SET last_change = last_change + 1
-             WHERE id = (SELECT chat_id FROM messages",
-            author_still_member!(),
-            ") RETURNING last_change"
-        ))
-        .bind(id)
-        .bind(author)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((change,)) = bumped else {
-            return Err(AppError::NotFound("Message".into()).into());
-        };
         let now = now_ms();
-        let query = match body {
-            Some(body) => sqlx::query(
-                "UPDATE messages SET body = ?, edited_at = ?, change_seq = ? WHERE id = ?",
-            )
-            .bind(body)
-            .bind(now),
-            None => sqlx::query(
-                "UPDATE messages SET body = '', deleted_at = ?, change_seq = ? WHERE id = ?",
-            )
-            .bind(now),
-        };
-        query.bind(change).bind(id).execute(&mut *tx).await?;
-        tx.commit().await?;
+        let change = on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            let bumped: Option<(i64,)> = sqlx::query_as(concat!(
+                "UPDATE chats SET last_change = last_change + 1
+                 WHERE id = (SELECT chat_id FROM messages",
+                author_still_member!(),
+                ") RETURNING last_change"
+            ))
+            .bind(id)
+            .bind(author)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((change,)) = bumped else {
+                return Err(AppError::NotFound("Message".into()).into());
+            };
+            // The same binds for both: $1 id, $2 time, $3 change, then $4 body.
+            let sql = match body {
+                Some(_) => "UPDATE messages SET body = $4, edited_at = $2, change_seq = $3 WHERE id = $1",
+                None => "UPDATE messages SET body = '', deleted_at = $2, change_seq = $3 WHERE id = $1",
+            };
+            let mut query = sqlx::query(sql).bind(id).bind(now).bind(change);
+            if let Some(body) = body {
+                query = query.bind(body);
+            }
+            query.execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, crate::server::Error>(change)
+        })?;
         let message = self
             .message(id)
             .await?
@@ -253,16 +261,18 @@ impl Store {
     ) -> Result<Vec<Message>> {
         let sql = with_limit(
             select_message!(
-                " WHERE m.chat_id = ? AND m.change_seq > ? AND m.seq <= ? ORDER BY m.change_seq"
+                " WHERE m.chat_id = $1 AND m.change_seq > $2 AND m.seq <= $3 ORDER BY m.change_seq"
             ),
             limit,
         );
-        let rows = sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
-            .bind(chat)
-            .bind(after)
-            .bind(upto_seq)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = on_pool!(&self.pool, p => {
+            sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(sql))
+                .bind(chat)
+                .bind(after)
+                .bind(upto_seq)
+                .fetch_all(p)
+                .await
+        })?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }

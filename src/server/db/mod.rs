@@ -2,11 +2,26 @@
 //! insert into `messages` has a file of its own, `messages/batch.rs`).
 //!
 //! Callers (the domain in `server::chat`, the auth code) see only `Store` methods and
-//! `model` types, so a PostgreSQL `Store` can follow without touching them.
+//! `model` types; the backend (SQLite or PostgreSQL, see [`Pool`]) is chosen by the
+//! database URL and stays inside this module.
+
+/// Runs `$body` with `$p` bound to the store's pool, whichever backend it is: the same
+/// code, and the same SQL text, compiled once per backend. SQL run this way sticks to
+/// what both understand (`$1` parameters, `ON CONFLICT`, `RETURNING`, `CASE`, no
+/// `MIN(a, b)`); what differs is written per backend with a plain `match`.
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            $crate::server::db::Pool::Sqlite($p) => $body,
+            $crate::server::db::Pool::Postgres($p) => $body,
+        }
+    };
+}
 
 mod cache;
 mod chats;
-pub use chats::{Added, ChatChanges};
+mod members;
+pub use members::{Added, ChatChanges};
 mod checkpoint;
 mod messages;
 pub use messages::{Inserted, NewMessage, Stored};
@@ -16,8 +31,9 @@ mod users;
 use super::Result;
 use crate::model::{ChatId, User, UserId};
 use cache::Cache;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqlitePool;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,13 +41,24 @@ use std::time::Duration;
 /// Pooled connections when nothing else is configured (`--db-connections`).
 pub const DEFAULT_CONNECTIONS: u32 = 8;
 
+/// The database behind [`Store`], chosen by the URL's scheme: one backend per
+/// database, each with its own migrations.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    /// `sqlite://…`: embedded, one file (the default).
+    Sqlite(SqlitePool),
+    /// `postgres://…` / `postgresql://…`: shared by several natter nodes.
+    Postgres(PgPool),
+}
+
 /// The database: one pool, created at start.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
-    /// The message writer's own connection (see [`Store::insert_messages`]): batches
-    /// are written on it with manual `BEGIN`/`COMMIT`, so it never goes back to the pool.
-    writer: Arc<tokio::sync::Mutex<Option<SqliteConnection>>>,
+    pool: Pool,
+    /// The message writer's own SQLite connection (see [`Store::insert_messages`]):
+    /// batches are written on it with manual `BEGIN`/`COMMIT`, so it never goes back to
+    /// the pool.
+    writer: Arc<tokio::sync::Mutex<Option<sqlx::SqliteConnection>>>,
     /// chat → member ids, for fan-out.
     members: Arc<Cache<ChatId, Arc<[UserId]>>>,
     /// session token hash → (user, expiry), for every request and heartbeat.
@@ -50,25 +77,11 @@ impl Store {
 
     /// [`Store::connect`] with `connections` pooled connections (at least 1).
     pub async fn open(url: &str, connections: u32) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            // The checkpoint task does this work on its own connection (see `checkpoint`).
-            .pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES.to_string())
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(connections.max(1))
-            .min_connections(1)
-            // sqlx pings a pooled connection before handing it out (a round trip to its
-            // worker thread, ~7% of a page's CPU). An embedded SQLite connection cannot
-            // go stale the way a network connection can; a failing one still errors on
-            // the query itself.
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Pool::Postgres(open_postgres(url, connections).await?)
+        } else {
+            Pool::Sqlite(open_sqlite(url, connections).await?)
+        };
         Ok(Store {
             pool,
             writer: Arc::default(),
@@ -77,19 +90,67 @@ impl Store {
         })
     }
 
+    /// Which backend this is (for logs and `/healthz`).
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
     /// Waits for open connections to finish and closes the pool.
     pub async fn close(&self) {
         if let Some(conn) = self.writer.lock().await.take() {
             let _ = sqlx::Connection::close(conn).await;
         }
-        self.pool.close().await;
+        on_pool!(&self.pool, p => p.close().await);
+    }
+
+    fn is_closed(&self) -> bool {
+        on_pool!(&self.pool, p => p.is_closed())
     }
 
     /// A cheap round trip, for `/healthz`.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        on_pool!(&self.pool, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
         Ok(())
     }
+}
+
+async fn open_sqlite(url: &str, connections: u32) -> Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        // The checkpoint task does this work on its own connection (see `checkpoint`).
+        .pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES.to_string())
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(connections.max(1))
+        .min_connections(1)
+        // sqlx pings a pooled connection before handing it out (a round trip to its
+        // worker thread, ~7% of a page's CPU). An embedded SQLite connection cannot
+        // go stale the way a network connection can; a failing one still errors on
+        // the query itself.
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    Ok(pool)
+}
+
+/// PostgreSQL: its own migrations, applied under sqlx's advisory lock, so nodes that
+/// start together migrate once.
+async fn open_postgres(url: &str, connections: u32) -> Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(connections.max(1))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    Ok(pool)
 }
 
 /// Milliseconds since the Unix epoch, the unit of every stored time.

@@ -11,13 +11,19 @@ impl Store {
         user: UserId,
         expires_at: i64,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+        on_pool!(&self.pool, p => {
+            sqlx::query(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+            )
             .bind(token_hash)
             .bind(user)
             .bind(now_ms())
             .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
+            .execute(p)
+            .await
+                .map(|_| ())
+        })?;
         Ok(())
     }
 
@@ -29,14 +35,16 @@ impl Store {
             return Ok((expires_at > now).then_some(user));
         }
         let generation = self.sessions.generation();
-        let row: Option<(UserId, String, i64)> = sqlx::query_as(
-            "SELECT u.id, u.username, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ? AND s.expires_at > ?",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<(UserId, String, i64)> = on_pool!(&self.pool, p => {
+            sqlx::query_as(
+                "SELECT u.id, u.username, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.token_hash = $1 AND s.expires_at > $2",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(p)
+            .await
+        })?;
         Ok(row.map(|(id, username, expires_at)| {
             let user = User { id, username };
             self.sessions
@@ -47,20 +55,25 @@ impl Store {
 
     /// Revokes a session (sign out).
     pub async fn delete_session(&self, token_hash: &[u8]) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
+        on_pool!(&self.pool, p => {
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                .bind(token_hash)
+                .execute(p)
+                .await
+                .map(|_| ())
+        })?;
         self.sessions.invalidate(token_hash);
         Ok(())
     }
 
     /// Drops expired sessions; returns how many.
     pub async fn delete_expired_sessions(&self) -> Result<u64> {
-        let res = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
-        Ok(res.rows_affected())
+        Ok(on_pool!(&self.pool, p => {
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                .bind(now_ms())
+                .execute(p)
+                .await?
+                .rows_affected()
+        }))
     }
 }

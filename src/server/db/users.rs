@@ -1,21 +1,23 @@
 //! `users`: accounts and their password hashes.
 
-use super::{now_ms, Store};
+use super::{now_ms, Pool, Store};
 use crate::model::{AppError, User, UserId};
 use crate::server::Result;
 
 impl Store {
     /// Creates an account; a taken name (ignoring case) is a [`AppError::Conflict`].
     pub async fn create_user(&self, username: &str, password_hash: &str) -> Result<User> {
-        let res = sqlx::query_as::<_, User>(
-            "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)
-             RETURNING id, username",
-        )
-        .bind(username)
-        .bind(password_hash)
-        .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await;
+        let res = on_pool!(&self.pool, p => {
+            sqlx::query_as::<_, User>(
+                "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3)
+                 RETURNING id, username",
+            )
+            .bind(username)
+            .bind(password_hash)
+            .bind(now_ms())
+            .fetch_one(p)
+            .await
+        });
         match res {
             Ok(user) => Ok(user),
             Err(e) => {
@@ -31,11 +33,12 @@ impl Store {
 
     /// The user and their password hash, for signing in.
     pub async fn user_credentials(&self, username: &str) -> Result<Option<(User, String)>> {
-        let row: Option<(i64, String, String)> =
-            sqlx::query_as("SELECT id, username, password_hash FROM users WHERE username = ?")
+        let row: Option<(i64, String, String)> = on_pool!(&self.pool, p => {
+            sqlx::query_as("SELECT id, username, password_hash FROM users WHERE username = $1")
                 .bind(username)
-                .fetch_optional(&self.pool)
-                .await?;
+                .fetch_optional(p)
+                .await
+        })?;
         Ok(row.map(|(id, username, hash)| {
             (
                 User {
@@ -49,38 +52,53 @@ impl Store {
 
     /// The users with these (normalised) names; unknown names are simply absent.
     pub async fn users_by_names(&self, names: &[String]) -> Result<Vec<User>> {
-        let json = serde_json::to_string(names)
-            .map_err(|e| crate::server::Error::internal(e.to_string()))?;
-        Ok(sqlx::query_as::<_, User>(
-            "SELECT id, username FROM users WHERE username IN (SELECT value FROM json_each(?))",
-        )
-        .bind(json)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => {
+                let json = serde_json::to_string(names)
+                    .map_err(|e| crate::server::Error::internal(e.to_string()))?;
+                sqlx::query_as::<_, User>(
+                    "SELECT id, username FROM users WHERE username IN (SELECT value FROM json_each($1))",
+                )
+                .bind(json)
+                .fetch_all(p)
+                .await?
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_as::<_, User>("SELECT id, username FROM users WHERE username = ANY($1)")
+                    .bind(names)
+                    .fetch_all(p)
+                    .await?
+            }
+        })
     }
 }
 
 impl Store {
     pub async fn set_last_seen(&self, user: UserId, at: i64) -> Result<()> {
-        sqlx::query("UPDATE users SET last_seen_at = ? WHERE id = ?")
-            .bind(at)
-            .bind(user)
-            .execute(&self.pool)
-            .await?;
+        on_pool!(&self.pool, p => {
+            sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(user)
+                .execute(p)
+                .await
+                .map(|_| ())
+        })?;
         Ok(())
     }
 
     /// Everyone who shares a chat with `user` (not `user`), with their last-seen time.
     pub async fn contacts_last_seen(&self, user: UserId) -> Result<Vec<(UserId, Option<i64>)>> {
-        Ok(sqlx::query_as(
-            "SELECT DISTINCT u.id, u.last_seen_at FROM chat_members mine
-             JOIN chat_members other ON other.chat_id = mine.chat_id AND other.user_id != mine.user_id
-             JOIN users u ON u.id = other.user_id
-             WHERE mine.user_id = ?",
-        )
-        .bind(user)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(on_pool!(&self.pool, p => {
+            sqlx::query_as(
+                "SELECT DISTINCT u.id, u.last_seen_at FROM chat_members mine
+                 JOIN chat_members other ON other.chat_id = mine.chat_id AND other.user_id != mine.user_id
+                 JOIN users u ON u.id = other.user_id
+                 WHERE mine.user_id = $1",
+            )
+            .bind(user)
+            .fetch_all(p)
+            .await
+        })?)
     }
 
     /// Everyone who shares a chat with `user`.

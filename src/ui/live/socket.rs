@@ -35,7 +35,8 @@ struct Conn {
     positions: BTreeMap<ChatId, i64>,
     /// Per chat, the change number this tab's copy is current to (see `note_change`).
     changes: BTreeMap<ChatId, i64>,
-    /// Read pointers waiting for the coalescing timer, and the last one sent per chat.
+    /// Read pointers waiting for the throttle's window to end (`read_timer`: one is
+    /// open), and the last one sent per chat.
     reads_pending: BTreeMap<ChatId, i64>,
     reads_sent: BTreeMap<ChatId, i64>,
     read_timer: bool,
@@ -347,36 +348,43 @@ pub fn send_frame(frame: &ClientFrame) -> bool {
     }
 }
 
-/// Marks `chat` read up to `seq`, coalesced: at most one `read` per chat every
-/// [`READ_COALESCE_MS`], carrying the newest seq, and none that would not move it.
+/// Marks `chat` read up to `seq`, throttled: the first `read` goes out at once (the
+/// other side's "Seen" should not wait), then at most one per chat every
+/// [`READ_COALESCE_MS`], carrying the newest seq; none that would not move it.
 pub fn read(chat: ChatId, seq: i64) {
-    let schedule = CONN.with_borrow_mut(|c| {
+    let now = CONN.with_borrow_mut(|c| {
         if c.reads_sent.get(&chat).is_some_and(|sent| *sent >= seq) {
             return false;
         }
         let p = c.reads_pending.entry(chat).or_insert(seq);
         *p = (*p).max(seq);
-        !std::mem::replace(&mut c.read_timer, true)
+        !c.read_timer
     });
-    if schedule {
-        let cb = Closure::once_into_js(flush_reads);
-        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
-            cb.unchecked_ref(),
-            READ_COALESCE_MS,
-        );
+    if now {
+        flush_reads();
     }
 }
 
+/// Sends the pending reads, then holds the next ones back for [`READ_COALESCE_MS`].
 fn flush_reads() {
     let pending = CONN.with_borrow_mut(|c| {
         c.read_timer = false;
         std::mem::take(&mut c.reads_pending)
     });
+    if pending.is_empty() {
+        return;
+    }
     for (chat_id, seq) in pending {
         if send_frame(&ClientFrame::Read { chat_id, seq }) {
             CONN.with_borrow_mut(|c| c.reads_sent.insert(chat_id, seq));
         }
     }
+    CONN.with_borrow_mut(|c| c.read_timer = true);
+    let cb = Closure::once_into_js(flush_reads);
+    let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
+        cb.unchecked_ref(),
+        READ_COALESCE_MS,
+    );
 }
 
 /// Signing out: the outbox's unsent text must not stay in this browser's storage.

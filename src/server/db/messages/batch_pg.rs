@@ -1,0 +1,205 @@
+//! The group commit of new messages on PostgreSQL: the same plan as SQLite's
+//! (`batch.rs`), in one transaction per batch on a pooled connection.
+//!
+//! Several nodes write at once, so nothing is known from holding a lock of the whole
+//! database: each chat's row is locked (`FOR UPDATE`, in id order) before its
+//! `last_seq` is read, and the batch's seqs follow it, gap-free, until the commit
+//! releases it. Ids come from the table's identity sequence (fetched up front, one per
+//! message; unused ones are simply skipped). A retry that another node stored while
+//! this batch was planned shows up as a unique violation on (sender_id, client_id): the
+//! transaction is rolled back (seqs included) and the batch written again, looked up,
+//! exactly as on SQLite.
+
+use super::batch::{fresh, moves, plan, settle, BatchFacts, Originals};
+use super::{MessageRow, NewMessage, Stored};
+use crate::model::{ChatId, Message, MessageId, UserId};
+use crate::server::db::now_ms;
+use crate::server::Result;
+use sqlx::{FromRow, PgConnection, PgPool, Row};
+use std::collections::BTreeSet;
+
+/// Stores a batch (see `Store::insert_messages`).
+pub(super) async fn insert_batch(pool: &PgPool, batch: &[NewMessage]) -> Result<Vec<Stored>> {
+    match write_batch(pool, batch, Originals::Unchecked).await {
+        Err(e) if e.is_unique_violation() => {
+            tracing::debug!(
+                size = batch.len(),
+                "batch holds a retry; writing it looked up"
+            );
+            write_batch(pool, batch, Originals::LookedUp).await
+        }
+        outcome => outcome,
+    }
+}
+
+async fn write_batch(
+    pool: &PgPool,
+    batch: &[NewMessage],
+    lookup: Originals,
+) -> Result<Vec<Stored>> {
+    let now = now_ms();
+    // Dropped without a commit on any error: the transaction rolls back.
+    let mut tx = pool.begin().await?;
+    let mut facts = read_facts(&mut tx, batch, lookup).await?;
+    let ids: Vec<(i64,)> = sqlx::query_as(
+        "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1)",
+    )
+    .bind(batch.len() as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut ids = ids.into_iter().map(|(id,)| MessageId(id));
+    let mut overflow = 0;
+    let plans = plan(batch, &mut facts, || {
+        ids.next().unwrap_or_else(|| {
+            // Never: one id was fetched per message. Fail the batch rather than guess.
+            overflow += 1;
+            MessageId(0)
+        })
+    });
+    if overflow > 0 {
+        return Err(crate::server::Error::internal("message ids ran out"));
+    }
+    let fresh = fresh(batch, &plans);
+    if !fresh.is_empty() {
+        write_fresh(&mut tx, &fresh, now).await?;
+    }
+    tx.commit().await?;
+    Ok(settle(batch, plans, now))
+}
+
+/// Locks the batch's chats and reads their seqs, the senders' memberships and, if
+/// asked, earlier copies of the batch's messages.
+async fn read_facts(
+    conn: &mut PgConnection,
+    batch: &[NewMessage],
+    originals: Originals,
+) -> Result<BatchFacts> {
+    let mut facts = BatchFacts::default();
+    let chats: BTreeSet<ChatId> = batch.iter().map(|m| m.chat).collect();
+    let chat_ids: Vec<i64> = chats.iter().map(|c| c.0).collect();
+    // In id order, so two batches that share chats lock them in the same order.
+    let locked: Vec<(ChatId, i64)> =
+        sqlx::query_as("SELECT id, last_seq FROM chats WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&chat_ids)
+            .fetch_all(&mut *conn)
+            .await?;
+    facts.last_seq.extend(locked);
+
+    let pairs: BTreeSet<(ChatId, UserId)> = batch.iter().map(|m| (m.chat, m.sender)).collect();
+    let (pair_chats, pair_users): (Vec<i64>, Vec<i64>) =
+        pairs.iter().map(|(c, u)| (c.0, u.0)).unzip();
+    let rows = sqlx::query(
+        "SELECT m.chat_id, m.user_id, u.username
+         FROM unnest($1::bigint[], $2::bigint[]) AS v(chat_id, user_id)
+         JOIN chat_members m ON m.chat_id = v.chat_id AND m.user_id = v.user_id
+         JOIN users u ON u.id = m.user_id",
+    )
+    .bind(&pair_chats)
+    .bind(&pair_users)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        facts
+            .members
+            .insert((row.try_get(0)?, row.try_get(1)?), row.try_get(2)?);
+    }
+
+    if let Originals::LookedUp = originals {
+        let (senders, client_ids): (Vec<i64>, Vec<&str>) = batch
+            .iter()
+            .map(|m| (m.sender.0, m.client_id.as_str()))
+            .unzip();
+        let rows = sqlx::query(concat!(
+            message_columns!(),
+            " FROM unnest($1::bigint[], $2::text[]) AS v(sender_id, client_id)
+             JOIN messages m ON m.sender_id = v.sender_id AND m.client_id = v.client_id
+             JOIN users u ON u.id = m.sender_id"
+        ))
+        .bind(&senders)
+        .bind(&client_ids)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in rows {
+            let r = MessageRow::from_row(&row)?;
+            facts
+                .originals
+                .entry(r.sender_id)
+                .or_default()
+                .insert(r.client_id.clone(), Message::from(r));
+        }
+    }
+    Ok(facts)
+}
+
+/// The new messages as columns, one array per column (`unnest` turns them into rows).
+#[derive(Default)]
+struct MessageColumns<'a> {
+    ids: Vec<i64>,
+    chats: Vec<i64>,
+    seqs: Vec<i64>,
+    senders: Vec<i64>,
+    client_ids: Vec<&'a str>,
+    bodies: Vec<&'a str>,
+}
+
+/// Writes the new messages, moves each chat's `last_seq` and the senders' read
+/// pointers (chats first: the lock order every writer keeps).
+async fn write_fresh(
+    conn: &mut PgConnection,
+    fresh: &[(&NewMessage, i64, MessageId)],
+    now: i64,
+) -> Result<()> {
+    let (chats, read_upto) = moves(fresh);
+    let (chat_ids, last_seqs): (Vec<i64>, Vec<i64>) = chats.iter().map(|(c, s)| (c.0, *s)).unzip();
+    sqlx::query(
+        "UPDATE chats SET last_seq = v.last_seq, last_activity_at = $3
+         FROM unnest($1::bigint[], $2::bigint[]) AS v(id, last_seq) WHERE chats.id = v.id",
+    )
+    .bind(&chat_ids)
+    .bind(&last_seqs)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+
+    let mut rows = MessageColumns::default();
+    for (m, seq, id) in fresh {
+        rows.ids.push(id.0);
+        rows.chats.push(m.chat.0);
+        rows.seqs.push(*seq);
+        rows.senders.push(m.sender.0);
+        rows.client_ids.push(&m.client_id);
+        rows.bodies.push(&m.body);
+    }
+    sqlx::query(
+        "INSERT INTO messages (id, chat_id, seq, sender_id, client_id, body, created_at)
+         SELECT v.*, $7 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
+                                    $5::text[], $6::text[]) AS v",
+    )
+    .bind(&rows.ids)
+    .bind(&rows.chats)
+    .bind(&rows.seqs)
+    .bind(&rows.senders)
+    .bind(&rows.client_ids)
+    .bind(&rows.bodies)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+
+    let mut reads: (Vec<i64>, Vec<i64>, Vec<i64>) = Default::default();
+    for (c, u, s) in read_upto {
+        reads.0.push(c.0);
+        reads.1.push(u.0);
+        reads.2.push(s);
+    }
+    sqlx::query(
+        "UPDATE chat_members SET last_read_seq = GREATEST(last_read_seq, v.seq)
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(chat_id, user_id, seq)
+         WHERE chat_members.chat_id = v.chat_id AND chat_members.user_id = v.user_id",
+    )
+    .bind(&reads.0)
+    .bind(&reads.1)
+    .bind(&reads.2)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
