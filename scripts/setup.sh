@@ -5,7 +5,7 @@
 # Only package registries are used (crates.io, npm, Debian): see ../shared/toolchain.md.
 # Sourced by scripts/start.sh and scripts/test.sh; also runnable on its own.
 #   NATTER_SKIP_BROWSER=1  skip Chromium + Playwright (not needed to just run natter)
-# setup_postgres (PostgreSQL for the tests on the second backend) is called by test.sh.
+# setup_cluster_services (PostgreSQL, Redis, nginx) is called by test.sh and cluster.sh.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -66,11 +66,12 @@ setup_browser() {
   fi
 }
 
-setup_postgres() {
-  step "PostgreSQL (Debian package; the tests start their own throwaway server)"
-  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+setup_cluster_services() {
+  step "PostgreSQL, Redis, nginx (Debian packages; tests and cluster.sh start their own)"
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+    || ! command -v redis-server >/dev/null 2>&1 || ! command -v nginx >/dev/null 2>&1; then
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server nginx
   fi
 }
 

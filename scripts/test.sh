@@ -18,12 +18,12 @@ cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warn
 step "unit and integration tests (SQLite)"
 cargo test --features ssr
 
-step "storage, HTTP and WebSocket tests again on PostgreSQL (a throwaway server)"
-setup_postgres
+step "storage, HTTP and WebSocket tests again on PostgreSQL, and two nodes with Redis"
+setup_cluster_services
 PG_DIR="$(mktemp -d)"
 trap 'bash scripts/pg.sh stop "$PG_DIR/pg"; rm -rf "$PG_DIR"' EXIT
 NATTER_TEST_PG="$(bash scripts/pg.sh start "$PG_DIR/pg")"
-NATTER_TEST_PG="$NATTER_TEST_PG" cargo test --features ssr --test storage --test http --test ws
+NATTER_TEST_PG="$NATTER_TEST_PG" cargo test --features ssr --test storage --test http --test ws --test cluster
 bash scripts/pg.sh stop "$PG_DIR/pg"
 
 step "benchmark smoke: every scenario once at a tiny size (figures: BENCHMARKS.md)"

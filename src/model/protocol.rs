@@ -153,6 +153,9 @@ pub enum ServerFrame {
     },
     /// Every replay asked for by `resume` has been sent.
     Resumed,
+    /// The server may have missed live events meant for this connection (its link to
+    /// the other nodes was down): send `resume` again, as after a reconnect.
+    Resync,
     Error {
         code: ErrorCode,
         message: String,

@@ -57,6 +57,12 @@ pub struct Config {
     /// taken from `X-Forwarded-For` (its last entry). Unset: the socket's peer.
     #[arg(long, env = "NATTER_TRUSTED_PROXY")]
     pub trusted_proxy: Option<std::net::IpAddr>,
+
+    /// Redis, for running several natter nodes on one PostgreSQL database
+    /// (`redis://host:port`): live events and cache invalidations cross nodes through
+    /// it. Unset: one node, events stay in this process.
+    #[arg(long, env = "NATTER_REDIS_URL")]
+    pub redis_url: Option<String>,
 }
 
 impl Config {
@@ -79,6 +85,7 @@ impl Config {
             ws_max_per_user: 20,
             ws_max_per_ip: 200,
             trusted_proxy: None,
+            redis_url: None,
         }
     }
 }

@@ -136,12 +136,29 @@ async fn content_security_policy(
     res
 }
 
+/// Alive, with the state of what it depends on: 503 when the database is unreachable;
+/// a node whose Redis is down still serves pages and stores messages, so it stays 200
+/// and says so.
 async fn healthz(State(state): State<AppState>) -> Response {
+    let redis = match (&state.config.redis_url, state.broker.connected()) {
+        (None, _) => "not configured (one node)",
+        (Some(_), true) => "ok",
+        (Some(_), false) => "unreachable (live events between nodes resume when it is back)",
+    };
+    let backend = state.store.backend();
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok").into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            format!("ok\ndatabase: {backend} ok\nredis: {redis}\n"),
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("database unavailable\ndatabase: {backend} unreachable\nredis: {redis}\n"),
+            )
+                .into_response()
         }
     }
 }

@@ -3,6 +3,7 @@
 use super::config::Config;
 use super::db::Store;
 use super::writer::MessageWriter;
+use super::ws::redis_broker::RedisBroker;
 use super::ws::slots::Slots;
 use super::ws::{Broker, Hub, LocalBroker};
 use axum::extract::FromRef;
@@ -41,7 +42,10 @@ impl AppState {
         }
         let hub = Arc::new(Hub::new());
         let slots = Slots::new(config.ws_max_per_user, config.ws_max_per_ip);
-        let broker: Arc<dyn Broker> = Arc::new(LocalBroker::new(hub.clone()));
+        let broker: Arc<dyn Broker> = match &config.redis_url {
+            Some(url) => RedisBroker::start(hub.clone(), store.clone(), url)?,
+            None => Arc::new(LocalBroker::new(hub.clone())),
+        };
         let writer = MessageWriter::start(store.clone(), broker.clone());
         store.spawn_checkpointer();
         Ok(AppState(Arc::new(AppStateInner {

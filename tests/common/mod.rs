@@ -29,6 +29,15 @@ pub async fn test_db() -> TestDb {
     }
 }
 
+/// Another connection to an existing test database (a second node on it).
+pub async fn connect_db(url: &str) -> TestDb {
+    TestDb {
+        store: Store::connect(url).await.unwrap(),
+        url: url.to_string(),
+        _dir: tempfile::tempdir().unwrap(),
+    }
+}
+
 /// Creates an empty database on the server and returns its URL. The server is a
 /// throwaway one: databases are dropped with it.
 async fn fresh_pg_database(server: &str) -> String {
@@ -57,4 +66,5 @@ pub fn on_postgres() -> bool {
     std::env::var("NATTER_TEST_PG").is_ok_and(|s| !s.is_empty())
 }
 
+pub mod redis;
 pub mod server;

@@ -39,7 +39,11 @@ pub async fn start() -> TestServer {
 }
 
 pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
-    let db = test_db().await;
+    start_node(test_db().await, tweak).await
+}
+
+/// A server on `db`, which other servers may share (several nodes on one database).
+pub async fn start_node(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = Config::for_tests(&db.url);

@@ -6,7 +6,8 @@
 //! after each change it commits. A generation counter stops a lookup that raced with a
 //! change from caching what it read before the change; a time-to-live bounds staleness
 //! from anything that edits the database behind the server's back. Several server
-//! processes sharing one database would need the invalidations carried by the broker.
+//! processes sharing one database hear of each other's changes through the broker
+//! (`Store::on_invalidate`, `ws::redis_broker`).
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -63,6 +64,13 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
             map.clear();
         }
         map.insert(key, (value, Instant::now()));
+    }
+
+    /// Drops every entry (after a time in which invalidations may have been missed).
+    pub fn clear(&self) {
+        let mut map = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        map.clear();
     }
 
     pub fn invalidate<Q: Eq + Hash + ?Sized>(&self, key: &Q)

@@ -1,7 +1,7 @@
 //! `chats`: direct chats and groups, the chat list, one chat as a member sees it.
 //! Membership and read pointers are in `members.rs`.
 
-use super::{now_ms, Store};
+use super::{now_ms, Invalidation, Store};
 use crate::model::{ChatDetail, ChatId, ChatKind, ChatSummary, Member, Preview, UserId};
 use crate::server::{Error, Result};
 
@@ -83,7 +83,7 @@ impl Store {
                 .ok_or_else(|| Error::internal("dm vanished"))?;
             return Ok((id, false));
         };
-        self.members.invalidate(&id);
+        self.invalidate(Invalidation::Members(id));
         Ok((id, true))
     }
 
@@ -130,7 +130,7 @@ impl Store {
             tx.commit().await?;
             Ok::<_, Error>(id)
         })?;
-        self.members.invalidate(&id);
+        self.invalidate(Invalidation::Members(id));
         Ok(id)
     }
 

@@ -5,7 +5,7 @@
 //! touches `chat_members`: one lock order for every writer (the message writer's batches
 //! too), so concurrent writers on PostgreSQL wait for each other instead of deadlocking.
 
-use super::Store;
+use super::{Invalidation, Store};
 use crate::model::{AppError, ChatId, Member, UserId};
 use crate::server::db::now_ms;
 use crate::server::{Error, Result};
@@ -143,7 +143,7 @@ impl Store {
                 Ok(None)
             }
         })?;
-        self.members.invalidate(&chat);
+        self.invalidate(Invalidation::Members(chat));
         Ok(match added {
             Some(change) => Added::Added(change),
             None if self.is_member(chat, user).await? => Added::AlreadyMember,
@@ -172,7 +172,7 @@ impl Store {
                 Ok(None)
             }
         })?;
-        self.members.invalidate(&chat);
+        self.invalidate(Invalidation::Members(chat));
         Ok(removed)
     }
 

@@ -63,6 +63,57 @@ pub struct Store {
     members: Arc<Cache<ChatId, Arc<[UserId]>>>,
     /// session token hash → (user, expiry), for every request and heartbeat.
     sessions: Arc<Cache<Vec<u8>, (User, i64)>>,
+    /// Told of every cache entry this node drops, so other nodes drop theirs (set by a
+    /// broker for several nodes; see [`Store::on_invalidate`]).
+    others: Arc<std::sync::OnceLock<InvalidationHook>>,
+}
+
+/// A cache entry that a change made stale, on every node.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Invalidation {
+    /// A chat's member list.
+    Members(ChatId),
+    /// A session (by token hash): signed out.
+    Session(Vec<u8>),
+}
+
+struct InvalidationHook(Box<dyn Fn(Invalidation) + Send + Sync>);
+
+impl std::fmt::Debug for InvalidationHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InvalidationHook")
+    }
+}
+
+impl Store {
+    /// Drops a stale entry here, and tells the other nodes.
+    fn invalidate(&self, what: Invalidation) {
+        self.forget(&what);
+        if let Some(InvalidationHook(tell)) = self.others.get() {
+            tell(what);
+        }
+    }
+
+    /// Drops an entry another node changed.
+    pub fn forget(&self, what: &Invalidation) {
+        match what {
+            Invalidation::Members(chat) => self.members.invalidate(chat),
+            Invalidation::Session(hash) => self.sessions.invalidate(hash.as_slice()),
+        }
+    }
+
+    /// Drops every cached entry: invalidations from other nodes may have been missed
+    /// (the broker was unreachable).
+    pub fn forget_all(&self) {
+        self.members.clear();
+        self.sessions.clear();
+    }
+
+    /// Has `tell` called with every invalidation this node makes (once; later calls are
+    /// ignored).
+    pub fn on_invalidate(&self, tell: impl Fn(Invalidation) + Send + Sync + 'static) {
+        let _ = self.others.set(InvalidationHook(Box::new(tell)));
+    }
 }
 
 impl Store {
@@ -87,6 +138,7 @@ impl Store {
             writer: Arc::default(),
             members: Arc::new(Cache::new(Duration::from_secs(600))),
             sessions: Arc::new(Cache::new(Duration::from_secs(60))),
+            others: Arc::default(),
         })
     }
 

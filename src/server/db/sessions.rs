@@ -1,6 +1,6 @@
 //! `sessions`: hashed session tokens with an expiry.
 
-use super::{now_ms, Store};
+use super::{now_ms, Invalidation, Store};
 use crate::model::{User, UserId};
 use crate::server::Result;
 
@@ -62,7 +62,7 @@ impl Store {
                 .await
                 .map(|_| ())
         })?;
-        self.sessions.invalidate(token_hash);
+        self.invalidate(Invalidation::Session(token_hash.to_vec()));
         Ok(())
     }
 

@@ -1,9 +1,8 @@
 //! The scale seam: everything that fans out goes through [`Broker::publish`].
 //!
-//! [`LocalBroker`] hands frames straight to this process's [`Hub`]. A broker for
-//! several server processes (Redis, NATS…) would publish `(users, frame)` to a channel
-//! and have every process's subscriber call `Hub::send_to_users`, without any change
-//! to the connection code.
+//! [`LocalBroker`] hands frames straight to this process's [`Hub`]. The broker for
+//! several nodes (`super::redis_broker`) also publishes `(users, frame)` to Redis, and
+//! every node's subscriber calls `Hub::send_to_users`; the connection code is the same.
 
 use super::hub::{Frame, Hub};
 use crate::model::UserId;
@@ -12,6 +11,11 @@ use std::sync::Arc;
 pub trait Broker: Send + Sync + 'static {
     /// Delivers `frame` to every open connection of `users`, wherever it is.
     fn publish(&self, users: &[UserId], frame: Frame);
+
+    /// Whether events reach the other nodes right now (always, for one node).
+    fn connected(&self) -> bool {
+        true
+    }
 }
 
 /// Single-process fan-out.

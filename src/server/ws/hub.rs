@@ -22,7 +22,7 @@ pub const QUEUE_CAPACITY: usize = 2048;
 pub type ConnId = u64;
 
 /// How the writer treats a frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FrameKind {
     /// May be dropped when the queue is full (typing, presence).
     Ephemeral,
@@ -162,6 +162,16 @@ impl Hub {
                     self.offer(conn, frame);
                 }
             }
+        }
+    }
+
+    /// Delivers `frame` to every open connection (see [`ServerFrame::Resync`]).
+    ///
+    /// [`ServerFrame::Resync`]: crate::model::protocol::ServerFrame::Resync
+    pub fn send_to_all(&self, frame: &Frame) {
+        let conns = self.lock();
+        for conn in conns.values().flatten() {
+            self.offer(conn, frame);
         }
     }
 

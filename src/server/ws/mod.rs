@@ -3,6 +3,7 @@
 //! - [`hub`]: the registry of open connections, and fan-out into their queues.
 //! - [`queue`]: one connection's bounded outbound queue (nothing allocated while empty).
 //! - [`broker`]: the publish seam (in-process now; an external broker later).
+//! - [`redis_broker`]: the broker for several nodes, over Redis pub/sub.
 //! - [`session`]: one connection: upgrade checks, its two tasks, one cleanup path.
 //! - [`slots`]: caps on open connections per user and per IP.
 //! - [`reader`]: the connection's reader task: client frames, pipelined sends, rate
@@ -17,6 +18,7 @@ pub mod events;
 pub mod hub;
 pub mod queue;
 mod reader;
+pub mod redis_broker;
 pub mod session;
 pub mod slots;
 mod writer;

@@ -281,6 +281,11 @@ fn handle(frame: ServerFrame) {
         }
         ServerFrame::Message { message } => note_position(message.chat_id, message.seq),
         ServerFrame::Synced { chat_id, change } => note_change(*chat_id, *change),
+        ServerFrame::Resync => {
+            let (positions, changes) =
+                CONN.with_borrow(|c| (c.positions.clone(), c.changes.clone()));
+            send_frame(&ClientFrame::Resume { positions, changes });
+        }
         ServerFrame::Presence {
             user_id,
             online,

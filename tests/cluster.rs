@@ -1,0 +1,309 @@
+//! Two natter nodes on one PostgreSQL database and one Redis, each a real server on its
+//! own port, with real WebSocket clients on either. Needs `NATTER_TEST_PG` (see
+//! tests/common/mod.rs; `scripts/test.sh` sets it) and Debian's `redis-server`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::redis::TestRedis;
+use common::server::{start_node, Client, TestServer};
+use natter::model::protocol::{ClientFrame, ServerFrame};
+use natter::model::{ChatId, Message};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Two nodes sharing a fresh database and `redis`, both subscribed.
+async fn two_nodes(redis: &TestRedis) -> Option<(TestServer, TestServer)> {
+    if !common::on_postgres() {
+        eprintln!("skipped: the cluster runs on PostgreSQL (set NATTER_TEST_PG)");
+        return None;
+    }
+    let db = common::test_db().await;
+    let url = db.url.clone();
+    let with_redis = |c: &mut natter::server::config::Config| c.redis_url = Some(redis.url.clone());
+    let one = start_node(db, with_redis).await;
+    let two = start_node(common::connect_db(&url).await, with_redis).await;
+    wait_connected(&[&one, &two], true).await;
+    Some((one, two))
+}
+
+async fn wait_connected(nodes: &[&TestServer], up: bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while nodes.iter().any(|n| n.state.broker.connected() != up) {
+        assert!(
+            Instant::now() < deadline,
+            "brokers did not become connected={up}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn send(chat: ChatId, client_id: &str, body: &str) -> ClientFrame {
+    ClientFrame::Send {
+        client_id: client_id.into(),
+        chat_id: chat,
+        body: body.into(),
+    }
+}
+
+/// A client that keeps what it was shown, per chat by seq, and answers `resync` with
+/// `resume` from what it holds (as the browser does).
+struct Tab {
+    client: Client,
+    chat: ChatId,
+    seen: BTreeMap<i64, Message>,
+    duplicates: usize,
+    acks: BTreeMap<String, i64>,
+}
+
+impl Tab {
+    async fn open(node: &TestServer, cookie: &str, chat: ChatId) -> Tab {
+        Tab {
+            client: node.connect(cookie).await,
+            chat,
+            seen: BTreeMap::new(),
+            duplicates: 0,
+            acks: BTreeMap::new(),
+        }
+    }
+
+    /// Handles one frame; returns it.
+    async fn step(&mut self) -> ServerFrame {
+        let frame = self.client.next().await;
+        match &frame {
+            ServerFrame::Message { message } if message.chat_id == self.chat => {
+                let again = self.seen.insert(message.seq, message.clone()).is_some();
+                self.duplicates += usize::from(again);
+            }
+            ServerFrame::Ack { client_id, seq, .. } => {
+                self.acks.insert(client_id.clone(), *seq);
+            }
+            ServerFrame::Resync => {
+                let last = self.seen.keys().next_back().copied().unwrap_or(0);
+                self.client
+                    .send(&ClientFrame::Resume {
+                        positions: BTreeMap::from([(self.chat, last)]),
+                        changes: Default::default(),
+                    })
+                    .await;
+            }
+            _ => {}
+        }
+        frame
+    }
+
+    /// Reads until `done` holds (10 s at most).
+    async fn until(&mut self, what: &str, mut done: impl FnMut(&Tab) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done(self) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            self.step().await;
+        }
+    }
+
+    fn bodies(&self) -> Vec<&str> {
+        self.seen.values().map(|m| m.body.as_str()).collect()
+    }
+}
+
+#[tokio::test]
+async fn messages_edits_typing_and_reads_cross_nodes() {
+    let redis = TestRedis::start().await;
+    let Some((one, two)) = two_nodes(&redis).await else {
+        return;
+    };
+    let a = one.sign_up("alice").await;
+    let b = two.sign_up("bob").await;
+    let chat = one.create_chat(&a, "bob", "").await;
+    let mut alice = Tab::open(&one, &a, chat).await;
+    let mut bob = Tab::open(&two, &b, chat).await;
+
+    alice.client.send(&send(chat, "a1", "from node one")).await;
+    bob.until("the message on node two", |t| t.seen.len() == 1)
+        .await;
+    bob.client
+        .send(&ClientFrame::Read {
+            chat_id: chat,
+            seq: 1,
+        })
+        .await;
+    loop {
+        if let ServerFrame::Read { seq, .. } = alice.step().await {
+            assert_eq!(seq, 1);
+            break;
+        }
+    }
+    bob.client.send(&send(chat, "b1", "from node two")).await;
+    alice
+        .until("the reply on node one", |t| t.seen.len() == 2)
+        .await;
+
+    let first = alice.seen[&1].id;
+    alice
+        .client
+        .send(&ClientFrame::Edit {
+            message_id: first,
+            body: "edited on one".into(),
+        })
+        .await;
+    loop {
+        if let ServerFrame::Edited { message, .. } = bob.step().await {
+            assert_eq!(message.body, "edited on one");
+            break;
+        }
+    }
+    bob.client
+        .send(&ClientFrame::Typing { chat_id: chat })
+        .await;
+    loop {
+        if let ServerFrame::Typing { username, .. } = alice.step().await {
+            assert_eq!(username, "bob");
+            break;
+        }
+    }
+}
+
+/// Senders on both nodes at once into one chat: seqs stay 1..N without gaps, each
+/// message reaches both sides once; a retry on the other node gets the original back.
+#[tokio::test]
+async fn concurrent_senders_on_two_nodes_get_gapless_seqs() {
+    let redis = TestRedis::start().await;
+    let Some((one, two)) = two_nodes(&redis).await else {
+        return;
+    };
+    let a = one.sign_up("alice").await;
+    let b = two.sign_up("bob").await;
+    let chat = one.create_chat(&a, "bob", "").await;
+    let mut alice = Tab::open(&one, &a, chat).await;
+    let mut bob = Tab::open(&two, &b, chat).await;
+    const EACH: usize = 60;
+    for i in 0..EACH {
+        alice
+            .client
+            .send(&send(chat, &format!("a{i}"), &format!("a{i}")))
+            .await;
+        bob.client
+            .send(&send(chat, &format!("b{i}"), &format!("b{i}")))
+            .await;
+    }
+    let all = 2 * EACH;
+    alice
+        .until("every message on node one", |t| t.seen.len() == all)
+        .await;
+    bob.until("every message on node two", |t| t.seen.len() == all)
+        .await;
+    for tab in [&alice, &bob] {
+        let seqs: Vec<i64> = tab.seen.keys().copied().collect();
+        assert_eq!(seqs, (1..=all as i64).collect::<Vec<_>>());
+        assert_eq!(tab.duplicates, 0);
+    }
+    // Each side's own sends are in its order.
+    let mine: Vec<&str> = alice
+        .bodies()
+        .into_iter()
+        .filter(|b| b.starts_with('a'))
+        .collect();
+    assert_eq!(mine, (0..EACH).map(|i| format!("a{i}")).collect::<Vec<_>>());
+
+    // alice retries "a7" through node two: the original comes back, nothing is stored.
+    alice
+        .until("the ack of a7", |t| t.acks.contains_key("a7"))
+        .await;
+    let original = alice.acks["a7"];
+    let mut again = Tab::open(&two, &a, chat).await;
+    again.client.send(&send(chat, "a7", "a7")).await;
+    again
+        .until("the retry's ack", |t| t.acks.contains_key("a7"))
+        .await;
+    assert_eq!(again.acks["a7"], original);
+    let stored = one
+        .db
+        .store
+        .history(chat, None, 500)
+        .await
+        .unwrap()
+        .messages;
+    assert_eq!(stored.len(), all);
+}
+
+/// Redis dies while alice (node one) keeps sending; bob (node two) misses the live
+/// events. When Redis is back, node two tells bob to resync and he gets everything that
+/// was committed meanwhile, in order, once.
+#[tokio::test]
+async fn a_redis_outage_loses_nothing_that_was_acked() {
+    let mut redis = TestRedis::start().await;
+    let Some((one, two)) = two_nodes(&redis).await else {
+        return;
+    };
+    let a = one.sign_up("alice").await;
+    let b = two.sign_up("bob").await;
+    let chat = one.create_chat(&a, "bob", "").await;
+    let mut alice = Tab::open(&one, &a, chat).await;
+    let mut bob = Tab::open(&two, &b, chat).await;
+    alice.client.send(&send(chat, "m0", "before")).await;
+    bob.until("the first message", |t| t.seen.len() == 1).await;
+
+    redis.stop();
+    wait_connected(&[&two], false).await;
+    // The node says so, and stays up: pages and sends do not need Redis.
+    let health = reqwest::get(format!("http://{}/healthz", two.addr))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(health.text().await.unwrap().contains("redis: unreachable"));
+    for i in 1..=5 {
+        alice
+            .client
+            .send(&send(chat, &format!("m{i}"), &format!("during {i}")))
+            .await;
+    }
+    alice
+        .until("five acks during the outage", |t| t.acks.len() == 6)
+        .await;
+    // Sends are acked (committed) with Redis down.
+    assert_eq!(
+        one.db
+            .store
+            .history(chat, None, 50)
+            .await
+            .unwrap()
+            .messages
+            .len(),
+        6
+    );
+
+    redis.restart().await;
+    wait_connected(&[&one, &two], true).await;
+    alice.client.send(&send(chat, "m6", "after")).await;
+    bob.until("every message after the outage", |t| t.seen.len() == 7)
+        .await;
+    assert_eq!(
+        bob.seen.keys().copied().collect::<Vec<_>>(),
+        (1..=7).collect::<Vec<_>>()
+    );
+    assert_eq!(bob.duplicates, 0);
+    assert_eq!(bob.bodies()[6], "after");
+}
+
+/// A sign-out on node one ends the session on node two at once (its cached copy is
+/// invalidated through Redis), not after the cache's 60 s.
+#[tokio::test]
+async fn a_sign_out_on_one_node_takes_effect_on_the_other() {
+    let redis = TestRedis::start().await;
+    let Some((one, two)) = two_nodes(&redis).await else {
+        return;
+    };
+    let a = one.sign_up("alice").await;
+    let hash = natter::server::auth::hash_token(a.trim_start_matches("natter_session="));
+    // Node two has the session cached.
+    assert!(two.db.store.session_user(&hash).await.unwrap().is_some());
+    one.db.store.delete_session(&hash).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while two.db.store.session_user(&hash).await.unwrap().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "node two still accepts the session"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
