@@ -39,4 +39,18 @@ export NATTER_BIN="$CARGO_TARGET_DIR/release/natter"
 export LEPTOS_SITE_ROOT="$PWD/target/site"
 (cd end2end && npx playwright test)
 
+step "end-to-end through the two-node cluster (nginx round robin, PostgreSQL, Redis)"
+CLUSTER_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+CLUSTER_LOG="$(mktemp)"
+NATTER_CLUSTER_PORT="$CLUSTER_PORT" bash scripts/cluster.sh --no-build >"$CLUSTER_LOG" 2>&1 &
+CLUSTER_PID=$!
+trap 'kill -TERM "$CLUSTER_PID" 2>/dev/null; wait "$CLUSTER_PID" 2>/dev/null; bash scripts/pg.sh stop "$PG_DIR/pg"; rm -rf "$PG_DIR"' EXIT
+for _ in $(seq 300); do
+  curl -sf "http://127.0.0.1:$CLUSTER_PORT/healthz" >/dev/null && break
+  kill -0 "$CLUSTER_PID" 2>/dev/null || { cat "$CLUSTER_LOG"; exit 1; }
+  sleep 0.2
+done
+(cd end2end && NATTER_E2E_CLUSTER="http://127.0.0.1:$CLUSTER_PORT" npx playwright test tests/cluster.spec.ts)
+kill -TERM "$CLUSTER_PID"; wait "$CLUSTER_PID" 2>/dev/null || true
+
 step "all tests passed"

@@ -2,8 +2,11 @@ import { test as base, expect, type BrowserContext, type Locator, type Page, typ
 
 export { expect };
 
-/** Base URL of the server under test (same value as `use.baseURL` in playwright.config.ts). */
-export const BASE_URL = `http://127.0.0.1:${process.env.NATTER_E2E_PORT}`;
+/**
+ * Base URL of the server under test: the one playwright.config.ts starts (its
+ * `use.baseURL`), or, with NATTER_E2E_CLUSTER set, the cluster's proxy (cluster.spec.ts).
+ */
+export const BASE_URL = process.env.NATTER_E2E_CLUSTER || `http://127.0.0.1:${process.env.NATTER_E2E_PORT}`;
 
 /** A password that satisfies the app's rule (at least 8 characters). */
 export const PASSWORD = 'correct-horse-42';

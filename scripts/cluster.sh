@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Command 3: a local natter cluster on this machine: a throwaway PostgreSQL, Redis, two
+# natter nodes and nginx round-robin in front on http://127.0.0.1:3000 (no sticky
+# sessions). Installs what is missing, builds the release. Ctrl-C stops everything it
+# started; the cluster's data lives in a temporary folder and goes with it.
+#   NATTER_CLUSTER_PORT  the proxy's port (default 3000)
+#   --no-build           use the release binary as built (scripts/test.sh)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export NATTER_SKIP_BROWSER=1
+source scripts/setup.sh
+BUILD=1
+if [ "${1:-}" = "--no-build" ]; then BUILD=0; fi # test.sh: the release is built already
+if [ "$BUILD" = 1 ]; then setup_all; fi
+setup_cluster_services
+
+PORT="${NATTER_CLUSTER_PORT:-3000}"
+ORIGIN="http://127.0.0.1:$PORT"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+if [ "$BUILD" = 1 ]; then
+  step "building natter (release)"
+  cargo leptos build --release --precompress
+fi
+BIN="$CARGO_TARGET_DIR/release/natter"
+
+DIR="$(mktemp -d)"
+PIDS=()
+stop_all() {
+  trap - EXIT INT TERM
+  step "stopping the cluster"
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  bash scripts/pg.sh stop "$DIR/pg"
+  rm -rf "$DIR"
+}
+trap stop_all EXIT INT TERM
+
+step "PostgreSQL (throwaway, in $DIR)"
+PG_URL="$(bash scripts/pg.sh start "$DIR/pg")"
+psql -q "$PG_URL/postgres" -c 'CREATE DATABASE natter'
+DATABASE_URL="$PG_URL/natter"
+
+step "Redis"
+REDIS_PORT="$(free_port)"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning &
+PIDS+=($!)
+REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+
+NODE1="$(free_port)"; NODE2="$(free_port)"
+for port in "$NODE1" "$NODE2"; do
+  step "natter node on 127.0.0.1:$port"
+  "$BIN" --bind "127.0.0.1:$port" --public-origin "$ORIGIN" --site-root target/site \
+    --database-url "$DATABASE_URL" --redis-url "$REDIS_URL" --trusted-proxy 127.0.0.1 &
+  PIDS+=($!)
+done
+for port in "$NODE1" "$NODE2"; do
+  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.2; done
+done
+
+step "nginx round-robin on $ORIGIN"
+sed -e "s|@DIR@|$DIR|g" -e "s|@NODE1@|$NODE1|g" -e "s|@NODE2@|$NODE2|g" -e "s|@PORT@|$PORT|g" \
+  deploy/nginx-cluster.conf > "$DIR/nginx.conf"
+nginx -p "$DIR" -e "$DIR/nginx-error.log" -c "$DIR/nginx.conf" &
+PIDS+=($!)
+until curl -sf "$ORIGIN/healthz" >/dev/null; do sleep 0.2; done
+step "natter cluster ready on $ORIGIN (nodes :$NODE1 and :$NODE2; Ctrl-C stops it)"
+wait -n "${PIDS[@]}" || true
+echo "natter cluster: a process ended; stopping the rest" >&2
