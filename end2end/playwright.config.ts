@@ -55,6 +55,9 @@ const serverCommand = [
   '--bind', `127.0.0.1:${port}`,
   '--public-origin', shellQuote(baseURL),
   '--database-url', shellQuote(`sqlite://${dbFile}`),
+  // Every test signs up fresh users from 127.0.0.1, far beyond the per-IP defaults
+  // (tests/http.rs tests the limits themselves).
+  '--sign-up-per-minute', '1000', '--sign-in-per-minute', '1000',
 ].join(' ');
 
 const passThroughEnv: Record<string, string> = {};

@@ -21,7 +21,15 @@ cargo test --features ssr
 step "storage, HTTP and WebSocket tests again on PostgreSQL, and two nodes with Redis"
 setup_cluster_services
 PG_DIR="$(mktemp -d)"
-trap 'bash scripts/pg.sh stop "$PG_DIR/pg"; rm -rf "$PG_DIR"' EXIT
+CLUSTER_PID=""
+# Stops what this script started, whatever state it is in (never fails the run itself).
+cleanup() {
+  set +e
+  if [ -n "$CLUSTER_PID" ]; then kill -TERM "$CLUSTER_PID" 2>/dev/null; wait "$CLUSTER_PID" 2>/dev/null; fi
+  bash scripts/pg.sh stop "$PG_DIR/pg"
+  rm -rf "$PG_DIR" "${CLUSTER_LOG:-}"
+}
+trap cleanup EXIT
 NATTER_TEST_PG="$(bash scripts/pg.sh start "$PG_DIR/pg")"
 NATTER_TEST_PG="$NATTER_TEST_PG" cargo test --features ssr --test storage --test http --test ws --test cluster
 bash scripts/pg.sh stop "$PG_DIR/pg"
@@ -44,13 +52,11 @@ CLUSTER_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 CLUSTER_LOG="$(mktemp)"
 NATTER_CLUSTER_PORT="$CLUSTER_PORT" bash scripts/cluster.sh --no-build >"$CLUSTER_LOG" 2>&1 &
 CLUSTER_PID=$!
-trap 'kill -TERM "$CLUSTER_PID" 2>/dev/null; wait "$CLUSTER_PID" 2>/dev/null; bash scripts/pg.sh stop "$PG_DIR/pg"; rm -rf "$PG_DIR"' EXIT
 for _ in $(seq 300); do
   curl -sf "http://127.0.0.1:$CLUSTER_PORT/healthz" >/dev/null && break
   kill -0 "$CLUSTER_PID" 2>/dev/null || { cat "$CLUSTER_LOG"; exit 1; }
   sleep 0.2
 done
 (cd end2end && NATTER_E2E_CLUSTER="http://127.0.0.1:$CLUSTER_PORT" npx playwright test tests/cluster.spec.ts)
-kill -TERM "$CLUSTER_PID"; wait "$CLUSTER_PID" 2>/dev/null || true
 
 step "all tests passed"

@@ -672,3 +672,107 @@ async fn state_changing_requests_from_other_origins_are_refused() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// A request from `ip` (as the socket's peer), form-encoded, JSON back.
+fn from_ip(path: &str, form: &[(&str, &str)], ip: [u8; 4]) -> Request<Body> {
+    let mut req = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .body(Body::from(serde_urlencoded_pairs(form)))
+        .unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            ip, 40000,
+        ))));
+    req
+}
+
+/// Sign-up floods per IP, password guessing per IP and per username (known or not:
+/// the same answers) get 429 with `Retry-After`, before any hashing; others carry on.
+#[tokio::test]
+async fn sign_in_and_sign_up_floods_are_refused_with_429() {
+    let h = harness().await; // 10 sign-ins and 5 sign-ups per IP and minute
+    let password = ("password", "password123");
+    for i in 0..5 {
+        let name = format!("user{i}");
+        let r = h
+            .send(from_ip(
+                SignUp::PATH,
+                &[("username", &name), password],
+                [10, 0, 0, 1],
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let r = h
+        .send(from_ip(
+            SignUp::PATH,
+            &[("username", "user5"), password],
+            [10, 0, 0, 1],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers.get(header::RETRY_AFTER).unwrap(), "60");
+    assert!(r.body.contains("RateLimited"), "{}", r.body); // shown as "Too many requests…"
+    let r = h
+        .send(from_ip(
+            SignUp::PATH,
+            &[("username", "user5"), password],
+            [10, 0, 0, 2],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "another address is not affected");
+
+    // Guessing user0's password from ever new addresses: 5 tries per username, then
+    // even the right password is refused; an unknown name is treated the same.
+    for name in ["user0", "nobody"] {
+        for i in 0..5u8 {
+            let r = h
+                .send(from_ip(
+                    SignIn::PATH,
+                    &[("username", name), ("password", "wrong-guess")],
+                    [10, 1, i, 1],
+                ))
+                .await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name} try {i}");
+        }
+        let r = h
+            .send(from_ip(
+                SignIn::PATH,
+                &[("username", name), password],
+                [10, 2, 0, 1],
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{name}");
+        assert!(r.headers.contains_key(header::RETRY_AFTER));
+    }
+    // One address trying many names: 10 per minute.
+    for i in 0..10 {
+        let name = format!("spray{i}");
+        let r = h
+            .send(from_ip(
+                SignIn::PATH,
+                &[("username", &name), password],
+                [10, 3, 0, 1],
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = h
+        .send(from_ip(
+            SignIn::PATH,
+            &[("username", "user1"), password],
+            [10, 3, 0, 1],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    // user1 signs in fine from elsewhere.
+    let r = h
+        .send(from_ip(
+            SignIn::PATH,
+            &[("username", "user1"), password],
+            [10, 4, 0, 1],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}

@@ -89,7 +89,10 @@ function freePort(): Promise<number> {
 async function startServer(port: number, db: string): Promise<ChildProcess> {
   const child = spawn(
     process.env.NATTER_BIN!,
-    ['--bind', `127.0.0.1:${port}`, '--public-origin', `http://127.0.0.1:${port}`, '--database-url', `sqlite://${db}`],
+    [
+      '--bind', `127.0.0.1:${port}`, '--public-origin', `http://127.0.0.1:${port}`, '--database-url', `sqlite://${db}`,
+      '--sign-up-per-minute', '1000', '--sign-in-per-minute', '1000',
+    ],
     { stdio: 'ignore', env: process.env },
   );
   for (let i = 0; i < 200; i++) {

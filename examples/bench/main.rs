@@ -152,6 +152,13 @@ async fn spawn_server(bin: &str) -> Result<(SocketAddr, u32, Spawned), client::E
         .args(["--ws-send-rate", "10000000", "--ws-send-burst", "10000000"])
         // The idle scenario opens many sockets per user, all from 127.0.0.1.
         .args(["--ws-max-per-user", "1000000", "--ws-max-per-ip", "1000000"])
+        // … and signs its users up from there.
+        .args([
+            "--sign-up-per-minute",
+            "1000000",
+            "--sign-in-per-minute",
+            "1000000",
+        ])
         .env("RUST_LOG", "warn")
         .env("LEPTOS_OUTPUT_NAME", "natter")
         .stdout(Stdio::null());

@@ -11,6 +11,7 @@ pub async fn sign_up(username: String, password: String) -> Result<(), AppError>
     reply(
         async {
             let state = AppState::current()?;
+            state.auth_limits.sign_up(AppState::client_ip())?;
             let name = validate::username(&username)?;
             validate::password(&password)?;
             let hash = auth::hash_password(password).await?;
@@ -31,6 +32,10 @@ pub async fn sign_in(username: String, password: String) -> Result<(), AppError>
     reply(
         async {
             let state = AppState::current()?;
+            // Before any hashing; the same for known and unknown names.
+            state
+                .auth_limits
+                .sign_in(AppState::client_ip(), &username)?;
             // Not `validate::username`: a malformed name is just another unknown user.
             let name = username.trim().to_lowercase();
             if password.len() > crate::model::validate::PASSWORD_MAX * 4 {

@@ -58,6 +58,15 @@ pub struct Config {
     #[arg(long, env = "NATTER_TRUSTED_PROXY")]
     pub trusted_proxy: Option<std::net::IpAddr>,
 
+    /// Sign-in attempts allowed per client IP and minute (each username also gets 5 per
+    /// minute, from anywhere). Beyond: 429 with `Retry-After`.
+    #[arg(long, env = "NATTER_SIGN_IN_PER_MINUTE", default_value_t = 10)]
+    pub sign_in_per_minute: u32,
+
+    /// Sign-ups allowed per client IP and minute.
+    #[arg(long, env = "NATTER_SIGN_UP_PER_MINUTE", default_value_t = 5)]
+    pub sign_up_per_minute: u32,
+
     /// Redis, for running several natter nodes on one PostgreSQL database
     /// (`redis://host:port`): live events and cache invalidations cross nodes through
     /// it. Unset: one node, events stay in this process.
@@ -86,6 +95,8 @@ impl Config {
             ws_max_per_ip: 200,
             trusted_proxy: None,
             redis_url: None,
+            sign_in_per_minute: 10,
+            sign_up_per_minute: 5,
         }
     }
 }

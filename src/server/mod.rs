@@ -3,6 +3,7 @@
 //! A guided tour:
 //! - [`config`][]: command-line flags and environment variables.
 //! - [`state`][]: the shared [`state::AppState`] handed to every handler.
+//! - [`limits`][]: sign-in and sign-up limits per IP and per username.
 //! - [`origin`][]: refusal of state-changing requests from other origins.
 //! - [`router`][]: `fn app(state) -> Router`, the whole HTTP surface and its middleware.
 //! - [`auth`][]: password hashing, sessions, the cookie, and the request guard.
@@ -19,6 +20,7 @@ pub mod client_ip;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod limits;
 pub mod origin;
 pub mod router;
 pub mod state;

@@ -166,7 +166,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
 /// Server-function errors raised before our code runs (undecodable arguments) leave the
 /// framework as a 500; give them the status of the [`AppError`] in their body instead.
 async fn server_fn_error_status(req: Request, next: Next) -> Response {
-    let res = next.run(req).await;
+    let res = retry_after(next.run(req).await);
     if res.status() != StatusCode::INTERNAL_SERVER_ERROR
         || !res.headers().contains_key("serverfnerror")
     {
@@ -182,7 +182,20 @@ async fn server_fn_error_status(req: Request, next: Next) -> Response {
             parts.status = status;
         }
     }
-    Response::from_parts(parts, Body::from(bytes))
+    retry_after(Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// A 429 says when to try again (the limits are per minute).
+fn retry_after(mut res: Response) -> Response {
+    if res.status() == StatusCode::TOO_MANY_REQUESTS
+        && !res.headers().contains_key(header::RETRY_AFTER)
+    {
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(super::limits::RETRY_AFTER_SECS),
+        );
+    }
+    res
 }
 
 /// Static files revalidate (cheap 304s, never a stale WASM after a deploy); pages and

@@ -2,6 +2,7 @@
 
 use super::config::Config;
 use super::db::Store;
+use super::limits::AuthLimits;
 use super::writer::MessageWriter;
 use super::ws::redis_broker::RedisBroker;
 use super::ws::slots::Slots;
@@ -25,6 +26,8 @@ pub struct AppStateInner {
     pub hub: Arc<Hub>,
     /// Caps on open WebSockets per user and per IP.
     pub slots: Arc<Slots>,
+    /// Sign-in and sign-up limits per IP and per username.
+    pub auth_limits: AuthLimits,
     /// Where fan-out goes (see `server::ws::broker`).
     pub broker: Arc<dyn Broker>,
     /// Stores and publishes new messages (see `server::writer`).
@@ -42,6 +45,7 @@ impl AppState {
         }
         let hub = Arc::new(Hub::new());
         let slots = Slots::new(config.ws_max_per_user, config.ws_max_per_ip);
+        let auth_limits = AuthLimits::new(config.sign_in_per_minute, config.sign_up_per_minute);
         let broker: Arc<dyn Broker> = match &config.redis_url {
             Some(url) => RedisBroker::start(hub.clone(), store.clone(), url)?,
             None => Arc::new(LocalBroker::new(hub.clone())),
@@ -54,9 +58,18 @@ impl AppState {
             store,
             hub,
             slots,
+            auth_limits,
             broker,
             writer,
         })))
+    }
+
+    /// The client's IP address in the current server function (absent when the router
+    /// runs without a socket).
+    pub fn client_ip() -> Option<std::net::IpAddr> {
+        leptos::prelude::use_context::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<super::client_ip::ClientIp>().copied())
+            .map(|super::client_ip::ClientIp(ip)| ip)
     }
 
     /// The state of the current server function or page render.
