@@ -57,9 +57,24 @@ struct Tab {
 }
 
 impl Tab {
+    /// Connects and resumes `chat` from 0, as a browser showing the (empty) chat does:
+    /// the connection then keeps that chat in seq order, filling any gap from SQL (a
+    /// message from another node can arrive after a later one from this node).
     async fn open(node: &TestServer, cookie: &str, chat: ChatId) -> Tab {
+        let mut client = node.connect_raw(cookie).await;
+        client
+            .send(&ClientFrame::Resume {
+                positions: BTreeMap::from([(chat, 0)]),
+                changes: Default::default(),
+            })
+            .await;
+        loop {
+            if client.next().await == ServerFrame::Resumed {
+                break;
+            }
+        }
         Tab {
-            client: node.connect(cookie).await,
+            client,
             chat,
             seen: BTreeMap::new(),
             duplicates: 0,
@@ -69,7 +84,17 @@ impl Tab {
 
     /// Handles one frame; returns it.
     async fn step(&mut self) -> ServerFrame {
-        let frame = self.client.next().await;
+        let frame = loop {
+            match self.client.next_any(Duration::from_secs(5)).await {
+                Some(ServerFrame::Presence { .. }) => continue,
+                Some(frame) => break frame,
+                None => panic!(
+                    "no frame within 5 s; holding seqs {:?}, acks {}",
+                    self.seen.keys().collect::<Vec<_>>(),
+                    self.acks.len()
+                ),
+            }
+        };
         match &frame {
             ServerFrame::Message { message } if message.chat_id == self.chat => {
                 let again = self.seen.insert(message.seq, message.clone()).is_some();

@@ -1,9 +1,13 @@
-//! Fault test: the real server binary is killed with SIGKILL while clients send, then
+//! Fault tests: the real server binary is killed with SIGKILL while clients send, then
 //! restarted on the same database. Clients reconnect, resume and resend what was not
 //! acknowledged. Every acknowledged message must be stored exactly once, in each
 //! sender's order, and every client must end up with every message exactly once, in
-//! seq order.
+//! seq order. The cluster variant runs two nodes (PostgreSQL + Redis, when
+//! `NATTER_TEST_PG` is set) and kills one while clients on both send; clients move to
+//! the other node, as behind a load balancer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
 
 use futures::{SinkExt, StreamExt};
 use leptos::server_fn::ServerFn;
@@ -43,11 +47,17 @@ fn free_port() -> u16 {
 }
 
 async fn spawn_server(port: u16, db_url: &str, site: &std::path::Path) -> Server {
+    spawn_node(port, db_url, site, &[]).await
+}
+
+/// The server binary with `extra` flags (a node of a cluster: `--redis-url …`).
+async fn spawn_node(port: u16, db_url: &str, site: &std::path::Path, extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
         .args(["--bind", &format!("127.0.0.1:{port}")])
         .args(["--public-origin", &format!("http://127.0.0.1:{port}")])
         .args(["--database-url", db_url])
         .args(["--ws-send-rate", "100000", "--ws-send-burst", "100000"])
+        .args(extra)
         .env("LEPTOS_SITE_ROOT", site)
         .env("RUST_LOG", "warn")
         .env("LEPTOS_OUTPUT_NAME", "natter")
@@ -121,6 +131,28 @@ async fn sign_up(port: u16, name: &str) -> String {
         .to_string()
 }
 
+const NAMES: [&str; 3] = ["alice", "bob", "carol"];
+
+/// Signs up [`NAMES`] through `sign_up_port`; alice creates their group through
+/// `chat_port`. Returns their cookies and the chat.
+async fn group_of_three(sign_up_port: u16, chat_port: u16) -> (Vec<String>, ChatId) {
+    let mut cookies = Vec::new();
+    for n in NAMES {
+        cookies.push(sign_up(sign_up_port, n).await);
+    }
+    let (status, _, body) = http(
+        chat_port,
+        "POST",
+        CreateChat::PATH,
+        "members=bob+carol&title=Crash",
+        Some(&cookies[0]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    (cookies, ChatId(body.trim().parse().unwrap()))
+}
+
 #[derive(Default)]
 struct Outcome {
     acked: Vec<String>,
@@ -128,19 +160,23 @@ struct Outcome {
 }
 
 /// Sends PER_SENDER messages through crashes: reconnects, resumes, resends unacked.
+/// Each reconnect goes to the next of `ports` (one node, or a cluster's nodes in turn).
 async fn client(
     name: String,
     cookie: String,
     chat: ChatId,
-    port: u16,
+    ports: Vec<u16>,
     acks: Arc<AtomicUsize>,
 ) -> Outcome {
+    let mut attempt = 0usize;
     let mut out = Outcome::default();
     let mut next = 0usize; // next message index never sent yet
     let mut unacked: Vec<String> = Vec::new();
     let mut last_seq = 0i64;
     let deadline = Instant::now() + Duration::from_secs(120);
     'reconnect: while Instant::now() < deadline {
+        let port = ports[attempt % ports.len()];
+        attempt += 1;
         let mut req = format!("ws://127.0.0.1:{port}/ws")
             .into_client_request()
             .unwrap();
@@ -238,31 +274,16 @@ async fn sigkill_loses_nothing_that_was_acked() {
     let port = free_port();
     let mut server = spawn_server(port, &db_url, dir.path()).await;
 
-    let names = ["alice", "bob", "carol"];
-    let mut cookies = Vec::new();
-    for n in names {
-        cookies.push(sign_up(port, n).await);
-    }
-    let (status, _, body) = http(
-        port,
-        "POST",
-        CreateChat::PATH,
-        "members=bob+carol&title=Crash",
-        Some(&cookies[0]),
-    )
-    .await
-    .unwrap();
-    assert_eq!(status, 200, "{body}");
-    let chat = ChatId(body.trim().parse().unwrap());
+    let (cookies, chat) = group_of_three(port, port).await;
 
     let acks = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
-    for (n, c) in names.iter().zip(&cookies) {
+    for (n, c) in NAMES.iter().zip(&cookies) {
         tasks.push(tokio::spawn(client(
             n.to_string(),
             c.clone(),
             chat,
-            port,
+            vec![port],
             acks.clone(),
         )));
     }
@@ -282,7 +303,13 @@ async fn sigkill_loses_nothing_that_was_acked() {
     }
     drop(server);
 
-    let store = natter::server::db::Store::connect(&db_url).await.unwrap();
+    check(&db_url, chat, &outcomes).await;
+}
+
+/// Every acked message stored once, seqs without gaps, each sender's order kept, every
+/// client's stream complete and in order.
+async fn check(db_url: &str, chat: ChatId, outcomes: &[Outcome]) {
+    let store = natter::server::db::Store::connect(db_url).await.unwrap();
     let stored = store.history(chat, None, 10_000).await.unwrap().messages;
     assert_eq!(
         stored.len(),
@@ -295,7 +322,7 @@ async fn sigkill_loses_nothing_that_was_acked() {
     );
     let bodies: HashSet<&str> = stored.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies.len(), stored.len(), "no duplicates");
-    for (name, outcome) in names.iter().zip(&outcomes) {
+    for (name, outcome) in NAMES.iter().zip(outcomes) {
         // Nothing is claimed sent that is not stored.
         for cid in &outcome.acked {
             assert!(bodies.contains(cid.as_str()), "{cid} acked but missing");
@@ -316,4 +343,57 @@ async fn sigkill_loses_nothing_that_was_acked() {
             "{name}'s stream"
         );
     }
+}
+
+/// Two nodes on one PostgreSQL and one Redis; alice and carol start on node one, bob on
+/// node two. Node one is SIGKILLed mid-stream and stays down for a while: its clients
+/// reconnect to node two (as through a load balancer) and resume; then it comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_node_killed_mid_stream_loses_nothing() {
+    if !common::on_postgres() {
+        eprintln!("skipped: the cluster runs on PostgreSQL (set NATTER_TEST_PG)");
+        return;
+    }
+    let redis = common::redis::TestRedis::start().await;
+    let db = common::test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--redis-url", redis.url.as_str()];
+    let (p1, p2) = (free_port(), free_port());
+    let mut one = spawn_node(p1, &db.url, dir.path(), &flags).await;
+    let two = spawn_node(p2, &db.url, dir.path(), &flags).await;
+
+    // Signed up on one node, the group created on the other.
+    let (cookies, chat) = group_of_three(p1, p2).await;
+
+    let acks = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for ((n, c), ports) in
+        NAMES
+            .iter()
+            .zip(&cookies)
+            .zip([vec![p1, p2], vec![p2, p1], vec![p1, p2]])
+    {
+        tasks.push(tokio::spawn(client(
+            n.to_string(),
+            c.clone(),
+            chat,
+            ports,
+            acks.clone(),
+        )));
+    }
+    while acks.load(Ordering::Relaxed) < 120 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    one.child.kill().unwrap(); // SIGKILL
+    one.child.wait().unwrap();
+    while acks.load(Ordering::Relaxed) < 300 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    one = spawn_node(p1, &db.url, dir.path(), &flags).await;
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    drop((one, two));
+    check(&db.url, chat, &outcomes).await;
 }
