@@ -428,12 +428,24 @@ pub fn note_position(chat: ChatId, seq: i64) {
 /// (committed by different requests), so the newest seen says nothing of the ones
 /// before it; a resume from here replays each of them again (harmless: a replay is the
 /// row's current state).
+///
+/// A chat shown while the socket is already open is resumed on its own at once: the
+/// server then keeps it in seq order for this tab (with several nodes, a message from
+/// another node can arrive after a later one from this node; the server fills such a
+/// gap from SQL only for chats the tab has resumed).
 pub fn note_change(chat: ChatId, change: i64) {
-    CONN.with_borrow_mut(|c| {
-        c.positions.entry(chat).or_insert(0);
+    let resume = CONN.with_borrow_mut(|c| {
+        let position = *c.positions.entry(chat).or_insert(0);
         let p = c.changes.entry(chat).or_insert(change);
         *p = (*p).max(change);
+        c.online.then(|| ClientFrame::Resume {
+            positions: BTreeMap::from([(chat, position)]),
+            changes: BTreeMap::from([(chat, *p)]),
+        })
     });
+    if let Some(frame) = resume {
+        send_frame(&frame);
+    }
 }
 
 pub fn subscribe(f: impl Fn(&ServerFrame) + 'static) {
