@@ -332,3 +332,62 @@ async fn a_sign_out_on_one_node_takes_effect_on_the_other() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Presence is cluster-wide: bob is online while any node holds a connection of his,
+/// announced once when the first opens and once when the last closes (with last seen).
+#[tokio::test]
+async fn presence_follows_connections_on_every_node() {
+    let redis = TestRedis::start().await;
+    let Some((one, two)) = two_nodes(&redis).await else {
+        return;
+    };
+    let a = one.sign_up("alice").await;
+    let b = two.sign_up("bob").await;
+    one.create_chat(&a, "bob", "").await;
+    let mut alice = one.connect(&a).await;
+    let bob_id = natter::model::UserId(2);
+    // The next presence frame about bob within `wait` (None: none came).
+    async fn about_bob(
+        alice: &mut Client,
+        bob: natter::model::UserId,
+        wait: Duration,
+    ) -> Option<(bool, Option<i64>)> {
+        let deadline = Instant::now() + wait;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match alice.next_any(left).await? {
+                ServerFrame::Presence {
+                    user_id,
+                    online,
+                    last_seen,
+                } if user_id == bob => return Some((online, last_seen)),
+                _ => continue,
+            }
+        }
+        None
+    }
+    let on_two = two.connect(&b).await;
+    assert_eq!(
+        about_bob(&mut alice, bob_id, Duration::from_secs(5)).await,
+        Some((true, None))
+    );
+    // A second connection on the other node: nothing new to say.
+    let on_one = one.connect(&b).await;
+    assert_eq!(
+        about_bob(&mut alice, bob_id, Duration::from_millis(500)).await,
+        None
+    );
+    // A new connection of alice's learns that bob is online, though not on her node.
+    drop(on_one);
+    // (`connect_raw`: the snapshot comes right after `hello`.)
+    let mut alice_again = one.connect_raw(&a).await;
+    assert_eq!(
+        about_bob(&mut alice_again, bob_id, Duration::from_secs(5)).await,
+        Some((true, None))
+    );
+    // Closing node two's connection leaves none: offline, with last seen.
+    drop(on_two);
+    let (online, last_seen) = about_bob(&mut alice, bob_id, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(!online && last_seen.is_some());
+}

@@ -4,6 +4,7 @@ use super::config::Config;
 use super::db::Store;
 use super::limits::AuthLimits;
 use super::writer::MessageWriter;
+use super::ws::presence::ClusterPresence;
 use super::ws::redis_broker::RedisBroker;
 use super::ws::slots::Slots;
 use super::ws::{Broker, Hub, LocalBroker};
@@ -30,6 +31,8 @@ pub struct AppStateInner {
     pub auth_limits: AuthLimits,
     /// Where fan-out goes (see `server::ws::broker`).
     pub broker: Arc<dyn Broker>,
+    /// Who is online on the other nodes (several nodes only; see `ws::presence`).
+    pub presence: Option<Arc<ClusterPresence>>,
     /// Stores and publishes new messages (see `server::writer`).
     pub writer: MessageWriter,
 }
@@ -50,9 +53,16 @@ impl AppState {
             Some(url) => RedisBroker::start(hub.clone(), store.clone(), url)?,
             None => Arc::new(LocalBroker::new(hub.clone())),
         };
+        let (presence, gone) = match &config.redis_url {
+            Some(url) => {
+                let (p, gone) = ClusterPresence::start(url, rand::random(), hub.clone())?;
+                (Some(p), Some(gone))
+            }
+            None => (None, None),
+        };
         let writer = MessageWriter::start(store.clone(), broker.clone());
         store.spawn_checkpointer();
-        Ok(AppState(Arc::new(AppStateInner {
+        let state = AppState(Arc::new(AppStateInner {
             leptos_options,
             config: Arc::new(config),
             store,
@@ -61,7 +71,26 @@ impl AppState {
             auth_limits,
             broker,
             writer,
-        })))
+            presence,
+        }));
+        if let Some(gone) = gone {
+            state.announce_swept(gone);
+        }
+        Ok(state)
+    }
+
+    /// Announces offline the users whose node died (their presence entries expired):
+    /// for as long as this state lives.
+    fn announce_swept(&self, mut gone: tokio::sync::mpsc::UnboundedReceiver<crate::model::UserId>) {
+        let weak = Arc::downgrade(&self.0);
+        tokio::spawn(async move {
+            while let Some(user) = gone.recv().await {
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = AppState(inner).presence_changed(user, false).await {
+                    tracing::warn!(error = %e, "presence update failed");
+                }
+            }
+        });
     }
 
     /// The client's IP address in the current server function (absent when the router

@@ -116,7 +116,20 @@ impl AppState {
 impl AppState {
     /// A user came online (first connection) or went offline (last one closed): tell
     /// everyone who shares a chat with them.
+    ///
+    /// With several nodes, only a change for the whole cluster is announced: the first
+    /// connection on any node, the last one closed on every node (`ws::presence`).
     pub async fn presence_changed(&self, user: UserId, online: bool) -> Result<()> {
+        if let Some(presence) = &self.presence {
+            let changed = if online {
+                presence.arrive(user).await
+            } else {
+                presence.leave(user).await
+            };
+            if !changed {
+                return Ok(());
+            }
+        }
         let last_seen = if online {
             None
         } else {
@@ -142,7 +155,11 @@ impl AppState {
         conn: super::hub::ConnId,
     ) -> Result<()> {
         for (contact, last_seen) in self.store.contacts_last_seen(user).await? {
-            let online = self.hub.is_online(contact);
+            let online = self.hub.is_online(contact)
+                || match &self.presence {
+                    Some(presence) => presence.online_elsewhere(contact).await,
+                    None => false,
+                };
             let frame = ServerFrame::Presence {
                 user_id: contact,
                 online,

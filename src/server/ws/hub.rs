@@ -148,6 +148,11 @@ impl Hub {
         self.lock().contains_key(&user)
     }
 
+    /// The users with at least one open connection here.
+    pub fn online_users(&self) -> Vec<UserId> {
+        self.lock().keys().copied().collect()
+    }
+
     /// Number of open connections (for logs and the benchmark).
     pub fn connection_count(&self) -> usize {
         self.lock().values().map(Vec::len).sum()

@@ -1,6 +1,7 @@
 //! Live delivery over one WebSocket per tab (`GET /ws`).
 //!
 //! - [`hub`]: the registry of open connections, and fan-out into their queues.
+//! - [`presence`]: who is online on any node (Redis), for several nodes.
 //! - [`queue`]: one connection's bounded outbound queue (nothing allocated while empty).
 //! - [`broker`]: the publish seam (in-process now; an external broker later).
 //! - [`redis_broker`]: the broker for several nodes, over Redis pub/sub.
@@ -16,6 +17,7 @@
 pub mod broker;
 pub mod events;
 pub mod hub;
+pub mod presence;
 pub mod queue;
 mod reader;
 pub mod redis_broker;

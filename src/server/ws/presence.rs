@@ -1,0 +1,236 @@
+//! Presence across nodes: a user is online while any node holds a connection of theirs.
+//!
+//! Each node records, per user it holds, an entry with an expiry in Redis
+//! (`natter:presence:{user}`: node → expiry in ms), refreshed every [`BEAT`] while the
+//! connection lasts. A node's first connection of a user announces "online" only if no
+//! other node has a live entry; its last one announces "offline" (and last seen) only
+//! if none is left. A node that dies without saying goodbye stops refreshing: its
+//! entries expire after [`TTL`], and whichever node's sweeper claims an expired entry
+//! first announces the user offline if no live entry is left. So "last seen" is right
+//! within `TTL` + `BEAT` (40 s) even when a node is killed.
+//!
+//! When two nodes race, both may announce the same change: presence frames are states,
+//! so a repeat changes nothing. When Redis is unreachable, each node decides alone, as
+//! a single node does.
+
+use super::hub::Hub;
+use crate::model::UserId;
+use crate::server::db::now_ms;
+use redis::aio::MultiplexedConnection;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How long an entry lives without a refresh.
+const TTL: Duration = Duration::from_secs(30);
+/// How often entries are refreshed and expired ones swept.
+const BEAT: Duration = Duration::from_secs(10);
+/// Every (user, node) entry by expiry, for the sweepers.
+const EXPIRIES: &str = "natter:presence:expiries";
+
+fn key(user: UserId) -> String {
+    format!("natter:presence:{user}")
+}
+
+pub struct ClusterPresence {
+    client: redis::Client,
+    conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    node: String,
+}
+
+impl ClusterPresence {
+    /// Starts the refresh-and-sweep task. Users whose last entry a sweep removed (their
+    /// node died) are sent on the returned channel, to be announced offline.
+    pub fn start(
+        url: &str,
+        node: u64,
+        hub: Arc<Hub>,
+    ) -> Result<(Arc<Self>, mpsc::UnboundedReceiver<UserId>), redis::RedisError> {
+        let presence = Arc::new(ClusterPresence {
+            client: redis::Client::open(url)?,
+            conn: tokio::sync::Mutex::new(None),
+            node: node.to_string(),
+        });
+        let (gone, rx) = mpsc::unbounded_channel();
+        let weak = Arc::downgrade(&presence);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(BEAT);
+            loop {
+                tick.tick().await;
+                let Some(presence) = weak.upgrade() else {
+                    return;
+                };
+                if let Err(e) = presence.beat(&hub, &gone).await {
+                    tracing::debug!(error = %e, "redis: presence beat failed");
+                }
+            }
+        });
+        Ok((presence, rx))
+    }
+
+    async fn conn(&self) -> redis::RedisResult<MultiplexedConnection> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = self.client.get_multiplexed_async_connection().await?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    async fn forget_conn(&self) {
+        *self.conn.lock().await = None;
+    }
+
+    /// Whether another node has a live entry for `user`.
+    async fn elsewhere(
+        &self,
+        c: &mut MultiplexedConnection,
+        user: UserId,
+    ) -> redis::RedisResult<bool> {
+        let entries: Vec<(String, i64)> =
+            redis::cmd("HGETALL").arg(key(user)).query_async(c).await?;
+        let now = now_ms();
+        Ok(entries
+            .iter()
+            .any(|(node, expiry)| *node != self.node && *expiry > now))
+    }
+
+    async fn record(&self, c: &mut MultiplexedConnection, user: UserId) -> redis::RedisResult<()> {
+        let expiry = now_ms() + TTL.as_millis() as i64;
+        redis::pipe()
+            .cmd("HSET")
+            .arg(key(user))
+            .arg(&self.node)
+            .arg(expiry)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(key(user))
+            .arg(2 * TTL.as_millis() as u64)
+            .ignore()
+            .cmd("ZADD")
+            .arg(EXPIRIES)
+            .arg(expiry)
+            .arg(format!("{user}:{}", self.node))
+            .ignore()
+            .query_async::<()>(c)
+            .await
+    }
+
+    /// This node's first connection of `user` opened: whether they came online (no
+    /// other node holds one). `true` when Redis cannot tell.
+    pub async fn arrive(&self, user: UserId) -> bool {
+        let outcome = async {
+            let mut c = self.conn().await?;
+            let elsewhere = self.elsewhere(&mut c, user).await?;
+            self.record(&mut c, user).await?;
+            Ok::<_, redis::RedisError>(!elsewhere)
+        }
+        .await;
+        self.settle(outcome).await
+    }
+
+    /// This node's last connection of `user` closed: whether they went offline (no other
+    /// node holds one). `true` when Redis cannot tell.
+    pub async fn leave(&self, user: UserId) -> bool {
+        let outcome = async {
+            let mut c = self.conn().await?;
+            redis::pipe()
+                .cmd("HDEL")
+                .arg(key(user))
+                .arg(&self.node)
+                .ignore()
+                .cmd("ZREM")
+                .arg(EXPIRIES)
+                .arg(format!("{user}:{}", self.node))
+                .ignore()
+                .query_async::<()>(&mut c)
+                .await?;
+            Ok::<_, redis::RedisError>(!self.elsewhere(&mut c, user).await?)
+        }
+        .await;
+        self.settle(outcome).await
+    }
+
+    /// Whether `user` is online on another node (`false` when Redis cannot tell).
+    pub async fn online_elsewhere(&self, user: UserId) -> bool {
+        let outcome = async {
+            let mut c = self.conn().await?;
+            self.elsewhere(&mut c, user).await
+        }
+        .await;
+        match outcome {
+            Ok(b) => b,
+            Err(_) => {
+                self.forget_conn().await;
+                false
+            }
+        }
+    }
+
+    async fn settle(&self, outcome: redis::RedisResult<bool>) -> bool {
+        match outcome {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::debug!(error = %e, "redis: presence unknown; deciding locally");
+                self.forget_conn().await;
+                true
+            }
+        }
+    }
+
+    /// Refreshes this node's entries, then sweeps expired ones (any node's).
+    async fn beat(
+        &self,
+        hub: &Hub,
+        gone: &mpsc::UnboundedSender<UserId>,
+    ) -> redis::RedisResult<()> {
+        let mut c = match self.conn().await {
+            Ok(c) => c,
+            Err(e) => {
+                self.forget_conn().await;
+                return Err(e);
+            }
+        };
+        for user in hub.online_users() {
+            self.record(&mut c, user).await?;
+        }
+        let expired: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(EXPIRIES)
+            .arg("-inf")
+            .arg(now_ms())
+            .arg("LIMIT")
+            .arg(0)
+            .arg(1000)
+            .query_async(&mut c)
+            .await?;
+        for entry in expired {
+            // The node whose ZREM removes it handles it; the others skip it.
+            let claimed: i64 = redis::cmd("ZREM")
+                .arg(EXPIRIES)
+                .arg(&entry)
+                .query_async(&mut c)
+                .await?;
+            let Some((user, node)) = entry.split_once(':') else {
+                continue;
+            };
+            let Ok(user) = user.parse::<i64>().map(UserId) else {
+                continue;
+            };
+            if claimed == 0 {
+                continue;
+            }
+            redis::cmd("HDEL")
+                .arg(key(user))
+                .arg(node)
+                .query_async::<()>(&mut c)
+                .await?;
+            let live = self.elsewhere(&mut c, user).await? || hub.is_online(user);
+            if !live {
+                tracing::info!(user = %user, node, "presence: a node's entry expired; offline");
+                let _ = gone.send(user);
+            }
+        }
+        Ok(())
+    }
+}
