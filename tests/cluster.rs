@@ -391,3 +391,103 @@ async fn presence_follows_connections_on_every_node() {
         .unwrap();
     assert!(!online && last_seen.is_some());
 }
+
+/// A node killed with SIGKILL says no goodbye: its users' presence entries expire and
+/// another node's sweeper announces them offline, within 4/3 of the TTL (2 s here).
+#[tokio::test]
+async fn users_of_a_killed_node_go_offline_after_the_ttl() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let redis = TestRedis::start().await;
+    if !common::on_postgres() {
+        eprintln!("skipped: the cluster runs on PostgreSQL (set NATTER_TEST_PG)");
+        return;
+    }
+    let db = common::test_db().await;
+    let url = db.url.clone();
+    let one = start_node(db, |c| {
+        c.redis_url = Some(redis.url.clone());
+        c.presence_ttl_secs = 2;
+    })
+    .await;
+    let a = one.sign_up("alice").await;
+    let b = one.sign_up("bob").await;
+    one.create_chat(&a, "bob", "").await;
+    let mut alice = one.connect(&a).await;
+
+    // Node two is a real process, so that it can be killed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let site = tempfile::tempdir().unwrap();
+    let mut two = std::process::Command::new(env!("CARGO_BIN_EXE_natter"))
+        .args([
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--public-origin",
+            &origin,
+        ])
+        .args(["--database-url", &url, "--redis-url", &redis.url])
+        .args(["--presence-ttl-secs", "2"])
+        .env("LEPTOS_SITE_ROOT", site.path())
+        .env("LEPTOS_OUTPUT_NAME", "natter")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut bob = loop {
+        let mut req = format!("ws://127.0.0.1:{port}/ws")
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert("cookie", b.parse().unwrap());
+        req.headers_mut().insert("origin", origin.parse().unwrap());
+        if let Ok((ws, _)) = tokio_tungstenite::connect_async(req).await {
+            break ws;
+        }
+        assert!(Instant::now() < deadline, "node two did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let _hello = bob.next().await;
+    let bob_id = natter::model::UserId(2);
+    assert!(
+        presence_of(&mut alice, bob_id, true, Duration::from_secs(5)).await,
+        "bob online"
+    );
+    two.kill().unwrap(); // SIGKILL: no goodbye
+    two.wait().unwrap();
+    let killed = Instant::now();
+    assert!(
+        presence_of(&mut alice, bob_id, false, Duration::from_secs(6)).await,
+        "bob offline after the TTL"
+    );
+    // Not before the node's word ran out.
+    assert!(
+        killed.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        killed.elapsed()
+    );
+}
+
+/// Whether a presence frame saying `user` is `online` arrives within `wait`.
+async fn presence_of(
+    client: &mut Client,
+    user: natter::model::UserId,
+    online: bool,
+    wait: Duration,
+) -> bool {
+    let deadline = Instant::now() + wait;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match client.next_any(left).await {
+            Some(ServerFrame::Presence {
+                user_id, online: o, ..
+            }) if user_id == user && o == online => return true,
+            Some(_) => continue,
+            None => return false,
+        }
+    }
+    false
+}

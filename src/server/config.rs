@@ -72,6 +72,11 @@ pub struct Config {
     /// it. Unset: one node, events stay in this process.
     #[arg(long, env = "NATTER_REDIS_URL")]
     pub redis_url: Option<String>,
+
+    /// Several nodes: how long a node's word that a user is online lasts without a
+    /// refresh (a node that dies is noticed within 4/3 of this).
+    #[arg(long, env = "NATTER_PRESENCE_TTL_SECS", default_value_t = super::ws::presence::DEFAULT_TTL_SECS)]
+    pub presence_ttl_secs: u64,
 }
 
 impl Config {
@@ -95,6 +100,7 @@ impl Config {
             ws_max_per_ip: 200,
             trusted_proxy: None,
             redis_url: None,
+            presence_ttl_secs: super::ws::presence::DEFAULT_TTL_SECS,
             sign_in_per_minute: 10,
             sign_up_per_minute: 5,
         }

@@ -55,7 +55,8 @@ impl AppState {
         };
         let (presence, gone) = match &config.redis_url {
             Some(url) => {
-                let (p, gone) = ClusterPresence::start(url, rand::random(), hub.clone())?;
+                let ttl = std::time::Duration::from_secs(config.presence_ttl_secs.max(1));
+                let (p, gone) = ClusterPresence::start(url, rand::random(), ttl, hub.clone())?;
                 (Some(p), Some(gone))
             }
             None => (None, None),

@@ -1,13 +1,13 @@
 //! Presence across nodes: a user is online while any node holds a connection of theirs.
 //!
 //! Each node records, per user it holds, an entry with an expiry in Redis
-//! (`natter:presence:{user}`: node → expiry in ms), refreshed every [`BEAT`] while the
+//! (`natter:presence:{user}`: node → expiry in ms), refreshed every third of the TTL while the
 //! connection lasts. A node's first connection of a user announces "online" only if no
 //! other node has a live entry; its last one announces "offline" (and last seen) only
 //! if none is left. A node that dies without saying goodbye stops refreshing: its
-//! entries expire after [`TTL`], and whichever node's sweeper claims an expired entry
+//! entries expire after the TTL, and whichever node's sweeper claims an expired entry
 //! first announces the user offline if no live entry is left. So "last seen" is right
-//! within `TTL` + `BEAT` (40 s) even when a node is killed.
+//! within 4/3 of the TTL (40 s by default) even when a node is killed.
 //!
 //! When two nodes race, both may announce the same change: presence frames are states,
 //! so a repeat changes nothing. When Redis is unreachable, each node decides alone, as
@@ -21,10 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// How long an entry lives without a refresh.
-const TTL: Duration = Duration::from_secs(30);
-/// How often entries are refreshed and expired ones swept.
-const BEAT: Duration = Duration::from_secs(10);
+/// How long an entry lives without a refresh, by default (`--presence-ttl-secs`);
+/// entries are refreshed and expired ones swept every third of it.
+pub const DEFAULT_TTL_SECS: u64 = 30;
 /// Every (user, node) entry by expiry, for the sweepers.
 const EXPIRIES: &str = "natter:presence:expiries";
 
@@ -36,6 +35,7 @@ pub struct ClusterPresence {
     client: redis::Client,
     conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
     node: String,
+    ttl: Duration,
 }
 
 impl ClusterPresence {
@@ -44,17 +44,20 @@ impl ClusterPresence {
     pub fn start(
         url: &str,
         node: u64,
+        ttl: Duration,
         hub: Arc<Hub>,
     ) -> Result<(Arc<Self>, mpsc::UnboundedReceiver<UserId>), redis::RedisError> {
         let presence = Arc::new(ClusterPresence {
             client: redis::Client::open(url)?,
             conn: tokio::sync::Mutex::new(None),
             node: node.to_string(),
+            ttl,
         });
+        let beat = ttl / 3;
         let (gone, rx) = mpsc::unbounded_channel();
         let weak = Arc::downgrade(&presence);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(BEAT);
+            let mut tick = tokio::time::interval(beat);
             loop {
                 tick.tick().await;
                 let Some(presence) = weak.upgrade() else {
@@ -97,7 +100,7 @@ impl ClusterPresence {
     }
 
     async fn record(&self, c: &mut MultiplexedConnection, user: UserId) -> redis::RedisResult<()> {
-        let expiry = now_ms() + TTL.as_millis() as i64;
+        let expiry = now_ms() + self.ttl.as_millis() as i64;
         redis::pipe()
             .cmd("HSET")
             .arg(key(user))
@@ -106,7 +109,7 @@ impl ClusterPresence {
             .ignore()
             .cmd("PEXPIRE")
             .arg(key(user))
-            .arg(2 * TTL.as_millis() as u64)
+            .arg(2 * self.ttl.as_millis() as u64)
             .ignore()
             .cmd("ZADD")
             .arg(EXPIRIES)
