@@ -7,11 +7,11 @@ use leptos::prelude::*;
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(username: String, password: String) -> Result<(), AppError> {
     use crate::model::validate;
-    use crate::server::{auth, error::reply, state::AppState};
+    use crate::server::{auth, client_ip, error::reply, state::AppState};
     reply(
         async {
             let state = AppState::current()?;
-            state.auth_limits.sign_up(AppState::client_ip())?;
+            state.auth_limits.sign_up(client_ip::current())?;
             let name = validate::username(&username)?;
             validate::password(&password)?;
             let hash = auth::hash_password(password).await?;
@@ -28,14 +28,12 @@ pub async fn sign_up(username: String, password: String) -> Result<(), AppError>
 /// Signs in; a wrong password and an unknown user get the same answer.
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
-    use crate::server::{auth, error::reply, state::AppState};
+    use crate::server::{auth, client_ip, error::reply, state::AppState};
     reply(
         async {
             let state = AppState::current()?;
             // Before any hashing; the same for known and unknown names.
-            state
-                .auth_limits
-                .sign_in(AppState::client_ip(), &username)?;
+            state.auth_limits.sign_in(client_ip::current(), &username)?;
             // Not `validate::username`: a malformed name is just another unknown user.
             let name = username.trim().to_lowercase();
             if password.len() > crate::model::validate::PASSWORD_MAX * 4 {

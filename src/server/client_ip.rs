@@ -14,6 +14,14 @@ use std::net::{IpAddr, SocketAddr};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
+/// The client's IP address in the current server function (absent when the router runs
+/// without a socket).
+pub fn current() -> Option<IpAddr> {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<ClientIp>().copied())
+        .map(|ClientIp(ip)| ip)
+}
+
 /// The client address of a request that came through `peer`.
 pub fn resolve(peer: IpAddr, trusted_proxy: Option<IpAddr>, forwarded: Option<&str>) -> IpAddr {
     if trusted_proxy != Some(peer) {

@@ -94,14 +94,6 @@ impl AppState {
         });
     }
 
-    /// The client's IP address in the current server function (absent when the router
-    /// runs without a socket).
-    pub fn client_ip() -> Option<std::net::IpAddr> {
-        leptos::prelude::use_context::<http::request::Parts>()
-            .and_then(|p| p.extensions.get::<super::client_ip::ClientIp>().copied())
-            .map(|super::client_ip::ClientIp(ip)| ip)
-    }
-
     /// The state of the current server function or page render.
     pub fn current() -> Result<Self, super::Error> {
         leptos::prelude::use_context::<AppState>()

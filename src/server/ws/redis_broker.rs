@@ -13,10 +13,8 @@
 //! The same channel carries cache invalidations (`db::Invalidation`): a sign-out, a
 //! member removed, on any node, takes effect on every node after one Redis round trip.
 
-use super::events::encode;
 use super::hub::{Frame, FrameKind, Hub};
 use super::Broker;
-use crate::model::protocol::ServerFrame;
 use crate::model::UserId;
 use crate::server::db::{Invalidation, Store};
 use futures::StreamExt;
@@ -287,5 +285,26 @@ fn deliver(hub: &Hub, store: &Store, me: u64, envelope: Envelope) {
 /// Every local connection resumes from SQL; every cache entry is reloaded.
 fn resync(hub: &Hub, store: &Store) {
     store.forget_all();
-    hub.send_to_all(&encode(&ServerFrame::Resync, FrameKind::Durable));
+    hub.send_to_all(&Frame::new(
+        axum::extract::ws::Utf8Bytes::from_static(RESYNC),
+        FrameKind::Durable,
+    ));
+}
+
+/// `ServerFrame::Resync` as sent (a constant: it carries nothing).
+const RESYNC: &str = r#"{"type":"resync"}"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::protocol::ServerFrame;
+
+    #[test]
+    fn the_resync_constant_is_the_frame() {
+        assert_eq!(
+            serde_json::from_str::<ServerFrame>(RESYNC).unwrap(),
+            ServerFrame::Resync
+        );
+        assert_eq!(serde_json::to_string(&ServerFrame::Resync).unwrap(), RESYNC);
+    }
 }

@@ -26,17 +26,7 @@ pub(super) enum Plan {
 }
 
 impl Store {
-    /// Stores a batch of messages in one transaction (group commit), in order.
-    ///
-    /// Each message gets its chat's next gap-free `seq`; a message whose sender is not a
-    /// member is refused; a retry (same sender and client id as a stored message) gets the
-    /// original back and stores nothing.
-    ///
-    /// A batch is first written without looking up earlier copies of its messages: most
-    /// batches hold no retry (one follows a reconnect), and the unique index on
-    /// (sender_id, client_id) finds one while it inserts. Such a batch is rolled back
-    /// and written again, looked up, in three more round trips. The lookup was about a
-    /// third of SQLite's time per message (BENCHMARKS.md, seventh pass).
+    /// [`Store::insert_messages`] on SQLite.
     ///
     /// The batch costs two round trips to SQLite whatever its size, on the writer's own
     /// connection: one that takes the write lock (`BEGIN IMMEDIATE`, so nothing can slip
@@ -44,17 +34,11 @@ impl Store {
     /// writes and commits. Each round trip is a hand-off to the connection's thread and
     /// back (a channel send, a wake-up, a context switch); with one statement per round
     /// trip, a batch took 1.5–3.6 ms whether it held 2 messages or 250.
-    ///
-    /// On PostgreSQL the same plan runs in one transaction per batch on a pooled
-    /// connection, with the chats' rows locked for their seqs (see `batch_pg.rs`).
-    pub async fn insert_messages(&self, batch: &[NewMessage]) -> Result<Vec<Stored>> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
-        }
-        let pool = match &self.pool {
-            Pool::Sqlite(pool) => pool,
-            Pool::Postgres(pool) => return super::batch_pg::insert_batch(pool, batch).await,
-        };
+    pub(super) async fn insert_sqlite(
+        &self,
+        pool: &SqlitePool,
+        batch: &[NewMessage],
+    ) -> Result<Vec<Stored>> {
         let mut slot = self.writer.lock().await;
         let conn = writer_conn(pool, &mut slot).await?;
         let outcome = match write_batch(conn, batch, Originals::Unchecked).await {
