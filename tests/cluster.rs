@@ -131,17 +131,24 @@ impl Tab {
     }
 }
 
+/// alice (signed up on node one) and bob (on node two) in a direct chat, each with a
+/// tab on their node. Returns the chat, alice's cookie and the two tabs.
+async fn dm_across(one: &TestServer, two: &TestServer) -> (ChatId, String, Tab, Tab) {
+    let a = one.sign_up("alice").await;
+    let b = two.sign_up("bob").await;
+    let chat = one.create_chat(&a, "bob", "").await;
+    let alice = Tab::open(one, &a, chat).await;
+    let bob = Tab::open(two, &b, chat).await;
+    (chat, a, alice, bob)
+}
+
 #[tokio::test]
 async fn messages_edits_typing_and_reads_cross_nodes() {
     let redis = TestRedis::start().await;
     let Some((one, two)) = two_nodes(&redis).await else {
         return;
     };
-    let a = one.sign_up("alice").await;
-    let b = two.sign_up("bob").await;
-    let chat = one.create_chat(&a, "bob", "").await;
-    let mut alice = Tab::open(&one, &a, chat).await;
-    let mut bob = Tab::open(&two, &b, chat).await;
+    let (chat, _, mut alice, mut bob) = dm_across(&one, &two).await;
 
     alice.client.send(&send(chat, "a1", "from node one")).await;
     bob.until("the message on node two", |t| t.seen.len() == 1)
@@ -196,11 +203,7 @@ async fn concurrent_senders_on_two_nodes_get_gapless_seqs() {
     let Some((one, two)) = two_nodes(&redis).await else {
         return;
     };
-    let a = one.sign_up("alice").await;
-    let b = two.sign_up("bob").await;
-    let chat = one.create_chat(&a, "bob", "").await;
-    let mut alice = Tab::open(&one, &a, chat).await;
-    let mut bob = Tab::open(&two, &b, chat).await;
+    let (chat, a, mut alice, mut bob) = dm_across(&one, &two).await;
     const EACH: usize = 60;
     for i in 0..EACH {
         alice
@@ -260,11 +263,7 @@ async fn a_redis_outage_loses_nothing_that_was_acked() {
     let Some((one, two)) = two_nodes(&redis).await else {
         return;
     };
-    let a = one.sign_up("alice").await;
-    let b = two.sign_up("bob").await;
-    let chat = one.create_chat(&a, "bob", "").await;
-    let mut alice = Tab::open(&one, &a, chat).await;
-    let mut bob = Tab::open(&two, &b, chat).await;
+    let (chat, _, mut alice, mut bob) = dm_across(&one, &two).await;
     alice.client.send(&send(chat, "m0", "before")).await;
     bob.until("the first message", |t| t.seen.len() == 1).await;
 

@@ -31,31 +31,38 @@ pub struct ChatChanges {
     pub members: Option<(Vec<Member>, i64)>,
 }
 
-/// Takes the chat's next change number in transaction `$tx`; `None` when there is no
-/// such chat. The row lock it takes orders concurrent changes of the chat.
-macro_rules! next_change {
-    ($tx:expr, $chat:expr) => {
-        sqlx::query_as::<_, (i64,)>(
-            "UPDATE chats SET last_change = last_change + 1 WHERE id = $1 RETURNING last_change",
-        )
-        .bind($chat)
-        .fetch_optional(&mut *$tx)
-        .await
-        .map(|r| r.map(|r| r.0))
-    };
-}
+/// Takes the chat's next change number (the row lock it takes orders concurrent changes
+/// of the chat), with its `last_seq`.
+const NEXT_CHANGE: &str =
+    "UPDATE chats SET last_change = last_change + 1 WHERE id = $1 RETURNING last_change, last_seq";
+/// [`NEXT_CHANGE`] for a membership change: also recorded as the chat's last one.
+const NEXT_MEMBERS_CHANGE: &str =
+    "UPDATE chats SET last_change = last_change + 1, members_change = last_change + 1
+     WHERE id = $1 RETURNING last_change, last_seq";
 
-/// [`next_change!`] for a membership change: also recorded as the chat's last one.
-macro_rules! members_change {
-    ($tx:expr, $chat:expr) => {
-        sqlx::query_as::<_, (i64,)>(
-            "UPDATE chats SET last_change = last_change + 1, members_change = last_change + 1
-             WHERE id = $1 RETURNING last_change",
-        )
-        .bind($chat)
-        .fetch_optional(&mut *$tx)
-        .await
-        .map(|r| r.map(|r| r.0))
+/// Runs `$write` (a query, given the change number and the chat's `last_seq`) in a
+/// transaction that first takes a change number with `$take`, and keeps both only if
+/// it changed a row. `Some((change, last_seq))`, or `None`: no such chat, or nothing
+/// to change (the number is given back).
+macro_rules! change_chat {
+    ($store:expr, $chat:expr, $take:expr, |$change:ident, $last_seq:ident| $write:expr) => {
+        on_pool!(&$store.pool, p => {
+            let mut tx = p.begin().await?;
+            let taken: Option<(i64, i64)> =
+                sqlx::query_as($take).bind($chat).fetch_optional(&mut *tx).await?;
+            match taken {
+                None => Ok::<_, Error>(None),
+                Some(($change, $last_seq)) => {
+                    if $write.execute(&mut *tx).await?.rows_affected() > 0 {
+                        tx.commit().await?;
+                        Ok(Some(($change, $last_seq)))
+                    } else {
+                        tx.rollback().await?;
+                        Ok(None)
+                    }
+                }
+            }
+        })
     };
 }
 
@@ -116,12 +123,8 @@ impl Store {
     /// `max`.
     pub async fn add_member(&self, chat: ChatId, user: UserId, max: usize) -> Result<Added> {
         let now = now_ms();
-        let added: Option<i64> = on_pool!(&self.pool, p => {
-            let mut tx = p.begin().await?;
-            let Some(change) = members_change!(tx, chat)? else {
-                return Ok(Added::Full);
-            };
-            let res = sqlx::query(
+        let added = change_chat!(self, chat, NEXT_MEMBERS_CHANGE, |_change, _last_seq| {
+            sqlx::query(
                 "INSERT INTO chat_members (chat_id, user_id, joined_at, last_read_seq)
                  SELECT id, $1, $2, 0 FROM chats
                  WHERE id = $3 AND kind = 'group'
@@ -132,20 +135,10 @@ impl Store {
             .bind(now)
             .bind(chat)
             .bind(max as i64)
-            .execute(&mut *tx)
-            .await?;
-            if res.rows_affected() > 0 {
-                tx.commit().await?;
-                Ok::<_, Error>(Some(change))
-            } else {
-                // Nothing changed: give the change number back.
-                tx.rollback().await?;
-                Ok(None)
-            }
         })?;
         self.invalidate(Invalidation::Members(chat));
         Ok(match added {
-            Some(change) => Added::Added(change),
+            Some((change, _)) => Added::Added(change),
             None if self.is_member(chat, user).await? => Added::AlreadyMember,
             None => Added::Full,
         })
@@ -154,26 +147,13 @@ impl Store {
     /// Removes a member; returns the change number it took, or `None` when they were
     /// not a member.
     pub async fn remove_member(&self, chat: ChatId, user: UserId) -> Result<Option<i64>> {
-        let removed = on_pool!(&self.pool, p => {
-            let mut tx = p.begin().await?;
-            let Some(change) = members_change!(tx, chat)? else {
-                return Ok(None);
-            };
-            let res = sqlx::query("DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2")
+        let removed = change_chat!(self, chat, NEXT_MEMBERS_CHANGE, |_change, _last_seq| {
+            sqlx::query("DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2")
                 .bind(chat)
                 .bind(user)
-                .execute(&mut *tx)
-                .await?;
-            if res.rows_affected() > 0 {
-                tx.commit().await?;
-                Ok::<_, Error>(Some(change))
-            } else {
-                tx.rollback().await?;
-                Ok(None)
-            }
         })?;
         self.invalidate(Invalidation::Members(chat));
-        Ok(removed)
+        Ok(removed.map(|(change, _)| change))
     }
 
     /// Moves the member's read pointer forward (never back, never past the end).
@@ -194,36 +174,19 @@ impl Store {
         if seq <= current {
             return Ok((current, None));
         }
-        let moved: Option<(i64, i64)> = on_pool!(&self.pool, p => {
-            let mut tx = p.begin().await?;
-            let Some(change) = next_change!(tx, chat)? else {
-                return Err(AppError::chat_not_found().into());
-            };
-            let row: Option<(i64,)> = sqlx::query_as(
-                "UPDATE chat_members SET read_change = $1,
-                    last_read_seq = (SELECT CASE WHEN $2 < c.last_seq THEN $2 ELSE c.last_seq END
-                                     FROM chats c WHERE c.id = $3)
-                 WHERE chat_id = $3 AND user_id = $4
-                   AND last_read_seq < (SELECT CASE WHEN $2 < c.last_seq THEN $2 ELSE c.last_seq END
-                                        FROM chats c WHERE c.id = $3)
-                 RETURNING last_read_seq",
+        // Never past the end: the chat's `last_seq` is read under its row lock.
+        let moved = change_chat!(self, chat, NEXT_CHANGE, |change, last_seq| {
+            sqlx::query(
+                "UPDATE chat_members SET read_change = $1, last_read_seq = $2
+                 WHERE chat_id = $3 AND user_id = $4 AND last_read_seq < $2",
             )
             .bind(change)
-            .bind(seq)
+            .bind(seq.min(last_seq))
             .bind(chat)
             .bind(user)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((now,)) = row {
-                tx.commit().await?;
-                Ok::<_, Error>(Some((now, change)))
-            } else {
-                tx.rollback().await?;
-                Ok(None)
-            }
         })?;
         match moved {
-            Some((now, change)) => Ok((now, Some(change))),
+            Some((change, last_seq)) => Ok((seq.min(last_seq), Some(change))),
             None => {
                 let now = self
                     .read_pointer(chat, user)

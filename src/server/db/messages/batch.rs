@@ -120,6 +120,16 @@ pub(super) struct BatchFacts {
     pub originals: HashMap<UserId, HashMap<String, Message>>,
 }
 
+impl BatchFacts {
+    /// A message stored earlier under one of the batch's (sender, client id) pairs.
+    pub(super) fn add_original(&mut self, row: MessageRow) {
+        self.originals
+            .entry(row.sender_id)
+            .or_default()
+            .insert(row.client_id.clone(), Message::from(row));
+    }
+}
+
 /// The first statement of [`read_facts`]: takes the write lock, then reads the batch's
 /// memberships and seq positions.
 macro_rules! read_members_sql {
@@ -204,14 +214,7 @@ async fn read_facts(
                 facts.last_seq.insert(key.0, row.try_get(3)?);
                 facts.max_id = row.try_get(4)?;
             }
-            Either::Right(row) => {
-                let r = MessageRow::from_row(&row)?;
-                facts
-                    .originals
-                    .entry(r.sender_id)
-                    .or_default()
-                    .insert(r.client_id.clone(), Message::from(r));
-            }
+            Either::Right(row) => facts.add_original(MessageRow::from_row(&row)?),
         }
     }
     Ok(facts)

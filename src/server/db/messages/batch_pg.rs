@@ -12,7 +12,7 @@
 
 use super::batch::{fresh, moves, plan, settle, BatchFacts, Originals};
 use super::{MessageRow, NewMessage, Stored};
-use crate::model::{ChatId, Message, MessageId, UserId};
+use crate::model::{ChatId, MessageId, UserId};
 use crate::server::db::now_ms;
 use crate::server::Result;
 use sqlx::{FromRow, PgConnection, PgPool, Row};
@@ -120,12 +120,7 @@ async fn read_facts(
         .fetch_all(&mut *conn)
         .await?;
         for row in rows {
-            let r = MessageRow::from_row(&row)?;
-            facts
-                .originals
-                .entry(r.sender_id)
-                .or_default()
-                .insert(r.client_id.clone(), Message::from(r));
+            facts.add_original(MessageRow::from_row(&row)?);
         }
     }
     Ok(facts)
