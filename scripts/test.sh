@@ -36,6 +36,7 @@ bash scripts/pg.sh stop "$PG_DIR/pg"
 
 step "benchmark smoke: every scenario once at a tiny size (figures: BENCHMARKS.md)"
 cargo run --features ssr --example bench -- --smoke --repeat 2 --page-also /login --server-bin "$CARGO_TARGET_DIR/debug/natter"
+bash scripts/bench-cluster.sh --smoke # its cluster mode: two nodes on PostgreSQL + Redis
 
 step "release build (server + WASM, optimised with wasm-opt)"
 cargo leptos build --release --precompress

@@ -6,6 +6,7 @@ use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use natter::model::protocol::{ClientFrame, ServerFrame};
 use natter::model::ChatId;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -127,11 +128,34 @@ impl Server {
 
     /// [`Server::connect`], gathering up to `write_buffer` bytes of [`feed`] frames
     /// before a write (a pipelining sender: the socket takes many frames per write).
+    /// It resumes with nothing held, so live delivery starts now.
     pub async fn connect_with(
         &self,
         cookie: &str,
         source: Option<IpAddr>,
         write_buffer: usize,
+    ) -> Result<(Sink, Stream), Error> {
+        let (sink, mut stream) = self
+            .open(cookie, source, write_buffer, Default::default())
+            .await?;
+        loop {
+            match next_frame(&mut stream).await? {
+                Some(ServerFrame::Resumed) => return Ok((sink, stream)),
+                Some(_) => continue,
+                None => return Err("closed before resumed".into()),
+            }
+        }
+    }
+
+    /// Opens an authenticated WebSocket, waits for `hello` and answers it, as a client
+    /// does, with `resume` from `positions` (the last seq it holds of each chat).
+    /// Returns before the replay: the caller reads it, up to `resumed`.
+    pub async fn open(
+        &self,
+        cookie: &str,
+        source: Option<IpAddr>,
+        write_buffer: usize,
+        positions: BTreeMap<ChatId, i64>,
     ) -> Result<(Sink, Stream), Error> {
         let socket = TcpSocket::new_v4()?;
         if let Some(ip) = source {
@@ -147,24 +171,16 @@ impl Server {
             .read_buffer_size(4096)
             .write_buffer_size(write_buffer);
         let (ws, _) = tokio_tungstenite::client_async_with_config(req, tcp, Some(config)).await?;
-        let (sink, mut stream) = ws.split();
+        let (mut sink, mut stream) = ws.split();
         loop {
             match next_frame(&mut stream).await? {
                 Some(ServerFrame::Hello { .. }) => {
-                    // First frame: resume with nothing held, so live delivery starts now.
-                    let mut sink = sink;
                     let resume = ClientFrame::Resume {
-                        positions: Default::default(),
+                        positions,
                         changes: Default::default(),
                     };
                     send(&mut sink, &resume).await?;
-                    loop {
-                        match next_frame(&mut stream).await? {
-                            Some(ServerFrame::Resumed) => return Ok((sink, stream)),
-                            Some(_) => continue,
-                            None => return Err("closed before resumed".into()),
-                        }
-                    }
+                    return Ok((sink, stream));
                 }
                 Some(_) => continue,
                 None => return Err("closed before hello".into()),

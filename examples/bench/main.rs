@@ -49,6 +49,18 @@ struct Args {
     /// The server binary to start when --addr is not given.
     #[arg(long, env = "NATTER_BIN")]
     server_bin: Option<String>,
+    /// The database of the servers the bench starts (default: a fresh SQLite file).
+    /// A `postgres://` URL is used as it is: give each run a fresh database.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Redis for the servers the bench starts (`redis://127.0.0.1:PORT`).
+    #[arg(long)]
+    redis_url: Option<String>,
+    /// Start two nodes on --database-url (PostgreSQL) and --redis-url: senders connect
+    /// to the first, receivers to the second (burst, fanout, resume; page and idle run
+    /// against the first). scripts/bench-cluster.sh starts PostgreSQL and Redis for it.
+    #[arg(long)]
+    cluster: bool,
     /// burst: messages.
     #[arg(long, default_value_t = 1000)]
     burst: usize,
@@ -131,8 +143,16 @@ fn raise_fd_limit() -> libc::rlim_t {
     }
 }
 
-async fn spawn_server(bin: &str) -> Result<(SocketAddr, u32, Spawned), client::Error> {
+async fn spawn_server(
+    bin: &str,
+    database_url: Option<&str>,
+    redis_url: Option<&str>,
+) -> Result<(SocketAddr, u32, Spawned), client::Error> {
     let dir = tempfile::tempdir()?;
+    let database_url = match database_url {
+        Some(url) => url.to_string(),
+        None => format!("sqlite://{}", dir.path().join("bench.db").display()),
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -145,10 +165,7 @@ async fn spawn_server(bin: &str) -> Result<(SocketAddr, u32, Spawned), client::E
             "--public-origin",
             &format!("http://{addr}"),
         ])
-        .args([
-            "--database-url",
-            &format!("sqlite://{}", dir.path().join("bench.db").display()),
-        ])
+        .args(["--database-url", &database_url])
         .args(["--ws-send-rate", "10000000", "--ws-send-burst", "10000000"])
         // The idle scenario opens many sockets per user, all from 127.0.0.1.
         .args(["--ws-max-per-user", "1000000", "--ws-max-per-ip", "1000000"])
@@ -159,6 +176,7 @@ async fn spawn_server(bin: &str) -> Result<(SocketAddr, u32, Spawned), client::E
             "--sign-in-per-minute",
             "1000000",
         ])
+        .args(redis_url.iter().flat_map(|url| ["--redis-url", url]))
         .env("RUST_LOG", "warn")
         .env("LEPTOS_OUTPUT_NAME", "natter")
         .stdout(Stdio::null());
@@ -220,25 +238,48 @@ async fn main() -> Result<(), client::Error> {
         )
         .into());
     }
-    let (addr, pid, _spawned) = match (args.addr, args.pid) {
+    if args.cluster && (args.database_url.is_none() || args.redis_url.is_none()) {
+        return Err("--cluster needs --database-url (PostgreSQL) and --redis-url".into());
+    }
+    let mut spawned = Vec::new();
+    let mut nodes = Vec::new();
+    match (args.addr, args.pid) {
         (Some(addr), pid) => {
             if !addr.ip().is_loopback() {
                 return Err("the bench only targets loopback addresses".into());
             }
-            (addr, pid.unwrap_or(0), None)
+            nodes.push((addr, pid.unwrap_or(0)));
         }
         (None, _) => {
             let bin = args
                 .server_bin
                 .clone()
                 .ok_or("give --server-bin (or NATTER_BIN) or --addr")?;
-            let (addr, pid, s) = spawn_server(&bin).await?;
-            (addr, pid, Some(s))
+            for _ in 0..if args.cluster { 2 } else { 1 } {
+                let (addr, pid, s) = spawn_server(
+                    &bin,
+                    args.database_url.as_deref(),
+                    args.redis_url.as_deref(),
+                )
+                .await?;
+                nodes.push((addr, pid));
+                spawned.push(s);
+            }
         }
-    };
+    }
+    let (addr, pid) = nodes[0];
     let server = client::Server::new(addr);
+    let target = scenarios::Target {
+        senders: server.clone(),
+        receivers: client::Server::new(nodes[nodes.len() - 1].0),
+        pids: nodes.iter().map(|n| n.1).collect(),
+    };
     if !args.json {
-        println!("natter bench against {addr} (pid {pid})\n");
+        let all: Vec<String> = nodes
+            .iter()
+            .map(|(a, p)| format!("{a} (pid {p})"))
+            .collect();
+        println!("natter bench against {}\n", all.join(" and "));
         stats::Row::header();
     }
     let want = |s: Scenario| args.scenario == s || args.scenario == Scenario::All;
@@ -252,7 +293,7 @@ async fn main() -> Result<(), client::Error> {
                 // one before it.
                 tokio::time::sleep(Duration::from_millis(1100)).await;
             }
-            runs.push(scenarios::burst(&server, pid, args.burst).await?);
+            runs.push(scenarios::burst(&target, args.burst).await?);
         }
         let summary = (runs.len() > 1)
             .then(|| stats::Row::median_of(&runs, &["first_send_to_last_delivery_ms"]));
@@ -263,8 +304,7 @@ async fn main() -> Result<(), client::Error> {
         for &rate in &args.rate {
             rows.push(
                 scenarios::fanout(
-                    &server,
-                    pid,
+                    &target,
                     args.members,
                     args.senders,
                     rate,
@@ -276,7 +316,7 @@ async fn main() -> Result<(), client::Error> {
         }
     }
     if want(Scenario::Resume) {
-        rows.push(scenarios::resume(&server, pid, args.missed).await?);
+        rows.push(scenarios::resume(&target, args.missed).await?);
     }
     if want(Scenario::Page) {
         rows.extend(

@@ -35,8 +35,33 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}{pid}x{}", now_us() % 1_000_000_000)
 }
 
+/// What the scenarios run against: one node, or a cluster of two behind no proxy. In a
+/// cluster the senders connect to the first node and the receivers to the second, so
+/// every delivery crosses nodes through the broker; HTTP set-up goes to the first.
+pub struct Target {
+    pub senders: Server,
+    pub receivers: Server,
+    /// The server processes to measure (0: not measured), the senders' node first.
+    pub pids: Vec<u32>,
+}
+
+impl Target {
+    fn is_cluster(&self) -> bool {
+        self.senders.addr != self.receivers.addr
+    }
+
+    fn shape(&self) -> &'static str {
+        if self.is_cluster() {
+            " cluster: senders on node 1, receivers on node 2"
+        } else {
+            ""
+        }
+    }
+}
+
 /// burst: one sender pipelines `n` messages to one receiver in a DM.
-pub async fn burst(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
+pub async fn burst(target: &Target, n: usize) -> Result<Row, Error> {
+    let server = &target.senders;
     let tag = unique("b");
     let (a, b) = (format!("{tag}s"), format!("{tag}r"));
     let ca = server.sign_up(&a).await?;
@@ -44,8 +69,8 @@ pub async fn burst(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
     let chat = server.create_chat(&ca, &b, "").await?;
     // The sender pipelines: its frames leave in 64 KiB writes, not one write each.
     let (mut sa, mut ra) = server.connect_with(&ca, None, 64 * 1024).await?;
-    let (_sb, mut rb) = server.connect(&cb, None).await?;
-    let meter = Meter::start(pid);
+    let (_sb, mut rb) = target.receivers.connect(&cb, None).await?;
+    let meter = Meter::start(&target.pids);
 
     let receiver = tokio::spawn(async move {
         let mut latencies = Vec::with_capacity(n);
@@ -94,7 +119,7 @@ pub async fn burst(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
     let (acked, last_ack) = acks.await?;
     let mut row = Row {
         scenario: "burst".into(),
-        params: format!("n={n}"),
+        params: format!("n={n}{}", target.shape()),
         sent: n as u64,
         expected: n as u64,
         received: latencies.len() as u64,
@@ -126,14 +151,14 @@ pub async fn burst(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
 /// per second each for `seconds`, evenly out of phase with each other (or, with
 /// `lockstep`, all at the same instants).
 pub async fn fanout(
-    server: &Server,
-    pid: u32,
+    target: &Target,
     members: usize,
     senders: usize,
     rate: f64,
     seconds: f64,
     lockstep: bool,
 ) -> Result<Row, Error> {
+    let server = &target.senders;
     let tag = unique("f");
     let mut cookies = Vec::new();
     for i in 0..members {
@@ -147,8 +172,13 @@ pub async fn fanout(
     let mut receivers = Vec::new();
     let per_sender = (rate * seconds).round() as usize;
     let expected_each = per_sender * senders;
-    for cookie in &cookies {
-        let (sink, mut stream) = server.connect(cookie, None).await?;
+    for (i, cookie) in cookies.iter().enumerate() {
+        let node = if i < senders {
+            &target.senders
+        } else {
+            &target.receivers
+        };
+        let (sink, mut stream) = node.connect(cookie, None).await?;
         sinks.push(sink);
         receivers.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(expected_each);
@@ -173,7 +203,7 @@ pub async fn fanout(
             (latencies, dups)
         }));
     }
-    let meter = Meter::start(pid);
+    let meter = Meter::start(&target.pids);
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for (s, mut sink) in sinks.drain(..).enumerate().take(senders) {
@@ -220,8 +250,9 @@ pub async fn fanout(
     let mut row = Row {
         scenario: "fanout".into(),
         params: format!(
-            "members={members} senders={senders} rate={rate}/s each for {seconds}s{}",
-            if lockstep { " lockstep" } else { "" }
+            "members={members} senders={senders} rate={rate}/s each for {seconds}s{}{}",
+            if lockstep { " lockstep" } else { "" },
+            target.shape()
         ),
         sent: (per_sender * senders) as u64,
         expected,
@@ -234,11 +265,20 @@ pub async fn fanout(
     // Achieved rate: deliveries over the whole run, including the time to drain.
     row.deliveries_per_s = row.received as f64 / elapsed.max(1e-9);
     row.latency = Latency::of(&mut latencies);
-    meter.finish(&mut row);
+    let per_node = meter.finish(&mut row);
+    let per_delivery = |ms: f64| ms * 1000.0 / (row.received.max(1) as f64);
     row.extra.push((
         "server_cpu_us_per_delivery".into(),
-        row.server_cpu_ms * 1000.0 / (row.received.max(1) as f64),
+        per_delivery(row.server_cpu_ms),
     ));
+    if per_node.len() > 1 {
+        for (i, ms) in per_node.iter().enumerate() {
+            row.extra.push((
+                format!("node{}_cpu_us_per_delivery", i + 1),
+                per_delivery(*ms),
+            ));
+        }
+    }
     row.extra.push((
         "offered_deliveries_per_s".into(),
         rate * senders as f64 * members as f64,
@@ -259,7 +299,7 @@ pub async fn idle(
     for i in 0..users.max(1) {
         cookies.push(server.sign_up(&format!("{tag}u{i}")).await?);
     }
-    let meter = Meter::start(pid);
+    let meter = Meter::start(&[pid]);
     let t0 = Instant::now();
     // Each connection is read by its own task, so it answers the server's pings (a
     // connection that never answers is closed after a minute, and with tens of
@@ -384,7 +424,7 @@ async fn hammer(
     concurrency: usize,
     seconds: f64,
 ) -> Result<Row, Error> {
-    let meter = Meter::start(pid);
+    let meter = Meter::start(&[pid]);
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs_f64(seconds);
     let mut tasks = Vec::new();
@@ -461,7 +501,8 @@ async fn first_visit_bytes(server: &Server, cookie: &str, path: &str) -> Result<
 }
 
 /// resume: a client is offline while `n` messages arrive, then reconnects and resumes.
-pub async fn resume(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
+pub async fn resume(target: &Target, n: usize) -> Result<Row, Error> {
+    let server = &target.senders;
     let tag = unique("r");
     let ca = server.sign_up(&format!("{tag}a")).await?;
     let cb = server.sign_up(&format!("{tag}b")).await?;
@@ -492,17 +533,13 @@ pub async fn resume(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
         }
         sent += batch;
     }
-    let meter = Meter::start(pid);
+    let meter = Meter::start(&target.pids);
     let t0 = Instant::now();
-    let (mut sb, mut rb) = server.connect(&cb, None).await?;
-    send(
-        &mut sb,
-        &ClientFrame::Resume {
-            positions: BTreeMap::from([(chat, 0)]),
-            changes: Default::default(),
-        },
-    )
-    .await?;
+    // Its first frame says it holds nothing of the chat, as a client's would.
+    let (_sb, mut rb) = target
+        .receivers
+        .open(&cb, None, 0, BTreeMap::from([(chat, 0)]))
+        .await?;
     let (mut got, mut dups, mut reset) = (HashSet::new(), 0u64, false);
     loop {
         match tokio::time::timeout(Duration::from_secs(30), next_frame(&mut rb)).await {
@@ -520,7 +557,7 @@ pub async fn resume(server: &Server, pid: u32, n: usize) -> Result<Row, Error> {
     let caught_up = t0.elapsed().as_secs_f64();
     let mut row = Row {
         scenario: "resume".into(),
-        params: format!("missed={n}"),
+        params: format!("missed={n}{}", target.shape()),
         sent: n as u64,
         expected: n as u64,
         received: got.len() as u64,

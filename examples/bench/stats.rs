@@ -185,29 +185,44 @@ pub fn cpu_ms(pid: u32) -> f64 {
     ticks * 10.0
 }
 
-/// Server and bench CPU and memory around a measured section.
+/// Server and bench CPU and memory around a measured section. With several server
+/// processes (a cluster: the senders' node first), RSS and CPU are their sums and each
+/// node's CPU is also given on its own.
 pub struct Meter {
-    pid: u32,
+    pids: Vec<u32>,
     rss_before: u64,
-    server_cpu: f64,
+    server_cpu: Vec<f64>,
     bench_cpu: f64,
 }
 
 impl Meter {
-    pub fn start(pid: u32) -> Self {
+    pub fn start(pids: &[u32]) -> Self {
         Meter {
-            pid,
-            rss_before: rss_kib(pid),
-            server_cpu: cpu_ms(pid),
+            pids: pids.to_vec(),
+            rss_before: pids.iter().map(|&p| rss_kib(p)).sum(),
+            server_cpu: pids.iter().map(|&p| cpu_ms(p)).collect(),
             bench_cpu: cpu_ms(std::process::id()),
         }
     }
 
-    pub fn finish(&self, row: &mut Row) {
+    /// Fills the row's memory and CPU figures; returns each node's CPU ms.
+    pub fn finish(&self, row: &mut Row) -> Vec<f64> {
+        let per_node: Vec<f64> = self
+            .pids
+            .iter()
+            .zip(&self.server_cpu)
+            .map(|(&p, before)| cpu_ms(p) - before)
+            .collect();
         row.server_rss_before_kib = self.rss_before;
-        row.server_rss_after_kib = rss_kib(self.pid);
-        row.server_cpu_ms = cpu_ms(self.pid) - self.server_cpu;
+        row.server_rss_after_kib = self.pids.iter().map(|&p| rss_kib(p)).sum();
+        row.server_cpu_ms = per_node.iter().sum();
         row.bench_cpu_ms = cpu_ms(std::process::id()) - self.bench_cpu;
+        if per_node.len() > 1 {
+            for (i, ms) in per_node.iter().enumerate() {
+                row.extra.push((format!("node{}_cpu_ms", i + 1), *ms));
+            }
+        }
+        per_node
     }
 }
 

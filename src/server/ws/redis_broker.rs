@@ -29,6 +29,8 @@ const CHANNEL: &str = "natter:events";
 /// Events waiting to be published; beyond this the oldest news is dropped and a
 /// `resync` follows (a slow or absent Redis must never hold up local delivery).
 const QUEUE: usize = 65_536;
+/// Envelopes published in one pipeline at most.
+const BATCH: usize = 256;
 /// Wait before reconnecting to Redis.
 const RETRY: Duration = Duration::from_millis(500);
 /// How often the subscription's link is checked (a dead Redis is noticed within twice
@@ -134,10 +136,12 @@ impl Broker for RedisBroker {
     }
 }
 
-/// Publishes queued envelopes, reconnecting as needed. What fails is dropped (the
-/// clients recover it from SQL) and marks `lost`; while something is lost, the
-/// publisher keeps trying to send `resync` (every [`RETRY`]), even with nothing new to
-/// publish, so the other nodes' clients catch up as soon as Redis is back.
+/// Publishes queued envelopes, reconnecting as needed: all that are waiting (up to
+/// [`BATCH`]) in one pipeline, so a burst costs one Redis round trip per batch, not one
+/// per event. What fails is dropped (the clients recover it from SQL) and marks `lost`;
+/// while something is lost, the publisher keeps trying to send `resync` (every
+/// [`RETRY`]), even with nothing new to publish, so the other nodes' clients catch up as
+/// soon as Redis is back.
 async fn publish(
     client: redis::Client,
     mut queue: mpsc::Receiver<Envelope>,
@@ -145,36 +149,36 @@ async fn publish(
     node: u64,
 ) {
     let mut conn: Option<redis::aio::MultiplexedConnection> = None;
+    let mut batch = Vec::with_capacity(BATCH);
     loop {
-        let next = if lost.load(Ordering::Acquire) {
-            match tokio::time::timeout(RETRY, queue.recv()).await {
-                Ok(next) => next.map(Some),
-                Err(_) => Some(None), // time to try the resync again
+        batch.clear();
+        if lost.load(Ordering::Acquire) {
+            // Nothing within RETRY: time to try the resync again.
+            if let Ok(0) = tokio::time::timeout(RETRY, queue.recv_many(&mut batch, BATCH)).await {
+                return; // the broker is gone
             }
-        } else {
-            queue.recv().await.map(Some)
-        };
-        let Some(envelope) = next else {
-            return; // the broker is gone
-        };
+        } else if queue.recv_many(&mut batch, BATCH).await == 0 {
+            return;
+        }
         let Some(c) = connected(&client, &mut conn).await else {
             lost.store(true, Ordering::Release);
             continue;
         };
         if lost.load(Ordering::Acquire) {
             // Tell every node (this one included, through its subscriber) to resume.
-            if send(c, &Envelope::Resync { node }).await.is_err() {
+            if send(c, std::slice::from_ref(&Envelope::Resync { node }))
+                .await
+                .is_err()
+            {
                 conn = None;
                 continue;
             }
             lost.store(false, Ordering::Release);
             tracing::info!("redis: publishing again after a gap; clients resync");
         }
-        if let Some(envelope) = envelope {
-            if send(c, &envelope).await.is_err() {
-                lost.store(true, Ordering::Release);
-                conn = None;
-            }
+        if !batch.is_empty() && send(c, &batch).await.is_err() {
+            lost.store(true, Ordering::Release);
+            conn = None;
         }
     }
 }
@@ -196,11 +200,14 @@ async fn connected<'a>(
     conn.as_mut()
 }
 
-async fn send(conn: &mut redis::aio::MultiplexedConnection, envelope: &Envelope) -> Result<(), ()> {
-    let payload = serde_json::to_vec(envelope).map_err(|_| ())?;
-    let mut cmd = redis::cmd("PUBLISH");
-    cmd.arg(CHANNEL).arg(payload);
-    match tokio::time::timeout(SEND_TIMEOUT, cmd.query_async::<()>(conn)).await {
+/// Publishes `envelopes` in order, in one pipeline (one round trip).
+async fn send(conn: &mut redis::aio::MultiplexedConnection, envelopes: &[Envelope]) -> Result<(), ()> {
+    let mut pipe = redis::pipe();
+    for envelope in envelopes {
+        let payload = serde_json::to_vec(envelope).map_err(|_| ())?;
+        pipe.cmd("PUBLISH").arg(CHANNEL).arg(payload).ignore();
+    }
+    match tokio::time::timeout(SEND_TIMEOUT, pipe.query_async::<()>(conn)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "redis: publish failed");

@@ -9,6 +9,9 @@
 //! this batch was planned shows up as a unique violation on (sender_id, client_id): the
 //! transaction is rolled back (seqs included) and the batch written again, looked up,
 //! exactly as on SQLite.
+//!
+//! Five round trips a batch: `BEGIN`; lock the chats (and take the ids); memberships;
+//! one statement for the three writes; `COMMIT` (BENCHMARKS.md, tenth pass).
 
 use super::batch::{fresh, moves, plan, settle, BatchFacts, Originals};
 use super::{MessageRow, NewMessage, Stored};
@@ -40,14 +43,8 @@ async fn write_batch(
     let now = now_ms();
     // Dropped without a commit on any error: the transaction rolls back.
     let mut tx = pool.begin().await?;
-    let mut facts = read_facts(&mut tx, batch, lookup).await?;
-    let ids: Vec<(i64,)> = sqlx::query_as(
-        "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, $1)",
-    )
-    .bind(batch.len() as i64)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut ids = ids.into_iter().map(|(id,)| MessageId(id));
+    let (mut facts, ids) = read_facts(&mut tx, batch, lookup).await?;
+    let mut ids = ids.into_iter().map(MessageId);
     let mut overflow = 0;
     let plans = plan(batch, &mut facts, || {
         ids.next().unwrap_or_else(|| {
@@ -68,22 +65,35 @@ async fn write_batch(
 }
 
 /// Locks the batch's chats and reads their seqs, the senders' memberships and, if
-/// asked, earlier copies of the batch's messages.
+/// asked, earlier copies of the batch's messages; and takes one message id per message
+/// from the identity sequence (unused ones are skipped).
 async fn read_facts(
     conn: &mut PgConnection,
     batch: &[NewMessage],
     originals: Originals,
-) -> Result<BatchFacts> {
+) -> Result<(BatchFacts, Vec<i64>)> {
     let mut facts = BatchFacts::default();
     let chats: BTreeSet<ChatId> = batch.iter().map(|m| m.chat).collect();
     let chat_ids: Vec<i64> = chats.iter().map(|c| c.0).collect();
-    // In id order, so two batches that share chats lock them in the same order.
-    let locked: Vec<(ChatId, i64)> =
-        sqlx::query_as("SELECT id, last_seq FROM chats WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-            .bind(&chat_ids)
-            .fetch_all(&mut *conn)
-            .await?;
-    facts.last_seq.extend(locked);
+    // In id order, so two batches that share chats lock them in the same order. The
+    // ids ride along in the same round trip. Memberships are read by the next statement,
+    // after the locks are held, so a removal committed while this batch waited for them
+    // is seen (a statement reads what was committed when it began).
+    let locked: Vec<(ChatId, i64, Vec<i64>)> = sqlx::query_as(
+        "SELECT c.id, c.last_seq, n.ids
+         FROM (SELECT id, last_seq FROM chats WHERE id = ANY($1) ORDER BY id FOR UPDATE) c,
+              (SELECT array_agg(nextval(pg_get_serial_sequence('messages', 'id'))) AS ids
+               FROM generate_series(1, $2)) n",
+    )
+    .bind(&chat_ids)
+    .bind(batch.len() as i64)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut ids = Vec::new();
+    for (chat, last_seq, chat_ids) in locked {
+        facts.last_seq.insert(chat, last_seq);
+        ids = chat_ids;
+    }
 
     let pairs: BTreeSet<(ChatId, UserId)> = batch.iter().map(|m| (m.chat, m.sender)).collect();
     let (pair_chats, pair_users): (Vec<i64>, Vec<i64>) =
@@ -123,7 +133,7 @@ async fn read_facts(
             facts.add_original(MessageRow::from_row(&row)?);
         }
     }
-    Ok(facts)
+    Ok((facts, ids))
 }
 
 /// The new messages as columns, one array per column (`unnest` turns them into rows).
@@ -138,7 +148,7 @@ struct MessageColumns<'a> {
 }
 
 /// Writes the new messages, moves each chat's `last_seq` and the senders' read
-/// pointers (chats first: the lock order every writer keeps).
+/// pointers, in one statement (one round trip; the chats are locked already).
 async fn write_fresh(
     conn: &mut PgConnection,
     fresh: &[(&NewMessage, i64, MessageId)],
@@ -146,16 +156,6 @@ async fn write_fresh(
 ) -> Result<()> {
     let (chats, read_upto) = moves(fresh);
     let (chat_ids, last_seqs): (Vec<i64>, Vec<i64>) = chats.iter().map(|(c, s)| (c.0, *s)).unzip();
-    sqlx::query(
-        "UPDATE chats SET last_seq = v.last_seq, last_activity_at = $3
-         FROM unnest($1::bigint[], $2::bigint[]) AS v(id, last_seq) WHERE chats.id = v.id",
-    )
-    .bind(&chat_ids)
-    .bind(&last_seqs)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-
     let mut rows = MessageColumns::default();
     for (m, seq, id) in fresh {
         rows.ids.push(id.0);
@@ -165,21 +165,6 @@ async fn write_fresh(
         rows.client_ids.push(&m.client_id);
         rows.bodies.push(&m.body);
     }
-    sqlx::query(
-        "INSERT INTO messages (id, chat_id, seq, sender_id, client_id, body, created_at)
-         SELECT v.*, $7 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
-                                    $5::text[], $6::text[]) AS v",
-    )
-    .bind(&rows.ids)
-    .bind(&rows.chats)
-    .bind(&rows.seqs)
-    .bind(&rows.senders)
-    .bind(&rows.client_ids)
-    .bind(&rows.bodies)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-
     let mut reads: (Vec<i64>, Vec<i64>, Vec<i64>) = Default::default();
     for (c, u, s) in read_upto {
         reads.0.push(c.0);
@@ -187,10 +172,27 @@ async fn write_fresh(
         reads.2.push(s);
     }
     sqlx::query(
-        "UPDATE chat_members SET last_read_seq = GREATEST(last_read_seq, v.seq)
-         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(chat_id, user_id, seq)
-         WHERE chat_members.chat_id = v.chat_id AND chat_members.user_id = v.user_id",
+        "WITH moved AS (
+           UPDATE chats SET last_seq = v.last_seq, last_activity_at = $3
+           FROM unnest($1::bigint[], $2::bigint[]) AS v(id, last_seq) WHERE chats.id = v.id
+         ), read AS (
+           UPDATE chat_members SET last_read_seq = GREATEST(last_read_seq, v.seq)
+           FROM unnest($10::bigint[], $11::bigint[], $12::bigint[]) AS v(chat_id, user_id, seq)
+           WHERE chat_members.chat_id = v.chat_id AND chat_members.user_id = v.user_id
+         )
+         INSERT INTO messages (id, chat_id, seq, sender_id, client_id, body, created_at)
+         SELECT v.*, $3 FROM unnest($4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+                                    $8::text[], $9::text[]) AS v",
     )
+    .bind(&chat_ids)
+    .bind(&last_seqs)
+    .bind(now)
+    .bind(&rows.ids)
+    .bind(&rows.chats)
+    .bind(&rows.seqs)
+    .bind(&rows.senders)
+    .bind(&rows.client_ids)
+    .bind(&rows.bodies)
     .bind(&reads.0)
     .bind(&reads.1)
     .bind(&reads.2)
