@@ -18,7 +18,7 @@ cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warn
 step "unit and integration tests (SQLite)"
 cargo test --features ssr
 
-step "storage, HTTP and WebSocket tests again on PostgreSQL, and two nodes with Redis"
+step "storage, HTTP, WebSocket and SSE tests again on PostgreSQL, and two nodes with Redis"
 setup_cluster_services
 PG_DIR="$(mktemp -d)"
 CLUSTER_PID=""
@@ -31,7 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 NATTER_TEST_PG="$(bash scripts/pg.sh start "$PG_DIR/pg")"
-NATTER_TEST_PG="$NATTER_TEST_PG" cargo test --features ssr --test storage --test http --test ws --test cluster --test fault
+NATTER_TEST_PG="$NATTER_TEST_PG" cargo test --features ssr --test storage --test http --test ws --test sse --test cluster --test fault
 bash scripts/pg.sh stop "$PG_DIR/pg"
 
 step "benchmark smoke: every scenario once at a tiny size (figures: BENCHMARKS.md)"

@@ -490,3 +490,46 @@ async fn presence_of(
     }
     false
 }
+
+/// The fallback without sticky sessions: a stream held by node one, its user's frames
+/// POSTed to node two (and a WebSocket user on node two), each frame where it belongs.
+#[tokio::test]
+async fn an_sse_stream_on_one_node_with_posts_on_the_other() {
+    let redis = TestRedis::start().await;
+    let Some((one, two)) = two_nodes(&redis).await else {
+        return;
+    };
+    let a = one.sign_up("alice").await;
+    let b = two.sign_up("bob").await;
+    let chat = one.create_chat(&a, "bob", "").await;
+    let mut alice = one
+        .sse(&a, &common::sse::resume_query(&[(chat, 0)], &[]))
+        .await;
+    let mut bob = Tab::open(&two, &b, chat).await;
+    // alice POSTs on node two; her stream on node one shows her own message, bob's
+    // socket on node two shows it too.
+    let seq = match two.post_frame(&a, &send(chat, "a1", "posted on two")).await {
+        (200, Some(ServerFrame::Ack { seq, .. })) => seq,
+        other => panic!("expected an ack, got {other:?}"),
+    };
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        if let ServerFrame::Message { message } = alice.next().await {
+            seen.push((message.seq, message.body));
+            if seen.len() == 1 {
+                bob.client
+                    .send(&send(chat, "b1", "from bob's socket"))
+                    .await;
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (seq, "posted on two".to_string()),
+            (seq + 1, "from bob's socket".to_string())
+        ]
+    );
+    bob.until("both messages", |t| t.seen.len() == 2).await;
+    assert_eq!(bob.duplicates, 0);
+}

@@ -43,6 +43,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/ws", get(super::ws::session::upgrade))
+        .route("/sse", get(super::ws::sse::stream))
+        .route("/frames", axum::routing::post(super::ws::frames::post))
         .leptos_routes_with_context(&state, routes, page_ctx.clone(), shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,

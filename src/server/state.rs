@@ -4,6 +4,7 @@ use super::config::Config;
 use super::db::Store;
 use super::limits::AuthLimits;
 use super::writer::MessageWriter;
+use super::ws::frames::FrameLimits;
 use super::ws::presence::ClusterPresence;
 use super::ws::redis_broker::RedisBroker;
 use super::ws::slots::Slots;
@@ -29,6 +30,8 @@ pub struct AppStateInner {
     pub slots: Arc<Slots>,
     /// Sign-in and sign-up limits per IP and per username.
     pub auth_limits: AuthLimits,
+    /// Limits on frames POSTed to `/frames`, per user.
+    pub frame_limits: FrameLimits,
     /// Where fan-out goes (see `server::ws::broker`).
     pub broker: Arc<dyn Broker>,
     /// Who is online on the other nodes (several nodes only; see `ws::presence`).
@@ -61,6 +64,7 @@ impl AppState {
             }
             None => (None, None),
         };
+        let frame_limits = FrameLimits::new(config.ws_send_rate, config.ws_send_burst);
         let writer = MessageWriter::start(store.clone(), broker.clone());
         store.spawn_checkpointer();
         let state = AppState(Arc::new(AppStateInner {
@@ -70,6 +74,7 @@ impl AppState {
             hub,
             slots,
             auth_limits,
+            frame_limits,
             broker,
             writer,
             presence,

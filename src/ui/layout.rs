@@ -1,7 +1,7 @@
 //! The signed-in shell: chat list on the left, the current route on the right.
 //! At phone width only one pane shows (`data-pane`), chosen by the URL.
 
-use super::live::{self, Live, Status};
+use super::live::{self, Live, Status, Transport};
 use super::time::Time;
 use crate::api::auth::{current_user, SignOut};
 use crate::api::chats::list_chats;
@@ -178,8 +178,28 @@ fn ConnectionBanner() -> impl IntoView {
     let live = use_context::<Live>();
     move || {
         let live = live?;
+        let transport = live.transport.get().label();
         let text = match live.status.get() {
-            Status::Idle | Status::Online => return None,
+            Status::Idle => return None,
+            Status::Online => {
+                // Quiet while online: a dot whose tooltip names the link in use.
+                let (title, kind) = (
+                    format!("Connected over {transport}"),
+                    match live.transport.get() {
+                        Transport::WebSocket => "websocket",
+                        Transport::Sse => "sse",
+                    },
+                );
+                let text = title.clone();
+                return Some(
+                    view! {
+                        <span class="live-dot" title=title data-transport=kind>
+                            <span class="visually-hidden">{text}</span>
+                        </span>
+                    }
+                    .into_any(),
+                );
+            }
             Status::Connecting => "Connecting…".to_string(),
             Status::Offline { retry_at } => {
                 let secs = ((retry_at - live.now.get()) / 1000.0).ceil().max(0.0);
@@ -190,7 +210,10 @@ fn ConnectionBanner() -> impl IntoView {
                 }
             }
         };
-        Some(view! { <div class="banner banner-warn" role="status">{text}</div> })
+        Some(
+            view! { <div class="banner banner-warn" role="status" title=format!("Live link: {transport}")>{text}</div> }
+                .into_any(),
+        )
     }
 }
 

@@ -1,5 +1,10 @@
 //! The browser's live connection: one WebSocket per tab (see `docs/PROTOCOL.md`).
 //!
+//! - Falls back by itself: after two WebSocket handshakes in a row that never open
+//!   (or hang for 5 s), the tab uses an SSE stream (`GET /sse`) for frames down and
+//!   `POST /frames` for frames up; every 3 minutes it tries a WebSocket again in the
+//!   background and moves back when one opens. Either way frames are the same, and
+//!   so are the outbox, resume and the guarantees below.
 //! - Reconnects by itself: exponential backoff with full jitter (0.5 s doubling to a
 //!   30 s cap), never gives up, and retries at once when the browser comes back
 //!   `online` or the tab becomes visible.
@@ -31,6 +36,23 @@ pub enum Status {
     },
 }
 
+/// Which link carries the live protocol (shown as the status's tooltip).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Transport {
+    WebSocket,
+    /// The fallback: Server-Sent Events down, POSTs up.
+    Sse,
+}
+
+impl Transport {
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "WebSocket",
+            Transport::Sse => "Server-Sent Events + HTTP POST (WebSocket blocked)",
+        }
+    }
+}
+
 /// A message typed but not yet acknowledged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
@@ -45,6 +67,7 @@ pub struct Pending {
 #[derive(Clone, Copy)]
 pub struct Live {
     pub status: RwSignal<Status>,
+    pub transport: RwSignal<Transport>,
     pub outbox: RwSignal<Vec<Pending>>,
     /// Ticks every second while offline (drives the "retrying in N s" countdown).
     pub now: RwSignal<f64>,
@@ -56,6 +79,7 @@ impl Live {
     pub fn new() -> Self {
         Live {
             status: RwSignal::new(Status::Idle),
+            transport: RwSignal::new(Transport::WebSocket),
             outbox: RwSignal::new(Vec::new()),
             now: RwSignal::new(0.0),
             presence: RwSignal::new(Default::default()),

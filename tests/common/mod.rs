@@ -68,3 +68,4 @@ pub fn on_postgres() -> bool {
 
 pub mod redis;
 pub mod server;
+pub mod sse;

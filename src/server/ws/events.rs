@@ -3,8 +3,8 @@
 
 use super::hub::{Frame, FrameKind};
 use super::Broker;
-use crate::model::protocol::ServerFrame;
-use crate::model::{ChatId, Message, UserId};
+use crate::model::protocol::{ErrorCode, ServerFrame};
+use crate::model::{AppError, ChatId, Message, UserId};
 use crate::server::db::Store;
 use crate::server::state::AppState;
 use crate::server::Result;
@@ -13,6 +13,19 @@ use axum::extract::ws::Utf8Bytes;
 /// Serialises a frame once, for every recipient.
 pub fn encode(frame: &ServerFrame, kind: FrameKind) -> Frame {
     Frame::new(encode_text(frame), kind)
+}
+
+/// The `error` frame's code for a refusal.
+pub fn error_code(app: &AppError) -> ErrorCode {
+    match app {
+        AppError::Invalid(_) | AppError::Conflict(_) => ErrorCode::Invalid,
+        AppError::NotFound(_) => ErrorCode::NotFound,
+        AppError::Forbidden | AppError::Unauthorized | AppError::BadCredentials => {
+            ErrorCode::Forbidden
+        }
+        AppError::RateLimited => ErrorCode::RateLimited,
+        AppError::Internal | AppError::Transport(_) => ErrorCode::Internal,
+    }
 }
 
 /// Serialises a frame for one connection.

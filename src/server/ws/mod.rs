@@ -1,4 +1,6 @@
-//! Live delivery over one WebSocket per tab (`GET /ws`).
+//! Live delivery over one WebSocket per tab (`GET /ws`), or, where WebSocket is
+//! blocked, over a Server-Sent Events stream (`GET /sse`) and POSTed frames
+//! (`POST /frames`): the same frames, queue and writer.
 //!
 //! - [`hub`]: the registry of open connections, and fan-out into their queues.
 //! - [`presence`]: who is online on any node (Redis), for several nodes.
@@ -12,10 +14,13 @@
 //! - [`writer`]: the connection's writer task: frames out in order, hold-back until
 //!   `resume`, replay and gap filling, heartbeat. (Not to be confused with
 //!   `server::writer`, the tasks that store and publish every new message.)
+//! - [`sse`]: the fallback's stream: a connection whose writer writes SSE events.
+//! - [`frames`]: the fallback's client frames, one POST each, on any node.
 //! - [`events`]: turning domain changes into frames, serialised once per event.
 
 pub mod broker;
 pub mod events;
+pub mod frames;
 pub mod hub;
 pub mod presence;
 pub mod queue;
@@ -23,6 +28,7 @@ mod reader;
 pub mod redis_broker;
 pub mod session;
 pub mod slots;
+pub mod sse;
 mod writer;
 
 pub use broker::{Broker, LocalBroker};

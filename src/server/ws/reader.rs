@@ -3,7 +3,7 @@
 //! once; acks (or errors) go out in order as the writer commits. Invalid frames get an
 //! `error` frame and count as strikes; too many close the connection.
 
-use super::events::encode;
+use super::events::{encode, error_code};
 use super::hub::{FrameKind, Outbound, ResumeRequest};
 use super::queue::Queue;
 use super::session::close_frame;
@@ -36,8 +36,8 @@ const _: () = assert!(2 * MAX_IN_FLIGHT <= crate::server::ws::hub::QUEUE_CAPACIT
 
 /// `read` frames per second and connection, and the burst above that (a tab catching
 /// up on several chats at once).
-const READS_PER_SECOND: u32 = 10;
-const READ_BURST: u32 = 50;
+pub(super) const READS_PER_SECOND: u32 = 10;
+pub(super) const READ_BURST: u32 = 50;
 
 /// A send queued for the message writer, waiting for its commit.
 struct InFlightSend {
@@ -254,16 +254,7 @@ impl Reader {
         client_id: Option<String>,
     ) -> Result<(), CloseFrame> {
         let app = AppError::from(err);
-        let code = match &app {
-            AppError::Invalid(_) => ErrorCode::Invalid,
-            AppError::NotFound(_) => ErrorCode::NotFound,
-            AppError::Forbidden | AppError::Unauthorized | AppError::BadCredentials => {
-                ErrorCode::Forbidden
-            }
-            AppError::RateLimited => ErrorCode::RateLimited,
-            AppError::Conflict(_) => ErrorCode::Invalid,
-            AppError::Internal | AppError::Transport(_) => ErrorCode::Internal,
-        };
+        let code = error_code(&app);
         if code == ErrorCode::Internal {
             return self.error(code, app.to_string(), client_id).await;
         }

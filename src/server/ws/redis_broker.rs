@@ -201,7 +201,10 @@ async fn connected<'a>(
 }
 
 /// Publishes `envelopes` in order, in one pipeline (one round trip).
-async fn send(conn: &mut redis::aio::MultiplexedConnection, envelopes: &[Envelope]) -> Result<(), ()> {
+async fn send(
+    conn: &mut redis::aio::MultiplexedConnection,
+    envelopes: &[Envelope],
+) -> Result<(), ()> {
     let mut pipe = redis::pipe();
     for envelope in envelopes {
         let payload = serde_json::to_vec(envelope).map_err(|_| ())?;

@@ -10,21 +10,21 @@
 
 use super::events::encode;
 use super::hub::FrameKind;
+use super::queue::Queue;
 use super::reader::Reader;
 use super::slots::{Refused, Slot};
-use super::writer::{Sink, Writer};
+use super::writer::{FrameSink, Writer};
 use crate::model::protocol::{ServerFrame, HEARTBEAT_MS, MAX_FRAME_BYTES, PROTOCOL_VERSION};
 use crate::model::User;
 use crate::server::auth::{self, AuthUser};
 use crate::server::client_ip::ClientIp;
 use crate::server::db::now_ms;
 use crate::server::state::AppState;
-use axum::extract::ws::{CloseFrame, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Utf8Bytes, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use futures::stream::SplitStream;
 use futures::StreamExt;
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
@@ -51,24 +51,9 @@ pub async fn upgrade(
     let Some(Extension(AuthUser(user))) = user else {
         return (StatusCode::UNAUTHORIZED, "Sign in first").into_response();
     };
-    let slot = match state
-        .slots
-        .acquire(user.id, ip.map(|Extension(ClientIp(ip))| ip))
-    {
+    let slot = match acquire_slot(&state, &user, ip) {
         Ok(slot) => slot,
-        Err(refused) => {
-            let message = match refused {
-                Refused::User => "Too many open connections for this account: close some tabs",
-                Refused::Ip => "Too many open connections from this address",
-            };
-            tracing::info!(user = %user.id, ?refused, "websocket refused: connection cap");
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, "30")],
-                message,
-            )
-                .into_response();
-        }
+        Err(refusal) => return *refusal,
     };
     let token_hash = auth::session_token(&headers)
         .map(|t| auth::hash_token(&t))
@@ -86,7 +71,39 @@ pub async fn upgrade(
             // Split here, not in `run`: its future keeps what it is given for the whole
             // connection, and the unsplit socket is ~370 B.
             let (sink, stream) = socket.split();
-            run(state, user, token_hash, slot, sink, stream)
+            let activity = Arc::new(AtomicI64::new(now_ms()));
+            let reader = {
+                let (state, activity) = (state.clone(), activity.clone());
+                move |user, queue| Reader::new(state, user, queue, activity).run(stream)
+            };
+            run(state, user, token_hash, slot, sink, activity, reader)
+        })
+}
+
+/// A slot under the caps on open connections (of `/ws` and `/sse` together), or the
+/// 429 that refuses one.
+pub(super) fn acquire_slot(
+    state: &AppState,
+    user: &User,
+    ip: Option<Extension<ClientIp>>,
+) -> Result<Slot, Box<Response>> {
+    state
+        .slots
+        .acquire(user.id, ip.map(|Extension(ClientIp(ip))| ip))
+        .map_err(|refused| {
+            let message = match refused {
+                Refused::User => "Too many open connections for this account: close some tabs",
+                Refused::Ip => "Too many open connections from this address",
+            };
+            tracing::info!(user = %user.id, ?refused, "live connection refused: connection cap");
+            Box::new(
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, "30")],
+                    message,
+                )
+                    .into_response(),
+            )
         })
 }
 
@@ -96,7 +113,9 @@ pub(super) fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
         reason: Utf8Bytes::from_static(reason),
     }
 }
-/// Drives one connection to its end, then cleans up (the only cleanup path).
+/// Drives one connection to its end, then cleans up (the only cleanup path). `sink`
+/// is where the writer writes (a WebSocket, or an SSE body); `reader` makes the task
+/// that takes the client's frames (for a stream, the one that hands over its resume).
 ///
 /// Memory per idle connection is what this future holds while it waits, so:
 /// - everything is set up before the `async` block: what the block captures stays in it
@@ -107,14 +126,19 @@ pub(super) fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
 /// - rare, deep paths (database work, replays, handling a client frame) are boxed where
 ///   they are awaited, so the loops' states stay small;
 /// - the long-lived futures are `async move` blocks, not `async fn`s (see `Writer::run`).
-fn run(
+pub(super) fn run<S, R>(
     state: AppState,
     user: User,
     token_hash: Vec<u8>,
     slot: Slot,
-    sink: Sink,
-    stream: SplitStream<WebSocket>,
-) -> impl std::future::Future<Output = ()> {
+    sink: S,
+    activity: Arc<AtomicI64>,
+    reader: impl FnOnce(User, Arc<Queue>) -> R,
+) -> impl std::future::Future<Output = ()>
+where
+    S: FrameSink,
+    R: std::future::Future<Output = CloseFrame>,
+{
     // The first frame, never held back (ephemeral frames are not), and first in the
     // queue, which is empty when it goes in, so it cannot be dropped either.
     let hello = encode(
@@ -128,14 +152,12 @@ fn run(
     );
     let reg = state.hub.register(user.id, hello);
     let (conn, first, user_id) = (reg.id, reg.first, user.id);
-    let activity = Arc::new(AtomicI64::new(now_ms()));
-    let writer = Writer::new(state.clone(), user_id, token_hash, activity.clone());
+    let writer = Writer::new(state.clone(), user_id, token_hash, activity);
     let mut writer = Box::pin(writer.run(sink, reg.queue.clone()));
-    let mut reader =
-        Box::pin(Reader::new(state.clone(), user, reg.queue.clone(), activity).run(stream));
+    let mut reader = Box::pin(reader(user, reg.queue.clone()));
     let queue = reg.queue;
     async move {
-        tracing::debug!(user = %user_id, conn, "ws connected");
+        tracing::debug!(user = %user_id, conn, "live connection opened");
         if first {
             if let Err(e) = Box::pin(state.presence_changed(user_id, true)).await {
                 tracing::warn!(error = %e, "presence update failed");
@@ -161,6 +183,6 @@ fn run(
             }
         }
         drop(slot);
-        tracing::debug!(user = %user_id, conn, "ws disconnected");
+        tracing::debug!(user = %user_id, conn, "live connection closed");
     }
 }

@@ -14,8 +14,7 @@ use crate::model::protocol::{
 use crate::model::{ChatId, UserId};
 use crate::server::db::now_ms;
 use crate::server::state::AppState;
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
-use futures::stream::SplitSink;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes};
 use futures::SinkExt;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -42,7 +41,10 @@ pub(super) struct Writer {
     held: Vec<Frame>,
 }
 
-pub(super) type Sink = SplitSink<WebSocket, WsMessage>;
+/// Where a writer writes: a WebSocket's sending half, or the channel into an SSE
+/// body (`super::sse`), which turns the same messages into events.
+pub(super) trait FrameSink: futures::Sink<WsMessage> + Unpin + Send + 'static {}
+impl<T: futures::Sink<WsMessage> + Unpin + Send + 'static> FrameSink for T {}
 
 /// See [`Writer::order`].
 enum Order {
@@ -78,7 +80,7 @@ impl Writer {
     #[allow(clippy::manual_async_fn)]
     pub(super) fn run(
         mut self,
-        mut sink: Sink,
+        mut sink: impl FrameSink,
         queue: Arc<Queue>,
     ) -> impl std::future::Future<Output = ()> {
         async move {
@@ -99,7 +101,7 @@ impl Writer {
     }
 
     /// Writes queued frames until the connection should end; returns the close frame.
-    async fn serve(&mut self, sink: &mut Sink, queue: &Queue) -> Option<CloseFrame> {
+    async fn serve(&mut self, sink: &mut impl FrameSink, queue: &Queue) -> Option<CloseFrame> {
         let mut heartbeat = tokio::time::interval(Duration::from_millis(HEARTBEAT_MS));
         heartbeat.tick().await;
         // Boxed and dropped once ready: most of a connection's life has no use for it.
@@ -146,7 +148,7 @@ impl Writer {
     }
 
     /// Every heartbeat: closes an idle connection or one whose session ended, else pings.
-    async fn heartbeat(&mut self, sink: &mut Sink) -> Result<(), Option<CloseFrame>> {
+    async fn heartbeat(&mut self, sink: &mut impl FrameSink) -> Result<(), Option<CloseFrame>> {
         if now_ms() - self.activity.load(Ordering::Relaxed) > IDLE_TIMEOUT_MS as i64 {
             return Err(Some(close_frame(close::IDLE, "idle")));
         }
@@ -196,7 +198,7 @@ impl Writer {
     }
 
     /// Queues one item on the socket (without flushing). `false` when the socket is gone.
-    async fn process(&mut self, sink: &mut Sink, item: Outbound) -> bool {
+    async fn process(&mut self, sink: &mut impl FrameSink, item: Outbound) -> bool {
         match item {
             Outbound::Frame(frame) if !self.ready && frame.kind != FrameKind::Ephemeral => {
                 self.held.push(frame);
@@ -215,7 +217,7 @@ impl Writer {
     }
 
     /// Stops holding back: sends what was held, through the usual dedupe / gap fill.
-    async fn become_ready(&mut self, sink: &mut Sink) -> bool {
+    async fn become_ready(&mut self, sink: &mut impl FrameSink) -> bool {
         if self.ready {
             return true;
         }
@@ -228,7 +230,7 @@ impl Writer {
         true
     }
 
-    async fn frame(&mut self, sink: &mut Sink, frame: Frame) -> bool {
+    async fn frame(&mut self, sink: &mut impl FrameSink, frame: Frame) -> bool {
         match self.order(frame.kind) {
             Order::Write => {}
             Order::Seen => return true,
@@ -242,12 +244,18 @@ impl Writer {
         sink.feed(WsMessage::Text(frame.text.clone())).await.is_ok()
     }
 
-    async fn send(&mut self, sink: &mut Sink, frame: &ServerFrame) -> bool {
+    async fn send(&mut self, sink: &mut impl FrameSink, frame: &ServerFrame) -> bool {
         sink.feed(WsMessage::Text(encode_text(frame))).await.is_ok()
     }
 
     /// Sends the committed messages with `after < seq <= until` from the database.
-    async fn replay(&mut self, sink: &mut Sink, chat: ChatId, after: i64, until: i64) -> bool {
+    async fn replay(
+        &mut self,
+        sink: &mut impl FrameSink,
+        chat: ChatId,
+        after: i64,
+        until: i64,
+    ) -> bool {
         let mut from = after;
         while from < until {
             let batch = match self
@@ -282,7 +290,7 @@ impl Writer {
     /// Replays each chat from the client's position, or `reset` when too far behind;
     /// then, where the client said which change its copy is current to, the edits,
     /// deletes, read pointers and member list changed since, and `synced`.
-    async fn resume(&mut self, sink: &mut Sink, request: ResumeRequest) -> bool {
+    async fn resume(&mut self, sink: &mut impl FrameSink, request: ResumeRequest) -> bool {
         let ResumeRequest { positions, changes } = request;
         for (chat, position) in positions {
             let (last, last_change) = match self.state.store.chat_for_member(chat, self.user).await
@@ -338,7 +346,7 @@ impl Writer {
     /// (anything later that they include is sent again next time, never missed).
     async fn replay_changes(
         &mut self,
-        sink: &mut Sink,
+        sink: &mut impl FrameSink,
         chat: ChatId,
         since: i64,
         upto_seq: i64,

@@ -1,0 +1,264 @@
+//! The fallback transport through a real server on an ephemeral port: a real SSE stream
+//! read as it arrives, and frames POSTed over real HTTP (both databases: see
+//! tests/common/mod.rs).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::server::{start, TestServer};
+use common::sse::{resume_query, Event, Stream};
+use natter::model::protocol::{ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};
+use natter::model::{ChatId, Message};
+use std::time::Duration;
+
+fn send(chat: ChatId, client_id: &str, body: &str) -> ClientFrame {
+    ClientFrame::Send {
+        client_id: client_id.into(),
+        chat_id: chat,
+        body: body.into(),
+    }
+}
+
+async fn next_message(s: &mut Stream) -> Message {
+    loop {
+        match s.next().await {
+            ServerFrame::Message { message } => return message,
+            ServerFrame::Resumed | ServerFrame::Read { .. } | ServerFrame::Presence { .. } => {}
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+}
+
+/// alice and bob in a DM, plus eve who is in no chat with them.
+async fn dm() -> (TestServer, ChatId, [String; 3]) {
+    let s = start().await;
+    let a = s.sign_up("alice").await;
+    let b = s.sign_up("bob").await;
+    let e = s.sign_up("eve").await;
+    let chat = s.create_chat(&a, "bob", "").await;
+    (s, chat, [a, b, e])
+}
+
+async fn acked_seq(s: &TestServer, cookie: &str, frame: &ClientFrame) -> i64 {
+    match s.post_frame(cookie, frame).await {
+        (200, Some(ServerFrame::Ack { seq, .. })) => seq,
+        other => panic!("expected an ack, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_stream_carries_each_frame_as_it_happens() {
+    let (s, chat, [a, b, _]) = dm().await;
+    let mut alice = s.sse(&a, "").await;
+    // One at a time: each message must arrive before the next is even sent (a stream
+    // buffered by compression or a proxy would deliver them only at the end).
+    for i in 1..=3 {
+        let seq = acked_seq(&s, &b, &send(chat, &format!("c{i}"), &format!("hi {i}"))).await;
+        let m = tokio::time::timeout(Duration::from_secs(2), next_message(&mut alice))
+            .await
+            .expect("the message did not arrive on its own");
+        assert_eq!((m.seq, m.body.as_str()), (seq, format!("hi {i}").as_str()));
+    }
+    // Typing crosses too (a POST from bob, an event for alice).
+    assert_eq!(
+        s.post_frame(&b, &ClientFrame::Typing { chat_id: chat })
+            .await,
+        (204, None)
+    );
+    loop {
+        match alice.next().await {
+            ServerFrame::Typing { chat_id, .. } => {
+                assert_eq!(chat_id, chat);
+                break;
+            }
+            ServerFrame::Read { .. } | ServerFrame::Presence { .. } => {}
+            other => panic!("expected typing, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_stream_answers_with_event_stream_headers_uncompressed() {
+    let (s, _, [a, ..]) = dm().await;
+    let res = s.sse_raw(Some(&a), "").await;
+    assert_eq!(res.status(), 200);
+    let h = res.headers();
+    assert_eq!(h["content-type"], "text/event-stream");
+    assert_eq!(h["cache-control"], "no-cache");
+    assert_eq!(h["x-accel-buffering"], "no");
+    assert!(h.get("content-encoding").is_none(), "{h:?}");
+}
+
+#[tokio::test]
+async fn a_post_send_is_acked_after_commit_and_a_retry_returns_the_original() {
+    let (s, chat, [a, ..]) = dm().await;
+    let frame = send(chat, "once", "only once");
+    let first = s.post_frame(&a, &frame).await;
+    let (200, Some(ServerFrame::Ack { seq, id, .. })) = first else {
+        panic!("expected an ack, got {first:?}");
+    };
+    // Committed before the answer: it is in the database now.
+    let stored = s.state.store.messages_after(chat, 0, 10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!((stored[0].seq, stored[0].id), (seq, id));
+    // The same client id again (a retry after a lost answer): the original, nothing new.
+    let again = s.post_frame(&a, &frame).await;
+    assert!(
+        matches!(again, (200, Some(ServerFrame::Ack { seq: s2, id: i2, .. })) if s2 == seq && i2 == id),
+        "{again:?}"
+    );
+    assert_eq!(
+        s.state
+            .store
+            .messages_after(chat, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_reopened_stream_gets_everything_it_missed_first() {
+    let (s, chat, [a, b, _]) = dm().await;
+    let kept = acked_seq(&s, &b, &send(chat, "k", "kept")).await;
+    // alice's tab was online, then went offline.
+    drop(s.sse(&a, "").await);
+    // Offline: bob sends three, edits the kept one.
+    let mut missed = Vec::new();
+    for i in 0..3 {
+        missed.push(
+            acked_seq(
+                &s,
+                &b,
+                &send(chat, &format!("m{i}"), &format!("missed {i}")),
+            )
+            .await,
+        );
+    }
+    let edit = ClientFrame::Edit {
+        message_id: s.state.store.messages_after(chat, 0, 1).await.unwrap()[0].id,
+        body: "kept, edited".into(),
+    };
+    assert_eq!(s.post_frame(&b, &edit).await, (204, None));
+    // Back: the stream opens with what alice holds (the first message, change 0).
+    let mut alice = s
+        .sse(&a, &resume_query(&[(chat, kept)], &[(chat, 0)]))
+        .await;
+    let mut got = Vec::new();
+    let mut edited = None;
+    loop {
+        match alice.next().await {
+            ServerFrame::Message { message } => got.push(message.seq),
+            ServerFrame::Edited { message, .. } => edited = Some(message.body),
+            ServerFrame::Resumed => break,
+            _ => {}
+        }
+    }
+    assert_eq!(got, missed, "the missed messages, in order, once");
+    assert_eq!(edited.as_deref(), Some("kept, edited"));
+}
+
+#[tokio::test]
+async fn strangers_other_origins_and_bad_bodies_are_refused_clearly() {
+    let (s, chat, [a, _, e]) = dm().await;
+    // No session.
+    assert_eq!(s.sse_raw(None, "").await.status(), 401);
+    let (status, _) = s
+        .post_raw(
+            None,
+            &s.origin,
+            serde_json::to_string(&send(chat, "x", "hi")).unwrap(),
+        )
+        .await;
+    assert_eq!(status, 401);
+    // Not a member: nothing learned, nothing stored.
+    let (status, answer) = s.post_frame(&e, &send(chat, "x", "let me in")).await;
+    assert_eq!(status, 404);
+    assert!(matches!(
+        answer,
+        Some(ServerFrame::Error {
+            code: ErrorCode::NotFound,
+            ..
+        })
+    ));
+    assert!(s
+        .state
+        .store
+        .messages_after(chat, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Another origin, riding alice's cookie.
+    let (status, _) = s
+        .post_raw(
+            Some(&a),
+            "http://evil.example",
+            serde_json::to_string(&send(chat, "x", "hi")).unwrap(),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert!(s
+        .state
+        .store
+        .messages_after(chat, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let res = reqwest::Client::new()
+        .get(format!("http://{}/sse", s.addr))
+        .header("cookie", &a)
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // Malformed, oversized, and a resume (the stream's) get a 4xx with a message.
+    let (status, body) = s.post_raw(Some(&a), &s.origin, "{not json".into()).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("bad frame"), "{body}");
+    let big = serde_json::to_string(&send(chat, "big", &"x".repeat(MAX_FRAME_BYTES))).unwrap();
+    let (status, body) = s.post_raw(Some(&a), &s.origin, big).await;
+    assert_eq!(status, 413);
+    assert!(body.contains("too big"), "{body}");
+    let (status, answer) = s
+        .post_frame(
+            &a,
+            &ClientFrame::Resume {
+                positions: Default::default(),
+                changes: Default::default(),
+            },
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(matches!(
+        answer,
+        Some(ServerFrame::Error {
+            code: ErrorCode::BadFrame,
+            ..
+        })
+    ));
+    let res = s.sse_raw(Some(&a), "?resume=%7B").await;
+    assert_eq!(res.status(), 400);
+}
+
+#[tokio::test]
+async fn a_signed_out_stream_is_closed_with_its_code() {
+    let (s, _, [a, ..]) = dm().await;
+    let mut alice = s.sse(&a, "").await;
+    let token = a.split_once('=').unwrap().1;
+    s.state
+        .store
+        .delete_session(&natter::server::auth::hash_token(token))
+        .await
+        .unwrap();
+    // The session is checked on every heartbeat; the close event names the reason.
+    let close = loop {
+        match alice.event_within(Duration::from_secs(60)).await {
+            Some(Event::Close { code, .. }) => break code,
+            Some(_) => continue,
+            None => panic!("the stream stayed open"),
+        }
+    };
+    assert_eq!(close, natter::model::protocol::close::UNAUTHORIZED);
+}
