@@ -4,6 +4,8 @@
 # sessions). Installs what is missing, builds the release. Ctrl-C stops everything it
 # started; the cluster's data lives in a temporary folder and goes with it.
 #   NATTER_CLUSTER_PORT  the proxy's port (default 3000)
+#   NATTER_CLUSTER_PROXY=plain  a proxy that does not pass WebSocket upgrades
+#                        (deploy/nginx-plain.conf: the browser falls back to SSE)
 #   --no-build           use the release binary as built (scripts/test.sh)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -60,7 +62,7 @@ done
 
 step "nginx round-robin on $ORIGIN"
 sed -e "s|@DIR@|$DIR|g" -e "s|@NODE1@|$NODE1|g" -e "s|@NODE2@|$NODE2|g" -e "s|@PORT@|$PORT|g" \
-  deploy/nginx-cluster.conf > "$DIR/nginx.conf"
+  "deploy/nginx-${NATTER_CLUSTER_PROXY:-cluster}.conf" > "$DIR/nginx.conf"
 nginx -p "$DIR" -e "$DIR/nginx-error.log" -c "$DIR/nginx.conf" &
 PIDS+=($!)
 until curl -sf "$ORIGIN/healthz" >/dev/null; do sleep 0.2; done

@@ -36,6 +36,7 @@ bash scripts/pg.sh stop "$PG_DIR/pg"
 
 step "benchmark smoke: every scenario once at a tiny size (figures: BENCHMARKS.md)"
 cargo run --features ssr --example bench -- --smoke --repeat 2 --page-also /login --server-bin "$CARGO_TARGET_DIR/debug/natter"
+cargo run --features ssr --example bench -- --smoke --sse --server-bin "$CARGO_TARGET_DIR/debug/natter" # receivers on SSE
 bash scripts/bench-cluster.sh --smoke # its cluster mode: two nodes on PostgreSQL + Redis
 
 step "release build (server + WASM, optimised with wasm-opt)"
@@ -59,5 +60,17 @@ for _ in $(seq 300); do
   sleep 0.2
 done
 (cd end2end && NATTER_E2E_CLUSTER="http://127.0.0.1:$CLUSTER_PORT" npx playwright test tests/cluster.spec.ts)
+kill -TERM "$CLUSTER_PID" 2>/dev/null; wait "$CLUSTER_PID" 2>/dev/null || true
+CLUSTER_PID=""
+
+step "end-to-end through a proxy that does not pass WebSocket upgrades (the SSE fallback)"
+NATTER_CLUSTER_PROXY=plain NATTER_CLUSTER_PORT="$CLUSTER_PORT" bash scripts/cluster.sh --no-build >"$CLUSTER_LOG" 2>&1 &
+CLUSTER_PID=$!
+for _ in $(seq 300); do
+  curl -sf "http://127.0.0.1:$CLUSTER_PORT/healthz" >/dev/null && break
+  kill -0 "$CLUSTER_PID" 2>/dev/null || { cat "$CLUSTER_LOG"; exit 1; }
+  sleep 0.2
+done
+(cd end2end && NATTER_E2E_NO_UPGRADE=1 NATTER_E2E_CLUSTER="http://127.0.0.1:$CLUSTER_PORT" npx playwright test tests/proxy.spec.ts)
 
 step "all tests passed"

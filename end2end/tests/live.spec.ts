@@ -45,6 +45,28 @@ test('messages, typing and unread badges arrive live without a reload', async ({
   await expect(chatLink(pageB, a)).toContainText('unread two');
 });
 
+test('an open chat at rest sends next to nothing over its socket', async ({ openPage }) => {
+  const suffix = uniqueSuffix();
+  const a = username('qa', suffix);
+  const b = username('qb', suffix);
+  const page = await openPage();
+  const other = await openPage();
+  await signUp(other, b);
+  // Count the frames this page sends from its first socket on.
+  const sent: string[] = [];
+  page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(String(f.payload))));
+  await signUp(page, a);
+  await createChat(page, b);
+  await sendMessage(page, 'then quiet', 'enter');
+  await page.waitForTimeout(1000);
+  const before = sent.length;
+  await page.waitForTimeout(4000);
+  // A resume answered by `synced` must not be answered by another resume (a loop
+  // that the server's limits would end by closing the socket, again and again).
+  expect(sent.slice(before), 'frames sent while idle').toEqual([]);
+  expect(sent.filter((f) => f.includes('"resume"')).length, 'resumes in all').toBeLessThanOrEqual(3);
+});
+
 test('a DM shows "Seen" once the other person has read the last message', async ({ openPage }) => {
   const { pageA, pageB } = await openDm(openPage);
   await sendMessage(pageA, 'did you read this?', 'enter');

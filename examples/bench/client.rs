@@ -11,13 +11,63 @@ use std::net::{IpAddr, SocketAddr};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Ws = WebSocketStream<TcpStream>;
 pub type Sink = SplitSink<Ws, Message>;
-pub type Stream = SplitStream<Ws>;
+
+/// Where a client reads server frames: a WebSocket's read half, or (`--sse`) the
+/// fallback's event stream.
+pub enum Stream {
+    Ws(SplitStream<Ws>),
+    Sse(SseBody),
+}
+
+/// An SSE response read as it arrives: each `data:` line is one frame's JSON.
+pub struct SseBody {
+    res: reqwest::Response,
+    buffer: String,
+    frames: std::collections::VecDeque<Utf8Bytes>,
+}
+
+impl Stream {
+    /// The next frame's JSON; `None` when the connection ended.
+    async fn next_text(&mut self) -> Result<Option<Utf8Bytes>, Error> {
+        match self {
+            Stream::Ws(ws) => {
+                while let Some(msg) = ws.next().await {
+                    match msg? {
+                        Message::Text(t) => return Ok(Some(t)),
+                        Message::Close(_) => return Ok(None),
+                        _ => continue,
+                    }
+                }
+                Ok(None)
+            }
+            Stream::Sse(sse) => loop {
+                if let Some(text) = sse.frames.pop_front() {
+                    return Ok(Some(text));
+                }
+                let Some(chunk) = sse.res.chunk().await? else {
+                    return Ok(None);
+                };
+                sse.buffer.push_str(std::str::from_utf8(&chunk)?);
+                while let Some(end) = sse.buffer.find("\n\n") {
+                    let event: String = sse.buffer.drain(..end + 2).collect();
+                    // Unnamed events carry frames; `heartbeat` and comments do not.
+                    if let Some(data) = event.strip_prefix("data: ") {
+                        sse.frames
+                            .push_back(Utf8Bytes::from(data.trim_end().to_string()));
+                    } else if event.starts_with("event: close") {
+                        return Ok(None);
+                    }
+                }
+            },
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct Server {
@@ -147,6 +197,47 @@ impl Server {
         }
     }
 
+    /// Opens the fallback's event stream (`GET /sse`) holding nothing of any chat, and
+    /// reads up to its `resumed`: live delivery starts now. Read-only: a fallback
+    /// client's frames go up as POSTs.
+    pub async fn open_sse(&self, cookie: &str) -> Result<Stream, Error> {
+        // `{"type":"resume","positions":{}}`, URL-encoded.
+        let resume = "%7B%22type%22%3A%22resume%22%2C%22positions%22%3A%7B%7D%7D";
+        let res = self
+            .http
+            .get(format!("{}/sse?resume={resume}", self.origin()))
+            .header("accept", "text/event-stream")
+            .header("cookie", cookie)
+            .send()
+            .await?;
+        if !res.status().is_success() {
+            return Err(format!("/sse: {}", res.status()).into());
+        }
+        let mut stream = Stream::Sse(SseBody {
+            res,
+            buffer: String::new(),
+            frames: Default::default(),
+        });
+        loop {
+            match next_frame(&mut stream).await? {
+                Some(ServerFrame::Resumed) => return Ok(stream),
+                Some(_) => continue,
+                None => return Err("stream ended before resumed".into()),
+            }
+        }
+    }
+
+    /// A receiving connection: a WebSocket, or with `sse` the event stream (then no
+    /// sink).
+    pub async fn receiver(&self, cookie: &str, sse: bool) -> Result<(Option<Sink>, Stream), Error> {
+        if sse {
+            Ok((None, self.open_sse(cookie).await?))
+        } else {
+            let (sink, stream) = self.connect(cookie, None).await?;
+            Ok((Some(sink), stream))
+        }
+    }
+
     /// Opens an authenticated WebSocket, waits for `hello` and answers it, as a client
     /// does, with `resume` from `positions` (the last seq it holds of each chat).
     /// Returns before the replay: the caller reads it, up to `resumed`.
@@ -171,7 +262,8 @@ impl Server {
             .read_buffer_size(4096)
             .write_buffer_size(write_buffer);
         let (ws, _) = tokio_tungstenite::client_async_with_config(req, tcp, Some(config)).await?;
-        let (mut sink, mut stream) = ws.split();
+        let (mut sink, stream) = ws.split();
+        let mut stream = Stream::Ws(stream);
         loop {
             match next_frame(&mut stream).await? {
                 Some(ServerFrame::Hello { .. }) => {
@@ -203,16 +295,12 @@ pub async fn feed(sink: &mut Sink, frame: &ClientFrame) -> Result<(), Error> {
     Ok(())
 }
 
-/// The next protocol frame, `None` when the socket closed.
+/// The next protocol frame, `None` when the connection ended.
 pub async fn next_frame(stream: &mut Stream) -> Result<Option<ServerFrame>, Error> {
-    while let Some(msg) = stream.next().await {
-        match msg? {
-            Message::Text(t) => return Ok(Some(serde_json::from_str(t.as_str())?)),
-            Message::Close(_) => return Ok(None),
-            _ => continue,
-        }
+    match stream.next_text().await? {
+        Some(t) => Ok(Some(serde_json::from_str(t.as_str())?)),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 /// The two fields a receiver measures, read from a frame without building the whole
@@ -250,21 +338,16 @@ pub enum Seen {
     Other,
 }
 
-/// The next frame, read as lightly as [`next_message`] reads; `None` when the socket closed.
+/// The next frame, read as lightly as [`next_message`] reads; `None` when the
+/// connection ended.
 pub async fn next_seen(stream: &mut Stream) -> Result<Option<Seen>, Error> {
-    while let Some(msg) = stream.next().await {
-        match msg? {
-            Message::Text(t) => {
-                let frame: LightFrame = serde_json::from_str(t.as_str())?;
-                return Ok(Some(match (frame.kind.as_ref(), frame.message) {
-                    ("message", Some(m)) => Seen::Message(m.seq, m.body.into_owned()),
-                    ("ack", _) => Seen::Ack,
-                    _ => Seen::Other,
-                }));
-            }
-            Message::Close(_) => return Ok(None),
-            _ => continue,
-        }
-    }
-    Ok(None)
+    let Some(t) = stream.next_text().await? else {
+        return Ok(None);
+    };
+    let frame: LightFrame = serde_json::from_str(t.as_str())?;
+    Ok(Some(match (frame.kind.as_ref(), frame.message) {
+        ("message", Some(m)) => Seen::Message(m.seq, m.body.into_owned()),
+        ("ack", _) => Seen::Ack,
+        _ => Seen::Other,
+    }))
 }

@@ -61,6 +61,10 @@ struct Args {
     /// against the first). scripts/bench-cluster.sh starts PostgreSQL and Redis for it.
     #[arg(long)]
     cluster: bool,
+    /// Receivers (burst, fanout) and idle connections use the fallback's SSE stream
+    /// instead of a WebSocket; senders keep theirs.
+    #[arg(long)]
+    sse: bool,
     /// burst: messages.
     #[arg(long, default_value_t = 1000)]
     burst: usize,
@@ -273,6 +277,7 @@ async fn main() -> Result<(), client::Error> {
         senders: server.clone(),
         receivers: client::Server::new(nodes[nodes.len() - 1].0),
         pids: nodes.iter().map(|n| n.1).collect(),
+        sse: args.sse,
     };
     if !args.json {
         let all: Vec<String> = nodes
@@ -324,7 +329,17 @@ async fn main() -> Result<(), client::Error> {
         );
     }
     if want(Scenario::Idle) {
-        rows.push(scenarios::idle(&server, pid, args.idle, args.idle_users, args.idle_hold).await?);
+        rows.push(
+            scenarios::idle(
+                &server,
+                pid,
+                args.idle,
+                args.idle_users,
+                args.idle_hold,
+                args.sse,
+            )
+            .await?,
+        );
     }
     let mut broken = false;
     for row in &rows {

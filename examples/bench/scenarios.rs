@@ -2,7 +2,7 @@
 
 use crate::client::{feed, next_frame, next_message, next_seen, send, Error, Seen, Server};
 use crate::stats::{rss_kib, Latency, Meter, Row};
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use natter::model::protocol::{ClientFrame, ServerFrame};
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -43,6 +43,9 @@ pub struct Target {
     pub receivers: Server,
     /// The server processes to measure (0: not measured), the senders' node first.
     pub pids: Vec<u32>,
+    /// Receivers read the fallback's SSE stream instead of a WebSocket (senders keep
+    /// their WebSocket: the figures are about delivery).
+    pub sse: bool,
 }
 
 impl Target {
@@ -50,12 +53,15 @@ impl Target {
         self.senders.addr != self.receivers.addr
     }
 
-    fn shape(&self) -> &'static str {
+    fn shape(&self) -> String {
+        let mut shape = String::new();
         if self.is_cluster() {
-            " cluster: senders on node 1, receivers on node 2"
-        } else {
-            ""
+            shape.push_str(" cluster: senders on node 1, receivers on node 2");
         }
+        if self.sse {
+            shape.push_str(" receivers on SSE");
+        }
+        shape
     }
 }
 
@@ -69,7 +75,7 @@ pub async fn burst(target: &Target, n: usize) -> Result<Row, Error> {
     let chat = server.create_chat(&ca, &b, "").await?;
     // The sender pipelines: its frames leave in 64 KiB writes, not one write each.
     let (mut sa, mut ra) = server.connect_with(&ca, None, 64 * 1024).await?;
-    let (_sb, mut rb) = target.receivers.connect(&cb, None).await?;
+    let (_sb, mut rb) = target.receivers.receiver(&cb, target.sse).await?;
     let meter = Meter::start(&target.pids);
 
     let receiver = tokio::spawn(async move {
@@ -173,13 +179,13 @@ pub async fn fanout(
     let per_sender = (rate * seconds).round() as usize;
     let expected_each = per_sender * senders;
     for (i, cookie) in cookies.iter().enumerate() {
-        let node = if i < senders {
-            &target.senders
+        let mut stream = if i < senders {
+            let (sink, stream) = target.senders.connect(cookie, None).await?;
+            sinks.push(sink);
+            stream
         } else {
-            &target.receivers
+            target.receivers.receiver(cookie, target.sse).await?.1
         };
-        let (sink, mut stream) = node.connect(cookie, None).await?;
-        sinks.push(sink);
         receivers.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(expected_each);
             let mut seen = HashSet::new();
@@ -293,6 +299,7 @@ pub async fn idle(
     n: usize,
     users: usize,
     hold: f64,
+    sse: bool,
 ) -> Result<Row, Error> {
     let tag = unique("i");
     let mut cookies = Vec::new();
@@ -316,15 +323,21 @@ pub async fn idle(
         }
         // 127.0.0.2, .3, …: each source address has its own ~28 000 ephemeral ports.
         let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (i / 20_000) as u8));
+        let cookie = &cookies[i % cookies.len()];
+        let opened = if sse {
+            server.open_sse(cookie).await.map(|stream| (None, stream))
+        } else {
+            server
+                .connect(cookie, Some(source))
+                .await
+                .map(|(sink, stream)| (Some(sink), stream))
+        };
         // A connection that fails is counted as lost below.
-        if let Ok((sink, mut stream)) = server
-            .connect(&cookies[i % cookies.len()], Some(source))
-            .await
-        {
+        if let Ok((sink, mut stream)) = opened {
             let closed = closed.clone();
             readers.push(tokio::spawn(async move {
                 let _sink = sink;
-                while let Some(Ok(_)) = stream.next().await {}
+                while let Ok(Some(_)) = next_seen(&mut stream).await {}
                 closed.fetch_add(1, Ordering::Relaxed);
             }));
         }
@@ -334,7 +347,10 @@ pub async fn idle(
     let held = (readers.len() as u64).saturating_sub(closed.load(Ordering::Relaxed));
     let mut row = Row {
         scenario: "idle".into(),
-        params: format!("connections={n} users={users} hold={hold}s"),
+        params: format!(
+            "connections={n} users={users} hold={hold}s{}",
+            if sse { " SSE streams" } else { "" }
+        ),
         sent: n as u64,
         expected: n as u64,
         received: held,

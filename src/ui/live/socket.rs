@@ -731,16 +731,19 @@ pub fn note_position(chat: ChatId, seq: i64) {
 /// before it; a resume from here replays each of them again (harmless: a replay is the
 /// row's current state).
 ///
-/// A chat shown while the socket is already open is resumed on its own at once: the
-/// server then keeps it in seq order for this tab (with several nodes, a message from
-/// another node can arrive after a later one from this node; the server fills such a
-/// gap from SQL only for chats the tab has resumed).
+/// A chat this tab starts to show while the link is already open is resumed on its own
+/// at once: the server then keeps it in seq order for this tab (with several nodes, a
+/// message from another node can arrive after a later one from this node; the server
+/// fills such a gap from SQL only for chats the tab has resumed). Only a chat new to
+/// the tab: the `synced` that answers that resume comes back here, and resuming again
+/// would never end.
 pub fn note_change(chat: ChatId, change: i64) {
     let resume = CONN.with_borrow_mut(|c| {
+        let new_here = !c.changes.contains_key(&chat);
         let position = *c.positions.entry(chat).or_insert(0);
         let p = c.changes.entry(chat).or_insert(change);
         *p = (*p).max(change);
-        c.online.then(|| ClientFrame::Resume {
+        (c.online && new_here).then(|| ClientFrame::Resume {
             positions: BTreeMap::from([(chat, position)]),
             changes: BTreeMap::from([(chat, *p)]),
         })
