@@ -30,6 +30,7 @@ use axum::Extension;
 use futures::StreamExt;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 
 /// Frames between the writer and the HTTP body. Small: the connection's queue is the
 /// buffer that counts (and kicks a slow consumer); this one only lets the body take
@@ -90,11 +91,26 @@ pub async fn stream(
         activity.clone(),
         reader,
     ));
-    let body = frames.ready_chunks(CHUNK_FRAMES).map(move |batch| {
-        // The body is being read: the client is alive (a client that stops reading
-        // stops this, and the writer's idle check closes the stream).
-        activity.store(now_ms(), Ordering::Relaxed);
-        Ok::<_, std::convert::Infallible>(encode(&batch))
+    // Each chunk is what the channel holds (up to CHUNK_FRAMES frames), encoded
+    // straight into one buffer: `ready_chunks` would keep a vector of CHUNK_FRAMES
+    // messages allocated for every idle stream.
+    let mut frames = frames;
+    let body = futures::stream::poll_fn(move |cx| {
+        let first = std::task::ready!(frames.poll_next_unpin(cx));
+        Poll::Ready(first.map(|first| {
+            // The body is being read: the client is alive (a client that stops reading
+            // stops this, and the writer's idle check closes the stream).
+            activity.store(now_ms(), Ordering::Relaxed);
+            let mut out = String::new();
+            encode_into(&mut out, &first);
+            for _ in 1..CHUNK_FRAMES {
+                match frames.try_recv() {
+                    Ok(more) => encode_into(&mut out, &more),
+                    Err(_) => break,
+                }
+            }
+            Ok::<_, std::convert::Infallible>(Bytes::from(out))
+        }))
     });
     (
         [
@@ -117,29 +133,25 @@ fn parse_resume(json: &str) -> Result<ResumeRequest, String> {
     }
 }
 
-/// Server frames as SSE events, in one chunk.
-fn encode(batch: &[WsMessage]) -> Bytes {
-    let mut out = String::new();
-    for message in batch {
-        match message {
-            // A frame is one line of compact JSON (newlines in strings are escaped).
-            WsMessage::Text(text) => {
-                out.push_str("data: ");
-                out.push_str(text.as_str());
-                out.push_str("\n\n");
-            }
-            WsMessage::Ping(_) => out.push_str(": heartbeat\nevent: heartbeat\ndata: {}\n\n"),
-            WsMessage::Close(frame) => {
-                let (code, reason) = frame
-                    .as_ref()
-                    .map_or((1000, ""), |f| (f.code, f.reason.as_str()));
-                let data = serde_json::json!({ "code": code, "reason": reason });
-                out.push_str(&format!("event: close\ndata: {data}\n\n"));
-            }
-            WsMessage::Binary(_) | WsMessage::Pong(_) => {}
+/// A server frame as an SSE event, appended to `out`.
+fn encode_into(out: &mut String, message: &WsMessage) {
+    match message {
+        // A frame is one line of compact JSON (newlines in strings are escaped).
+        WsMessage::Text(text) => {
+            out.push_str("data: ");
+            out.push_str(text.as_str());
+            out.push_str("\n\n");
         }
+        WsMessage::Ping(_) => out.push_str(": heartbeat\nevent: heartbeat\ndata: {}\n\n"),
+        WsMessage::Close(frame) => {
+            let (code, reason) = frame
+                .as_ref()
+                .map_or((1000, ""), |f| (f.code, f.reason.as_str()));
+            let data = serde_json::json!({ "code": code, "reason": reason });
+            out.push_str(&format!("event: close\ndata: {data}\n\n"));
+        }
+        WsMessage::Binary(_) | WsMessage::Pong(_) => {}
     }
-    Bytes::from(out)
 }
 
 #[cfg(test)]
@@ -157,8 +169,12 @@ mod tests {
                 reason: Utf8Bytes::from_static("session ended"),
             })),
         ];
+        let mut out = String::new();
+        for m in &batch {
+            encode_into(&mut out, m);
+        }
         assert_eq!(
-            encode(&batch),
+            out,
             "data: {\"type\":\"pong\"}\n\n: heartbeat\nevent: heartbeat\ndata: {}\n\n\
              event: close\ndata: {\"code\":4001,\"reason\":\"session ended\"}\n\n"
         );
