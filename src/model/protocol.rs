@@ -1,5 +1,5 @@
-//! The WebSocket protocol (`GET /ws`): one JSON object per text frame, tagged by
-//! `"type"`. Compiled into the server and the WASM client alike; `docs/PROTOCOL.md`
+//! The live protocol (`GET /ws`, or its fallback `GET /sse` + `POST /frames`): one
+//! JSON object per frame, tagged by `"type"`. Compiled into the server and the WASM client alike; `docs/PROTOCOL.md`
 //! documents every frame, the close codes, the limits and the resume rules.
 
 use super::ids::{ChatId, MessageId, UserId};
@@ -19,6 +19,14 @@ pub const RESUME_MAX_MESSAGES: i64 = 10_000;
 /// The server pings this often and expects some frame back within [`IDLE_TIMEOUT_MS`].
 pub const HEARTBEAT_MS: u64 = 25_000;
 pub const IDLE_TIMEOUT_MS: u64 = 60_000;
+
+/// `read` frames per second and connection (or, over `POST /frames`, user), and the
+/// burst above that (a tab catching up on several chats at once); excess is dropped.
+pub const READS_PER_SECOND: u32 = 10;
+pub const READ_BURST: u32 = 50;
+/// `typing` frames per second and connection (or user), and the burst; excess dropped.
+pub const TYPING_PER_SECOND: u32 = 2;
+pub const TYPING_BURST: u32 = 5;
 
 /// Typing indicators expire this long after the last `typing` frame.
 pub const TYPING_TTL_MS: u64 = 5_000;

@@ -5,8 +5,12 @@
 //!
 //! Refusals are [`AppError::RateLimited`] (429, with `Retry-After`: see
 //! `router::server_fn_error_status`), decided before any hashing.
+//!
+//! [`FrameLimits`]: the live protocol's frames POSTed over HTTP (the SSE fallback), per
+//! user, as a WebSocket limits them per connection.
 
-use crate::model::AppError;
+use crate::model::protocol::{READS_PER_SECOND, READ_BURST, TYPING_BURST, TYPING_PER_SECOND};
+use crate::model::{AppError, UserId};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -68,6 +72,50 @@ impl AuthLimits {
     }
 }
 
+/// Per-user limits on frames POSTed to `/frames` (on this node), with the quotas a
+/// WebSocket has per connection (docs/PROTOCOL.md, "Limits").
+pub struct FrameLimits {
+    sends: DefaultKeyedRateLimiter<UserId>,
+    changes: DefaultKeyedRateLimiter<UserId>,
+    reads: DefaultKeyedRateLimiter<UserId>,
+    typing: DefaultKeyedRateLimiter<UserId>,
+}
+
+impl FrameLimits {
+    /// `send_rate` / `send_burst`: the `--ws-send-rate` and `--ws-send-burst` settings.
+    pub fn new(send_rate: u32, send_burst: u32) -> Self {
+        let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+        let sends = || Quota::per_second(nz(send_rate)).allow_burst(nz(send_burst));
+        FrameLimits {
+            sends: RateLimiter::keyed(sends()),
+            changes: RateLimiter::keyed(sends()),
+            reads: RateLimiter::keyed(
+                Quota::per_second(nz(READS_PER_SECOND)).allow_burst(nz(READ_BURST)),
+            ),
+            typing: RateLimiter::keyed(
+                Quota::per_second(nz(TYPING_PER_SECOND)).allow_burst(nz(TYPING_BURST)),
+            ),
+        }
+    }
+
+    pub fn send(&self, user: UserId) -> bool {
+        check(&self.sends, &user).is_ok()
+    }
+
+    /// `edit` and `delete`.
+    pub fn change(&self, user: UserId) -> bool {
+        check(&self.changes, &user).is_ok()
+    }
+
+    pub fn read(&self, user: UserId) -> bool {
+        check(&self.reads, &user).is_ok()
+    }
+
+    pub fn typing(&self, user: UserId) -> bool {
+        check(&self.typing, &user).is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +143,22 @@ mod tests {
         assert!(limits.sign_up(Some(ip)).is_ok());
         assert_eq!(limits.sign_up(Some(ip)), Err(AppError::RateLimited));
         assert!(limits.sign_up(None).is_ok());
+    }
+
+    #[test]
+    fn posted_frames_are_limited_per_user() {
+        let limits = FrameLimits::new(1, 3);
+        let (a, b) = (UserId(1), UserId(2));
+        assert!((0..3).all(|_| limits.send(a)));
+        assert!(!limits.send(a), "beyond the burst");
+        assert!(limits.send(b), "another user has a bucket of their own");
+        assert!(
+            limits.change(a),
+            "edits and deletes have a bucket of their own"
+        );
+        assert!((0..TYPING_BURST).all(|_| limits.typing(a)));
+        assert!(!limits.typing(a));
+        assert!((0..READ_BURST).all(|_| limits.read(a)));
+        assert!(!limits.read(a));
     }
 }

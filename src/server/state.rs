@@ -2,10 +2,9 @@
 
 use super::config::Config;
 use super::db::Store;
-use super::limits::AuthLimits;
+use super::limits::{AuthLimits, FrameLimits};
 use super::writer::MessageWriter;
-use super::ws::frames::FrameLimits;
-use super::ws::presence::ClusterPresence;
+use super::ws::presence::{ClusterPresence, Swept};
 use super::ws::redis_broker::RedisBroker;
 use super::ws::slots::Slots;
 use super::ws::{Broker, Hub, LocalBroker};
@@ -85,15 +84,21 @@ impl AppState {
         Ok(state)
     }
 
-    /// Announces offline the users whose node died (their presence entries expired):
-    /// for as long as this state lives.
-    fn announce_swept(&self, mut gone: tokio::sync::mpsc::UnboundedReceiver<crate::model::UserId>) {
+    /// Acts on what the presence sweeper found gone, for as long as this state lives:
+    /// users whose node died are announced offline; a dead node's unpublished events
+    /// are recovered by every node's connections (`resync`).
+    fn announce_swept(&self, mut gone: tokio::sync::mpsc::UnboundedReceiver<Swept>) {
         let weak = Arc::downgrade(&self.0);
         tokio::spawn(async move {
-            while let Some(user) = gone.recv().await {
+            while let Some(swept) = gone.recv().await {
                 let Some(inner) = weak.upgrade() else { return };
-                if let Err(e) = AppState(inner).presence_changed(user, false).await {
-                    tracing::warn!(error = %e, "presence update failed");
+                match swept {
+                    Swept::User(user) => {
+                        if let Err(e) = AppState(inner).presence_changed(user, false).await {
+                            tracing::warn!(error = %e, "presence update failed");
+                        }
+                    }
+                    Swept::Node => inner.broker.resync_everyone(),
                 }
             }
         });

@@ -16,6 +16,10 @@ pub trait Broker: Send + Sync + 'static {
     fn connected(&self) -> bool {
         true
     }
+
+    /// Every connection on every node resumes from SQL (some events may never have
+    /// been published). Nothing to do for one node.
+    fn resync_everyone(&self) {}
 }
 
 /// Single-process fan-out.

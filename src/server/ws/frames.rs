@@ -12,7 +12,7 @@
 
 use super::events::error_code;
 use crate::model::protocol::{ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};
-use crate::model::{AppError, UserId};
+use crate::model::AppError;
 use crate::server::auth::AuthUser;
 use crate::server::chat;
 use crate::server::state::AppState;
@@ -21,43 +21,6 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::num::NonZeroU32;
-
-/// Beyond this many users a limiter forgets the ones whose limit has recovered.
-const MAX_KEYS: usize = 100_000;
-
-/// Per-user limits on POSTed frames, as a socket has per connection (on this node).
-pub struct FrameLimits {
-    sends: DefaultKeyedRateLimiter<UserId>,
-    changes: DefaultKeyedRateLimiter<UserId>,
-    reads: DefaultKeyedRateLimiter<UserId>,
-    typing: DefaultKeyedRateLimiter<UserId>,
-}
-
-impl FrameLimits {
-    /// `send_rate` / `send_burst`: the `--ws-send-rate` and `--ws-send-burst` settings.
-    pub fn new(send_rate: u32, send_burst: u32) -> Self {
-        let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
-        let sends = || Quota::per_second(nz(send_rate)).allow_burst(nz(send_burst));
-        FrameLimits {
-            sends: RateLimiter::keyed(sends()),
-            changes: RateLimiter::keyed(sends()),
-            reads: RateLimiter::keyed(
-                Quota::per_second(nz(super::reader::READS_PER_SECOND))
-                    .allow_burst(nz(super::reader::READ_BURST)),
-            ),
-            typing: RateLimiter::keyed(Quota::per_second(nz(2)).allow_burst(nz(5))),
-        }
-    }
-}
-
-fn allowed(limiter: &DefaultKeyedRateLimiter<UserId>, user: UserId) -> bool {
-    if limiter.len() > MAX_KEYS {
-        limiter.retain_recent();
-    }
-    limiter.check_key(&user).is_ok()
-}
 
 /// The answer: a server frame as JSON with `status`.
 fn frame(status: StatusCode, frame: &ServerFrame) -> Response {
@@ -130,7 +93,7 @@ pub async fn post(
             chat_id,
             body,
         } => {
-            if !allowed(&limits.sends, user.id) {
+            if !limits.send(user.id) {
                 return refuse(
                     ErrorCode::RateLimited,
                     "sending too fast".into(),
@@ -151,26 +114,20 @@ pub async fn post(
                 Err(e) => app_error(e, Some(client_id)),
             }
         }
-        ClientFrame::Edit { .. } | ClientFrame::Delete { .. }
-            if !allowed(&limits.changes, user.id) =>
-        {
-            refuse(
-                ErrorCode::RateLimited,
-                "too many changes: slow down".into(),
-                None,
-            )
-        }
+        ClientFrame::Edit { .. } | ClientFrame::Delete { .. } if !limits.change(user.id) => refuse(
+            ErrorCode::RateLimited,
+            "too many changes: slow down".into(),
+            None,
+        ),
         ClientFrame::Edit { message_id, body } => {
             done(chat::edit(&state, &user, message_id, &body).await)
         }
         ClientFrame::Delete { message_id } => done(chat::delete(&state, &user, message_id).await),
         // Best effort, as on a socket: the excess is dropped quietly.
-        ClientFrame::Typing { .. } if !allowed(&limits.typing, user.id) => {
+        ClientFrame::Typing { .. } if !limits.typing(user.id) => {
             StatusCode::NO_CONTENT.into_response()
         }
-        ClientFrame::Read { .. } if !allowed(&limits.reads, user.id) => {
-            StatusCode::NO_CONTENT.into_response()
-        }
+        ClientFrame::Read { .. } if !limits.read(user.id) => StatusCode::NO_CONTENT.into_response(),
         ClientFrame::Typing { chat_id } => done(chat::typing(&state, &user, chat_id).await),
         ClientFrame::Read { chat_id, seq } => {
             done(chat::mark_read(&state, &user, chat_id, seq).await)

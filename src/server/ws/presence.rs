@@ -9,6 +9,12 @@
 //! first announces the user offline if no live entry is left. So "last seen" is right
 //! within 4/3 of the TTL (40 s by default) even when a node is killed.
 //!
+//! The same beat keeps the node itself alive in `natter:nodes` (node → expiry). A node
+//! whose entry expires died (or lost Redis) without saying goodbye, and may have
+//! committed events it never published: the sweeper that claims its entry has every
+//! node tell its connections to `resync` (they catch up from SQL), so such an event
+//! reaches everyone within 4/3 of the TTL even in a chat that stays quiet.
+//!
 //! When two nodes race, both may announce the same change: presence frames are states,
 //! so a repeat changes nothing. When Redis is unreachable, each node decides alone, as
 //! a single node does.
@@ -26,6 +32,17 @@ use tokio::sync::mpsc;
 pub const DEFAULT_TTL_SECS: u64 = 30;
 /// Every (user, node) entry by expiry, for the sweepers.
 const EXPIRIES: &str = "natter:presence:expiries";
+/// Every node by expiry.
+const NODES: &str = "natter:nodes";
+
+/// What a sweep found gone.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Swept {
+    /// A user whose last entry expired: announce them offline.
+    User(UserId),
+    /// A node that stopped beating: its unpublished events must be recovered.
+    Node,
+}
 
 fn key(user: UserId) -> String {
     format!("natter:presence:{user}")
@@ -39,14 +56,14 @@ pub struct ClusterPresence {
 }
 
 impl ClusterPresence {
-    /// Starts the refresh-and-sweep task. Users whose last entry a sweep removed (their
-    /// node died) are sent on the returned channel, to be announced offline.
+    /// Starts the refresh-and-sweep task. What a sweep finds gone (a user whose last
+    /// entry expired, a node that died) is sent on the returned channel.
     pub fn start(
         url: &str,
         node: u64,
         ttl: Duration,
         hub: Arc<Hub>,
-    ) -> Result<(Arc<Self>, mpsc::UnboundedReceiver<UserId>), redis::RedisError> {
+    ) -> Result<(Arc<Self>, mpsc::UnboundedReceiver<Swept>), redis::RedisError> {
         let presence = Arc::new(ClusterPresence {
             client: redis::Client::open(url)?,
             conn: tokio::sync::Mutex::new(None),
@@ -183,11 +200,7 @@ impl ClusterPresence {
     }
 
     /// Refreshes this node's entries, then sweeps expired ones (any node's).
-    async fn beat(
-        &self,
-        hub: &Hub,
-        gone: &mpsc::UnboundedSender<UserId>,
-    ) -> redis::RedisResult<()> {
+    async fn beat(&self, hub: &Hub, gone: &mpsc::UnboundedSender<Swept>) -> redis::RedisResult<()> {
         let mut c = match self.conn().await {
             Ok(c) => c,
             Err(e) => {
@@ -197,6 +210,33 @@ impl ClusterPresence {
         };
         for user in hub.online_users() {
             self.record(&mut c, user).await?;
+        }
+        let expiry = now_ms() + self.ttl.as_millis() as i64;
+        redis::cmd("ZADD")
+            .arg(NODES)
+            .arg(expiry)
+            .arg(&self.node)
+            .query_async::<()>(&mut c)
+            .await?;
+        let dead: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(NODES)
+            .arg("-inf")
+            .arg(now_ms())
+            .arg("LIMIT")
+            .arg(0)
+            .arg(100)
+            .query_async(&mut c)
+            .await?;
+        for node in dead {
+            let claimed: i64 = redis::cmd("ZREM")
+                .arg(NODES)
+                .arg(&node)
+                .query_async(&mut c)
+                .await?;
+            if claimed == 1 {
+                tracing::warn!(node, "presence: a node stopped beating; every node resyncs");
+                let _ = gone.send(Swept::Node);
+            }
         }
         let expired: Vec<String> = redis::cmd("ZRANGEBYSCORE")
             .arg(EXPIRIES)
@@ -231,7 +271,7 @@ impl ClusterPresence {
             let live = self.elsewhere(&mut c, user).await? || hub.is_online(user);
             if !live {
                 tracing::info!(user = %user, node, "presence: a node's entry expired; offline");
-                let _ = gone.send(user);
+                let _ = gone.send(Swept::User(user));
             }
         }
         Ok(())

@@ -7,7 +7,10 @@ use super::events::{encode, error_code};
 use super::hub::{FrameKind, Outbound, ResumeRequest};
 use super::queue::Queue;
 use super::session::close_frame;
-use crate::model::protocol::{close, ClientFrame, ErrorCode, ServerFrame};
+use crate::model::protocol::{
+    close, ClientFrame, ErrorCode, ServerFrame, READS_PER_SECOND, READ_BURST, TYPING_BURST,
+    TYPING_PER_SECOND,
+};
 use crate::model::{AppError, ChatId, Message, User};
 use crate::server::state::AppState;
 use crate::server::writer::Pending;
@@ -33,11 +36,6 @@ const MAX_STRIKES: u32 = 50;
 /// burst takes, and each batch pays two hand-offs to SQLite's thread.
 const MAX_IN_FLIGHT: usize = 1024;
 const _: () = assert!(2 * MAX_IN_FLIGHT <= crate::server::ws::hub::QUEUE_CAPACITY);
-
-/// `read` frames per second and connection, and the burst above that (a tab catching
-/// up on several chats at once).
-pub(super) const READS_PER_SECOND: u32 = 10;
-pub(super) const READ_BURST: u32 = 50;
 
 /// A send queued for the message writer, waiting for its commit.
 struct InFlightSend {
@@ -107,7 +105,9 @@ impl Reader {
         let reads = RateLimiter::direct(
             Quota::per_second(nz(READS_PER_SECOND)).allow_burst(nz(READ_BURST)),
         );
-        let typing = RateLimiter::direct(Quota::per_second(nz(2)).allow_burst(nz(5)));
+        let typing = RateLimiter::direct(
+            Quota::per_second(nz(TYPING_PER_SECOND)).allow_burst(nz(TYPING_BURST)),
+        );
         Reader {
             state,
             user,

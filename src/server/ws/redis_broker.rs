@@ -125,6 +125,11 @@ impl Broker for RedisBroker {
         self.subscribed.load(Ordering::Acquire) && !self.lost.load(Ordering::Acquire)
     }
 
+    fn resync_everyone(&self) {
+        // Through Redis to every node, this one included (its own subscriber).
+        self.send(Envelope::Resync { node: self.node });
+    }
+
     fn publish(&self, users: &[UserId], frame: Frame) {
         self.hub.send_to_users(users, &frame);
         self.send(Envelope::Frame {
