@@ -275,6 +275,12 @@ async fn a_redis_outage_loses_nothing_that_was_acked() {
         .unwrap();
     assert_eq!(health.status(), 200);
     assert!(health.text().await.unwrap().contains("redis: unreachable"));
+    // … but not ready: its users would miss the other nodes' events.
+    let ready = reqwest::get(format!("http://{}/readyz", two.addr))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(ready.text().await.unwrap().contains("redis: unreachable"));
     for i in 1..=5 {
         alice
             .client

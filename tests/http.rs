@@ -127,6 +127,34 @@ async fn health_check() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.starts_with("ok\n"), "{}", r.body);
     assert!(r.body.contains("redis: not configured"), "{}", r.body);
+    let r = h.get("/readyz", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.starts_with("ready\ndatabase: ok\n"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn not_ready_while_a_migration_is_missing() {
+    use sqlx::Connection;
+    let h = harness().await;
+    // As if another node were still migrating: not ready, and says why.
+    let forget =
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)";
+    if common::on_postgres() {
+        let mut c = sqlx::PgConnection::connect(&h._db.url).await.unwrap();
+        sqlx::raw_sql(forget).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&h._db.url).await.unwrap();
+        sqlx::raw_sql(forget).execute(&mut c).await.unwrap();
+    }
+    let r = h.get("/readyz", None).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert!(
+        r.body.contains("database: migrations not applied"),
+        "{}",
+        r.body
+    );
+    // Alive all the same.
+    assert_eq!(h.get("/healthz", None).await.status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -2,9 +2,23 @@
 
 use clap::Parser;
 
+/// Commands besides serving.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Command {
+    /// Copies the SQLite database (`--database-url`) to PATH, consistent and complete as
+    /// of one moment, while the server keeps running (SQLite's `VACUUM INTO`). PATH must
+    /// not exist yet. To restore: stop natter, move the copy to the database file's
+    /// place (removing any `-wal` and `-shm` files beside it), start natter.
+    Backup { path: std::path::PathBuf },
+}
+
 #[derive(Clone, Debug, Parser)]
 #[command(name = "natter", version, about = "Self-hosted real-time chat")]
 pub struct Config {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Database URL. SQLite by default: the file is created and migrated at start.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://natter.db")]
     pub database_url: String,
@@ -88,6 +102,7 @@ impl Config {
     /// A configuration for tests: the given database, any port.
     pub fn for_tests(database_url: &str) -> Self {
         Config {
+            command: None,
             database_url: database_url.to_string(),
             db_connections: super::db::DEFAULT_CONNECTIONS,
             bind: "127.0.0.1:0".into(),

@@ -35,6 +35,17 @@ use std::net::SocketAddr;
 
 /// Starts natter: logging, database, router, then serves until SIGTERM / Ctrl-C.
 pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    if let Some(config::Command::Backup { path }) = &config.command {
+        let store = db::Store::open(&config.database_url, 1).await?;
+        store.backup_to(path).await?;
+        store.close().await;
+        println!(
+            "natter: backed up {} to {}",
+            config.database_url,
+            path.display()
+        );
+        return Ok(());
+    }
     let store = db::Store::open(&config.database_url, config.db_connections).await?;
     let state = AppState::new(config.clone(), store)?;
     let listener = tokio::net::TcpListener::bind(&config.bind).await?;

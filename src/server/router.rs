@@ -42,6 +42,7 @@ pub fn app(state: AppState) -> Router {
     };
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/ws", get(super::ws::session::upgrade))
         .route("/sse", get(super::ws::sse::stream))
         .route("/frames", axum::routing::post(super::ws::frames::post))
@@ -163,6 +164,42 @@ async fn healthz(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// `/readyz`: whether this node should get traffic: its database answers with every
+/// migration applied, and, with `--redis-url`, its link to the other nodes is up (a
+/// node without it serves, but its users miss other nodes' events until it is back).
+/// 200 or 503, with one line per check.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let database = match state.store.migrated().await {
+        Ok(true) => Ok("ok"),
+        Ok(false) => Err("migrations not applied (or applied by a newer build)"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database check failed");
+            Err("unreachable")
+        }
+    };
+    let redis = match (&state.config.redis_url, state.broker.connected()) {
+        (None, _) => Ok("not configured (one node)"),
+        (Some(_), true) => Ok("ok"),
+        (Some(_), false) => Err("unreachable"),
+    };
+    let line = |r: Result<&str, &str>| match r {
+        Ok(s) | Err(s) => s.to_string(),
+    };
+    let ready = database.is_ok() && redis.is_ok();
+    let body = format!(
+        "{}\ndatabase: {}\nredis: {}\n",
+        if ready { "ready" } else { "not ready" },
+        line(database),
+        line(redis)
+    );
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, body).into_response()
 }
 
 /// Server-function errors raised before our code runs (undecodable arguments) leave the

@@ -29,7 +29,7 @@ mod sessions;
 mod users;
 
 use super::Result;
-use crate::model::{ChatId, User, UserId};
+use crate::model::{AppError, ChatId, User, UserId};
 use cache::Cache;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -163,6 +163,49 @@ impl Store {
     }
 
     /// A cheap round trip, for `/healthz`.
+    /// Writes a consistent copy of the database to `path` (a new file) while others
+    /// keep writing: SQLite's `VACUUM INTO` reads one snapshot. PostgreSQL has its own
+    /// tools (`pg_dump`), and this refuses.
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<()> {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return Err(AppError::Invalid(
+                "backup copies the embedded SQLite database; for PostgreSQL use pg_dump".into(),
+            )
+            .into());
+        };
+        if path.exists() {
+            return Err(AppError::Invalid(format!(
+                "{} exists already: give a new file",
+                path.display()
+            ))
+            .into());
+        }
+        let target = path
+            .to_str()
+            .ok_or_else(|| AppError::Invalid("the backup path is not valid UTF-8".into()))?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether every migration this build knows is applied (a node started on a
+    /// database that another node is still migrating, or that a newer build migrated
+    /// further, is not ready).
+    pub async fn migrated(&self) -> Result<bool> {
+        let (applied,): (i64,) = on_pool!(&self.pool, p => {
+            sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(p)
+                .await
+        })?;
+        let known = match &self.pool {
+            Pool::Sqlite(_) => sqlx::migrate!("./migrations/sqlite").iter().count(),
+            Pool::Postgres(_) => sqlx::migrate!("./migrations/postgres").iter().count(),
+        };
+        Ok(applied == known as i64)
+    }
+
     pub async fn ping(&self) -> Result<()> {
         on_pool!(&self.pool, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
         Ok(())
