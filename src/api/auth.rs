@@ -47,8 +47,12 @@ pub async fn sign_in(username: String, password: String) -> Result<(), AppError>
             let ok = auth::verify_password(password, hash).await?;
             let user = match (ok, user) {
                 (true, Some(u)) => u,
-                _ => return Err(AppError::BadCredentials.into()),
+                _ => {
+                    state.auth_limits.sign_in_failed(&name);
+                    return Err(AppError::BadCredentials.into());
+                }
             };
+            state.auth_limits.sign_in_succeeded(&name);
             // Housekeeping on a path that is already slow on purpose.
             state.store.delete_expired_sessions().await?;
             let cookie = auth::start_session(&state, &user).await?;

@@ -23,19 +23,40 @@ pub const SESSION_COOKIE: &str = "natter_session";
 #[derive(Clone, Debug)]
 pub struct AuthUser(pub User);
 
+/// How long a password check waits for a free core before it is refused (429): a flood
+/// of sign-ins is turned away instead of queueing without end.
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Runs an argon2 job on the blocking pool. At most one per core runs at once: each
 /// takes ~19 MiB and tens of milliseconds of a core, so a crowd of sign-ins waits in
-/// line instead of exhausting memory and starving everything else.
+/// line (at most [`HASH_WAIT`]) instead of exhausting memory and starving everything
+/// else.
 async fn argon2_job<T: Send + 'static>(
     job: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     static HASHING: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let _permit = HASHING
-        .get_or_init(|| tokio::sync::Semaphore::new(cores))
-        .acquire()
-        .await
-        .map_err(|e| Error::internal(format!("hash queue: {e}")))?;
+    bounded(
+        HASHING.get_or_init(|| tokio::sync::Semaphore::new(cores)),
+        HASH_WAIT,
+        job,
+    )
+    .await
+}
+
+/// Runs `job` on the blocking pool under a permit of `slots`, waiting at most `wait`.
+async fn bounded<T: Send + 'static>(
+    slots: &tokio::sync::Semaphore,
+    wait: std::time::Duration,
+    job: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let _permit = match tokio::time::timeout(wait, slots.acquire()).await {
+        Ok(permit) => permit.map_err(|e| Error::internal(format!("hash queue: {e}")))?,
+        Err(_) => {
+            tracing::info!("password check refused: every core is hashing");
+            return Err(AppError::RateLimited.into());
+        }
+    };
     tokio::task::spawn_blocking(job)
         .await
         .map_err(|e| Error::internal(format!("hash task: {e}")))?
@@ -239,5 +260,19 @@ mod tests {
             "a=1; natter_session=tok; b=2".parse().unwrap(),
         );
         assert_eq!(session_token(&h).as_deref(), Some("tok"));
+    }
+
+    #[tokio::test]
+    async fn a_password_check_waits_for_a_core_only_so_long() {
+        let slots = tokio::sync::Semaphore::new(1);
+        let held = slots.acquire().await.unwrap();
+        let wait = std::time::Duration::from_millis(50);
+        let refused = bounded(&slots, wait, || Ok(1)).await;
+        assert!(
+            matches!(refused, Err(Error::App(AppError::RateLimited))),
+            "{refused:?}"
+        );
+        drop(held);
+        assert_eq!(bounded(&slots, wait, || Ok(2)).await.unwrap(), 2);
     }
 }

@@ -12,9 +12,12 @@
 use crate::model::protocol::{READS_PER_SECOND, READ_BURST, TYPING_BURST, TYPING_PER_SECOND};
 use crate::model::{AppError, UserId};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Sign-in attempts per username and minute, from anywhere.
 const SIGN_IN_PER_USERNAME: u32 = 5;
@@ -24,10 +27,37 @@ const MAX_KEYS: usize = 100_000;
 /// Seconds a refused client is told to wait (the limits are per minute).
 pub const RETRY_AFTER_SECS: u32 = 60;
 
+/// Failed sign-ins in a row a username is allowed before it is locked out; each
+/// failure beyond locks it for twice as long as the one before, from
+/// [`FIRST_LOCKOUT`] up to [`MAX_LOCKOUT`]. A success ends it; so does an hour
+/// without failures.
+const FREE_FAILURES: u32 = 5;
+const FIRST_LOCKOUT: Duration = Duration::from_secs(30);
+const MAX_LOCKOUT: Duration = Duration::from_secs(3600);
+
+/// A username's failed sign-ins in a row.
+struct Failures {
+    count: u32,
+    last: Instant,
+    locked_until: Option<Instant>,
+}
+
+/// How long a username is locked out after `count` failures in a row.
+fn lockout_after(count: u32) -> Option<Duration> {
+    let beyond = count.checked_sub(FREE_FAILURES + 1)?;
+    Some(
+        FIRST_LOCKOUT
+            .saturating_mul(1 << beyond.min(16))
+            .min(MAX_LOCKOUT),
+    )
+}
+
 pub struct AuthLimits {
     sign_in_ip: DefaultKeyedRateLimiter<IpAddr>,
     sign_in_user: DefaultKeyedRateLimiter<String>,
     sign_up_ip: DefaultKeyedRateLimiter<IpAddr>,
+    /// Per username (typed, normalised), whether or not it exists.
+    failures: Mutex<HashMap<String, Failures>>,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -52,6 +82,7 @@ impl AuthLimits {
             sign_in_ip: RateLimiter::keyed(per_minute(sign_in_per_ip)),
             sign_in_user: RateLimiter::keyed(per_minute(SIGN_IN_PER_USERNAME)),
             sign_up_ip: RateLimiter::keyed(per_minute(sign_up_per_ip)),
+            failures: Mutex::default(),
         }
     }
 
@@ -61,7 +92,58 @@ impl AuthLimits {
         if let Some(ip) = ip {
             check(&self.sign_in_ip, &ip)?;
         }
-        check(&self.sign_in_user, &username.trim().to_lowercase())
+        let name = username.trim().to_lowercase();
+        check(&self.sign_in_user, &name)?;
+        let locked = self
+            .failures
+            .lock()
+            .map_err(|_| AppError::Internal)?
+            .get(&name)
+            .and_then(|f| f.locked_until)
+            .is_some_and(|until| Instant::now() < until);
+        if locked {
+            return Err(AppError::RateLimited);
+        }
+        Ok(())
+    }
+
+    /// A wrong password (or an unknown user) for `username`: counts towards its
+    /// lock-out.
+    pub fn sign_in_failed(&self, username: &str) {
+        let Ok(mut failures) = self.failures.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if failures.len() > MAX_KEYS {
+            failures.retain(|_, f| now.duration_since(f.last) < MAX_LOCKOUT);
+        }
+        let f = failures
+            .entry(username.trim().to_lowercase())
+            .or_insert(Failures {
+                count: 0,
+                last: now,
+                locked_until: None,
+            });
+        if now.duration_since(f.last) >= MAX_LOCKOUT {
+            f.count = 0;
+        }
+        f.count = f.count.saturating_add(1);
+        f.last = now;
+        if let Some(lock) = lockout_after(f.count) {
+            tracing::info!(
+                failures = f.count,
+                seconds = lock.as_secs(),
+                "sign-in locked out"
+            );
+            f.locked_until = Some(now + lock);
+        }
+    }
+
+    /// A successful sign-in ends the username's run of failures.
+    pub fn sign_in_succeeded(&self, username: &str) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(&username.trim().to_lowercase());
+        }
     }
 
     pub fn sign_up(&self, ip: Option<IpAddr>) -> Result<(), AppError> {
@@ -160,5 +242,32 @@ mod tests {
         assert!(!limits.typing(a));
         assert!((0..READ_BURST).all(|_| limits.read(a)));
         assert!(!limits.read(a));
+    }
+
+    #[test]
+    fn failures_in_a_row_lock_a_username_out_for_longer_each_time() {
+        assert_eq!(lockout_after(FREE_FAILURES), None);
+        assert_eq!(lockout_after(FREE_FAILURES + 1), Some(FIRST_LOCKOUT));
+        assert_eq!(lockout_after(FREE_FAILURES + 2), Some(FIRST_LOCKOUT * 2));
+        assert_eq!(lockout_after(FREE_FAILURES + 4), Some(FIRST_LOCKOUT * 8));
+        assert_eq!(lockout_after(1000), Some(MAX_LOCKOUT));
+
+        let limits = AuthLimits::new(1000, 1000);
+        let ip: IpAddr = [10, 0, 0, 9].into();
+        for _ in 0..FREE_FAILURES {
+            limits.sign_in_failed("Victim ");
+        }
+        assert!(limits.sign_in(Some(ip), "victim").is_ok(), "not yet");
+        limits.sign_in_failed("victim");
+        assert_eq!(
+            limits.sign_in(Some(ip), "VICTIM"),
+            Err(AppError::RateLimited)
+        );
+        assert!(limits.sign_in(Some(ip), "someone-else").is_ok());
+        limits.sign_in_succeeded("victim");
+        assert!(
+            limits.sign_in(Some(ip), "victim").is_ok(),
+            "a success ends it"
+        );
     }
 }
