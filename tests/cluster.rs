@@ -421,28 +421,7 @@ async fn users_of_a_killed_node_go_offline_and_everyone_resyncs_after_the_ttl() 
     let mut alice = one.connect(&a).await;
 
     // Node two is a real process, so that it can be killed.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let origin = format!("http://127.0.0.1:{port}");
-    let site = tempfile::tempdir().unwrap();
-    let mut two = std::process::Command::new(env!("CARGO_BIN_EXE_natter"))
-        .args([
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--public-origin",
-            &origin,
-        ])
-        .args(["--database-url", &url, "--redis-url", &redis.url])
-        .args(["--presence-ttl-secs", "2"])
-        .env("LEPTOS_SITE_ROOT", site.path())
-        .env("LEPTOS_OUTPUT_NAME", "natter")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut two, port, origin, _site) = node_process(&url, &redis.url);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut bob = loop {
         let mut req = format!("ws://127.0.0.1:{port}/ws")
@@ -487,6 +466,79 @@ async fn users_of_a_killed_node_go_offline_and_everyone_resyncs_after_the_ttl() 
         "{:?}",
         killed.elapsed()
     );
+}
+
+/// A natter node as a process of its own (presence TTL 2 s) on `db` and `redis`: the
+/// child, its port and origin, and its (empty) site folder.
+fn node_process(db: &str, redis: &str) -> (std::process::Child, u16, String, tempfile::TempDir) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let site = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_natter"))
+        .args([
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--public-origin",
+            &origin,
+        ])
+        .args(["--database-url", db, "--redis-url", redis])
+        .args(["--presence-ttl-secs", "2"])
+        .env("LEPTOS_SITE_ROOT", site.path())
+        .env("LEPTOS_OUTPUT_NAME", "natter")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, port, origin, site)
+}
+
+/// A node stopped on purpose (SIGTERM) says goodbye: no one resyncs for it.
+#[tokio::test]
+async fn a_node_stopped_on_purpose_makes_no_one_resync() {
+    let redis = TestRedis::start().await;
+    if !common::on_postgres() {
+        eprintln!("skipped: the cluster runs on PostgreSQL (set NATTER_TEST_PG)");
+        return;
+    }
+    let db = common::test_db().await;
+    let url = db.url.clone();
+    let one = start_node(db, |c| {
+        c.redis_url = Some(redis.url.clone());
+        c.presence_ttl_secs = 2;
+    })
+    .await;
+    let a = one.sign_up("alice").await;
+    let mut alice = one.connect(&a).await;
+    let (mut two, port, _, _site) = node_process(&url, &redis.url);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+        .await
+        .map_or(true, |r| r.status() != 200)
+    {
+        assert!(Instant::now() < deadline, "node two did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Past one beat of node two, so it is in the set of nodes.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // SAFETY: a plain signal to our own child.
+    assert_eq!(unsafe { libc::kill(two.id() as i32, libc::SIGTERM) }, 0);
+    assert!(two.wait().unwrap().success());
+    // Well past the TTL and a sweep of node one: nothing but presence, no resync.
+    let quiet_until = Instant::now() + Duration::from_secs(4);
+    while let Some(frame) = alice
+        .next_any(quiet_until.saturating_duration_since(Instant::now()))
+        .await
+    {
+        assert_ne!(
+            frame,
+            ServerFrame::Resync,
+            "a goodbye must not cost a resync"
+        );
+    }
 }
 
 /// Whether a presence frame saying `user` is `online` arrives within `wait`.

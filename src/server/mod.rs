@@ -54,6 +54,9 @@ pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::
     serve(listener, state.clone())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    if let Some(presence) = &state.presence {
+        presence.stop().await;
+    }
     state.store.close().await;
     tracing::info!("natter stopped");
     Ok(())

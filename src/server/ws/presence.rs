@@ -199,6 +199,18 @@ impl ClusterPresence {
         }
     }
 
+    /// A node that stops on purpose says so: the others need not resync everyone when
+    /// its beat stops (it published everything it committed).
+    pub async fn stop(&self) {
+        if let Ok(mut c) = self.conn().await {
+            let _ = redis::cmd("ZREM")
+                .arg(NODES)
+                .arg(&self.node)
+                .query_async::<()>(&mut c)
+                .await;
+        }
+    }
+
     /// Refreshes this node's entries, then sweeps expired ones (any node's).
     async fn beat(&self, hub: &Hub, gone: &mpsc::UnboundedSender<Swept>) -> redis::RedisResult<()> {
         let mut c = match self.conn().await {
