@@ -54,6 +54,7 @@ async fn bounded<T: Send + 'static>(
         Ok(permit) => permit.map_err(|e| Error::internal(format!("hash queue: {e}")))?,
         Err(_) => {
             tracing::info!("password check refused: every core is hashing");
+            super::metrics::rate_limited("hash_busy");
             return Err(AppError::RateLimited.into());
         }
     };

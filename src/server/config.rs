@@ -87,6 +87,11 @@ pub struct Config {
     #[arg(long, env = "NATTER_REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// Address for Prometheus metrics (`GET /metrics`), a listener of its own; unset:
+    /// no metrics. Keep it private (loopback, or a network only the scraper reaches).
+    #[arg(long, env = "NATTER_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+
     /// Several nodes: how long a node's word that a user is online lasts without a
     /// refresh (a node that dies is noticed within 4/3 of this).
     #[arg(long, env = "NATTER_PRESENCE_TTL_SECS", default_value_t = super::ws::presence::DEFAULT_TTL_SECS)]
@@ -103,6 +108,7 @@ impl Config {
     pub fn for_tests(database_url: &str) -> Self {
         Config {
             command: None,
+            metrics_bind: None,
             database_url: database_url.to_string(),
             db_connections: super::db::DEFAULT_CONNECTIONS,
             bind: "127.0.0.1:0".into(),

@@ -68,11 +68,15 @@ fn per_minute(n: u32) -> Quota {
 fn check<K: Hash + Eq + Clone>(
     limiter: &DefaultKeyedRateLimiter<K>,
     key: &K,
+    what: &'static str,
 ) -> Result<(), AppError> {
     if limiter.len() > MAX_KEYS {
         limiter.retain_recent();
     }
-    limiter.check_key(key).map_err(|_| AppError::RateLimited)
+    limiter.check_key(key).map_err(|_| {
+        super::metrics::rate_limited(what);
+        AppError::RateLimited
+    })
 }
 
 impl AuthLimits {
@@ -90,10 +94,10 @@ impl AuthLimits {
     /// (unknown when the router runs without a socket, as in some tests).
     pub fn sign_in(&self, ip: Option<IpAddr>, username: &str) -> Result<(), AppError> {
         if let Some(ip) = ip {
-            check(&self.sign_in_ip, &ip)?;
+            check(&self.sign_in_ip, &ip, "sign_in_ip")?;
         }
         let name = username.trim().to_lowercase();
-        check(&self.sign_in_user, &name)?;
+        check(&self.sign_in_user, &name, "sign_in_username")?;
         let locked = self
             .failures
             .lock()
@@ -102,6 +106,7 @@ impl AuthLimits {
             .and_then(|f| f.locked_until)
             .is_some_and(|until| Instant::now() < until);
         if locked {
+            super::metrics::rate_limited("sign_in_locked_out");
             return Err(AppError::RateLimited);
         }
         Ok(())
@@ -148,7 +153,7 @@ impl AuthLimits {
 
     pub fn sign_up(&self, ip: Option<IpAddr>) -> Result<(), AppError> {
         match ip {
-            Some(ip) => check(&self.sign_up_ip, &ip),
+            Some(ip) => check(&self.sign_up_ip, &ip, "sign_up_ip"),
             None => Ok(()),
         }
     }
@@ -181,20 +186,20 @@ impl FrameLimits {
     }
 
     pub fn send(&self, user: UserId) -> bool {
-        check(&self.sends, &user).is_ok()
+        check(&self.sends, &user, "post_send").is_ok()
     }
 
     /// `edit` and `delete`.
     pub fn change(&self, user: UserId) -> bool {
-        check(&self.changes, &user).is_ok()
+        check(&self.changes, &user, "post_change").is_ok()
     }
 
     pub fn read(&self, user: UserId) -> bool {
-        check(&self.reads, &user).is_ok()
+        check(&self.reads, &user, "post_read").is_ok()
     }
 
     pub fn typing(&self, user: UserId) -> bool {
-        check(&self.typing, &user).is_ok()
+        check(&self.typing, &user, "post_typing").is_ok()
     }
 }
 

@@ -21,6 +21,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod limits;
+pub mod metrics;
 pub mod origin;
 pub mod router;
 pub mod state;
@@ -48,6 +49,9 @@ pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::
     }
     let store = db::Store::open(&config.database_url, config.db_connections).await?;
     let state = AppState::new(config.clone(), store)?;
+    if let Some(addr) = &config.metrics_bind {
+        metrics::serve(addr, state.clone()).await?;
+    }
     let listener = tokio::net::TcpListener::bind(&config.bind).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, origin = %state.config.public_origin, "natter listening on http://{addr}");

@@ -65,6 +65,7 @@ pub fn app(state: AppState) -> Router {
             super::client_ip::client_ip,
         ))
         .layer(middleware::from_fn(server_fn_error_status))
+        .layer(middleware::from_fn(super::metrics::time_requests))
         .layer(middleware::from_fn(cache_headers))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

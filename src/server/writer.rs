@@ -75,6 +75,10 @@ async fn store_batches(mut rx: mpsc::Receiver<Job>, store: Store, settled: mpsc:
             jobs.drain(..).map(|j| (j.message, j.done)).unzip();
         let started = std::time::Instant::now();
         let results = store_batch(&store, &messages).await;
+        metrics::histogram!("natter_writer_batch_size").record(messages.len() as f64);
+        metrics::histogram!("natter_writer_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::counter!("natter_messages_stored_total")
+            .increment(results.iter().filter(|r| r.is_ok()).count() as u64);
         tracing::debug!(
             size = messages.len(),
             store_us = started.elapsed().as_micros() as u64,

@@ -206,6 +206,11 @@ impl Store {
         Ok(applied == known as i64)
     }
 
+    /// The request pool's (open connections, idle ones), for the metrics.
+    pub fn pool_use(&self) -> (u32, usize) {
+        on_pool!(&self.pool, p => (p.size(), p.num_idle()))
+    }
+
     pub async fn ping(&self) -> Result<()> {
         on_pool!(&self.pool, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
         Ok(())

@@ -96,6 +96,8 @@ pub struct Hub {
     next_id: AtomicU64,
     dropped_ephemeral: AtomicU64,
     kicked: AtomicU64,
+    /// Frames queued for a connection, since start (one add per fan-out, not per frame).
+    delivered: AtomicU64,
 }
 
 impl Hub {
@@ -161,13 +163,16 @@ impl Hub {
     /// Delivers `frame` to every open connection of every user in `users`.
     pub fn send_to_users(&self, users: &[UserId], frame: &Frame) {
         let conns = self.lock();
+        let mut offered = 0;
         for user in users {
             if let Some(list) = conns.get(user) {
                 for conn in list {
                     self.offer(conn, frame);
                 }
+                offered += list.len() as u64;
             }
         }
+        self.delivered.fetch_add(offered, Ordering::Relaxed);
     }
 
     /// Delivers `frame` to every open connection (see [`ServerFrame::Resync`]).
@@ -206,6 +211,12 @@ impl Hub {
             // The connection is closing; its cleanup will unregister it.
             Err(PushError::Closed) => {}
         }
+    }
+
+    /// Frames offered to connections since start, and the connections open now.
+    pub fn delivery_counts(&self) -> (u64, usize) {
+        let open = self.lock().values().map(Vec::len).sum();
+        (self.delivered.load(Ordering::Relaxed), open)
     }
 
     /// (ephemeral frames dropped, connections kicked) since start.

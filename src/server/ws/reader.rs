@@ -287,6 +287,7 @@ impl Reader {
                 body,
             } => {
                 if self.sends.check().is_err() {
+                    crate::server::metrics::rate_limited("ws_send");
                     return self
                         .strike(ErrorCode::RateLimited, "sending too fast", Some(client_id))
                         .await;
@@ -306,6 +307,7 @@ impl Reader {
             ClientFrame::Edit { .. } | ClientFrame::Delete { .. } | ClientFrame::Resume { .. }
                 if self.changes.check().is_err() =>
             {
+                crate::server::metrics::rate_limited("ws_change");
                 self.strike(ErrorCode::RateLimited, "too many changes: slow down", None)
                     .await
             }

@@ -320,6 +320,7 @@ impl Writer {
                 .unwrap_or(position)
                 .max(position);
             if position < 0 || position > last || last - start > RESUME_MAX_MESSAGES {
+                metrics::counter!("natter_resume_resets_total").increment(1);
                 // Cannot close the gap (or the client claims the future): reload instead.
                 self.delivered.insert(chat, last);
                 if !self.send(sink, &ServerFrame::Reset { chat_id: chat }).await {
@@ -328,6 +329,7 @@ impl Writer {
                 continue;
             }
             self.delivered.insert(chat, start);
+            metrics::counter!("natter_resume_replays_total").increment(1);
             if !self.replay(sink, chat, start, last).await {
                 return false;
             }
