@@ -804,3 +804,106 @@ async fn sign_in_and_sign_up_floods_are_refused_with_429() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
+
+#[tokio::test]
+async fn changing_the_password_signs_out_the_other_sessions_only() {
+    use natter::api::account::ChangePassword;
+    let h = harness().await;
+    let here = h.sign_up("alice").await;
+    let other = cookie_of(
+        &h.call(
+            SignIn::PATH,
+            &[("username", "alice"), ("password", "password123")],
+            None,
+        )
+        .await,
+    );
+    // The current password is checked (each try counts like a sign-in: 5 a minute per
+    // username, which this test stays within).
+    let wrong = h
+        .call(
+            ChangePassword::PATH,
+            &[("current", "not-it-at-all"), ("new", "a-new-password")],
+            Some(&here),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{}", wrong.body);
+    assert!(
+        wrong.body.contains("current password is wrong"),
+        "{}",
+        wrong.body
+    );
+    let stranger = h
+        .call(
+            ChangePassword::PATH,
+            &[("current", "password123"), ("new", "a-new-password")],
+            None,
+        )
+        .await;
+    assert_eq!(stranger.status, StatusCode::UNAUTHORIZED);
+
+    let ok = h
+        .call(
+            ChangePassword::PATH,
+            &[("current", "password123"), ("new", "a-new-password")],
+            Some(&here),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(
+        h.call(ListChats::PATH, &[], Some(&here)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.call(ListChats::PATH, &[], Some(&other)).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the other session is gone"
+    );
+    let old = h
+        .call(
+            SignIn::PATH,
+            &[("username", "alice"), ("password", "password123")],
+            None,
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    let new = h
+        .call(
+            SignIn::PATH,
+            &[("username", "alice"), ("password", "a-new-password")],
+            None,
+        )
+        .await;
+    assert_eq!(new.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_ends_every_session() {
+    use natter::api::account::SignOutEverywhere;
+    let h = harness().await;
+    let here = h.sign_up("alice").await;
+    let other = cookie_of(
+        &h.call(
+            SignIn::PATH,
+            &[("username", "alice"), ("password", "password123")],
+            None,
+        )
+        .await,
+    );
+    let bob = h.sign_up("bob").await;
+    let r = h.call(SignOutEverywhere::PATH, &[], Some(&here)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for cookie in [&here, &other] {
+        assert_eq!(
+            h.call(ListChats::PATH, &[], Some(cookie)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        h.call(ListChats::PATH, &[], Some(&bob)).await.status,
+        StatusCode::OK
+    );
+    // The page needs a session like the chats do.
+    let page = h.get("/account", None).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+}

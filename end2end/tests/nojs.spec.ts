@@ -67,3 +67,30 @@ test('the app works without JavaScript', async ({ openPage }) => {
   await signIn(pageA, alice);
   await expect(chatLink(pageA, bob)).toBeVisible();
 });
+
+test('the account page works without JavaScript: change the password, sign out everywhere', async ({ openPage }) => {
+  const name = username('acct', uniqueSuffix());
+  const page = await openPage({ js: false });
+  const other = await openPage({ js: false });
+  await signUp(page, name);
+  await signIn(other, name);
+
+  await page.getByRole('link', { name: 'Account', exact: true }).click();
+  await expectPath(page, '/account');
+  await page.getByLabel('Current password', { exact: true }).fill('correct-horse-42');
+  await page.getByLabel('New password', { exact: true }).fill('a-brand-new-secret');
+  await page.getByRole('button', { name: 'Change password', exact: true }).click();
+  await expectPath(page, '/account');
+
+  // The other browser was signed out; the new password signs in.
+  await other.goto('/chats');
+  await expectPath(other, '/login');
+  await signIn(other, name, 'a-brand-new-secret');
+
+  // Sign out everywhere: both browsers.
+  await page.goto('/account');
+  await page.getByRole('button', { name: 'Sign out everywhere', exact: true }).click();
+  await expectPath(page, '/login');
+  await other.goto('/chats');
+  await expectPath(other, '/login');
+});

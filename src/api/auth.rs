@@ -95,6 +95,16 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
     Ok(crate::server::auth::current_user().ok())
 }
 
+/// Clears the session cookie in the response of the current server function.
+#[cfg(feature = "ssr")]
+pub(crate) fn clear_cookie(state: &crate::server::state::AppState) {
+    ssr::set_cookie(&crate::server::auth::session_cookie(
+        None,
+        0,
+        state.config.secure_cookies(),
+    ));
+}
+
 #[cfg(feature = "ssr")]
 mod ssr {
     use leptos::prelude::use_context;

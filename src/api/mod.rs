@@ -2,6 +2,7 @@
 //! and a typed HTTP call (`POST /api/...`) in the browser; every one checks the session
 //! and, for chat data, membership (through `server::chat`).
 
+pub mod account;
 pub mod auth;
 pub mod chats;
 pub mod messages;

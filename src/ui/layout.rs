@@ -95,6 +95,7 @@ pub fn ChatsLayout() -> impl IntoView {
                         })}
                     </Transition>
                     <a class="btn btn-primary btn-small" href="/chats/new">"New chat"</a>
+                    <a class="btn btn-ghost btn-small" href="/account">"Account"</a>
                     <ActionForm action=sign_out attr:class="signout">
                         // Before the form goes: unsent text must not outlive the session.
                         <button class="btn btn-ghost btn-small" type="submit"

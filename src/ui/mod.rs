@@ -9,6 +9,7 @@
 //! - [`composer`][]: the message box.
 //! - [`live`][]: the browser's WebSocket client (reconnect, outbox, resume).
 
+mod account;
 mod auth;
 mod composer;
 mod conversation;
@@ -72,6 +73,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=Home ssr=SsrMode::Async />
                 <Route path=path!("/login") view=auth::LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/signup") view=auth::SignupPage ssr=SsrMode::Async />
+                <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async />
                 <ParentRoute path=path!("/chats") view=layout::ChatsLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=layout::NoChat ssr=SsrMode::Async />
                     <Route path=path!("new") view=new_chat::NewChat ssr=SsrMode::Async />

@@ -66,6 +66,26 @@ impl Store {
         Ok(())
     }
 
+    /// Revokes every session of `user` except `keep` (the one asking, if any); returns
+    /// how many. Their live connections close at their next heartbeat (the session
+    /// check), within 25 s.
+    pub async fn delete_sessions_of(&self, user: UserId, keep: Option<&[u8]>) -> Result<usize> {
+        let gone: Vec<(Vec<u8>,)> = on_pool!(&self.pool, p => {
+            sqlx::query_as(
+                "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 RETURNING token_hash",
+            )
+            .bind(user)
+            .bind(keep.unwrap_or_default())
+            .fetch_all(p)
+            .await
+        })?;
+        let count = gone.len();
+        for (hash,) in gone {
+            self.invalidate(Invalidation::Session(hash));
+        }
+        Ok(count)
+    }
+
     /// Drops expired sessions; returns how many.
     pub async fn delete_expired_sessions(&self) -> Result<u64> {
         Ok(on_pool!(&self.pool, p => {

@@ -50,6 +50,19 @@ impl Store {
         }))
     }
 
+    /// Replaces a user's password hash.
+    pub async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()> {
+        on_pool!(&self.pool, p => {
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(password_hash)
+                .bind(user)
+                .execute(p)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// The users with these (normalised) names; unknown names are simply absent.
     pub async fn users_by_names(&self, names: &[String]) -> Result<Vec<User>> {
         Ok(match &self.pool {

@@ -1,0 +1,57 @@
+//! The signed-in user's account: change the password, sign out everywhere.
+
+use crate::model::AppError;
+use leptos::prelude::*;
+
+/// Changes the password after checking the current one (limited like a sign-in: a
+/// stolen session must not become a way to guess it), then signs out every other
+/// session of the account; this one stays signed in.
+#[server(endpoint = "change_password")]
+pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
+    use crate::model::validate;
+    use crate::server::{auth, client_ip, error::reply};
+    reply(
+        async {
+            let (state, user) = auth::signed_in()?;
+            state
+                .auth_limits
+                .sign_in(client_ip::current(), &user.username)?;
+            let stored = state
+                .store
+                .user_credentials(&user.username)
+                .await?
+                .map(|(_, hash)| hash);
+            if !auth::verify_password(current, stored).await? {
+                state.auth_limits.sign_in_failed(&user.username);
+                return Err(AppError::Invalid("The current password is wrong".into()).into());
+            }
+            validate::password(&new)?;
+            let hash = auth::hash_password(new).await?;
+            state.store.set_password_hash(user.id, &hash).await?;
+            let keep = auth::current_token().map(|t| auth::hash_token(&t));
+            let others = state
+                .store
+                .delete_sessions_of(user.id, keep.as_deref())
+                .await?;
+            tracing::info!(user = %user.id, others, "password changed; other sessions revoked");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Revokes every session of the account, this one included, and goes to sign-in.
+#[server(endpoint = "sign_out_everywhere")]
+pub async fn sign_out_everywhere() -> Result<(), AppError> {
+    use crate::server::{auth, error::reply};
+    reply(
+        async {
+            let (state, user) = auth::signed_in()?;
+            state.store.delete_sessions_of(user.id, None).await?;
+            super::auth::clear_cookie(&state);
+            leptos_axum::redirect("/login");
+            Ok(())
+        }
+        .await,
+    )
+}

@@ -1,0 +1,58 @@
+//! `/account`: change the password, sign out everywhere. Plain forms: they work
+//! without JavaScript too.
+
+use super::auth::FormError;
+use crate::api::account::{ChangePassword, SignOutEverywhere};
+use crate::model::validate::PASSWORD_MIN;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    let everywhere = ServerAction::<SignOutEverywhere>::new();
+    let change_error = move || {
+        change
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
+    let changed = move || matches!(change.value().get(), Some(Ok(())));
+    view! {
+        <Title text="Account" />
+        <main class="auth">
+            <div class="auth-card">
+                <h1 class="auth-title">"Your account"</h1>
+                <p><a href="/chats">"Back to chats"</a></p>
+                <h2 class="auth-title">"Change password"</h2>
+                <ActionForm action=change attr:class="form">
+                    <label class="field">
+                        <span class="field-label">"Current password"</span>
+                        <input name="current" type="password" required autocomplete="current-password" />
+                    </label>
+                    <label class="field">
+                        <span class="field-label">"New password"</span>
+                        <input name="new" type="password" required autocomplete="new-password"
+                            minlength=PASSWORD_MIN.to_string() />
+                    </label>
+                    <p class="field-hint">
+                        {format!("At least {PASSWORD_MIN} characters. Your other sessions are signed out.")}
+                    </p>
+                    <FormError error=change_error />
+                    {move || changed().then(|| view! {
+                        <p class="form-ok" role="status">"Password changed. Other sessions are signed out."</p>
+                    })}
+                    <button class="btn btn-primary btn-block" type="submit" disabled=move || change.pending().get()>
+                        "Change password"
+                    </button>
+                </ActionForm>
+                <h2 class="auth-title">"Sessions"</h2>
+                <ActionForm action=everywhere attr:class="form">
+                    <p class="field-hint">"Signs out every browser and device, this one included."</p>
+                    <button class="btn btn-ghost btn-block" type="submit">"Sign out everywhere"</button>
+                </ActionForm>
+            </div>
+        </main>
+    }
+}
