@@ -14,7 +14,10 @@ shopt -s nullglob
 removed=0
 # Each unit has a fingerprint directory `<package>-<hash>`; its outputs are named
 # `<target>-<hash>` (plus an extension) in `deps/` or `examples/` next to it.
-for fp in "$T"/*/.fingerprint/natter-* "$T"/*/*/.fingerprint/natter-*; do
+# Three depths: `debug/`, `wasm32-unknown-unknown/debug/`, and cargo-leptos's front
+# build, `front/wasm32-unknown-unknown/wasm-release/` (missing that one let a build in
+# another folder reuse the WASM compiled from an earlier clone's sources).
+for fp in "$T"/*/.fingerprint/natter-* "$T"/*/*/.fingerprint/natter-* "$T"/*/*/*/.fingerprint/natter-*; do
   hash="${fp##*-}"
   out="${fp%/.fingerprint/*}"
   rm -rf -- "$fp" "$out"/deps/*-"$hash" "$out"/deps/*-"$hash".* \
@@ -22,7 +25,7 @@ for fp in "$T"/*/.fingerprint/natter-* "$T"/*/*/.fingerprint/natter-*; do
   removed=$((removed + 1))
 done
 # Only natter's own crate is ever compiled incrementally.
-for inc in "$T"/*/incremental "$T"/*/*/incremental; do
+for inc in "$T"/*/incremental "$T"/*/*/incremental "$T"/*/*/*/incremental; do
   rm -rf -- "$inc"
 done
 echo "pruned $removed build units of natter from $T"
