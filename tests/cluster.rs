@@ -6,7 +6,7 @@
 mod common;
 
 use common::redis::TestRedis;
-use common::server::{start_node, Client, TestServer};
+use common::server::{send, start_node, Client, TestServer};
 use natter::model::protocol::{ClientFrame, ServerFrame};
 use natter::model::{ChatId, Message};
 use std::collections::BTreeMap;
@@ -35,14 +35,6 @@ async fn wait_connected(nodes: &[&TestServer], up: bool) {
             "brokers did not become connected={up}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn send(chat: ChatId, client_id: &str, body: &str) -> ClientFrame {
-    ClientFrame::Send {
-        client_id: client_id.into(),
-        chat_id: chat,
-        body: body.into(),
     }
 }
 
@@ -404,17 +396,9 @@ async fn users_of_a_killed_node_go_offline_and_everyone_resyncs_after_the_ttl() 
     use futures::StreamExt;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let redis = TestRedis::start().await;
-    if !common::on_postgres() {
-        eprintln!("skipped: the cluster runs on PostgreSQL (set NATTER_TEST_PG)");
+    let Some((one, url)) = node_with_short_ttl(&redis).await else {
         return;
-    }
-    let db = common::test_db().await;
-    let url = db.url.clone();
-    let one = start_node(db, |c| {
-        c.redis_url = Some(redis.url.clone());
-        c.presence_ttl_secs = 2;
-    })
-    .await;
+    };
     let a = one.sign_up("alice").await;
     let b = one.sign_up("bob").await;
     one.create_chat(&a, "bob", "").await;
@@ -468,6 +452,23 @@ async fn users_of_a_killed_node_go_offline_and_everyone_resyncs_after_the_ttl() 
     );
 }
 
+/// One in-process node with a presence TTL of 2 s on a fresh database, and that
+/// database's URL (for a second node as a process: [`node_process`]).
+async fn node_with_short_ttl(redis: &TestRedis) -> Option<(TestServer, String)> {
+    if !common::on_postgres() {
+        eprintln!("skipped: the cluster runs on PostgreSQL (set NATTER_TEST_PG)");
+        return None;
+    }
+    let db = common::test_db().await;
+    let url = db.url.clone();
+    let one = start_node(db, |c| {
+        c.redis_url = Some(redis.url.clone());
+        c.presence_ttl_secs = 2;
+    })
+    .await;
+    Some((one, url))
+}
+
 /// A natter node as a process of its own (presence TTL 2 s) on `db` and `redis`: the
 /// child, its port and origin, and its (empty) site folder.
 fn node_process(db: &str, redis: &str) -> (std::process::Child, u16, String, tempfile::TempDir) {
@@ -500,17 +501,9 @@ fn node_process(db: &str, redis: &str) -> (std::process::Child, u16, String, tem
 #[tokio::test]
 async fn a_node_stopped_on_purpose_makes_no_one_resync() {
     let redis = TestRedis::start().await;
-    if !common::on_postgres() {
-        eprintln!("skipped: the cluster runs on PostgreSQL (set NATTER_TEST_PG)");
+    let Some((one, url)) = node_with_short_ttl(&redis).await else {
         return;
-    }
-    let db = common::test_db().await;
-    let url = db.url.clone();
-    let one = start_node(db, |c| {
-        c.redis_url = Some(redis.url.clone());
-        c.presence_ttl_secs = 2;
-    })
-    .await;
+    };
     let a = one.sign_up("alice").await;
     let mut alice = one.connect(&a).await;
     let (mut two, port, _, _site) = node_process(&url, &redis.url);

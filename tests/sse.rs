@@ -5,19 +5,11 @@
 
 mod common;
 
-use common::server::{start, TestServer};
+use common::server::{dm, send, TestServer};
 use common::sse::{resume_query, Event, Stream};
 use natter::model::protocol::{ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};
 use natter::model::{ChatId, Message};
 use std::time::Duration;
-
-fn send(chat: ChatId, client_id: &str, body: &str) -> ClientFrame {
-    ClientFrame::Send {
-        client_id: client_id.into(),
-        chat_id: chat,
-        body: body.into(),
-    }
-}
 
 async fn next_message(s: &mut Stream) -> Message {
     loop {
@@ -29,14 +21,14 @@ async fn next_message(s: &mut Stream) -> Message {
     }
 }
 
-/// alice and bob in a DM, plus eve who is in no chat with them.
-async fn dm() -> (TestServer, ChatId, [String; 3]) {
-    let s = start().await;
-    let a = s.sign_up("alice").await;
-    let b = s.sign_up("bob").await;
-    let e = s.sign_up("eve").await;
-    let chat = s.create_chat(&a, "bob", "").await;
-    (s, chat, [a, b, e])
+/// How many messages the chat holds in the database.
+async fn stored(s: &TestServer, chat: ChatId) -> usize {
+    s.state
+        .store
+        .messages_after(chat, 0, 100)
+        .await
+        .unwrap()
+        .len()
 }
 
 async fn acked_seq(s: &TestServer, cookie: &str, frame: &ClientFrame) -> i64 {
@@ -182,13 +174,7 @@ async fn strangers_other_origins_and_bad_bodies_are_refused_clearly() {
             ..
         })
     ));
-    assert!(s
-        .state
-        .store
-        .messages_after(chat, 0, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert_eq!(stored(&s, chat).await, 0);
     // Another origin, riding alice's cookie.
     let (status, _) = s
         .post_raw(
@@ -198,13 +184,7 @@ async fn strangers_other_origins_and_bad_bodies_are_refused_clearly() {
         )
         .await;
     assert_eq!(status, 403);
-    assert!(s
-        .state
-        .store
-        .messages_after(chat, 0, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert_eq!(stored(&s, chat).await, 0);
     let res = reqwest::Client::new()
         .get(format!("http://{}/sse", s.addr))
         .header("cookie", &a)
@@ -261,4 +241,36 @@ async fn a_signed_out_stream_is_closed_with_its_code() {
         }
     };
     assert_eq!(close, natter::model::protocol::close::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_flood_of_posted_sends_is_refused_with_retry_after() {
+    let s = common::server::start_with(|c| {
+        c.ws_send_rate = 1;
+        c.ws_send_burst = 2;
+    })
+    .await;
+    let a = s.sign_up("alice").await;
+    s.sign_up("bob").await;
+    let chat = s.create_chat(&a, "bob", "").await;
+    for i in 0..2 {
+        acked_seq(&s, &a, &send(chat, &format!("f{i}"), "within the burst")).await;
+    }
+    let res = reqwest::Client::new()
+        .post(format!("http://{}/frames", s.addr))
+        .header("content-type", "application/json")
+        .header("origin", &s.origin)
+        .header("cookie", &a)
+        .body(serde_json::to_string(&send(chat, "f2", "one too many")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    let answer: ServerFrame = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+    assert!(
+        matches!(&answer, ServerFrame::Error { code: ErrorCode::RateLimited, client_id: Some(id), .. } if id == "f2"),
+        "{answer:?}"
+    );
+    assert_eq!(stored(&s, chat).await, 2);
 }

@@ -3,22 +3,14 @@
 
 mod common;
 
-use common::server::{start, start_with, Client, TestServer};
+use common::server::{dm, send, start, start_with, Client};
 use natter::model::protocol::{close, ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};
-use natter::model::{ChatId, Message};
+use natter::model::Message;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Error as WsError;
 
 const QUIET: Duration = Duration::from_millis(300);
-
-fn send(chat: ChatId, client_id: &str, body: &str) -> ClientFrame {
-    ClientFrame::Send {
-        client_id: client_id.into(),
-        chat_id: chat,
-        body: body.into(),
-    }
-}
 
 async fn next_message(c: &mut Client) -> Message {
     loop {
@@ -43,16 +35,6 @@ async fn next_ack(c: &mut Client) -> (String, i64) {
             other => panic!("expected an ack, got {other:?}"),
         }
     }
-}
-
-/// alice and bob in a DM, plus eve who is in no chat with them.
-async fn dm() -> (TestServer, ChatId, [String; 3]) {
-    let s = start().await;
-    let a = s.sign_up("alice").await;
-    let b = s.sign_up("bob").await;
-    let e = s.sign_up("eve").await;
-    let chat = s.create_chat(&a, "bob", "").await;
-    (s, chat, [a, b, e])
 }
 
 #[tokio::test]

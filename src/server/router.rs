@@ -185,15 +185,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
         (Some(_), true) => Ok("ok"),
         (Some(_), false) => Err("unreachable"),
     };
-    let line = |r: Result<&str, &str>| match r {
-        Ok(s) | Err(s) => s.to_string(),
-    };
     let ready = database.is_ok() && redis.is_ok();
     let body = format!(
         "{}\ndatabase: {}\nredis: {}\n",
         if ready { "ready" } else { "not ready" },
-        line(database),
-        line(redis)
+        database.unwrap_or_else(|e| e),
+        redis.unwrap_or_else(|e| e)
     );
     let status = if ready {
         StatusCode::OK

@@ -34,6 +34,26 @@ impl Drop for TestServer {
     }
 }
 
+/// A `send` frame.
+pub fn send(chat: ChatId, client_id: &str, body: &str) -> ClientFrame {
+    ClientFrame::Send {
+        client_id: client_id.into(),
+        chat_id: chat,
+        body: body.into(),
+    }
+}
+
+/// A server with alice and bob in a DM, plus eve who is in no chat with them; their
+/// session cookies.
+pub async fn dm() -> (TestServer, ChatId, [String; 3]) {
+    let s = start().await;
+    let a = s.sign_up("alice").await;
+    let b = s.sign_up("bob").await;
+    let e = s.sign_up("eve").await;
+    let chat = s.create_chat(&a, "bob", "").await;
+    (s, chat, [a, b, e])
+}
+
 pub async fn start() -> TestServer {
     start_with(|_| {}).await
 }

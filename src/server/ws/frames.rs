@@ -34,6 +34,7 @@ fn frame(status: StatusCode, frame: &ServerFrame) -> Response {
     response
 }
 
+/// An `error` frame, with the status its code calls for.
 fn refuse(code: ErrorCode, message: String, client_id: Option<String>) -> Response {
     let status = match code {
         ErrorCode::BadFrame | ErrorCode::Invalid => StatusCode::BAD_REQUEST,
@@ -42,6 +43,15 @@ fn refuse(code: ErrorCode, message: String, client_id: Option<String>) -> Respon
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     };
+    refuse_with(status, code, message, client_id)
+}
+
+fn refuse_with(
+    status: StatusCode,
+    code: ErrorCode,
+    message: String,
+    client_id: Option<String>,
+) -> Response {
     frame(
         status,
         &ServerFrame::Error {
@@ -71,16 +81,20 @@ pub async fn post(
     body: Bytes,
 ) -> Response {
     let Some(Extension(AuthUser(user))) = user else {
-        return refuse(ErrorCode::Forbidden, "Please sign in".into(), None)
-            .into_response_with(StatusCode::UNAUTHORIZED);
+        return refuse_with(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden,
+            "Please sign in".into(),
+            None,
+        );
     };
     if body.len() > MAX_FRAME_BYTES {
-        return refuse(
+        return refuse_with(
+            StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::BadFrame,
             format!("frame too big (at most {MAX_FRAME_BYTES} bytes)"),
             None,
-        )
-        .into_response_with(StatusCode::PAYLOAD_TOO_LARGE);
+        );
     }
     let parsed: ClientFrame = match serde_json::from_slice(&body) {
         Ok(f) => f,
@@ -138,16 +152,5 @@ pub async fn post(
             None,
         ),
         ClientFrame::Ping => frame(StatusCode::OK, &ServerFrame::Pong),
-    }
-}
-
-trait WithStatus {
-    fn into_response_with(self, status: StatusCode) -> Response;
-}
-
-impl WithStatus for Response {
-    fn into_response_with(mut self, status: StatusCode) -> Response {
-        *self.status_mut() = status;
-        self
     }
 }
