@@ -6,6 +6,8 @@
 #   NATTER_CLUSTER_PORT  the proxy's port (default 3000)
 #   NATTER_CLUSTER_PROXY=plain  a proxy that does not pass WebSocket upgrades
 #                        (deploy/nginx-plain.conf: the browser falls back to SSE)
+#   NATTER_CLUSTER_PROXY=tls    HTTPS with HTTP/2 on https://127.0.0.1:PORT
+#                        (deploy/nginx-tls.conf, a throwaway self-signed certificate)
 #   --no-build           use the release binary as built (scripts/test.sh)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,7 +19,10 @@ if [ "$BUILD" = 1 ]; then setup_all; fi
 setup_cluster_services
 
 PORT="${NATTER_CLUSTER_PORT:-3000}"
-ORIGIN="http://127.0.0.1:$PORT"
+PROXY="${NATTER_CLUSTER_PROXY:-cluster}"
+SCHEME=http
+if [ "$PROXY" = tls ]; then SCHEME=https; fi
+ORIGIN="$SCHEME://127.0.0.1:$PORT"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 if [ "$BUILD" = 1 ]; then
@@ -61,11 +66,16 @@ for port in "$NODE1" "$NODE2"; do
 done
 
 step "nginx round-robin on $ORIGIN"
+if [ "$PROXY" = tls ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$DIR/tls.key" -out "$DIR/tls.crt" 2>/dev/null
+fi
 sed -e "s|@DIR@|$DIR|g" -e "s|@NODE1@|$NODE1|g" -e "s|@NODE2@|$NODE2|g" -e "s|@PORT@|$PORT|g" \
-  "deploy/nginx-${NATTER_CLUSTER_PROXY:-cluster}.conf" > "$DIR/nginx.conf"
+  -e "s|@CERT@|$DIR/tls.crt|g" -e "s|@KEY@|$DIR/tls.key|g" \
+  "deploy/nginx-$PROXY.conf" > "$DIR/nginx.conf"
 nginx -p "$DIR" -e "$DIR/nginx-error.log" -c "$DIR/nginx.conf" &
 PIDS+=($!)
-until curl -sf "$ORIGIN/healthz" >/dev/null; do sleep 0.2; done
+until curl -skf "$ORIGIN/healthz" >/dev/null; do sleep 0.2; done
 step "natter cluster ready on $ORIGIN (nodes :$NODE1 and :$NODE2; Ctrl-C stops it)"
 wait -n "${PIDS[@]}" || true
 echo "natter cluster: a process ended; stopping the rest" >&2

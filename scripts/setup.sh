@@ -67,12 +67,12 @@ setup_browser() {
 }
 
 setup_cluster_services() {
-  step "PostgreSQL, Redis, nginx (Debian packages; tests and cluster.sh start their own)"
+  step "PostgreSQL, Redis, nginx, openssl (Debian packages; tests and cluster.sh start their own)"
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
     || ! command -v redis-server >/dev/null 2>&1 || ! command -v nginx >/dev/null 2>&1 \
-    || ! command -v curl >/dev/null 2>&1; then
+    || ! command -v curl >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server nginx curl
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server nginx curl openssl
   fi
 }
 

@@ -49,16 +49,22 @@ export NATTER_BIN="$CARGO_TARGET_DIR/release/natter"
 export LEPTOS_SITE_ROOT="$PWD/target/site"
 (cd end2end && npx playwright test)
 
+# Waits until scripts/cluster.sh (started in the background as $CLUSTER_PID) answers at $1.
+wait_cluster() {
+  for _ in $(seq 300); do
+    curl -skf "$1/healthz" >/dev/null && return 0
+    kill -0 "$CLUSTER_PID" 2>/dev/null || { cat "$CLUSTER_LOG"; exit 1; }
+    sleep 0.2
+  done
+  cat "$CLUSTER_LOG"; exit 1
+}
+
 step "end-to-end through the two-node cluster (nginx round robin, PostgreSQL, Redis)"
 CLUSTER_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 CLUSTER_LOG="$(mktemp)"
 NATTER_CLUSTER_PORT="$CLUSTER_PORT" bash scripts/cluster.sh --no-build >"$CLUSTER_LOG" 2>&1 &
 CLUSTER_PID=$!
-for _ in $(seq 300); do
-  curl -sf "http://127.0.0.1:$CLUSTER_PORT/healthz" >/dev/null && break
-  kill -0 "$CLUSTER_PID" 2>/dev/null || { cat "$CLUSTER_LOG"; exit 1; }
-  sleep 0.2
-done
+wait_cluster "http://127.0.0.1:$CLUSTER_PORT"
 (cd end2end && NATTER_E2E_CLUSTER="http://127.0.0.1:$CLUSTER_PORT" npx playwright test tests/cluster.spec.ts)
 kill -TERM "$CLUSTER_PID" 2>/dev/null; wait "$CLUSTER_PID" 2>/dev/null || true
 CLUSTER_PID=""
@@ -66,11 +72,15 @@ CLUSTER_PID=""
 step "end-to-end through a proxy that does not pass WebSocket upgrades (the SSE fallback)"
 NATTER_CLUSTER_PROXY=plain NATTER_CLUSTER_PORT="$CLUSTER_PORT" bash scripts/cluster.sh --no-build >"$CLUSTER_LOG" 2>&1 &
 CLUSTER_PID=$!
-for _ in $(seq 300); do
-  curl -sf "http://127.0.0.1:$CLUSTER_PORT/healthz" >/dev/null && break
-  kill -0 "$CLUSTER_PID" 2>/dev/null || { cat "$CLUSTER_LOG"; exit 1; }
-  sleep 0.2
-done
+wait_cluster "http://127.0.0.1:$CLUSTER_PORT"
 (cd end2end && NATTER_E2E_NO_UPGRADE=1 NATTER_E2E_CLUSTER="http://127.0.0.1:$CLUSTER_PORT" npx playwright test tests/proxy.spec.ts)
+kill -TERM "$CLUSTER_PID" 2>/dev/null; wait "$CLUSTER_PID" 2>/dev/null || true
+CLUSTER_PID=""
+
+step "end-to-end through HTTPS with HTTP/2 (deploy/nginx-tls.conf): eight tabs on the fallback"
+NATTER_CLUSTER_PROXY=tls NATTER_CLUSTER_PORT="$CLUSTER_PORT" bash scripts/cluster.sh --no-build >"$CLUSTER_LOG" 2>&1 &
+CLUSTER_PID=$!
+wait_cluster "https://127.0.0.1:$CLUSTER_PORT"
+(cd end2end && NATTER_E2E_TLS=1 NATTER_E2E_CLUSTER="https://127.0.0.1:$CLUSTER_PORT" npx playwright test tests/tabs.spec.ts)
 
 step "all tests passed"

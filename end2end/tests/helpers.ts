@@ -29,7 +29,12 @@ export const test = base.extend<{ openPage: OpenPage }>({
     // An uncaught error in a page (a failed hydration is one) fails the test.
     const errors: string[] = [];
     await use(async ({ js = true } = {}) => {
-      const context = await browser.newContext({ baseURL: BASE_URL, javaScriptEnabled: js });
+      const context = await browser.newContext({
+        baseURL: BASE_URL,
+        javaScriptEnabled: js,
+        // The TLS proxy (NATTER_CLUSTER_PROXY=tls) has a throwaway self-signed certificate.
+        ignoreHTTPSErrors: BASE_URL.startsWith('https:'),
+      });
       contexts.push(context);
       if (!js) noJsContexts.add(context);
       const page = await context.newPage();

@@ -130,7 +130,8 @@ async function startServer(port: number, db: string): Promise<ChildProcess> {
   throw new Error('restartable natter did not start');
 }
 
-test('the page reconnects by itself after a server restart and shows what was sent meanwhile', async ({ browser }) => {
+for (const transport of ['websocket', 'sse'] as const) {
+test(`the page reconnects by itself after a server restart and shows what was sent meanwhile (${transport})`, async ({ browser }) => {
   test.setTimeout(120_000);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'natter-restart-'));
   const db = path.join(dir, 'natter.db');
@@ -140,6 +141,10 @@ test('the page reconnects by itself after a server restart and shows what was se
   const ctxA = await browser.newContext({ baseURL: base });
   const ctxB = await browser.newContext({ baseURL: base });
   try {
+    if (transport === 'sse') {
+      // WebSocket blocked: both pages live on the SSE stream + POSTs.
+      for (const ctx of [ctxA, ctxB]) await ctx.routeWebSocket(/\/ws$/, (ws) => ws.close());
+    }
     const pageA = await ctxA.newPage();
     const pageB = await ctxB.newPage();
     const suffix = uniqueSuffix();
@@ -149,6 +154,9 @@ test('the page reconnects by itself after a server restart and shows what was se
     await signUp(pageB, b);
     const chat = await createChat(pageA, b);
     await gotoHydrated(pageB, chat);
+    for (const page of [pageA, pageB]) {
+      await expect(page.locator(`.live-dot[data-transport="${transport}"]`).first()).toBeAttached({ timeout: 20_000 });
+    }
     await sendMessage(pageA, 'before restart', 'enter');
     await expect(messageLog(pageB)).toContainText('before restart');
 
@@ -166,12 +174,15 @@ test('the page reconnects by itself after a server restart and shows what was se
     await expect(messageLog(pageB).getByText('sent during the restart', { exact: true })).toHaveCount(1);
     await sendMessage(pageB, 'after restart', 'enter');
     await expect(messageLog(pageA)).toContainText('after restart');
+    await expect(messageLog(pageA).getByText('before restart', { exact: true })).toHaveCount(1);
+    await expect(pageA.locator(`.live-dot[data-transport="${transport}"]`).first()).toBeAttached();
   } finally {
     await ctxA.close();
     await ctxB.close();
     server.kill('SIGKILL');
   }
 });
+}
 
 test('edits and deletes made while a tab was offline reach it when it comes back, without a reload', async ({ openPage }) => {
   const { pageA, pageB, suffix } = await openDm(openPage);
