@@ -13,12 +13,19 @@ async fn main() -> std::process::ExitCode {
     use tracing_subscriber::EnvFilter;
 
     let config = natter::server::config::Config::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,sqlx=warn")),
-        )
-        .init();
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,sqlx=warn"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log_format {
+        // One object per line; the request's span (its method, path and request id) is
+        // in each line's "span" field.
+        natter::server::config::LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        natter::server::config::LogFormat::Text => logs.init(),
+    }
     match natter::server::run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

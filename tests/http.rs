@@ -22,8 +22,14 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
+    harness_with(|_| {}).await
+}
+
+async fn harness_with(configure: impl FnOnce(&mut Config)) -> Harness {
     let db = common::test_db().await;
-    let state = AppState::new(Config::for_tests(&db.url), db.store.clone()).unwrap();
+    let mut config = Config::for_tests(&db.url);
+    configure(&mut config);
+    let state = AppState::new(config, db.store.clone()).unwrap();
     Harness {
         app: router::app(state),
         _db: db,
@@ -130,6 +136,29 @@ async fn health_check() {
     let r = h.get("/readyz", None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.starts_with("ready\ndatabase: ok\n"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn every_response_names_its_request_id() {
+    let h = harness().await;
+    let a = h.get("/healthz", None).await;
+    let b = h.get("/login", None).await;
+    let id = |r: &Reply| {
+        r.headers
+            .get("x-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(id(&a).len(), 36, "a UUID: {}", id(&a));
+    assert_ne!(id(&a), id(&b));
+    // The proxy's id is kept, so its log and ours can be joined.
+    let req = Request::get("/healthz")
+        .header("x-request-id", "nginx-42")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(id(&h.send(req).await), "nginx-42");
 }
 
 #[tokio::test]
@@ -803,6 +832,92 @@ async fn sign_in_and_sign_up_floods_are_refused_with_429() {
         ))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+#[tokio::test]
+async fn writes_over_http_are_limited_per_user() {
+    use natter::api::chats::AddMember;
+    // The WebSocket's send quota (burst 3 here) holds for server functions too.
+    let h = harness_with(|c| {
+        c.ws_send_rate = 1;
+        c.ws_send_burst = 3;
+    })
+    .await;
+    let alice = h.sign_up("alice").await;
+    let bob = h.sign_up("bob").await;
+    let r = h
+        .call(
+            CreateChat::PATH,
+            &[("members", "bob"), ("title", "")],
+            Some(&alice),
+        )
+        .await;
+    let chat = r.body.trim().to_string();
+    for i in 0..3 {
+        let body = format!("m{i}");
+        let cid = format!("c{i}");
+        let form = [
+            ("chat_id", chat.as_str()),
+            ("client_id", &cid),
+            ("body", &body),
+        ];
+        let r = h.call(SendMessage::PATH, &form, Some(&alice)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let form = [
+        ("chat_id", chat.as_str()),
+        ("client_id", "c3"),
+        ("body", "m3"),
+    ];
+    let r = h.call(SendMessage::PATH, &form, Some(&alice)).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.headers.get(header::RETRY_AFTER).unwrap(), "1");
+    assert!(r.body.contains("RateLimited"), "{}", r.body);
+    // Nothing of the refused one was stored; bob has a bucket of his own.
+    let view = h
+        .call(OpenChat::PATH, &[("chat_id", chat.as_str())], Some(&alice))
+        .await;
+    assert!(
+        view.body.contains("m2") && !view.body.contains("m3"),
+        "{}",
+        view.body
+    );
+    let form = [
+        ("chat_id", chat.as_str()),
+        ("client_id", "b0"),
+        ("body", "hi"),
+    ];
+    assert_eq!(
+        h.call(SendMessage::PATH, &form, Some(&bob)).await.status,
+        StatusCode::OK
+    );
+
+    // Member changes: a burst of 20, then 429 (each attempt counts, failed or not).
+    let group = h
+        .call(
+            CreateChat::PATH,
+            &[("members", "bob"), ("title", "Team")],
+            Some(&alice),
+        )
+        .await
+        .body
+        .trim()
+        .to_string();
+    // Two creates and 18 adds fit in the burst; the limit holds well before 40 more
+    // (2 per second refill, so this only fails on a machine 10 s slow).
+    let mut first_refused = None;
+    for i in 0..40 {
+        let name = format!("nobody{i}");
+        let form = [("chat_id", group.as_str()), ("username", name.as_str())];
+        let r = h.call(AddMember::PATH, &form, Some(&alice)).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            first_refused = Some(i);
+            break;
+        }
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body); // no such user
+    }
+    let first = first_refused.expect("member changes are limited");
+    assert!(first >= 18, "refused after only {first} adds");
 }
 
 #[tokio::test]

@@ -43,10 +43,10 @@ pub async fn change_password(current: String, new: String) -> Result<(), AppErro
 /// Revokes every session of the account, this one included, and goes to sign-in.
 #[server(endpoint = "sign_out_everywhere")]
 pub async fn sign_out_everywhere() -> Result<(), AppError> {
-    use crate::server::{auth, error::reply};
+    use crate::server::{auth, error::reply, limits::Write};
     reply(
         async {
-            let (state, user) = auth::signed_in()?;
+            let (state, user) = auth::signed_in_to(Write::Manage)?;
             state.store.delete_sessions_of(user.id, None).await?;
             super::auth::clear_cookie(&state);
             leptos_axum::redirect("/login");

@@ -19,10 +19,10 @@ pub async fn list_chats() -> Result<Vec<ChatSummary>, AppError> {
 /// Creates a direct chat (one member, no title) or a group, then opens it.
 #[server(endpoint = "create_chat")]
 pub async fn create_chat(members: String, title: String) -> Result<ChatId, AppError> {
-    use crate::server::{auth, chat, error::reply};
+    use crate::server::{auth, chat, error::reply, limits::Write};
     reply(
         async {
-            let (state, user) = auth::signed_in()?;
+            let (state, user) = auth::signed_in_to(Write::Manage)?;
             let id = chat::create(&state, &user, &members, &title).await?;
             leptos_axum::redirect(&format!("/chats/{id}"));
             Ok(id)
@@ -34,10 +34,10 @@ pub async fn create_chat(members: String, title: String) -> Result<ChatId, AppEr
 /// The group's creator adds a member by username.
 #[server(endpoint = "add_member")]
 pub async fn add_member(chat_id: ChatId, username: String) -> Result<(), AppError> {
-    use crate::server::{auth, chat, error::reply};
+    use crate::server::{auth, chat, error::reply, limits::Write};
     reply(
         async {
-            let (state, user) = auth::signed_in()?;
+            let (state, user) = auth::signed_in_to(Write::Manage)?;
             chat::add_member(&state, &user, chat_id, &username).await
         }
         .await,
@@ -47,10 +47,10 @@ pub async fn add_member(chat_id: ChatId, username: String) -> Result<(), AppErro
 /// The group's creator removes a member.
 #[server(endpoint = "remove_member")]
 pub async fn remove_member(chat_id: ChatId, user_id: UserId) -> Result<(), AppError> {
-    use crate::server::{auth, chat, error::reply};
+    use crate::server::{auth, chat, error::reply, limits::Write};
     reply(
         async {
-            let (state, user) = auth::signed_in()?;
+            let (state, user) = auth::signed_in_to(Write::Manage)?;
             chat::remove_member(&state, &user, chat_id, user_id).await
         }
         .await,
@@ -60,10 +60,10 @@ pub async fn remove_member(chat_id: ChatId, user_id: UserId) -> Result<(), AppEr
 /// A member leaves a group and goes back to the chat list.
 #[server(endpoint = "leave_chat")]
 pub async fn leave_chat(chat_id: ChatId) -> Result<(), AppError> {
-    use crate::server::{auth, chat, error::reply};
+    use crate::server::{auth, chat, error::reply, limits::Write};
     reply(
         async {
-            let (state, user) = auth::signed_in()?;
+            let (state, user) = auth::signed_in_to(Write::Manage)?;
             chat::leave(&state, &user, chat_id).await?;
             leptos_axum::redirect("/chats");
             Ok(())

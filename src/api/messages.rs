@@ -36,10 +36,10 @@ pub async fn send_message(
     client_id: String,
     body: String,
 ) -> Result<Message, AppError> {
-    use crate::server::{auth, chat, error::reply};
+    use crate::server::{auth, chat, error::reply, limits::Write};
     reply(
         async {
-            let (state, user) = auth::signed_in()?;
+            let (state, user) = auth::signed_in_to(Write::Send)?;
             chat::send(&state, &user, chat_id, &client_id, &body).await
         }
         .await,
@@ -49,10 +49,10 @@ pub async fn send_message(
 /// Edits one's own message.
 #[server(endpoint = "edit_message")]
 pub async fn edit_message(message_id: MessageId, body: String) -> Result<Message, AppError> {
-    use crate::server::{auth, chat, error::reply};
+    use crate::server::{auth, chat, error::reply, limits::Write};
     reply(
         async {
-            let (state, user) = auth::signed_in()?;
+            let (state, user) = auth::signed_in_to(Write::Change)?;
             chat::edit(&state, &user, message_id, &body).await
         }
         .await,
@@ -62,10 +62,10 @@ pub async fn edit_message(message_id: MessageId, body: String) -> Result<Message
 /// Deletes one's own message (it shows as "message deleted").
 #[server(endpoint = "delete_message")]
 pub async fn delete_message(message_id: MessageId) -> Result<Message, AppError> {
-    use crate::server::{auth, chat, error::reply};
+    use crate::server::{auth, chat, error::reply, limits::Write};
     reply(
         async {
-            let (state, user) = auth::signed_in()?;
+            let (state, user) = auth::signed_in_to(Write::Change)?;
             chat::delete(&state, &user, message_id).await
         }
         .await,
@@ -75,10 +75,10 @@ pub async fn delete_message(message_id: MessageId) -> Result<Message, AppError> 
 /// Moves the read pointer forward; returns where it now is.
 #[server(endpoint = "mark_read")]
 pub async fn mark_read(chat_id: ChatId, seq: i64) -> Result<i64, AppError> {
-    use crate::server::{auth, chat, error::reply};
+    use crate::server::{auth, chat, error::reply, limits::Write};
     reply(
         async {
-            let (state, user) = auth::signed_in()?;
+            let (state, user) = auth::signed_in_to(Write::Read)?;
             chat::mark_read(&state, &user, chat_id, seq).await
         }
         .await,

@@ -214,6 +214,23 @@ pub fn signed_in() -> Result<(AppState, User)> {
     Ok((AppState::current()?, current_user()?))
 }
 
+/// [`signed_in`] for a server function that writes: within the user's per-user limit
+/// for `write` (shared with the frames the SSE fallback POSTs), or `RateLimited` with a
+/// `Retry-After` of a second (the quotas are per second).
+pub fn signed_in_to(write: super::limits::Write) -> Result<(AppState, User)> {
+    let (state, user) = signed_in()?;
+    if let Err(e) = state.user_limits.check(write, user.id) {
+        if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            res.insert_header(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        return Err(e.into());
+    }
+    Ok((state, user))
+}
+
 /// The raw session token of the current server function's request.
 pub fn current_token() -> Option<String> {
     leptos::prelude::use_context::<http::request::Parts>().and_then(|p| session_token(&p.headers))

@@ -87,6 +87,12 @@ pub struct Config {
     #[arg(long, env = "NATTER_REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// Log lines as text for people (`text`) or one JSON object per line for a log
+    /// collector (`json`); either way each request's lines carry its request id (the
+    /// `x-request-id` the proxy sent, or one made here), which the response returns.
+    #[arg(long, env = "NATTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Address for Prometheus metrics (`GET /metrics`), a listener of its own; unset:
     /// no metrics. Keep it private (loopback, or a network only the scraper reaches).
     #[arg(long, env = "NATTER_METRICS_BIND")]
@@ -109,6 +115,7 @@ impl Config {
         Config {
             command: None,
             metrics_bind: None,
+            log_format: LogFormat::Text,
             database_url: database_url.to_string(),
             db_connections: super::db::DEFAULT_CONNECTIONS,
             bind: "127.0.0.1:0".into(),
@@ -126,4 +133,12 @@ impl Config {
             sign_up_per_minute: 5,
         }
     }
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }

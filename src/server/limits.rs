@@ -6,8 +6,10 @@
 //! Refusals are [`AppError::RateLimited`] (429, with `Retry-After`: see
 //! `router::server_fn_error_status`), decided before any hashing.
 //!
-//! [`FrameLimits`]: the live protocol's frames POSTed over HTTP (the SSE fallback), per
-//! user, as a WebSocket limits them per connection.
+//! [`UserLimits`]: what a signed-in user writes over HTTP (server functions, and the
+//! live protocol's frames POSTed by the SSE fallback), per user, with the quotas a
+//! WebSocket has per connection. A server function and a POSTed frame that do the same
+//! thing draw on the same bucket.
 
 use crate::model::protocol::{READS_PER_SECOND, READ_BURST, TYPING_BURST, TYPING_PER_SECOND};
 use crate::model::{AppError, UserId};
@@ -159,47 +161,65 @@ impl AuthLimits {
     }
 }
 
-/// Per-user limits on frames POSTed to `/frames` (on this node), with the quotas a
-/// WebSocket has per connection (docs/PROTOCOL.md, "Limits").
-pub struct FrameLimits {
+/// Writes over HTTP, each with a per-user bucket of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// A message (`send_message`, a POSTed `send`).
+    Send,
+    /// An edit or a delete.
+    Change,
+    /// A read pointer.
+    Read,
+    /// Typing (POSTed frames only).
+    Typing,
+    /// Chats and their members: create, add, remove, leave; signing out everywhere.
+    Manage,
+}
+
+/// Chats created and member changes per user: a person does a few at a time.
+const MANAGE_PER_SECOND: u32 = 2;
+const MANAGE_BURST: u32 = 20;
+
+/// Per-user limits on writes over HTTP (on this node), with the quotas a WebSocket has
+/// per connection (docs/PROTOCOL.md, "Limits").
+pub struct UserLimits {
     sends: DefaultKeyedRateLimiter<UserId>,
     changes: DefaultKeyedRateLimiter<UserId>,
     reads: DefaultKeyedRateLimiter<UserId>,
     typing: DefaultKeyedRateLimiter<UserId>,
+    manage: DefaultKeyedRateLimiter<UserId>,
 }
 
-impl FrameLimits {
+impl UserLimits {
     /// `send_rate` / `send_burst`: the `--ws-send-rate` and `--ws-send-burst` settings.
     pub fn new(send_rate: u32, send_burst: u32) -> Self {
         let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
-        let sends = || Quota::per_second(nz(send_rate)).allow_burst(nz(send_burst));
-        FrameLimits {
-            sends: RateLimiter::keyed(sends()),
-            changes: RateLimiter::keyed(sends()),
-            reads: RateLimiter::keyed(
-                Quota::per_second(nz(READS_PER_SECOND)).allow_burst(nz(READ_BURST)),
-            ),
-            typing: RateLimiter::keyed(
-                Quota::per_second(nz(TYPING_PER_SECOND)).allow_burst(nz(TYPING_BURST)),
-            ),
+        let quota = |rate: u32, burst: u32| Quota::per_second(nz(rate)).allow_burst(nz(burst));
+        UserLimits {
+            sends: RateLimiter::keyed(quota(send_rate, send_burst)),
+            changes: RateLimiter::keyed(quota(send_rate, send_burst)),
+            reads: RateLimiter::keyed(quota(READS_PER_SECOND, READ_BURST)),
+            typing: RateLimiter::keyed(quota(TYPING_PER_SECOND, TYPING_BURST)),
+            manage: RateLimiter::keyed(quota(MANAGE_PER_SECOND, MANAGE_BURST)),
         }
     }
 
-    pub fn send(&self, user: UserId) -> bool {
-        check(&self.sends, &user, "post_send").is_ok()
+    /// One `write` by `user`: `Err(RateLimited)` beyond its quota (counted in the
+    /// metrics as `http_<write>`).
+    pub fn check(&self, write: Write, user: UserId) -> Result<(), AppError> {
+        let (limiter, what) = match write {
+            Write::Send => (&self.sends, "http_send"),
+            Write::Change => (&self.changes, "http_change"),
+            Write::Read => (&self.reads, "http_read"),
+            Write::Typing => (&self.typing, "http_typing"),
+            Write::Manage => (&self.manage, "http_manage"),
+        };
+        check(limiter, &user, what)
     }
 
-    /// `edit` and `delete`.
-    pub fn change(&self, user: UserId) -> bool {
-        check(&self.changes, &user, "post_change").is_ok()
-    }
-
-    pub fn read(&self, user: UserId) -> bool {
-        check(&self.reads, &user, "post_read").is_ok()
-    }
-
-    pub fn typing(&self, user: UserId) -> bool {
-        check(&self.typing, &user, "post_typing").is_ok()
+    /// [`Self::check`] as a yes or no.
+    pub fn allows(&self, write: Write, user: UserId) -> bool {
+        self.check(write, user).is_ok()
     }
 }
 
@@ -233,20 +253,27 @@ mod tests {
     }
 
     #[test]
-    fn posted_frames_are_limited_per_user() {
-        let limits = FrameLimits::new(1, 3);
+    fn http_writes_are_limited_per_user() {
+        let limits = UserLimits::new(1, 3);
         let (a, b) = (UserId(1), UserId(2));
-        assert!((0..3).all(|_| limits.send(a)));
-        assert!(!limits.send(a), "beyond the burst");
-        assert!(limits.send(b), "another user has a bucket of their own");
+        assert!((0..3).all(|_| limits.allows(Write::Send, a)));
+        assert_eq!(limits.check(Write::Send, a), Err(AppError::RateLimited));
         assert!(
-            limits.change(a),
+            limits.allows(Write::Send, b),
+            "another user has a bucket of their own"
+        );
+        assert!(
+            limits.allows(Write::Change, a),
             "edits and deletes have a bucket of their own"
         );
-        assert!((0..TYPING_BURST).all(|_| limits.typing(a)));
-        assert!(!limits.typing(a));
-        assert!((0..READ_BURST).all(|_| limits.read(a)));
-        assert!(!limits.read(a));
+        for (write, burst) in [
+            (Write::Typing, TYPING_BURST),
+            (Write::Read, READ_BURST),
+            (Write::Manage, MANAGE_BURST),
+        ] {
+            assert!((0..burst).all(|_| limits.allows(write, a)), "{write:?}");
+            assert!(!limits.allows(write, a), "{write:?}");
+        }
     }
 
     #[test]

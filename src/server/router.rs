@@ -1,6 +1,6 @@
 //! The HTTP surface: `fn app(state) -> Router`, testable with `tower::ServiceExt::oneshot`.
 //!
-//! Layers, outermost first: tracing, compression (br, gzip), security headers, cache
+//! Layers, outermost first: the request id, tracing, compression (br, gzip), security headers, cache
 //! headers, server-function error statuses, the client's address
 //! ([`super::client_ip`]), the cross-origin refusal ([`super::origin`]), the session
 //! guard ([`super::auth::resolve_session`]); then `/healthz`, the server functions under
@@ -18,6 +18,7 @@ use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::LeptosRoutes;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -93,8 +94,28 @@ pub fn app(state: AppState) -> Router {
                 .gzip(true)
                 .quality(CompressionLevel::Fastest),
         )
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // The proxy's request id when it sent one, else a new one; returned in the
+        // response and named in every log line of the request (its span).
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// Each request's span: method, path (not the query: a stream's resume positions are
+/// no log's business) and request id.
+fn request_span(req: &Request) -> tracing::Span {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %id,
+    )
 }
 
 /// The per-response nonce for inline scripts, chosen here and handed to the renderer.

@@ -2,7 +2,7 @@
 
 use super::config::Config;
 use super::db::Store;
-use super::limits::{AuthLimits, FrameLimits};
+use super::limits::{AuthLimits, UserLimits};
 use super::writer::MessageWriter;
 use super::ws::presence::{ClusterPresence, Swept};
 use super::ws::redis_broker::RedisBroker;
@@ -29,8 +29,8 @@ pub struct AppStateInner {
     pub slots: Arc<Slots>,
     /// Sign-in and sign-up limits per IP and per username.
     pub auth_limits: AuthLimits,
-    /// Limits on frames POSTed to `/frames`, per user.
-    pub frame_limits: FrameLimits,
+    /// Limits on writes over HTTP (server functions, POSTed frames), per user.
+    pub user_limits: UserLimits,
     /// Where fan-out goes (see `server::ws::broker`).
     pub broker: Arc<dyn Broker>,
     /// Who is online on the other nodes (several nodes only; see `ws::presence`).
@@ -63,9 +63,10 @@ impl AppState {
             }
             None => (None, None),
         };
-        let frame_limits = FrameLimits::new(config.ws_send_rate, config.ws_send_burst);
+        let user_limits = UserLimits::new(config.ws_send_rate, config.ws_send_burst);
         let writer = MessageWriter::start(store.clone(), broker.clone());
         store.spawn_checkpointer();
+        store.spawn_session_sweeper();
         let state = AppState(Arc::new(AppStateInner {
             leptos_options,
             config: Arc::new(config),
@@ -73,7 +74,7 @@ impl AppState {
             hub,
             slots,
             auth_limits,
-            frame_limits,
+            user_limits,
             broker,
             writer,
             presence,

@@ -96,4 +96,29 @@ impl Store {
                 .rows_affected()
         }))
     }
+
+    /// Sweeps expired sessions every [`SWEEP_EVERY`] while the store is open (sign-ins
+    /// sweep too; this covers a node nobody signs in on). Every node runs it: the
+    /// `DELETE` is idempotent.
+    pub fn spawn_session_sweeper(&self) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if store.is_closed() {
+                    break;
+                }
+                match store.delete_expired_sessions().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sessions = n, "expired sessions swept"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping expired sessions failed"),
+                }
+            }
+        })
+    }
 }
+
+/// How often expired sessions are deleted.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);

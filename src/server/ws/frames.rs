@@ -15,6 +15,7 @@ use crate::model::protocol::{ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTE
 use crate::model::AppError;
 use crate::server::auth::AuthUser;
 use crate::server::chat;
+use crate::server::limits::Write;
 use crate::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -100,14 +101,14 @@ pub async fn post(
         Ok(f) => f,
         Err(e) => return refuse(ErrorCode::BadFrame, format!("bad frame: {e}"), None),
     };
-    let limits = &state.frame_limits;
+    let limits = &state.user_limits;
     match parsed {
         ClientFrame::Send {
             client_id,
             chat_id,
             body,
         } => {
-            if !limits.send(user.id) {
+            if !limits.allows(Write::Send, user.id) {
                 return refuse(
                     ErrorCode::RateLimited,
                     "sending too fast".into(),
@@ -128,20 +129,26 @@ pub async fn post(
                 Err(e) => app_error(e, Some(client_id)),
             }
         }
-        ClientFrame::Edit { .. } | ClientFrame::Delete { .. } if !limits.change(user.id) => refuse(
-            ErrorCode::RateLimited,
-            "too many changes: slow down".into(),
-            None,
-        ),
+        ClientFrame::Edit { .. } | ClientFrame::Delete { .. }
+            if !limits.allows(Write::Change, user.id) =>
+        {
+            refuse(
+                ErrorCode::RateLimited,
+                "too many changes: slow down".into(),
+                None,
+            )
+        }
         ClientFrame::Edit { message_id, body } => {
             done(chat::edit(&state, &user, message_id, &body).await)
         }
         ClientFrame::Delete { message_id } => done(chat::delete(&state, &user, message_id).await),
         // Best effort, as on a socket: the excess is dropped quietly.
-        ClientFrame::Typing { .. } if !limits.typing(user.id) => {
+        ClientFrame::Typing { .. } if !limits.allows(Write::Typing, user.id) => {
             StatusCode::NO_CONTENT.into_response()
         }
-        ClientFrame::Read { .. } if !limits.read(user.id) => StatusCode::NO_CONTENT.into_response(),
+        ClientFrame::Read { .. } if !limits.allows(Write::Read, user.id) => {
+            StatusCode::NO_CONTENT.into_response()
+        }
         ClientFrame::Typing { chat_id } => done(chat::typing(&state, &user, chat_id).await),
         ClientFrame::Read { chat_id, seq } => {
             done(chat::mark_read(&state, &user, chat_id, seq).await)
