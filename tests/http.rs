@@ -1022,3 +1022,149 @@ async fn signing_out_everywhere_ends_every_session() {
     let page = h.get("/account", None).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
 }
+
+/// Counts rows with `sql` straight on the test database (either backend).
+async fn count(url: &str, sql: String) -> i64 {
+    use sqlx::Connection;
+    let sql = sqlx::AssertSqlSafe(sql);
+    if common::on_postgres() {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn deleting_an_account_keeps_its_messages_for_the_others() {
+    use natter::api::account::DeleteAccount;
+    let h = harness().await;
+    let alice = h.sign_up("alice").await;
+    let bob = h.sign_up("bob").await;
+    let carol = h.sign_up("carol").await;
+    let create = |members: &'static str, title: &'static str| {
+        let h = &h;
+        let alice = alice.clone();
+        async move {
+            let r = h
+                .call(
+                    CreateChat::PATH,
+                    &[("members", members), ("title", title)],
+                    Some(&alice),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            r.body.trim().to_string()
+        }
+    };
+    let dm = create("bob", "").await;
+    let group = create("bob carol", "Team").await;
+    for (chat, text, cid) in [(&dm, "hi bob", "c1"), (&group, "hi team", "c2")] {
+        let form = [
+            ("chat_id", chat.as_str()),
+            ("client_id", cid),
+            ("body", text),
+        ];
+        let r = h.call(SendMessage::PATH, &form, Some(&alice)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+
+    // The wrong password changes nothing.
+    let r = h
+        .call(
+            DeleteAccount::PATH,
+            &[("password", "wrong-guess")],
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("password is wrong"), "{}", r.body);
+    let r = h
+        .call(
+            DeleteAccount::PATH,
+            &[("password", "password123")],
+            Some(&alice),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}: {}", r.status, r.body);
+    assert!(
+        r.headers.get(header::SET_COOKIE).is_some(),
+        "the cookie is cleared"
+    );
+
+    // Signed out, and no way back in.
+    let r = h.call(ListChats::PATH, &[], Some(&alice)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = h
+        .call(
+            SignIn::PATH,
+            &[("username", "alice"), ("password", "password123")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+
+    // Bob keeps both chats and alice's messages, from "deleted user #…"; she left the group.
+    let view = h
+        .call(OpenChat::PATH, &[("chat_id", dm.as_str())], Some(&bob))
+        .await;
+    assert_eq!(view.status, StatusCode::OK, "{}", view.body);
+    assert!(view.body.contains("hi bob"), "{}", view.body);
+    assert!(view.body.contains("deleted user #"), "{}", view.body);
+    assert!(!view.body.contains("\"alice\""), "{}", view.body);
+    let view = h
+        .call(OpenChat::PATH, &[("chat_id", group.as_str())], Some(&carol))
+        .await;
+    assert!(view.body.contains("hi team"), "{}", view.body);
+    let members = count(
+        &h._db.url,
+        format!("SELECT COUNT(*) FROM chat_members WHERE chat_id = {group}"),
+    )
+    .await;
+    assert_eq!(members, 2, "bob and carol");
+
+    // The name is free again; the new alice sees nothing of the old one's.
+    let alice2 = h.sign_up("alice").await;
+    let r = h
+        .call(OpenChat::PATH, &[("chat_id", dm.as_str())], Some(&alice2))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+
+    // Bob goes too: the direct chat has nobody left, and goes with its messages; the
+    // group stays for carol.
+    let r = h
+        .call(
+            DeleteAccount::PATH,
+            &[("password", "password123")],
+            Some(&bob),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let url = &h._db.url;
+    let left = |sql: String| count(url, sql);
+    assert_eq!(
+        left(format!("SELECT COUNT(*) FROM chats WHERE id = {dm}")).await,
+        0
+    );
+    assert_eq!(
+        left(format!(
+            "SELECT COUNT(*) FROM messages WHERE chat_id = {dm}"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        left(format!(
+            "SELECT COUNT(*) FROM chat_members WHERE chat_id = {dm}"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(left(format!("SELECT COUNT(*) FROM sessions WHERE user_id IN (SELECT id FROM users WHERE deleted_at IS NOT NULL)")).await, 0);
+    let view = h
+        .call(OpenChat::PATH, &[("chat_id", group.as_str())], Some(&carol))
+        .await;
+    assert_eq!(view.status, StatusCode::OK);
+    assert!(view.body.contains("hi team"), "{}", view.body);
+}

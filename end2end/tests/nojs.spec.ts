@@ -1,4 +1,5 @@
 import {
+  attemptSignIn,
   chatHeading,
   chatLink,
   createChat,
@@ -93,4 +94,32 @@ test('the account page works without JavaScript: change the password, sign out e
   await expectPath(page, '/login');
   await other.goto('/chats');
   await expectPath(other, '/login');
+});
+
+test('deleting the account without JavaScript: its messages stay, from "deleted user"', async ({ openPage }) => {
+  const suffix = uniqueSuffix();
+  const gone = username('gone', suffix);
+  const stays = username('stays', suffix);
+  const page = await openPage({ js: false });
+  const other = await openPage({ js: false });
+  await signUp(page, gone);
+  await signUp(other, stays);
+  const chat = await createChat(page, stays);
+  await sendWithButton(page, `last words ${suffix}`);
+
+  await page.goto('/account');
+  await expect(page.getByText('from “deleted user”')).toBeVisible();
+  await page.getByLabel('Your password, to confirm', { exact: true }).fill('not-my-password');
+  await page.getByRole('button', { name: 'Delete my account', exact: true }).click();
+  await expect(page.getByText('The password is wrong')).toBeVisible();
+  await page.getByLabel('Your password, to confirm', { exact: true }).fill('correct-horse-42');
+  await page.getByRole('button', { name: 'Delete my account', exact: true }).click();
+  await expectPath(page, '/login');
+  await attemptSignIn(page, gone, 'correct-horse-42');
+  await expectPath(page, '/login');
+
+  await other.goto(chat);
+  await expect(messageLog(other)).toContainText(`last words ${suffix}`);
+  await expect(messageLog(other)).toContainText('deleted user #');
+  await expect(messageLog(other)).not.toContainText(gone);
 });

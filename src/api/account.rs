@@ -1,4 +1,4 @@
-//! The signed-in user's account: change the password, sign out everywhere.
+//! The signed-in user's account: change the password, sign out everywhere, delete it.
 
 use crate::model::AppError;
 use leptos::prelude::*;
@@ -48,6 +48,35 @@ pub async fn sign_out_everywhere() -> Result<(), AppError> {
         async {
             let (state, user) = auth::signed_in_to(Write::Manage)?;
             state.store.delete_sessions_of(user.id, None).await?;
+            super::auth::clear_cookie(&state);
+            leptos_axum::redirect("/login");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Deletes the account after checking the password (limited like a sign-in): sessions
+/// and group memberships go; messages stay in others' history under "deleted user #…".
+#[server(endpoint = "delete_account")]
+pub async fn delete_account(password: String) -> Result<(), AppError> {
+    use crate::server::{account, auth, client_ip, error::reply, limits::Write};
+    reply(
+        async {
+            let (state, user) = auth::signed_in_to(Write::Manage)?;
+            state
+                .auth_limits
+                .sign_in(client_ip::current(), &user.username)?;
+            let stored = state
+                .store
+                .user_credentials(&user.username)
+                .await?
+                .map(|(_, hash)| hash);
+            if !auth::verify_password(password, stored).await? {
+                state.auth_limits.sign_in_failed(&user.username);
+                return Err(AppError::Invalid("The password is wrong".into()).into());
+            }
+            account::delete(&state, &user).await?;
             super::auth::clear_cookie(&state);
             leptos_axum::redirect("/login");
             Ok(())

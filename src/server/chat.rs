@@ -18,7 +18,7 @@ use crate::model::{
 use tokio::sync::oneshot::error::RecvError;
 
 /// Logs a publish that failed after its change was committed.
-fn log_publish(result: Result<()>) {
+pub(super) fn log_publish(result: Result<()>) {
     if let Err(e) = result {
         tracing::warn!(error = %e, "live publish failed (clients catch up on resume)");
     }

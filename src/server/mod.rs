@@ -14,6 +14,7 @@
 //! - [`writer`][]: the task that stores new messages in groups, and the one that publishes them.
 //! - [`ws`][]: `GET /ws`, one task pair per connection, the connection registry (hub).
 
+pub mod account;
 pub mod auth;
 pub mod chat;
 pub mod client_ip;

@@ -1,8 +1,8 @@
-//! `/account`: change the password, sign out everywhere. Plain forms: they work
-//! without JavaScript too.
+//! `/account`: change the password, sign out everywhere, delete the account. Plain
+//! forms: they work without JavaScript too.
 
 use super::auth::FormError;
-use crate::api::account::{ChangePassword, SignOutEverywhere};
+use crate::api::account::{ChangePassword, DeleteAccount, SignOutEverywhere};
 use crate::model::validate::PASSWORD_MIN;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,6 +11,14 @@ use leptos_meta::Title;
 pub fn AccountPage() -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
     let everywhere = ServerAction::<SignOutEverywhere>::new();
+    let delete = ServerAction::<DeleteAccount>::new();
+    let delete_error = move || {
+        delete
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
     let change_error = move || {
         change
             .value()
@@ -51,6 +59,22 @@ pub fn AccountPage() -> impl IntoView {
                 <ActionForm action=everywhere attr:class="form">
                     <p class="field-hint">"Signs out every browser and device, this one included."</p>
                     <button class="btn btn-ghost btn-block" type="submit">"Sign out everywhere"</button>
+                </ActionForm>
+                <h2 class="auth-title">"Delete account"</h2>
+                <ActionForm action=delete attr:class="form">
+                    <p class="field-hint">
+                        "This cannot be undone. You leave every group and are signed out everywhere; \
+                         your username becomes free for anyone. The messages you sent stay in the \
+                         other people's history, from “deleted user”."
+                    </p>
+                    <label class="field">
+                        <span class="field-label">"Your password, to confirm"</span>
+                        <input name="password" type="password" required autocomplete="current-password" />
+                    </label>
+                    <FormError error=delete_error />
+                    <button class="btn btn-danger btn-block" type="submit" disabled=move || delete.pending().get()>
+                        "Delete my account"
+                    </button>
                 </ActionForm>
             </div>
         </main>

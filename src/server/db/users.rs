@@ -1,7 +1,7 @@
 //! `users`: accounts and their password hashes.
 
-use super::{now_ms, Pool, Store};
-use crate::model::{AppError, User, UserId};
+use super::{now_ms, Invalidation, Pool, Store};
+use crate::model::{AppError, ChatId, User, UserId};
 use crate::server::Result;
 
 impl Store {
@@ -34,7 +34,9 @@ impl Store {
     /// The user and their password hash, for signing in.
     pub async fn user_credentials(&self, username: &str) -> Result<Option<(User, String)>> {
         let row: Option<(i64, String, String)> = on_pool!(&self.pool, p => {
-            sqlx::query_as("SELECT id, username, password_hash FROM users WHERE username = $1")
+            sqlx::query_as(
+                "SELECT id, username, password_hash FROM users WHERE username = $1 AND deleted_at IS NULL",
+            )
                 .bind(username)
                 .fetch_optional(p)
                 .await
@@ -48,6 +50,61 @@ impl Store {
                 hash,
             )
         }))
+    }
+
+    /// Closes `user`'s account for good: the row stays for the messages they wrote (named
+    /// [`deleted_name`] from now on), without password or sessions; the name is free
+    /// again. Their group memberships are gone already (`server::account`); their direct
+    /// chats keep them as a member, so the other person still sees who it was with.
+    /// Each chat of `chats` that has no member with an account left goes, with its
+    /// messages. Returns the chats that went.
+    pub async fn close_account(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<ChatId>> {
+        let (sessions, direct, gone) = on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "UPDATE users SET username = $1, password_hash = '', deleted_at = $2 WHERE id = $3",
+            )
+            .bind(deleted_name(user))
+            .bind(now_ms())
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+            let sessions: Vec<(Vec<u8>,)> =
+                sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash")
+                    .bind(user)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let direct: Vec<(ChatId,)> =
+                sqlx::query_as("SELECT chat_id FROM chat_members WHERE user_id = $1")
+                    .bind(user)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let mut gone = Vec::new();
+            for chat in chats.iter().copied().chain(direct.iter().map(|(c,)| *c)) {
+                let deleted = sqlx::query(
+                    "DELETE FROM chats WHERE id = $1 AND NOT EXISTS (
+                        SELECT 1 FROM chat_members m JOIN users u ON u.id = m.user_id
+                        WHERE m.chat_id = $1 AND u.deleted_at IS NULL)",
+                )
+                .bind(chat)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if deleted > 0 {
+                    gone.push(chat);
+                }
+            }
+            tx.commit().await?;
+            (sessions, direct, gone)
+        });
+        for (hash,) in sessions {
+            self.invalidate(Invalidation::Session(hash));
+        }
+        // Member lists carry the name, which changed.
+        for (chat,) in direct {
+            self.invalidate(Invalidation::Members(chat));
+        }
+        Ok(gone)
     }
 
     /// Replaces a user's password hash.
@@ -70,18 +127,19 @@ impl Store {
                 let json = serde_json::to_string(names)
                     .map_err(|e| crate::server::Error::internal(e.to_string()))?;
                 sqlx::query_as::<_, User>(
-                    "SELECT id, username FROM users WHERE username IN (SELECT value FROM json_each($1))",
+                    "SELECT id, username FROM users
+                     WHERE username IN (SELECT value FROM json_each($1)) AND deleted_at IS NULL",
                 )
                 .bind(json)
                 .fetch_all(p)
                 .await?
             }
-            Pool::Postgres(p) => {
-                sqlx::query_as::<_, User>("SELECT id, username FROM users WHERE username = ANY($1)")
-                    .bind(names)
-                    .fetch_all(p)
-                    .await?
-            }
+            Pool::Postgres(p) => sqlx::query_as::<_, User>(
+                "SELECT id, username FROM users WHERE username = ANY($1) AND deleted_at IS NULL",
+            )
+            .bind(names)
+            .fetch_all(p)
+            .await?,
         })
     }
 }
@@ -123,4 +181,10 @@ impl Store {
             .map(|(id, _)| id)
             .collect())
     }
+}
+
+/// The name a deleted account goes by: what others see on its messages. No one can sign
+/// up with it (usernames have no spaces), and it stays unique.
+pub fn deleted_name(user: UserId) -> String {
+    format!("deleted user #{}", user.0)
 }

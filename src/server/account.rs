@@ -1,0 +1,32 @@
+//! Closing an account: the rules around [`Store::close_account`](super::db::Store).
+//! The person leaves every group (the other members see it live, as a leave), then the
+//! account loses its name, password and sessions in one transaction; chats left with no
+//! member who still has an account go with their messages.
+
+use super::chat::log_publish;
+use super::state::AppState;
+use super::Result;
+use crate::model::{ChatKind, User};
+
+/// Deletes `user`'s account (the password was checked by the caller). Their open
+/// connections close at their next session check (within 25 s), as after a sign-out
+/// everywhere.
+pub async fn delete(state: &AppState, user: &User) -> Result<()> {
+    let store = &state.store;
+    let groups: Vec<_> = store
+        .list_chats(user.id)
+        .await?
+        .into_iter()
+        .filter(|c| c.kind == ChatKind::Group)
+        .map(|c| c.id)
+        .collect();
+    for &chat in &groups {
+        if let Some(change) = store.remove_member(chat, user.id).await? {
+            state.chat_removed(chat, user.id);
+            log_publish(state.members_changed(chat, change).await);
+        }
+    }
+    let gone = store.close_account(user.id, &groups).await?;
+    tracing::info!(user = %user.id, groups = groups.len(), chats_deleted = gone.len(), "account deleted");
+    Ok(())
+}
