@@ -164,3 +164,93 @@ mod tests {
         assert!(client_id(&"x".repeat(65)).is_err());
     }
 }
+
+/// The rules as properties over arbitrary input: whatever comes in, an answer (never a
+/// panic), and every `Ok` is exactly what the rule promises.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn name_char(c: char) -> bool {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-')
+    }
+
+    /// Arbitrary text, and text close to the rules (where the edge cases are).
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,80}",
+            "[ A-Za-z0-9_.@,\\-\\t\\n]{0,40}",
+            any::<String>()
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn username_is_ok_exactly_when_the_rule_holds(raw in text()) {
+            let normal = raw.trim().to_lowercase();
+            let len = normal.chars().count();
+            let valid = (USERNAME_MIN..=USERNAME_MAX).contains(&len) && normal.chars().all(name_char);
+            match username(&raw) {
+                Ok(name) => {
+                    prop_assert!(valid);
+                    prop_assert_eq!(&name, &normal);
+                    prop_assert_eq!(username(&name).ok(), Some(name.clone()), "idempotent");
+                }
+                Err(e) => {
+                    prop_assert!(!valid);
+                    prop_assert_eq!(e.status(), 400);
+                }
+            }
+        }
+
+        #[test]
+        fn body_is_the_trimmed_text_within_bounds(raw in prop_oneof![text(), "\\PC{3990,4010}"]) {
+            match body(&raw) {
+                Ok(b) => {
+                    prop_assert_eq!(b.as_str(), raw.trim());
+                    prop_assert!((1..=BODY_MAX).contains(&b.chars().count()));
+                }
+                Err(e) => {
+                    let n = raw.trim().chars().count();
+                    prop_assert!(n == 0 || n > BODY_MAX);
+                    prop_assert_eq!(e.status(), 400);
+                }
+            }
+        }
+
+        #[test]
+        fn member_lists_are_valid_distinct_names(raw in text()) {
+            if let Ok(names) = member_list(&raw) {
+                prop_assert!((1..=GROUP_MAX_MEMBERS).contains(&names.len()));
+                for (i, n) in names.iter().enumerate() {
+                    prop_assert_eq!(username(n).ok(), Some(n.clone()));
+                    prop_assert!(!names[..i].contains(n), "duplicate {}", n);
+                }
+            }
+        }
+
+        #[test]
+        fn client_ids_are_short_visible_ascii(raw in text()) {
+            match client_id(&raw) {
+                Ok(id) => {
+                    prop_assert!((1..=CLIENT_ID_MAX).contains(&id.len()));
+                    prop_assert!(id.chars().all(|c| c.is_ascii_graphic()));
+                }
+                Err(e) => prop_assert_eq!(e.status(), 400),
+            }
+        }
+
+        #[test]
+        fn titles_are_trimmed_and_bounded(raw in text()) {
+            match title(&raw) {
+                Ok(None) => prop_assert!(raw.trim().is_empty()),
+                Ok(Some(t)) => {
+                    prop_assert_eq!(t.as_str(), raw.trim());
+                    prop_assert!(t.chars().count() <= TITLE_MAX);
+                }
+                Err(_) => prop_assert!(raw.trim().chars().count() > TITLE_MAX),
+            }
+        }
+    }
+}
