@@ -59,7 +59,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 /// A valid frame of each kind with one field replaced by arbitrary JSON (or removed).
 fn mutated_frame(chat: i64) -> impl Strategy<Value = String> {
-    let frames = vec![
+    let frames = [
         json!({"type": "send", "client_id": "c1", "chat_id": chat, "body": "hi"}),
         json!({"type": "edit", "message_id": 1, "body": "hi"}),
         json!({"type": "delete", "message_id": 1}),

@@ -1161,7 +1161,15 @@ async fn deleting_an_account_keeps_its_messages_for_the_others() {
         .await,
         0
     );
-    assert_eq!(left(format!("SELECT COUNT(*) FROM sessions WHERE user_id IN (SELECT id FROM users WHERE deleted_at IS NOT NULL)")).await, 0);
+    assert_eq!(
+        left(
+            "SELECT COUNT(*) FROM sessions WHERE user_id IN \
+             (SELECT id FROM users WHERE deleted_at IS NOT NULL)"
+                .to_string()
+        )
+        .await,
+        0
+    );
     let view = h
         .call(OpenChat::PATH, &[("chat_id", group.as_str())], Some(&carol))
         .await;
