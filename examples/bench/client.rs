@@ -130,6 +130,19 @@ impl Server {
         Ok(cookie.to_string())
     }
 
+    /// One sign-in attempt; its HTTP status (the flood of `--sign-in-flood`).
+    pub async fn sign_in_status(&self, name: &str, password: &str) -> Result<u16, Error> {
+        use leptos::server_fn::ServerFn;
+        let res = self
+            .http
+            .post(format!("{}{}", self.origin(), natter::api::auth::SignIn::PATH))
+            .header("accept", "application/json")
+            .form(&[("username", name), ("password", password)])
+            .send()
+            .await?;
+        Ok(res.status().as_u16())
+    }
+
     /// Creates a chat (members separated by spaces).
     pub async fn create_chat(
         &self,

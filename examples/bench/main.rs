@@ -11,6 +11,7 @@
 //! Only loopback addresses are ever targeted; every loop is bounded in count and time.
 
 mod client;
+mod flood;
 mod scenarios;
 mod stats;
 
@@ -101,6 +102,11 @@ struct Args {
     /// (`/login`: the floor, a page with no data).
     #[arg(long, value_delimiter = ',', value_parser = local_path)]
     page_also: Vec<String>,
+    /// Meanwhile, this many clients send sign-in attempts with wrong passwords (a new
+    /// username each time, so no lock-out stops them before the password hash) as fast
+    /// as they are answered: the burst's figure under a sign-in flood.
+    #[arg(long, default_value_t = 0)]
+    sign_in_flood: usize,
     /// resume: messages missed while offline.
     #[arg(long, default_value_t = 10_000)]
     missed: usize,
@@ -287,6 +293,7 @@ async fn main() -> Result<(), client::Error> {
         println!("natter bench against {}\n", all.join(" and "));
         stats::Row::header();
     }
+    let flood = (args.sign_in_flood > 0).then(|| flood::start(&server, args.sign_in_flood));
     let want = |s: Scenario| args.scenario == s || args.scenario == Scenario::All;
     let mut rows = Vec::new();
     let page_secs = if args.smoke { 0.5 } else { 5.0 };
@@ -340,6 +347,9 @@ async fn main() -> Result<(), client::Error> {
             )
             .await?,
         );
+    }
+    if let Some(flood) = flood {
+        eprintln!("{}", flood.stop().await);
     }
     let mut broken = false;
     for row in &rows {
