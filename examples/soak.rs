@@ -19,7 +19,7 @@ mod client;
 
 use clap::Parser;
 use client::{next_frame, send, Error, Server};
-use natter::model::protocol::{ClientFrame, ServerFrame};
+use natter::model::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use natter::model::ChatId;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -40,7 +40,8 @@ struct Args {
     /// Clients (one user each; an even number: each has a direct chat with a neighbour).
     #[arg(long, default_value_t = 6)]
     clients: usize,
-    /// Messages per second per client.
+    /// Messages per second per client (the server's own send limit applies: 20/s,
+    /// bursts of 100; what it refuses is sent again, as a browser does).
     #[arg(long, default_value_t = 20.0)]
     rate: f64,
     /// Seconds the server runs between kills (each cycle: a random time in [min, 2·min]).
@@ -63,7 +64,12 @@ impl Natter {
             .args(["--bind", &self.addr.to_string()])
             .args(["--public-origin", &format!("http://{}", self.addr)])
             .args(["--database-url", &self.db])
-            .args(["--sign-up-per-minute", "1000", "--sign-in-per-minute", "1000"])
+            .args([
+                "--sign-up-per-minute",
+                "1000",
+                "--sign-in-per-minute",
+                "1000",
+            ])
             .env("RUST_LOG", "error")
             .env("LEPTOS_OUTPUT_NAME", "natter")
             .stdout(Stdio::null())
@@ -106,7 +112,11 @@ struct Ledger {
     acked: HashMap<String, i64>,
     resent: u64,
     reconnects: u64,
+    rate_limited: u64,
 }
+
+/// How often unacknowledged messages are sent again on an open connection.
+const RESEND_EVERY: Duration = Duration::from_secs(2);
 
 struct Client {
     name: String,
@@ -152,6 +162,10 @@ async fn run_client(
             }
         }
         let mut tick = tokio::time::interval(every);
+        // As the browser's outbox: what is still unacknowledged (refused as too fast,
+        // say) goes again now and then, same ids.
+        let mut resend = tokio::time::interval(RESEND_EVERY);
+        resend.tick().await;
         loop {
             let stopping = stop.load(Ordering::Relaxed);
             if stopping {
@@ -183,12 +197,30 @@ async fn run_client(
                             }
                         }
                     }
+                    // Too fast: stays pending, goes again with the next resend.
+                    Ok(Some(ServerFrame::Error { code: ErrorCode::RateLimited, .. })) => {
+                        ledger.rate_limited += 1;
+                    }
                     Ok(Some(ServerFrame::Error { code, message, client_id })) => {
                         return Err(format!("error frame {code:?} {message} for {client_id:?}").into());
                     }
                     Ok(Some(_)) => {}
                     Ok(None) | Err(_) => break,
                 },
+                _ = resend.tick() => {
+                    let mut broken = false;
+                    for (chat, id) in ledger.pending.clone() {
+                        ledger.resent += 1;
+                        let frame = ClientFrame::Send { client_id: id, chat_id: chat, body: format!("from {}", me.name) };
+                        if send(&mut sink, &frame).await.is_err() {
+                            broken = true;
+                            break;
+                        }
+                    }
+                    if broken {
+                        break;
+                    }
+                }
                 _ = tokio::time::sleep(Duration::from_millis(200)), if stopping => {}
             }
         }
@@ -334,12 +366,13 @@ async fn main() -> Result<(), Error> {
         }
     }
     let (mut lost, mut wrong_seq, mut out_of_order, mut unacked) = (0u64, 0u64, 0u64, 0u64);
-    let (mut sent, mut acked, mut resent, mut reconnects) = (0, 0, 0, 0);
+    let (mut sent, mut acked, mut resent, mut reconnects, mut limited) = (0, 0, 0, 0, 0);
     for l in &ledgers {
         sent += l.sent.len();
         acked += l.acked.len();
         resent += l.resent;
         reconnects += l.reconnects;
+        limited += l.rate_limited;
         unacked += l.pending.len() as u64;
         for (id, seq) in &l.acked {
             match stored.get(id) {
@@ -368,8 +401,8 @@ async fn main() -> Result<(), Error> {
         args.rate
     );
     println!(
-        "  sent {sent}, acked {acked}, resent after a reconnect {resent}, reconnects {reconnects}, \
-         mean restart {mean_restart:?}"
+        "  sent {sent}, acked {acked}, sent again (same id) {resent}, refused as too fast {limited}, \
+         reconnects {reconnects}, mean restart {mean_restart:?}"
     );
     println!(
         "  stored {}; lost acked {lost}, doubled {doubled}, out of order {out_of_order}, \

@@ -135,7 +135,11 @@ impl Server {
         use leptos::server_fn::ServerFn;
         let res = self
             .http
-            .post(format!("{}{}", self.origin(), natter::api::auth::SignIn::PATH))
+            .post(format!(
+                "{}{}",
+                self.origin(),
+                natter::api::auth::SignIn::PATH
+            ))
             .header("accept", "application/json")
             .form(&[("username", name), ("password", password)])
             .send()
