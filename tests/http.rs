@@ -1176,3 +1176,43 @@ async fn deleting_an_account_keeps_its_messages_for_the_others() {
     assert_eq!(view.status, StatusCode::OK);
     assert!(view.body.contains("hi team"), "{}", view.body);
 }
+
+#[tokio::test]
+async fn the_last_member_out_deletes_the_group_and_its_messages() {
+    use natter::api::chats::LeaveChat;
+    let h = harness().await;
+    let alice = h.sign_up("alice").await;
+    let bob = h.sign_up("bob").await;
+    let r = h
+        .call(
+            CreateChat::PATH,
+            &[("members", "bob"), ("title", "Short-lived")],
+            Some(&alice),
+        )
+        .await;
+    let group = r.body.trim().to_string();
+    let form = [
+        ("chat_id", group.as_str()),
+        ("client_id", "c1"),
+        ("body", "bye"),
+    ];
+    assert_eq!(
+        h.call(SendMessage::PATH, &form, Some(&alice)).await.status,
+        StatusCode::OK
+    );
+    let rows = |table: &str| {
+        format!(
+            "SELECT COUNT(*) FROM {table} WHERE {} = {group}",
+            if table == "chats" { "id" } else { "chat_id" }
+        )
+    };
+    for (who, left) in [(&alice, 1), (&bob, 0)] {
+        let r = h
+            .call(LeaveChat::PATH, &[("chat_id", group.as_str())], Some(who))
+            .await;
+        assert!(r.status.is_success(), "{}", r.body);
+        for table in ["chats", "messages"] {
+            assert_eq!(count(&h._db.url, rows(table)).await, left, "{table}");
+        }
+    }
+}

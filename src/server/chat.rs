@@ -289,6 +289,11 @@ pub async fn leave(state: &AppState, user: &User, chat: ChatId) -> Result<()> {
     }
     if let Some(change) = store.remove_member(chat, user.id).await? {
         state.chat_removed(chat, user.id);
+        // The last one out: the group and its messages go (no one could ever open them).
+        if store.delete_if_abandoned(chat).await? {
+            tracing::info!(%chat, "group deleted: its last member left");
+            return Ok(());
+        }
         log_publish(state.members_changed(chat, change).await);
     }
     Ok(())

@@ -41,7 +41,22 @@ fn display_title(kind: ChatKind, title: Option<String>, other: Option<String>) -
     }
 }
 
+/// Deletes chat `$1` (its members and messages go with it, by cascade) when no member
+/// with an account is left: nobody can ever see it again.
+pub(super) const DELETE_IF_ABANDONED: &str = "DELETE FROM chats WHERE id = $1 AND NOT EXISTS (
+    SELECT 1 FROM chat_members m JOIN users u ON u.id = m.user_id
+    WHERE m.chat_id = $1 AND u.deleted_at IS NULL)";
+
 impl Store {
+    /// Deletes `chat` if nobody with an account is left in it (the last member left a
+    /// group); whether it went.
+    pub async fn delete_if_abandoned(&self, chat: ChatId) -> Result<bool> {
+        let gone = on_pool!(&self.pool, p => {
+            sqlx::query(DELETE_IF_ABANDONED).bind(chat).execute(p).await?.rows_affected()
+        });
+        Ok(gone > 0)
+    }
+
     /// The direct chat between two users, created on first use.
     pub async fn find_or_create_dm(&self, me: UserId, other: UserId) -> Result<(ChatId, bool)> {
         let key = format!("{}:{}", me.0.min(other.0), me.0.max(other.0));

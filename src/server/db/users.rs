@@ -81,11 +81,7 @@ impl Store {
                     .await?;
             let mut gone = Vec::new();
             for chat in chats.iter().copied().chain(direct.iter().map(|(c,)| *c)) {
-                let deleted = sqlx::query(
-                    "DELETE FROM chats WHERE id = $1 AND NOT EXISTS (
-                        SELECT 1 FROM chat_members m JOIN users u ON u.id = m.user_id
-                        WHERE m.chat_id = $1 AND u.deleted_at IS NULL)",
-                )
+                let deleted = sqlx::query(super::chats::DELETE_IF_ABANDONED)
                 .bind(chat)
                 .execute(&mut *tx)
                 .await?
