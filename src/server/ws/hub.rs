@@ -200,12 +200,16 @@ impl Hub {
                 if frame.kind == FrameKind::Ephemeral {
                     self.dropped_ephemeral.fetch_add(1, Ordering::Relaxed);
                 } else {
-                    self.kicked.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(conn = conn.id, "slow consumer: closing connection");
-                    conn.queue.end(CloseFrame {
+                    let kicked = conn.queue.end(CloseFrame {
                         code: close::SLOW_CONSUMER,
                         reason: Utf8Bytes::from_static("too slow: resume"),
                     });
+                    // Frames keep coming for it until its cleanup unregisters it: one
+                    // kick, one log line.
+                    if kicked {
+                        self.kicked.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(conn = conn.id, "slow consumer: closing connection");
+                    }
                 }
             }
             // The connection is closing; its cleanup will unregister it.
@@ -225,5 +229,36 @@ impl Hub {
             self.dropped_ephemeral.load(Ordering::Relaxed),
             self.kicked.load(Ordering::Relaxed),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(kind: FrameKind) -> Frame {
+        Frame::new(Utf8Bytes::from_static("{}"), kind)
+    }
+
+    #[test]
+    fn a_slow_consumer_is_kicked_once_however_many_frames_follow() {
+        let hub = Hub::new();
+        let (slow, fast) = (UserId(1), UserId(2));
+        let reg = hub.register(slow, frame(FrameKind::Durable));
+        let other = hub.register(fast, frame(FrameKind::Durable));
+        // Nobody reads `slow`'s queue; `fast`'s is drained as it goes.
+        for _ in 0..QUEUE_CAPACITY + 500 {
+            hub.send_to_users(&[slow, fast], &frame(FrameKind::Durable));
+            while other.queue.try_pop().is_some() {}
+        }
+        assert_eq!(hub.shed_counts(), (0, 1));
+        let again = reg.queue.end(CloseFrame {
+            code: 1000,
+            reason: Utf8Bytes::from_static(""),
+        });
+        assert!(!again, "already ending");
+        // Ephemeral frames for a full queue are dropped, never a kick.
+        hub.send_to_users(&[slow], &frame(FrameKind::Ephemeral));
+        assert_eq!(hub.shed_counts(), (1, 1));
     }
 }

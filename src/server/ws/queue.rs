@@ -108,10 +108,17 @@ impl Queue {
     }
 
     /// Asks the writer to close the connection with `reason` before anything else queued.
-    pub fn end(&self, reason: CloseFrame) {
-        self.lock().end.get_or_insert(reason);
+    /// Whether this call ended it (`false`: it was ending already, with the first reason).
+    pub fn end(&self, reason: CloseFrame) -> bool {
+        let first = {
+            let mut state = self.lock();
+            let first = state.end.is_none();
+            state.end.get_or_insert(reason);
+            first
+        };
         self.ending.store(true, Ordering::Release);
         self.writer.wake();
+        first
     }
 
     /// The next item, without waiting.

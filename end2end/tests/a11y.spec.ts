@@ -1,0 +1,68 @@
+// Accessibility: axe-core (the engine behind most audit tools) on every page a person
+// meets, signed out and in, in light and dark colour schemes: zero violations.
+import AxeBuilder from '@axe-core/playwright';
+import type { Page } from '@playwright/test';
+import { expect, gotoHydrated, openDm, signUp, test, username } from './helpers';
+
+async function expectNoViolations(page: Page, what: string) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const found = results.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join('\n    ')}`,
+  );
+  expect(found, `axe on ${what}`).toEqual([]);
+}
+
+/** A server function called from the page, as the app calls it. */
+async function api(page: Page, name: string, form: Record<string, string>): Promise<any> {
+  return page.evaluate(
+    async ({ name, form }) => {
+      const res = await fetch(`/api/${name}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams(form).toString(),
+      });
+      if (!res.ok) throw new Error(`${name}: ${res.status} ${await res.text()}`);
+      return res.json();
+    },
+    { name, form },
+  );
+}
+
+for (const scheme of ['light', 'dark'] as const) {
+  test(`every page passes axe (${scheme})`, async ({ openPage }) => {
+    test.setTimeout(120_000);
+    const visitor = await openPage();
+    await visitor.emulateMedia({ colorScheme: scheme });
+    for (const path of ['/login', '/signup']) {
+      await gotoHydrated(visitor, path);
+      await expectNoViolations(visitor, `${path} (signed out, ${scheme})`);
+    }
+
+    const { pageA, pageB, chat, suffix } = await openDm(openPage);
+    for (const p of [pageA, pageB]) await p.emulateMedia({ colorScheme: scheme });
+    const chatId = chat.split('/').pop()!;
+    const send = (page: Page, body: string, id: string) =>
+      api(page, 'send_message', { chat_id: chatId, client_id: `${id}-${suffix}`, body });
+    await send(pageA, 'Hello, see https://example.org/docs for the plan', 'a1');
+    await send(pageB, 'Thanks! Reading it now.', 'b1');
+    const edited = await send(pageA, 'A typo here', 'a2');
+    await api(pageA, 'edit_message', { message_id: String(edited.id), body: 'No typo here' });
+    const deleted = await send(pageB, 'Oops, wrong chat', 'b2');
+    await api(pageB, 'delete_message', { message_id: String(deleted.id) });
+
+    await gotoHydrated(pageA, chat);
+    await expect(pageA.getByText('No typo here')).toBeVisible();
+    await expectNoViolations(pageA, `a chat with messages (${scheme})`);
+    await gotoHydrated(pageA, '/chats/new');
+    await expectNoViolations(pageA, `/chats/new (${scheme})`);
+    await gotoHydrated(pageA, '/account');
+    await expectNoViolations(pageA, `/account (${scheme})`);
+
+    // Signed in with no chat at all.
+    const newcomer = await openPage();
+    await newcomer.emulateMedia({ colorScheme: scheme });
+    await signUp(newcomer, username('empty', suffix));
+    await gotoHydrated(newcomer, '/chats');
+    await expectNoViolations(newcomer, `/chats with no chat (${scheme})`);
+  });
+}
