@@ -8,6 +8,7 @@ use crate::api::chats::list_chats;
 use crate::model::protocol::ServerFrame;
 use crate::model::{ChatKind, ChatSummary, UserId};
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::{use_location, use_navigate};
 
@@ -88,19 +89,26 @@ pub fn ChatsLayout() -> impl IntoView {
         <div class="shell" data-pane=pane>
             <aside class="sidebar">
                 <header class="sidebar-header">
-                    <span class="brand">"natter"</span>
+                    <h1 class="brand">"natter"</h1>
                     <Transition>
                         {move || Suspend::new(async move {
-                            me.await.ok().flatten().map(|u| view! { <span class="me">{u.username}</span> })
+                            me.await.ok().flatten().map(|u| view! {
+                                <span class="me">
+                                    <span class="visually-hidden">"Signed in as "</span>
+                                    {u.username}
+                                </span>
+                            })
                         })}
                     </Transition>
-                    <a class="btn btn-primary btn-small" href="/chats/new">"New chat"</a>
-                    <a class="btn btn-ghost btn-small" href="/account">"Account"</a>
-                    <ActionForm action=sign_out attr:class="signout">
-                        // Before the form goes: unsent text must not outlive the session.
-                        <button class="btn btn-ghost btn-small" type="submit"
-                            on:click=move |_| live.forget_outbox()>"Sign out"</button>
-                    </ActionForm>
+                    <div class="sidebar-actions">
+                        <a class="btn btn-primary btn-small" href="/chats/new">"New chat"</a>
+                        <a class="btn btn-ghost btn-small" href="/account">"Account"</a>
+                        <ActionForm action=sign_out attr:class="signout">
+                            // Before the form goes: unsent text must not outlive the session.
+                            <button class="btn btn-ghost btn-small" type="submit"
+                                on:click=move |_| live.forget_outbox()>"Sign out"</button>
+                        </ActionForm>
+                    </div>
                 </header>
                 <ConnectionBanner />
                 <nav class="chat-list" aria-label="Chats">
@@ -117,10 +125,10 @@ pub fn ChatsLayout() -> impl IntoView {
                     </Transition>
                 </nav>
             </aside>
-            <section class="conversation">
+            <main class="conversation">
                 <ConnectionBanner />
                 <Outlet />
-            </section>
+            </main>
         </div>
     }
 }
@@ -238,6 +246,7 @@ pub fn Avatar(name: String, #[prop(optional)] group: bool) -> impl IntoView {
 #[component]
 pub fn NoChat() -> impl IntoView {
     view! {
+        <Title text="Chats" />
         <div class="placeholder">
             <p>"Select a chat or start a new one"</p>
         </div>
