@@ -2,7 +2,18 @@
 // meets, signed out and in, in light and dark colour schemes: zero violations.
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
-import { expect, gotoHydrated, openDm, signUp, test, username } from './helpers';
+import {
+  composer,
+  createChat,
+  expect,
+  gotoHydrated,
+  messageLog,
+  openDm,
+  signUp,
+  test,
+  uniqueSuffix,
+  username,
+} from './helpers';
 
 async function expectNoViolations(page: Page, what: string) {
   const results = await new AxeBuilder({ page }).analyze();
@@ -71,3 +82,31 @@ for (const scheme of ['light', 'dark'] as const) {
     await expectNoViolations(newcomer, `/chats with no chat (${scheme})`);
   });
 }
+
+test('keyboard: the message box keeps the focus after sending; Escape closes the members panel', async ({ openPage }) => {
+  const suffix = uniqueSuffix();
+  const page = await openPage();
+  const friend = await openPage();
+  await signUp(friend, username('kf', suffix));
+  await signUp(page, username('kb', suffix));
+  await createChat(page, username('kf', suffix), 'Keys');
+
+  await composer(page).focus();
+  await page.keyboard.type('sent with Enter');
+  await page.keyboard.press('Enter');
+  await expect(messageLog(page)).toContainText('sent with Enter');
+  await expect(composer(page)).toBeFocused();
+  await composer(page).fill('sent with the button');
+  await page.getByRole('button', { name: 'Send', exact: true }).click();
+  await expect(messageLog(page)).toContainText('sent with the button');
+  await expect(composer(page)).toBeFocused();
+
+  const toggle = page.locator('summary', { hasText: 'Members' });
+  await toggle.focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('button', { name: 'Leave group', exact: true })).toBeVisible();
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('button', { name: 'Leave group', exact: true })).toBeHidden();
+  await expect(toggle).toBeFocused();
+});

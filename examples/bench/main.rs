@@ -91,6 +91,10 @@ struct Args {
     idle: usize,
     #[arg(long, default_value_t = 100)]
     idle_users: usize,
+    /// idle: the users are all members of one group (each has `idle_users - 1`
+    /// contacts, at most 199), as people who share groups; by default strangers.
+    #[arg(long)]
+    idle_group: bool,
     /// idle: seconds to hold the connections before reading the server's memory (past a
     /// heartbeat or two, every connection has pinged, ponged and had its session checked).
     #[arg(long, default_value_t = 0.5)]
@@ -342,6 +346,7 @@ async fn main() -> Result<(), client::Error> {
                 pid,
                 args.idle,
                 args.idle_users,
+                args.idle_group,
                 args.idle_hold,
                 args.sse,
             )

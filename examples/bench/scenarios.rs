@@ -298,6 +298,7 @@ pub async fn idle(
     pid: u32,
     n: usize,
     users: usize,
+    group: bool,
     hold: f64,
     sse: bool,
 ) -> Result<Row, Error> {
@@ -306,6 +307,15 @@ pub async fn idle(
     for i in 0..users.max(1) {
         cookies.push(server.sign_up(&format!("{tag}u{i}")).await?);
     }
+    if group && users > 1 {
+        let names: Vec<String> = (1..users).map(|i| format!("{tag}u{i}")).collect();
+        server
+            .create_chat(&cookies[0], &names.join(" "), &tag)
+            .await?;
+    }
+    // Sign-ups (argon2, 19 MiB each) leave memory resident for a few seconds: the
+    // baseline is taken once the server's RSS has stopped falling.
+    settle(pid).await;
     let meter = Meter::start(&[pid]);
     let t0 = Instant::now();
     // Each connection is read by its own task, so it answers the server's pings (a
@@ -348,7 +358,8 @@ pub async fn idle(
     let mut row = Row {
         scenario: "idle".into(),
         params: format!(
-            "connections={n} users={users} hold={hold}s{}",
+            "connections={n} users={users}{} hold={hold}s{}",
+            if group { " in one group" } else { "" },
             if sse { " SSE streams" } else { "" }
         ),
         sent: n as u64,
@@ -588,4 +599,21 @@ pub async fn resume(target: &Target, n: usize) -> Result<Row, Error> {
     row.extra
         .push(("reset".into(), if reset { 1.0 } else { 0.0 }));
     Ok(row)
+}
+
+/// Waits (at most 15 s) until the server's RSS has not fallen by more than 1% in the
+/// last second.
+async fn settle(pid: u32) {
+    if pid == 0 {
+        return;
+    }
+    let mut last = rss_kib(pid);
+    for _ in 0..15 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = rss_kib(pid);
+        if now + now / 100 >= last {
+            return;
+        }
+        last = now;
+    }
 }

@@ -17,6 +17,14 @@ pub fn Composer(chat_id: ChatId, on_sent: Callback<Message>) -> impl IntoView {
     let sending = RwSignal::new(false);
     let live = use_live();
     let last_typing = StoredValue::new(0.0f64);
+    let input = NodeRef::<leptos::html::Textarea>::new();
+    // After a send (by Enter or by the button) the box keeps, or gets back, the focus:
+    // the next message is typed at once.
+    let refocus = move || {
+        if let Some(el) = input.get_untracked() {
+            let _ = el.focus();
+        }
+    };
 
     let send = move || {
         let text = body.get_untracked();
@@ -30,6 +38,7 @@ pub fn Composer(chat_id: ChatId, on_sent: Callback<Message>) -> impl IntoView {
             // Through the socket's outbox: shown at once, sent when connected.
             error.set(None);
             body.set(String::new());
+            refocus();
             live.send_message(chat_id, text);
             // The others clear "typing" when the message lands; the next key says it again.
             last_typing.set_value(0.0);
@@ -38,6 +47,7 @@ pub fn Composer(chat_id: ChatId, on_sent: Callback<Message>) -> impl IntoView {
         let id = client_id.get_untracked();
         error.set(None);
         body.set(String::new());
+        refocus();
         sending.set(true);
         leptos::task::spawn_local(async move {
             match send_message(chat_id, id, text.clone()).await {
@@ -64,7 +74,7 @@ pub fn Composer(chat_id: ChatId, on_sent: Callback<Message>) -> impl IntoView {
             <input type="hidden" name="chat_id" value=chat_id.to_string() />
             <input type="hidden" name="client_id" value=move || client_id.get() />
             <label class="visually-hidden" for="composer-input">"Message"</label>
-            <textarea id="composer-input" name="body" rows="1" placeholder="Write a message…" required
+            <textarea id="composer-input" node_ref=input name="body" rows="1" placeholder="Write a message…" required
                 maxlength=validate::BODY_MAX.to_string()
                 prop:value=move || body.get()
                 on:input=move |ev| {

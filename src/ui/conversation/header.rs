@@ -77,8 +77,35 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
     };
     let chat_id = chat.id.to_string();
     let creator_id = chat.creator_id;
+    let panel = NodeRef::<leptos::html::Details>::new();
+    // Escape closes the panel and puts the focus back on its toggle.
+    let close_on_escape = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() != "Escape" {
+            return;
+        }
+        if let Some(details) = panel.get_untracked() {
+            if details.has_attribute("open") {
+                ev.prevent_default();
+                let _ = details.remove_attribute("open");
+                if let Some(summary) =
+                    details
+                        .query_selector("summary")
+                        .ok()
+                        .flatten()
+                        .and_then(|s| {
+                            leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlElement>(
+                                s,
+                            )
+                            .ok()
+                        })
+                {
+                    let _ = summary.focus();
+                }
+            }
+        }
+    };
     view! {
-        <details class="members">
+        <details class="members" node_ref=panel on:keydown=close_on_escape>
             <summary class="btn btn-ghost btn-small">"Members"</summary>
             <div class="members-panel">
                 <ul class="member-list">
