@@ -32,8 +32,13 @@ use std::time::Duration;
 
 /// Bytes read from the socket at a time.
 const READ_BUFFER: usize = 512;
-/// Bytes gathered before a write even without a flush.
-const WRITE_BUFFER: usize = 16 * 1024;
+/// Bytes gathered before a write even without a flush. tungstenite's write buffer keeps
+/// the largest capacity it ever reached for the connection's life, so this bounds what
+/// a burst (a presence snapshot of 99 contacts, a resume) leaves behind on an idle
+/// connection: 16 KiB left ~12 KiB on each; 2 KiB leaves ~3 KiB, with burst and fanout
+/// figures unchanged within the noise; 1 KiB cost ~10% CPU per fanout delivery
+/// (BENCHMARKS.md, "Idle with contacts").
+const WRITE_BUFFER: usize = 2 * 1024;
 
 /// `GET /ws`: checks the Origin and the session, then upgrades.
 pub async fn upgrade(
@@ -60,8 +65,9 @@ pub async fn upgrade(
         .unwrap_or_default();
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        // Frames fed between two flushes leave in one write: the writer drains its whole
-        // queue, then flushes once (a busy chat costs one syscall per batch, not per frame).
+        // Frames fed between two flushes leave together, in writes of about
+        // WRITE_BUFFER bytes: the writer drains its whole queue, then flushes once (a
+        // busy chat costs a syscall per couple of KiB, not per frame).
         .write_buffer_size(WRITE_BUFFER)
         // tungstenite reserves 128 KiB per connection for reading by default; client
         // frames are small (a larger one grows the buffer for as long as it needs), and
