@@ -7,5 +7,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export NATTER_SKIP_BROWSER=1 # the browser is only for the tests
 source scripts/setup.sh
 setup_all
-step "building natter (release) and starting it on http://127.0.0.1:3000"
+step "building natter (release: the first time 8–15 min on 2 cores, the WASM ~3 and the server 5–12 with fat LTO; seconds after that) and starting it on http://127.0.0.1:3000"
 exec cargo leptos serve --release --precompress "$@"
