@@ -69,6 +69,9 @@ for (const scheme of ['light', 'dark'] as const) {
     await gotoHydrated(pageA, chat);
     await expect(pageA.getByText('No typo here')).toBeVisible();
     await expectNoViolations(pageA, `a chat with messages (${scheme})`);
+    // With a message's actions (Edit, Delete) showing, as under the pointer.
+    await pageA.locator('article', { hasText: 'No typo here' }).hover();
+    await expectNoViolations(pageA, `a chat with a message's actions showing (${scheme})`);
     await gotoHydrated(pageA, '/chats/new');
     await expectNoViolations(pageA, `/chats/new (${scheme})`);
     await gotoHydrated(pageA, '/account');
