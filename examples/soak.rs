@@ -137,11 +137,12 @@ async fn run_client(
     let mut next = 0u64;
     let every = Duration::from_secs_f64(1.0 / rate);
     let mut backoff = Duration::from_millis(50);
-    let drain_deadline = Arc::new(std::sync::Mutex::new(None::<Instant>));
+    // Once stopping: how long pending messages may still take to be acknowledged.
+    let mut drain_deadline: Option<Instant> = None;
     loop {
         let Ok((mut sink, mut stream)) = server.open(&me.cookie, None, 0, BTreeMap::new()).await
         else {
-            if stop.load(Ordering::Relaxed) && deadline_passed(&drain_deadline) {
+            if stop.load(Ordering::Relaxed) && deadline_passed(drain_deadline) {
                 return Ok(ledger);
             }
             tokio::time::sleep(backoff).await;
@@ -169,10 +170,9 @@ async fn run_client(
         loop {
             let stopping = stop.load(Ordering::Relaxed);
             if stopping {
-                let mut d = drain_deadline.lock().map_err(|_| "poisoned")?;
-                d.get_or_insert_with(|| Instant::now() + Duration::from_secs(30));
+                drain_deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(30));
             }
-            if stopping && (ledger.pending.is_empty() || deadline_passed(&drain_deadline)) {
+            if stopping && (ledger.pending.is_empty() || deadline_passed(drain_deadline)) {
                 return Ok(ledger);
             }
             tokio::select! {
@@ -227,11 +227,8 @@ async fn run_client(
     }
 }
 
-fn deadline_passed(d: &std::sync::Mutex<Option<Instant>>) -> bool {
-    d.lock()
-        .ok()
-        .and_then(|d| *d)
-        .is_some_and(|t| Instant::now() >= t)
+fn deadline_passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|t| Instant::now() >= t)
 }
 
 /// A chat's whole history, by a `resume` from nothing: (seq, sender, client id).

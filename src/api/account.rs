@@ -9,22 +9,11 @@ use leptos::prelude::*;
 #[server(endpoint = "change_password")]
 pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
     use crate::model::validate;
-    use crate::server::{auth, client_ip, error::reply};
+    use crate::server::{auth, error::reply};
     reply(
         async {
             let (state, user) = auth::signed_in()?;
-            state
-                .auth_limits
-                .sign_in(client_ip::current(), &user.username)?;
-            let stored = state
-                .store
-                .user_credentials(&user.username)
-                .await?
-                .map(|(_, hash)| hash);
-            if !auth::verify_password(current, stored).await? {
-                state.auth_limits.sign_in_failed(&user.username);
-                return Err(AppError::Invalid("The current password is wrong".into()).into());
-            }
+            auth::confirm_password(&state, &user, current, "The current password is wrong").await?;
             validate::password(&new)?;
             let hash = auth::hash_password(new).await?;
             state.store.set_password_hash(user.id, &hash).await?;
@@ -60,22 +49,11 @@ pub async fn sign_out_everywhere() -> Result<(), AppError> {
 /// and group memberships go; messages stay in others' history under "deleted user #…".
 #[server(endpoint = "delete_account")]
 pub async fn delete_account(password: String) -> Result<(), AppError> {
-    use crate::server::{account, auth, client_ip, error::reply, limits::Write};
+    use crate::server::{account, auth, error::reply, limits::Write};
     reply(
         async {
             let (state, user) = auth::signed_in_to(Write::Manage)?;
-            state
-                .auth_limits
-                .sign_in(client_ip::current(), &user.username)?;
-            let stored = state
-                .store
-                .user_credentials(&user.username)
-                .await?
-                .map(|(_, hash)| hash);
-            if !auth::verify_password(password, stored).await? {
-                state.auth_limits.sign_in_failed(&user.username);
-                return Err(AppError::Invalid("The password is wrong".into()).into());
-            }
+            auth::confirm_password(&state, &user, password, "The password is wrong").await?;
             account::delete(&state, &user).await?;
             super::auth::clear_cookie(&state);
             leptos_axum::redirect("/login");

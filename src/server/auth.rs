@@ -231,6 +231,30 @@ pub fn signed_in_to(write: super::limits::Write) -> Result<(AppState, User)> {
     Ok((state, user))
 }
 
+/// A signed-in user's password, asked again before something that matters (a new
+/// password, deleting the account): limited and counted like a sign-in, so a stolen
+/// session is no way to guess it. `wrong` is the message when it does not match.
+pub async fn confirm_password(
+    state: &AppState,
+    user: &User,
+    password: String,
+    wrong: &str,
+) -> Result<()> {
+    state
+        .auth_limits
+        .sign_in(super::client_ip::current(), &user.username)?;
+    let stored = state
+        .store
+        .user_credentials(&user.username)
+        .await?
+        .map(|(_, hash)| hash);
+    if !verify_password(password, stored).await? {
+        state.auth_limits.sign_in_failed(&user.username);
+        return Err(AppError::Invalid(wrong.into()).into());
+    }
+    Ok(())
+}
+
 /// The raw session token of the current server function's request.
 pub fn current_token() -> Option<String> {
     leptos::prelude::use_context::<http::request::Parts>().and_then(|p| session_token(&p.headers))
