@@ -1216,3 +1216,192 @@ async fn the_last_member_out_deletes_the_group_and_its_messages() {
         }
     }
 }
+
+/// Issue 17: message bodies are rendered as a Markdown subset, never as HTML; every
+/// trick below shows as text or a harmless link, in the server-rendered page (the
+/// browser renders live messages with the same code, `ui::formatted`).
+#[tokio::test]
+async fn message_formatting_never_renders_user_html() {
+    let h = harness().await;
+    let alice = h.sign_up("alice").await;
+    h.sign_up("bob").await;
+    let r = h
+        .call(
+            CreateChat::PATH,
+            &[("members", "bob"), ("title", "")],
+            Some(&alice),
+        )
+        .await;
+    let chat = r.body.clone();
+    let bodies = [
+        "<script>alert('s1')</script>",
+        "<img src=x onerror=alert('s2')>",
+        "[click](javascript:alert('s3'))",
+        "[click](JaVaScRiPt:alert('s4'))",
+        "<javascript:alert('s5')>",
+        "[x](data:text/html;base64,PHNjcmlwdD4=)",
+        "```\n<b>&amp;</b> &lt;i&gt;\n```",
+        "**bold** _it_ ~~gone~~ `co<de>` [site](https://example.com/a?b=1&c=2) @bob",
+        "> quoted <em>raw</em>",
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let r = h
+            .call(
+                SendMessage::PATH,
+                &[
+                    ("chat_id", &chat),
+                    ("client_id", &format!("x{i}")),
+                    ("body", body),
+                ],
+                Some(&alice),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let page = h.get(&format!("/chats/{chat}"), Some(&alice)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    // Without Leptos's hydration markers between text nodes.
+    let html = page.body.replace("<!>", "").replace("<!-- -->", "");
+    for evil in [
+        "<script>alert",
+        "<img src=x",
+        "href=\"javascript",
+        "href=\"JaVaScRiPt",
+        "href=\"data:",
+        "<em>raw</em>",
+        "<b>&",
+    ] {
+        assert!(!html.contains(evil), "{evil} reached the page");
+    }
+    for shown in [
+        "<p>&lt;script&gt;alert('s1')&lt;/script&gt;</p>",
+        "<p>&lt;img src=x onerror=alert('s2')&gt;</p>",
+        "<p>[click](javascript:alert('s3'))</p>",
+        "<pre><code>&lt;b&gt;&amp;amp;&lt;/b&gt; &amp;lt;i&amp;gt;</code></pre>",
+        "<strong>bold</strong>",
+        "<em>it</em>",
+        "<del>gone</del>",
+        "<code>co&lt;de&gt;</code>",
+        "href=\"https://example.com/a?b=1&amp;c=2\"",
+        "<span class=\"mention\">@bob</span>",
+        "<blockquote><p>quoted ",
+    ] {
+        assert!(
+            html.contains(shown),
+            "{shown} missing from the page: {html}"
+        );
+    }
+}
+
+/// Issue 17: search and jump to a message, over the router: members only, the page
+/// renders without JavaScript, the result opens the chat at the message.
+#[tokio::test]
+async fn search_and_jump_to_a_message() {
+    use natter::api::messages::NewerMessages;
+    use natter::api::search::SearchMessages;
+    let h = harness_with(|c| c.ws_send_burst = 200).await;
+    let alice = h.sign_up("alice").await;
+    let bob = h.sign_up("bob").await;
+    let eve = h.sign_up("eve").await;
+    let r = h
+        .call(
+            CreateChat::PATH,
+            &[("members", "bob"), ("title", "")],
+            Some(&alice),
+        )
+        .await;
+    let chat = r.body.clone();
+    for i in 1..=120 {
+        let body = if i == 7 {
+            "the treasure is under the oak".to_string()
+        } else {
+            format!("filler {i}")
+        };
+        let r = h
+            .call(
+                SendMessage::PATH,
+                &[
+                    ("chat_id", &chat),
+                    ("client_id", &format!("c{i}")),
+                    ("body", &body),
+                ],
+                Some(&alice),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+
+    let found = h
+        .call(SearchMessages::PATH, &[("q", "treasure")], Some(&bob))
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    assert!(found.body.contains("\"seq\":7"), "{}", found.body);
+    let none = h
+        .call(SearchMessages::PATH, &[("q", "treasure")], Some(&eve))
+        .await;
+    assert_eq!(none.status, StatusCode::OK);
+    assert!(!none.body.contains("treasure"), "{}", none.body);
+    let anon = h
+        .call(SearchMessages::PATH, &[("q", "treasure")], None)
+        .await;
+    assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
+    let long = "a ".repeat(150);
+    let too_long = h
+        .call(SearchMessages::PATH, &[("q", &long)], Some(&bob))
+        .await;
+    assert_eq!(
+        too_long.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        too_long.body
+    );
+
+    // The page, as a plain GET (no JavaScript): the hit links to the message.
+    let page = h.get("/search?q=treasure", Some(&bob)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains(&format!("href=\"/chats/{chat}?at=7#m7\"")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<mark>treasure</mark>"));
+    assert!(h
+        .get("/search?q=treasure", None)
+        .await
+        .status
+        .is_redirection());
+
+    // Opened at message 7: the page around it, not the newest, the target marked.
+    let page = h.get(&format!("/chats/{chat}?at=7"), Some(&bob)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("id=\"m7\" data-seq=\"7\" class=\"msg msg-other msg-target\""),
+        "target not marked: {}",
+        page.body
+    );
+    assert!(page.body.contains("id=\"m1\"") && page.body.contains("id=\"m32\""));
+    assert!(!page.body.contains("id=\"m33\""));
+    assert!(page.body.contains("Load newer messages"));
+    let newer = h
+        .call(
+            NewerMessages::PATH,
+            &[("chat_id", &chat), ("after", "100")],
+            Some(&bob),
+        )
+        .await;
+    assert_eq!(newer.status, StatusCode::OK);
+    assert!(newer.body.contains("\"seq\":101") && newer.body.contains("\"has_newer\":false"));
+    let newer = h
+        .call(
+            NewerMessages::PATH,
+            &[("chat_id", &chat), ("after", "10")],
+            Some(&eve),
+        )
+        .await;
+    assert_eq!(newer.status, StatusCode::NOT_FOUND);
+    let page = h.get(&format!("/chats/{chat}?at=7"), Some(&eve)).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(!page.body.contains("treasure"));
+}

@@ -3,14 +3,34 @@
 use crate::model::{AppError, ChatId, ChatView, HistoryPage, Message, MessageId};
 use leptos::prelude::*;
 
-/// A chat with its newest page of history (or the page before `before`); marks it read.
+/// A chat with its newest page of history, or the page before `before` (a seq), or the
+/// page around message `at` (a seq; the page says `has_newer`). Marks it read when the
+/// page is the newest.
 #[server(endpoint = "open_chat")]
-pub async fn open_chat(chat_id: ChatId, before: Option<i64>) -> Result<ChatView, AppError> {
+pub async fn open_chat(
+    chat_id: ChatId,
+    before: Option<i64>,
+    at: Option<i64>,
+) -> Result<ChatView, AppError> {
     use crate::server::{auth, chat, error::reply};
     reply(
         async {
             let (state, user) = auth::signed_in()?;
-            chat::open(&state, &user, chat_id, before).await
+            chat::open(&state, &user, chat_id, before, at).await
+        }
+        .await,
+    )
+}
+
+/// The page of messages after `after` (a seq), oldest first, for scrolling down from a
+/// message opened in the past.
+#[server(endpoint = "newer_messages")]
+pub async fn newer_messages(chat_id: ChatId, after: i64) -> Result<HistoryPage, AppError> {
+    use crate::server::{auth, chat, error::reply};
+    reply(
+        async {
+            let (state, user) = auth::signed_in()?;
+            chat::newer(&state.store, &user, chat_id, after).await
         }
         .await,
     )

@@ -6,3 +6,4 @@ pub mod account;
 pub mod auth;
 pub mod chats;
 pub mod messages;
+pub mod search;

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod markup;
 pub mod protocol;
 pub mod types;
 pub mod validate;

@@ -109,6 +109,9 @@ pub struct HistoryPage {
     pub messages: Vec<Message>,
     /// Whether messages older than the first one exist.
     pub has_more: bool,
+    /// Whether messages newer than the last one exist (a page opened at a message).
+    #[serde(default)]
+    pub has_newer: bool,
 }
 
 /// Everything the conversation view needs on first render.
@@ -117,4 +120,30 @@ pub struct ChatView {
     pub me: User,
     pub chat: ChatDetail,
     pub page: HistoryPage,
+}
+
+/// One message found by search, with the words that matched marked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub chat_id: ChatId,
+    /// As in the chat list: the group's title or the other member's name.
+    pub chat_title: String,
+    pub message_id: MessageId,
+    pub seq: i64,
+    pub sender: String,
+    pub created_at: i64,
+    /// The message text (or the part around the matches), in pieces: `true` for the
+    /// pieces that matched the query.
+    pub snippet: Vec<(String, bool)>,
+}
+
+/// Hits per page of search results.
+pub const SEARCH_PAGE_SIZE: i64 = 20;
+
+/// A page of search results, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchPage {
+    pub hits: Vec<SearchHit>,
+    /// Pass as `before` for the next (older) page; `None` on the last page.
+    pub next_before: Option<MessageId>,
 }

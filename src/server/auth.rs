@@ -167,7 +167,7 @@ pub async fn user_from_headers(state: &AppState, headers: &HeaderMap) -> Result<
 
 /// Middleware: resolves the session once and guards the pages.
 ///
-/// Signed-out visitors of `/`, `/chats…` and `/account` go to `/login`; signed-in visitors of `/`,
+/// Signed-out visitors of `/`, `/chats…`, `/search` and `/account` go to `/login`; signed-in visitors of `/`,
 /// `/login` and `/signup` go to `/chats`. Server functions check the user themselves.
 pub async fn resolve_session(
     State(state): State<AppState>,
@@ -186,8 +186,11 @@ pub async fn resolve_session(
         }
     };
     if req.method() == Method::GET {
-        let needs_user =
-            path == "/" || path == "/chats" || path.starts_with("/chats/") || path == "/account";
+        let needs_user = path == "/"
+            || path == "/chats"
+            || path.starts_with("/chats/")
+            || path == "/account"
+            || path == "/search";
         let for_guests = path == "/login" || path == "/signup";
         match (&user, needs_user, for_guests) {
             (None, true, _) => return Redirect::to("/login").into_response(),

@@ -38,9 +38,20 @@ pub async fn open(
     user: &User,
     chat: ChatId,
     before: Option<i64>,
+    at: Option<i64>,
 ) -> Result<ChatView> {
     let detail = chat_for(&state.store, user, chat).await?;
-    let page = state.store.history(chat, before, PAGE_SIZE).await?;
+    // Opened at a message: the page around it. Seqs have no gaps, so that is the page
+    // before the message half a page after it.
+    let before = match at {
+        Some(at) => Some(at.clamp(1, detail.last_seq.max(1)) + PAGE_SIZE / 2 + 1),
+        None => before,
+    };
+    let mut page = state.store.history(chat, before, PAGE_SIZE).await?;
+    page.has_newer = page
+        .messages
+        .last()
+        .is_some_and(|m| m.seq < detail.last_seq);
     // Only a write when something is unread: most page views change nothing, and a
     // write per view would serialise page views on SQLite's write lock.
     let read = detail
@@ -48,7 +59,7 @@ pub async fn open(
         .iter()
         .find(|m| m.user_id == user.id)
         .map_or(0, |m| m.last_read_seq);
-    if before.is_none() && read < detail.last_seq {
+    if !page.has_newer && read < detail.last_seq {
         mark_read(state, user, chat, detail.last_seq).await?;
     }
     Ok(ChatView {
@@ -64,6 +75,21 @@ pub async fn older(store: &Store, user: &User, chat: ChatId, before: i64) -> Res
         return Err(AppError::chat_not_found().into());
     }
     store.history(chat, Some(before), PAGE_SIZE).await
+}
+
+/// A newer page of history, for scrolling down from a message opened in the past.
+pub async fn newer(store: &Store, user: &User, chat: ChatId, after: i64) -> Result<HistoryPage> {
+    if !store.is_member(chat, user.id).await? {
+        return Err(AppError::chat_not_found().into());
+    }
+    let mut messages = store.messages_after(chat, after, PAGE_SIZE + 1).await?;
+    let has_newer = messages.len() as i64 > PAGE_SIZE;
+    messages.truncate(PAGE_SIZE as usize);
+    Ok(HistoryPage {
+        messages,
+        has_more: after >= 1,
+        has_newer,
+    })
 }
 
 /// Validates a message and queues it for the writer (see `server::writer`), which stores

@@ -174,11 +174,16 @@ pub enum Write {
     Typing,
     /// Chats and their members: create, add, remove, leave; signing out everywhere.
     Manage,
+    /// A search: a read, but the costliest query a user can repeat.
+    Search,
 }
 
 /// Chats created and member changes per user: a person does a few at a time.
 const MANAGE_PER_SECOND: u32 = 2;
 const MANAGE_BURST: u32 = 20;
+/// Searches per user: a person types a few queries a second at most.
+const SEARCH_PER_SECOND: u32 = 5;
+const SEARCH_BURST: u32 = 20;
 
 /// Per-user limits on writes over HTTP (on this node), with the quotas a WebSocket has
 /// per connection (docs/PROTOCOL.md, "Limits").
@@ -188,6 +193,7 @@ pub struct UserLimits {
     reads: DefaultKeyedRateLimiter<UserId>,
     typing: DefaultKeyedRateLimiter<UserId>,
     manage: DefaultKeyedRateLimiter<UserId>,
+    search: DefaultKeyedRateLimiter<UserId>,
 }
 
 impl UserLimits {
@@ -201,6 +207,7 @@ impl UserLimits {
             reads: RateLimiter::keyed(quota(READS_PER_SECOND, READ_BURST)),
             typing: RateLimiter::keyed(quota(TYPING_PER_SECOND, TYPING_BURST)),
             manage: RateLimiter::keyed(quota(MANAGE_PER_SECOND, MANAGE_BURST)),
+            search: RateLimiter::keyed(quota(SEARCH_PER_SECOND, SEARCH_BURST)),
         }
     }
 
@@ -213,6 +220,7 @@ impl UserLimits {
             Write::Read => (&self.reads, "http_read"),
             Write::Typing => (&self.typing, "http_typing"),
             Write::Manage => (&self.manage, "http_manage"),
+            Write::Search => (&self.search, "http_search"),
         };
         check(limiter, &user, what)
     }

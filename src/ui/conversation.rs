@@ -7,7 +7,7 @@ use super::layout::refresh_chat_list;
 use super::live::{self, use_live, Live};
 use super::message::{MessageActions, MessageView};
 use super::time::now_ms;
-use crate::api::messages::{older_messages, open_chat};
+use crate::api::messages::{newer_messages, older_messages, open_chat};
 use crate::model::protocol::{ServerFrame, TYPING_TTL_MS};
 use crate::model::{AppError, ChatId, ChatKind, ChatView, Message, UserId};
 use leptos::html;
@@ -40,11 +40,12 @@ pub fn ChatPage() -> impl IntoView {
             .get("before")
             .and_then(|s| s.parse::<i64>().ok())
     };
+    let at = move || query.read().get("at").and_then(|s| s.parse::<i64>().ok());
     let data = Resource::new(
-        move || (id(), before(), reload.get()),
-        |(id, before, _)| async move {
+        move || (id(), before(), at(), reload.get()),
+        |(id, before, at, _)| async move {
             match id {
-                Some(id) => open_chat(id, before).await,
+                Some(id) => open_chat(id, before, at).await,
                 None => Err(AppError::chat_not_found()),
             }
         },
@@ -53,7 +54,7 @@ pub fn ChatPage() -> impl IntoView {
         <Suspense fallback=|| view! { <div class="placeholder"><p class="muted">"Loading…"</p></div> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => view! { <Conversation data=view /> }.into_any(),
+                    Ok(view) => view! { <Conversation data=view at=at() /> }.into_any(),
                     Err(err) => view! { <ChatError err /> }.into_any(),
                 }
             })}
@@ -82,24 +83,37 @@ fn ChatError(err: AppError) -> impl IntoView {
     }
 }
 
+/// `at`: the seq of the message the chat was opened at (from a search result, a reply,
+/// a link), scrolled to and highlighted; the page around it may not be the newest.
 #[component]
-fn Conversation(data: ChatView) -> impl IntoView {
+fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
     let ChatView { me, chat, page } = data;
     let chat_id = chat.id;
     let is_group = chat.kind == ChatKind::Group;
     let messages = RwSignal::new(page.messages);
     let has_more = RwSignal::new(page.has_more);
+    // Newer messages exist beyond the page (opened at an older message): live messages
+    // wait until scrolling down has loaded up to the newest.
+    let has_newer = RwSignal::new(page.has_newer);
     let loading = RwSignal::new(false);
     let log_ref = NodeRef::<html::Div>::new();
 
-    // Keep the newest message in view whenever one is appended.
+    // Keep the newest message in view whenever one is appended, once the page shows the
+    // newest (not while reading in the past, nor when the last newer page arrives).
     let last_seq = Memo::new(move |_| messages.with(|m| m.last().map(|m| m.seq)));
+    let follow_bottom = StoredValue::new(!page.has_newer && at.is_none());
     Effect::new(move |_| {
         last_seq.track();
-        if let Some(log) = log_ref.get() {
-            log.set_scroll_top(log.scroll_height());
+        if follow_bottom.get_value() {
+            if let Some(log) = log_ref.get() {
+                log.set_scroll_top(log.scroll_height());
+            }
         }
+        follow_bottom.set_value(!has_newer.get_untracked());
     });
+    if let Some(at) = at {
+        Effect::new(move |_| scroll_to_message(at));
+    }
 
     // A message edited, deleted or sent over HTTP: put it in place, refresh the list.
     let on_change = Callback::new(move |m: Message| {
@@ -113,9 +127,9 @@ fn Conversation(data: ChatView) -> impl IntoView {
     let typing = RwSignal::new(Vec::<(String, f64)>::new());
     let live = use_live();
     if let Some(live) = live {
-        follow_live(live, chat_id, me.id, messages, members, typing);
+        follow_live(live, chat_id, me.id, messages, has_newer, members, typing);
         Effect::new(move |_| {
-            if let Some(seq) = last_seq.get() {
+            if let (Some(seq), false) = (last_seq.get(), has_newer.get()) {
                 live.note_position(chat_id, seq);
             }
         });
@@ -155,14 +169,37 @@ fn Conversation(data: ChatView) -> impl IntoView {
         });
     };
 
+    let load_newer = move || {
+        let Some(after) = last_seq.get_untracked() else {
+            return;
+        };
+        if loading.get_untracked() || !has_newer.get_untracked() {
+            return;
+        }
+        loading.set(true);
+        leptos::task::spawn_local(async move {
+            if let Ok(page) = newer_messages(chat_id, after).await {
+                messages.update(|list| {
+                    list.extend(page.messages.into_iter().filter(|m| m.seq > after));
+                });
+                has_newer.set(page.has_newer);
+            }
+            loading.set(false);
+        });
+    };
+
     let me_id = me.id;
+    let me_name: std::sync::Arc<str> = me.username.as_str().into();
     view! {
         <Title text=chat.title.clone() />
         <ChatHeader chat=chat.clone() me=me.id />
         <div class="log" role="log" aria-label="Messages" node_ref=log_ref
             on:scroll=move |_| {
-                if log_ref.get_untracked().is_some_and(|l| l.scroll_top() < 80) {
+                let Some(log) = log_ref.get_untracked() else { return };
+                if log.scroll_top() < 80 {
                     load_older();
+                } else if log.scroll_top() + log.client_height() > log.scroll_height() - 80 {
+                    load_newer();
                 }
             }>
             {move || has_more.get().then(|| view! {
@@ -178,8 +215,18 @@ fn Conversation(data: ChatView) -> impl IntoView {
             <For
                 each=move || messages.get()
                 key=|m| (m.id, m.edited_at, m.deleted)
-                children=move |m| view! { <MessageView message=m me=me_id show_author=is_group actions=actions.clone() /> }
+                children=move |m| view! { <MessageView highlight=Some(m.seq) == at message=m me=me_id me_name=me_name.clone() show_author=is_group actions=actions.clone() /> }
             />
+            {move || has_newer.get().then(|| view! {
+                <div class="log-bottom">
+                    <a class="btn btn-ghost btn-small load-newer"
+                        href=move || format!("?at={}", last_seq.get().unwrap_or(0) + crate::model::PAGE_SIZE / 2)
+                        on:click=move |ev| { ev.prevent_default(); load_newer(); }>
+                        {move || if loading.get() { "Loading…" } else { "Load newer messages" }}
+                    </a>
+                    <a class="btn btn-ghost btn-small" href=format!("/chats/{chat_id}")>"Jump to latest"</a>
+                </div>
+            })}
             {move || live.map(|live| view! { <PendingMessages live chat_id messages /> })}
             {move || (!is_group).then(|| seen_line(me_id, messages, members))}
         </div>
@@ -187,6 +234,20 @@ fn Conversation(data: ChatView) -> impl IntoView {
         <div class="typing" aria-live="polite">{move || typing_line(typing)}</div>
         <Composer chat_id on_sent=on_change />
     }
+}
+
+/// Scrolls the log to message `seq` (centred), after the page has rendered.
+fn scroll_to_message(seq: i64) {
+    #[cfg(feature = "hydrate")]
+    request_animation_frame(move || {
+        if let Some(el) = document().get_element_by_id(&format!("m{seq}")) {
+            let options = web_sys::ScrollIntoViewOptions::new();
+            options.set_block(web_sys::ScrollLogicalPosition::Center);
+            el.scroll_into_view_with_scroll_into_view_options(&options);
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = seq;
 }
 
 /// Inserts or replaces by seq, keeping seq order: a message seen twice (page and socket,
@@ -205,11 +266,24 @@ fn follow_live(
     chat_id: ChatId,
     me: UserId,
     messages: RwSignal<Vec<Message>>,
+    has_newer: RwSignal<bool>,
     members: RwSignal<Vec<crate::model::Member>>,
     typing: RwSignal<Vec<(String, f64)>>,
 ) {
     let reload = use_context::<ReloadChat>();
+    let navigate = leptos_router::hooks::use_navigate();
     live::subscribe(move |frame| match frame {
+        // Reading in the past: new messages come with the newer pages (or, for one of my
+        // own, by going to the newest).
+        ServerFrame::Message { message }
+            if message.chat_id == chat_id
+                && has_newer.get_untracked()
+                && message.sender_id == me =>
+        {
+            navigate(&format!("/chats/{chat_id}"), Default::default())
+        }
+        ServerFrame::Message { message }
+            if message.chat_id == chat_id && has_newer.get_untracked() => {}
         ServerFrame::Message { message } if message.chat_id == chat_id => {
             upsert(messages, message.clone());
             typing.update(|t| t.retain(|(name, _)| *name != message.sender));
@@ -220,7 +294,10 @@ fn follow_live(
         ServerFrame::Edited { message, .. } | ServerFrame::Deleted { message, .. }
             if message.chat_id == chat_id =>
         {
-            upsert(messages, message.clone())
+            let beyond = messages.with_untracked(|m| m.last().is_some_and(|l| message.seq > l.seq));
+            if !(beyond && has_newer.get_untracked()) {
+                upsert(messages, message.clone())
+            }
         }
         ServerFrame::Typing {
             chat_id: c,
@@ -322,7 +399,7 @@ fn PendingMessages(live: Live, chat_id: ChatId, messages: RwSignal<Vec<Message>>
                 view! {
                     <article class=class>
                         <div class="msg-bubble">
-                            <p class="msg-body">{super::message::linkify(&p.body)}</p>
+                            <div class="msg-body">{super::formatted::formatted(&p.body, "")}</div>
                             <span class="msg-meta">
                                 <span class="msg-status">{if failed.is_some() { "not sent" } else { "sending…" }}</span>
                             </span>

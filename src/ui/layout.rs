@@ -110,6 +110,7 @@ pub fn ChatsLayout() -> impl IntoView {
                         </ActionForm>
                     </div>
                 </header>
+                <super::search::SearchBox />
                 <ConnectionBanner />
                 <nav class="chat-list" aria-label="Chats">
                     <Transition fallback=|| view! { <p class="empty">"Loading chats…"</p> }>

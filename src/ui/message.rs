@@ -1,11 +1,13 @@
-//! One message: bubble, author, time, edit/delete for the author. Text is always
-//! rendered as text nodes; only `http(s)://` words become links.
+//! One message: bubble, author, time, edit/delete for the author. The body is
+//! formatted by [`super::formatted`]: text nodes and checked links, never HTML.
 
+use super::formatted::formatted;
 use super::time::Time;
 use crate::api::messages::{DeleteMessage, EditMessage};
 use crate::model::{Message, MessageId, UserId};
 use leptos::prelude::*;
 use leptos::reactive::computed::Selector;
+use std::sync::Arc;
 
 /// Edit and delete, shared by every message of a conversation: one pair of actions and
 /// their effects per page, not per message (a page of 50 messages used to build 100
@@ -65,11 +67,21 @@ impl MessageActions {
 pub fn MessageView(
     message: Message,
     me: UserId,
+    /// My username, whose `@mentions` stand out.
+    me_name: Arc<str>,
     show_author: bool,
     actions: MessageActions,
+    /// The message the chat was opened at.
+    #[prop(optional)]
+    highlight: bool,
 ) -> impl IntoView {
     let own = message.sender_id == me;
-    let class = if own { "msg msg-own" } else { "msg msg-other" };
+    let class = match (own, highlight) {
+        (true, false) => "msg msg-own",
+        (false, false) => "msg msg-other",
+        (true, true) => "msg msg-own msg-target",
+        (false, true) => "msg msg-other msg-target",
+    };
     let MessageActions {
         edit,
         delete,
@@ -102,7 +114,8 @@ pub fn MessageView(
             let text = if message.deleted {
                 view! { <p class="msg-body msg-deleted">"message deleted"</p> }.into_any()
             } else {
-                view! { <p class="msg-body">{linkify(&message.body)}</p> }.into_any()
+                view! { <div class="msg-body">{formatted(&message.body, &me_name)}</div> }
+                    .into_any()
             };
             view! {
                 <div class="msg-bubble">
@@ -131,39 +144,10 @@ pub fn MessageView(
         }
     });
     view! {
-        <article class=class data-seq=message.seq>
+        <article class=class id=format!("m{}", message.seq) data-seq=message.seq>
             {(show_author && !own).then(|| view! { <div class="msg-author">{message.sender.clone()}</div> })}
             {bubble}
             {actions}
         </article>
     }
-}
-
-/// Splits text into text nodes and links for `http://` / `https://` words.
-pub fn linkify(text: &str) -> Vec<AnyView> {
-    let mut out: Vec<AnyView> = Vec::new();
-    let mut plain = String::new();
-    for chunk in text.split_inclusive(char::is_whitespace) {
-        let word = chunk.trim_end_matches(char::is_whitespace);
-        let space = &chunk[word.len()..];
-        let url = word.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '\'', '"']);
-        let is_link = (url.starts_with("https://") || url.starts_with("http://"))
-            && url.len() > "https://".len();
-        if is_link {
-            if !plain.is_empty() {
-                out.push(std::mem::take(&mut plain).into_any());
-            }
-            let href = url.to_string();
-            let text = href.clone();
-            out.push(view! { <a href=href target="_blank" rel="noopener noreferrer nofollow">{text}</a> }.into_any());
-            plain.push_str(&word[url.len()..]);
-            plain.push_str(space);
-        } else {
-            plain.push_str(chunk);
-        }
-    }
-    if !plain.is_empty() {
-        out.push(plain.into_any());
-    }
-    out
 }

@@ -5,7 +5,9 @@
 //! - [`layout`][]: the signed-in two-pane shell and the chat list.
 //! - [`new_chat`][]: `/chats/new`.
 //! - [`conversation`][]: `/chats/:id` (header, members, history).
-//! - [`message`][]: one message bubble, links, times.
+//! - [`message`][]: one message bubble and its actions; [`formatted`][]: its body
+//!   (Markdown subset, links, mentions) as view nodes.
+//! - [`search`][]: `/search` and the sidebar's search box.
 //! - [`composer`][]: the message box.
 //! - [`live`][]: the browser's WebSocket client (reconnect, outbox, resume).
 
@@ -13,10 +15,12 @@ mod account;
 mod auth;
 mod composer;
 mod conversation;
+mod formatted;
 mod layout;
 pub mod live;
 mod message;
 mod new_chat;
+mod search;
 mod time;
 
 use leptos::prelude::*;
@@ -75,10 +79,13 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=auth::LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/signup") view=auth::SignupPage ssr=SsrMode::Async />
                 <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async />
-                <ParentRoute path=path!("/chats") view=layout::ChatsLayout ssr=SsrMode::Async>
-                    <Route path=path!("") view=layout::NoChat ssr=SsrMode::Async />
-                    <Route path=path!("new") view=new_chat::NewChat ssr=SsrMode::Async />
-                    <Route path=path!(":id") view=conversation::ChatPage ssr=SsrMode::Async />
+                // One shell for the chats and search, so moving between them keeps the
+                // chat list and the live connection.
+                <ParentRoute path=path!("") view=layout::ChatsLayout ssr=SsrMode::Async>
+                    <Route path=path!("/chats") view=layout::NoChat ssr=SsrMode::Async />
+                    <Route path=path!("/chats/new") view=new_chat::NewChat ssr=SsrMode::Async />
+                    <Route path=path!("/chats/:id") view=conversation::ChatPage ssr=SsrMode::Async />
+                    <Route path=path!("/search") view=search::SearchPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -29,12 +29,16 @@ struct ChatRow {
     last_change: i64,
 }
 
-fn kind(s: &str) -> Result<ChatKind> {
+pub(super) fn kind(s: &str) -> Result<ChatKind> {
     ChatKind::parse(s).ok_or_else(|| Error::internal(format!("unknown chat kind {s:?}")))
 }
 
 /// The other member's name titles a direct chat; a group without a title lists its members.
-fn display_title(kind: ChatKind, title: Option<String>, other: Option<String>) -> String {
+pub(super) fn display_title(
+    kind: ChatKind,
+    title: Option<String>,
+    other: Option<String>,
+) -> String {
     match (kind, title) {
         (ChatKind::Group, Some(t)) => t,
         (_, _) => other.unwrap_or_else(|| "(nobody)".into()),

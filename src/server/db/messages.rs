@@ -189,6 +189,7 @@ impl Store {
         Ok(HistoryPage {
             messages: rows.into_iter().map(Into::into).collect(),
             has_more,
+            has_newer: false,
         })
     }
 

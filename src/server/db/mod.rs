@@ -25,6 +25,7 @@ pub use members::{Added, ChatChanges};
 mod checkpoint;
 mod messages;
 pub use messages::{Inserted, NewMessage, Stored};
+mod search;
 mod sessions;
 mod users;
 

@@ -1,0 +1,27 @@
+//! Searching the messages of one's chats.
+
+use crate::model::{AppError, MessageId, SearchPage};
+use leptos::prelude::*;
+
+/// Longest query, in characters (only its first 8 words count).
+pub const MAX_QUERY_CHARS: usize = 200;
+
+/// Messages of my chats with every word of `q` (word starts, any case), newest first;
+/// `before`: the `next_before` of the previous page.
+#[server(endpoint = "search_messages")]
+pub async fn search_messages(q: String, before: Option<MessageId>) -> Result<SearchPage, AppError> {
+    use crate::server::{auth, error::reply, limits::Write};
+    reply(
+        async {
+            if q.chars().count() > MAX_QUERY_CHARS {
+                return Err(AppError::Invalid(format!(
+                    "Search for at most {MAX_QUERY_CHARS} characters"
+                ))
+                .into());
+            }
+            let (state, user) = auth::signed_in_to(Write::Search)?;
+            state.store.search(user.id, &q, before).await
+        }
+        .await,
+    )
+}

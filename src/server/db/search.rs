@@ -1,0 +1,193 @@
+//! Full-text search over the messages of the chats a user is a member of: SQLite FTS5
+//! (`messages_fts`, migrations/sqlite/0005) or PostgreSQL full text
+//! (`messages_search`, migrations/postgres/0003). Same query rules and result shape on
+//! both: every word of the query must match the start of a word of the message.
+
+use super::chats::{display_title, kind};
+use super::{Pool, Store};
+use crate::model::{ChatId, MessageId, SearchHit, SearchPage, UserId, SEARCH_PAGE_SIZE};
+use crate::server::Result;
+
+/// Marks around matched words in the snippet the database returns (private-use code
+/// points: they never need escaping and are split off before anything is shown).
+const START: char = '\u{E000}';
+const STOP: char = '\u{E001}';
+
+/// At most this many words of a query count, each at most this many characters.
+const MAX_TERMS: usize = 8;
+const MAX_TERM_CHARS: usize = 64;
+
+#[derive(sqlx::FromRow)]
+struct HitRow {
+    message_id: MessageId,
+    chat_id: ChatId,
+    seq: i64,
+    sender: String,
+    created_at: i64,
+    kind: String,
+    title: Option<String>,
+    other_name: Option<String>,
+    snippet: String,
+}
+
+/// The query's words: letters and digits only, lower case. Everything else separates
+/// words, so nothing a user types reaches either database's query syntax.
+pub fn terms(query: &str) -> Vec<String> {
+    query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(MAX_TERMS)
+        .map(|w| {
+            w.chars()
+                .take(MAX_TERM_CHARS)
+                .collect::<String>()
+                .to_lowercase()
+        })
+        .collect()
+}
+
+/// The chat title columns shared by both queries (`c` the chat, `$1` the reader).
+macro_rules! hit_columns {
+    () => {
+        "m.id AS message_id, m.chat_id, m.seq, u.username AS sender, m.created_at,
+         c.kind, c.title,
+         (SELECT ou.username FROM chat_members o JOIN users ou ON ou.id = o.user_id
+           WHERE o.chat_id = c.id AND o.user_id != $1
+           ORDER BY o.joined_at, o.user_id LIMIT 1) AS other_name"
+    };
+}
+
+const SQLITE: &str = concat!(
+    "SELECT ",
+    hit_columns!(),
+    ", snippet(messages_fts, 0, char(57344), char(57345), '…', 24) AS snippet
+     FROM messages_fts
+     CROSS JOIN messages m ON m.id = messages_fts.rowid
+     CROSS JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = $1
+     CROSS JOIN chats c ON c.id = m.chat_id
+     CROSS JOIN users u ON u.id = m.sender_id
+     WHERE messages_fts MATCH $2 AND messages_fts.rowid < $3 AND m.deleted_at IS NULL
+     ORDER BY messages_fts.rowid DESC LIMIT 21"
+);
+
+const POSTGRES: &str = concat!(
+    "SELECT ",
+    hit_columns!(),
+    ", ts_headline('simple', m.body, q,
+         'StartSel=' || chr(57344) || ', StopSel=' || chr(57345) || CASE
+           -- A chat-sized message whole (fragments would drop its last punctuation).
+           WHEN length(m.body) <= 280 THEN ', HighlightAll=true'
+           ELSE ', MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \"' END
+       ) AS snippet
+     FROM to_tsquery('simple', $2) AS q
+     CROSS JOIN messages m
+     JOIN chats c ON c.id = m.chat_id
+     JOIN users u ON u.id = m.sender_id
+     WHERE to_tsvector('simple', m.body) @@ q
+       AND m.chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = $1)
+       AND m.id < $3 AND m.deleted_at IS NULL
+     ORDER BY m.id DESC LIMIT 21"
+);
+
+impl Store {
+    /// Messages of `user`'s chats matching every word of `query`, newest first, a page
+    /// of [`SEARCH_PAGE_SIZE`] older than message `before`.
+    pub async fn search(
+        &self,
+        user: UserId,
+        query: &str,
+        before: Option<MessageId>,
+    ) -> Result<SearchPage> {
+        let terms = terms(query);
+        if terms.is_empty() {
+            return Ok(SearchPage {
+                hits: Vec::new(),
+                next_before: None,
+            });
+        }
+        let before = before.map_or(i64::MAX, |m| m.0);
+        let mut rows = match &self.pool {
+            Pool::Sqlite(p) => {
+                let q: Vec<String> = terms.iter().map(|t| format!("\"{t}\"*")).collect();
+                sqlx::query_as::<_, HitRow>(SQLITE)
+                    .bind(user)
+                    .bind(q.join(" "))
+                    .bind(before)
+                    .fetch_all(p)
+                    .await?
+            }
+            Pool::Postgres(p) => {
+                let q: Vec<String> = terms.iter().map(|t| format!("{t}:*")).collect();
+                sqlx::query_as::<_, HitRow>(POSTGRES)
+                    .bind(user)
+                    .bind(q.join(" & "))
+                    .bind(before)
+                    .fetch_all(p)
+                    .await?
+            }
+        };
+        let more = rows.len() as i64 > SEARCH_PAGE_SIZE;
+        rows.truncate(SEARCH_PAGE_SIZE as usize);
+        let next_before = more.then(|| rows.last().map(|r| r.message_id)).flatten();
+        let hits = rows
+            .into_iter()
+            .map(|r| {
+                let k = kind(&r.kind)?;
+                Ok(SearchHit {
+                    chat_id: r.chat_id,
+                    chat_title: display_title(k, r.title, r.other_name),
+                    message_id: r.message_id,
+                    seq: r.seq,
+                    sender: r.sender,
+                    created_at: r.created_at,
+                    snippet: pieces(&r.snippet),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SearchPage { hits, next_before })
+    }
+}
+
+/// Splits a marked snippet into (text, matched) pieces.
+fn pieces(marked: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut matched = false;
+    for part in marked.split([START, STOP]) {
+        if !part.is_empty() {
+            out.push((part.to_string(), matched));
+        }
+        matched = !matched;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_words_never_carry_syntax() {
+        assert_eq!(terms("Hello, wörld!"), vec!["hello", "wörld"]);
+        assert_eq!(
+            terms("\"a\" OR b* NEAR(c) -d :e & f | !g"),
+            vec!["a", "or", "b", "near", "c", "d", "e", "f", "g"]
+                .into_iter()
+                .take(8)
+                .collect::<Vec<_>>()
+        );
+        assert!(terms("  ** ").is_empty());
+    }
+
+    #[test]
+    fn snippets_split_on_the_marks() {
+        assert_eq!(
+            pieces("say \u{E000}hello\u{E001} to \u{E000}all\u{E001}"),
+            vec![
+                ("say ".to_string(), false),
+                ("hello".to_string(), true),
+                (" to ".to_string(), false),
+                ("all".to_string(), true)
+            ]
+        );
+    }
+}

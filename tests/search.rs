@@ -1,0 +1,165 @@
+//! Search (issue 17) against a real database, SQLite or (with `NATTER_TEST_PG`)
+//! PostgreSQL: word-start matching of every query word, only the reader's chats, newest
+//! first in pages, kept in step with edits and deletes, and query text that is only
+//! ever words.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use natter::model::{SearchPage, User, SEARCH_PAGE_SIZE};
+use natter::server::db::Store;
+
+async fn user(store: &Store, name: &str) -> User {
+    store.create_user(name, "not-a-real-hash").await.unwrap()
+}
+
+fn texts(page: &SearchPage) -> Vec<String> {
+    page.hits
+        .iter()
+        .map(|h| {
+            h.snippet
+                .iter()
+                .map(|(t, _)| t.as_str())
+                .collect::<String>()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn search_finds_words_in_my_chats_newest_first() {
+    let db = common::test_db().await;
+    let s = &db.store;
+    let (a, b, eve) = (
+        user(s, "alice").await,
+        user(s, "bob").await,
+        user(s, "eve").await,
+    );
+    let (dm, _) = s.find_or_create_dm(a.id, b.id).await.unwrap();
+    let group = s
+        .create_group(a.id, Some("Trip"), &[b.id, eve.id])
+        .await
+        .unwrap();
+    s.insert_message(dm, a.id, "c1", "The password is swordfish")
+        .await
+        .unwrap();
+    s.insert_message(group, b.id, "c2", "Swordfishing trip on Friday?")
+        .await
+        .unwrap();
+    s.insert_message(group, a.id, "c3", "nothing to see")
+        .await
+        .unwrap();
+
+    // Word starts, any case; every word must match; newest first.
+    let page = s.search(a.id, "SWORD", None).await.unwrap();
+    assert_eq!(page.hits.len(), 2);
+    assert_eq!(page.hits[0].chat_title, "Trip");
+    assert_eq!(page.hits[0].sender, "bob");
+    assert_eq!(
+        page.hits[1].chat_title, "bob",
+        "a direct chat is titled by the other person"
+    );
+    assert_eq!(page.hits[1].seq, 1);
+    assert!(page.hits[1]
+        .snippet
+        .iter()
+        .any(|(t, hit)| *hit && t == "swordfish"));
+    assert!(page.hits[1]
+        .snippet
+        .iter()
+        .any(|(t, hit)| !*hit && t.contains("password")));
+    assert_eq!(page.next_before, None);
+    let both = s.search(a.id, "sword friday", None).await.unwrap();
+    assert_eq!(texts(&both), vec!["Swordfishing trip on Friday?"]);
+    assert!(
+        s.search(a.id, "fish", None).await.unwrap().hits.is_empty(),
+        "not inside words"
+    );
+
+    // Eve is only in the group: the direct chat's message is not hers to find.
+    let page = s.search(eve.id, "password", None).await.unwrap();
+    assert!(page.hits.is_empty(), "{page:?}");
+    let page = s.search(eve.id, "sword", None).await.unwrap();
+    assert_eq!(texts(&page), vec!["Swordfishing trip on Friday?"]);
+
+    // Query syntax of either database is only words here.
+    for q in [
+        "\"",
+        "sword*",
+        "sword OR nothing",
+        "NEAR(sword",
+        "sword:*",
+        "!sword & |",
+        "'; DROP TABLE messages; --",
+        "",
+    ] {
+        let page = s.search(a.id, q, None).await;
+        assert!(page.is_ok(), "{q}: {page:?}");
+    }
+    assert_eq!(s.search(a.id, "sword:*", None).await.unwrap().hits.len(), 2);
+    assert!(s.search(a.id, "  ", None).await.unwrap().hits.is_empty());
+}
+
+#[tokio::test]
+async fn search_follows_edits_deletes_and_membership() {
+    let db = common::test_db().await;
+    let s = &db.store;
+    let (a, b) = (user(s, "alice").await, user(s, "bob").await);
+    let group = s.create_group(a.id, Some("Team"), &[b.id]).await.unwrap();
+    let (m, _) = s
+        .insert_message(group, a.id, "c1", "meet at the harbour")
+        .await
+        .unwrap();
+    assert_eq!(s.search(b.id, "harbour", None).await.unwrap().hits.len(), 1);
+
+    s.edit_message(m.id, a.id, "meet at the station")
+        .await
+        .unwrap();
+    assert!(s
+        .search(b.id, "harbour", None)
+        .await
+        .unwrap()
+        .hits
+        .is_empty());
+    assert_eq!(s.search(b.id, "station", None).await.unwrap().hits.len(), 1);
+
+    s.delete_message(m.id, a.id).await.unwrap();
+    assert!(s
+        .search(b.id, "station", None)
+        .await
+        .unwrap()
+        .hits
+        .is_empty());
+
+    s.insert_message(group, a.id, "c2", "secret after you left")
+        .await
+        .unwrap();
+    assert_eq!(s.search(b.id, "secret", None).await.unwrap().hits.len(), 1);
+    s.remove_member(group, b.id).await.unwrap();
+    assert!(s
+        .search(b.id, "secret", None)
+        .await
+        .unwrap()
+        .hits
+        .is_empty());
+}
+
+#[tokio::test]
+async fn search_pages_by_message() {
+    let db = common::test_db().await;
+    let s = &db.store;
+    let (a, b) = (user(s, "alice").await, user(s, "bob").await);
+    let (dm, _) = s.find_or_create_dm(a.id, b.id).await.unwrap();
+    let n = SEARCH_PAGE_SIZE + 5;
+    for i in 1..=n {
+        s.insert_message(dm, a.id, &format!("c{i}"), &format!("report number {i}"))
+            .await
+            .unwrap();
+    }
+    let p1 = s.search(b.id, "report", None).await.unwrap();
+    assert_eq!(p1.hits.len() as i64, SEARCH_PAGE_SIZE);
+    assert_eq!(p1.hits[0].seq, n);
+    let p2 = s.search(b.id, "report", p1.next_before).await.unwrap();
+    let seqs: Vec<i64> = p2.hits.iter().map(|h| h.seq).collect();
+    assert_eq!(seqs, (1..=5).rev().collect::<Vec<_>>());
+    assert_eq!(p2.next_before, None);
+}
