@@ -157,6 +157,7 @@ async fn run_client(
                 client_id: id,
                 chat_id: chat,
                 body: format!("from {}", me.name),
+                reply_to: None,
             };
             if send(&mut sink, &frame).await.is_err() {
                 break;
@@ -183,7 +184,7 @@ async fn run_client(
                     ledger.sent.push((chat, id.clone()));
                     ledger.pending.push((chat, id.clone()));
                     sends.fetch_add(1, Ordering::Relaxed);
-                    let frame = ClientFrame::Send { client_id: id, chat_id: chat, body: format!("from {}", me.name) };
+                    let frame = ClientFrame::Send { client_id: id, chat_id: chat, body: format!("from {}", me.name), reply_to: None };
                     if send(&mut sink, &frame).await.is_err() {
                         break;
                     }
@@ -211,7 +212,7 @@ async fn run_client(
                     let mut broken = false;
                     for (chat, id) in ledger.pending.clone() {
                         ledger.resent += 1;
-                        let frame = ClientFrame::Send { client_id: id, chat_id: chat, body: format!("from {}", me.name) };
+                        let frame = ClientFrame::Send { client_id: id, chat_id: chat, body: format!("from {}", me.name), reply_to: None };
                         if send(&mut sink, &frame).await.is_err() {
                             broken = true;
                             break;

@@ -48,6 +48,7 @@ async fn a_backup_under_write_load_holds_everything_acked_before_it() {
                         client_id: format!("c{i}"),
                         chat_id: chat,
                         body: format!("message {i}"),
+                        reply_to: None,
                     })
                     .await;
                 loop {

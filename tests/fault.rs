@@ -208,6 +208,7 @@ async fn client(
                 client_id: cid.clone(),
                 chat_id: chat,
                 body: cid.clone(),
+                reply_to: None,
             };
             if ws
                 .send(WsMessage::Text(serde_json::to_string(&f).unwrap().into()))
@@ -226,6 +227,7 @@ async fn client(
                     client_id: cid.clone(),
                     chat_id: chat,
                     body: cid,
+                    reply_to: None,
                 };
                 if ws
                     .send(WsMessage::Text(serde_json::to_string(&f).unwrap().into()))

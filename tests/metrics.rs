@@ -50,6 +50,7 @@ async fn metrics_show_the_counters_moving() {
                 client_id: format!("m{i}"),
                 chat_id: chat,
                 body: "counted".into(),
+                reply_to: None,
             })
             .await;
     }

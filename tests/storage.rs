@@ -309,6 +309,7 @@ async fn the_writer_statements_prepare_ahead_and_then_serve_a_batch() {
             sender: a.id,
             client_id: "w1".into(),
             body: "first".into(),
+            reply: None,
         }])
         .await
         .unwrap();
@@ -354,6 +355,7 @@ fn msg(chat: ChatId, sender: &User, cid: &str) -> natter::server::db::NewMessage
         sender: sender.id,
         client_id: cid.into(),
         body: format!("{cid} from {}", sender.username),
+        reply: None,
     }
 }
 
@@ -596,6 +598,7 @@ async fn a_failing_batch_rolls_back_and_the_writer_stores_the_rest() {
         sender: a.id,
         client_id: cid.into(),
         body: body.into(),
+        reply: None,
     };
 
     // The store: the whole batch fails and nothing of it stays.
@@ -663,6 +666,7 @@ async fn the_wal_is_checkpointed_by_its_own_task_not_by_commits() {
                 sender: a.id,
                 client_id: format!("c{round}-{i}"),
                 body: body.clone(),
+                reply: None,
             })
             .collect();
         let stored = db.store.insert_messages(&batch).await.unwrap();

@@ -866,3 +866,156 @@ async fn resume_replays_edits_deletes_reads_and_members_made_offline() {
     );
     assert_eq!(bob.next().await, ServerFrame::Resumed);
 }
+
+/// Issue 17: a reply carries its original; reactions reach every member live, are
+/// idempotent, members only, and `resume` replays what was missed (as the message's
+/// current state, like an edit).
+#[tokio::test]
+async fn replies_and_reactions_live_and_after_resume() {
+    let (s, chat, [a, b, eve]) = dm().await;
+    let mut alice = s.connect(&a).await;
+    let mut bob = s.connect(&b).await;
+    alice.send(&send(chat, "q1", "what time?")).await;
+    let original = next_message(&mut bob).await;
+    next_ack(&mut alice).await;
+
+    let mut reply = send(chat, "r1", "noon");
+    if let ClientFrame::Send { reply_to, .. } = &mut reply {
+        *reply_to = Some(original.id);
+    }
+    bob.send(&reply).await;
+    let got = next_message(&mut alice).await;
+    next_ack(&mut bob).await;
+    let quoted = got.reply_to.expect("the reply names its original");
+    assert_eq!(
+        (quoted.id, quoted.seq, quoted.sender.as_str()),
+        (original.id, 1, "alice")
+    );
+    assert_eq!(quoted.snippet, "what time?");
+    // Stored so: the history says the same.
+    let page = s.db.store.history(chat, None, 10).await.unwrap();
+    assert_eq!(
+        page.messages[1].reply_to.as_ref().unwrap().snippet,
+        "what time?"
+    );
+
+    // Eve is in no chat with them: replying into it or reacting is "not found".
+    let mut evil = s.connect(&eve).await;
+    let mut foreign = send(chat, "e1", "hi");
+    if let ClientFrame::Send { reply_to, .. } = &mut foreign {
+        *reply_to = Some(original.id);
+    }
+    evil.send(&foreign).await;
+    assert!(matches!(
+        evil.next().await,
+        ServerFrame::Error {
+            code: ErrorCode::NotFound,
+            ..
+        }
+    ));
+    evil.send(&ClientFrame::React {
+        message_id: original.id,
+        emoji: "👍".into(),
+        on: true,
+    })
+    .await;
+    assert!(matches!(
+        evil.next().await,
+        ServerFrame::Error {
+            code: ErrorCode::NotFound,
+            ..
+        }
+    ));
+
+    // A reaction reaches both, once; the same again changes nothing and says nothing.
+    let react = ClientFrame::React {
+        message_id: original.id,
+        emoji: "👍".into(),
+        on: true,
+    };
+    bob.send(&react).await;
+    for c in [&mut alice, &mut bob] {
+        match c.next().await {
+            ServerFrame::Reactions {
+                message_id,
+                seq,
+                reactions,
+                change,
+                ..
+            } => {
+                assert_eq!((message_id, seq, change), (original.id, 1, 1));
+                assert_eq!(reactions[0].emoji, "👍");
+                assert_eq!(reactions[0].users, vec!["bob"]);
+            }
+            other => panic!("expected reactions, got {other:?}"),
+        }
+    }
+    bob.send(&react).await;
+    bob.send(&ClientFrame::React {
+        message_id: original.id,
+        emoji: "not an emoji".into(),
+        on: true,
+    })
+    .await;
+    assert!(matches!(
+        bob.next().await,
+        ServerFrame::Error {
+            code: ErrorCode::Invalid,
+            ..
+        }
+    ));
+    alice.expect_silence(QUIET).await;
+
+    // Alice goes offline; Bob adds 🎉 and takes 👍 back; her resume replays the result.
+    let page =
+        s.db.store
+            .chat_for_member(chat, original.sender_id)
+            .await
+            .unwrap()
+            .unwrap();
+    drop(alice);
+    bob.send(&ClientFrame::React {
+        message_id: original.id,
+        emoji: "🎉".into(),
+        on: true,
+    })
+    .await;
+    bob.send(&ClientFrame::React {
+        message_id: original.id,
+        emoji: "👍".into(),
+        on: false,
+    })
+    .await;
+    for want in [2, 3] {
+        assert!(
+            matches!(bob.next().await, ServerFrame::Reactions { change, .. } if change == want)
+        );
+    }
+    let mut alice = s.connect_raw(&a).await;
+    alice
+        .send(&ClientFrame::Resume {
+            positions: BTreeMap::from([(chat, 2)]),
+            changes: BTreeMap::from([(chat, page.last_change)]),
+        })
+        .await;
+    match alice.next().await {
+        ServerFrame::Edited { message, change } => {
+            assert_eq!((message.id, change), (original.id, 3));
+            assert_eq!(message.body, "what time?");
+            assert_eq!(message.reactions.len(), 1);
+            assert_eq!(
+                (
+                    message.reactions[0].emoji.as_str(),
+                    message.reactions[0].users.as_slice()
+                ),
+                ("🎉", &["bob".to_string()][..])
+            );
+        }
+        other => panic!("expected the message's current state, got {other:?}"),
+    }
+    assert!(matches!(
+        alice.next().await,
+        ServerFrame::Synced { change: 3, .. }
+    ));
+    assert_eq!(alice.next().await, ServerFrame::Resumed);
+}

@@ -116,6 +116,7 @@ pub async fn burst(target: &Target, n: usize) -> Result<Row, Error> {
             client_id: format!("{tag}-{i}"),
             chat_id: chat,
             body: stamped(&tag, i),
+            reply_to: None,
         };
         feed(&mut sa, &frame).await?;
     }
@@ -232,6 +233,7 @@ pub async fn fanout(
                     client_id: format!("{tag}-{s}-{i}"),
                     chat_id: chat,
                     body: stamped(&tag, i),
+                    reply_to: None,
                 };
                 if send(&mut sink, &frame).await.is_err() {
                     break;
@@ -412,6 +414,7 @@ pub async fn page(
                 client_id: format!("{tag}-{i}"),
                 chat_id: chat,
                 body: format!("message number {i} with some ordinary text in it"),
+                reply_to: None,
             },
         )
         .await?;
@@ -545,6 +548,7 @@ pub async fn resume(target: &Target, n: usize) -> Result<Row, Error> {
                     client_id: format!("{tag}-{i}"),
                     chat_id: chat,
                     body: format!("{tag} {i}"),
+                    reply_to: None,
                 },
             )
             .await?;

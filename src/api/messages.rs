@@ -55,12 +55,36 @@ pub async fn send_message(
     chat_id: ChatId,
     client_id: String,
     body: String,
+    #[server(default)] reply_to: Option<MessageId>,
 ) -> Result<Message, AppError> {
     use crate::server::{auth, chat, error::reply, limits::Write};
     reply(
         async {
             let (state, user) = auth::signed_in_to(Write::Send)?;
-            chat::send(&state, &user, chat_id, &client_id, &body).await
+            chat::send(&state, &user, chat_id, &client_id, &body, reply_to).await
+        }
+        .await,
+    )
+}
+
+/// Adds (`on`) or takes back my `emoji` reaction on a message of a chat I am in; returns
+/// the message as it is now. Idempotent.
+#[server(endpoint = "react_message")]
+pub async fn react_message(
+    message_id: MessageId,
+    emoji: String,
+    on: bool,
+) -> Result<Message, AppError> {
+    use crate::server::{auth, chat, error::reply, limits::Write};
+    reply(
+        async {
+            let (state, user) = auth::signed_in_to(Write::Change)?;
+            chat::react(&state, &user, message_id, &emoji, on).await?;
+            state
+                .store
+                .message(message_id)
+                .await?
+                .ok_or_else(|| AppError::NotFound("Message".into()).into())
         }
         .await,
     )

@@ -3,7 +3,7 @@
 //! documents every frame, the close codes, the limits and the resume rules.
 
 use super::ids::{ChatId, MessageId, UserId};
-use super::types::{ChatSummary, Member, Message};
+use super::types::{ChatSummary, Member, Message, Reaction};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -52,6 +52,9 @@ pub enum ClientFrame {
         client_id: String,
         chat_id: ChatId,
         body: String,
+        /// The message (of the same chat) this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<MessageId>,
     },
     Edit {
         message_id: MessageId,
@@ -59,6 +62,12 @@ pub enum ClientFrame {
     },
     Delete {
         message_id: MessageId,
+    },
+    /// Adds (`on`) or takes back one's `emoji` reaction to a message; idempotent.
+    React {
+        message_id: MessageId,
+        emoji: String,
+        on: bool,
     },
     /// "I am typing in this chat" (clients send it at most every few seconds).
     Typing {
@@ -117,6 +126,14 @@ pub enum ServerFrame {
     Deleted {
         message: Message,
         #[serde(default)]
+        change: i64,
+    },
+    /// A message's reactions after one was added or taken back, as of change `change`.
+    Reactions {
+        chat_id: ChatId,
+        message_id: MessageId,
+        seq: i64,
+        reactions: Vec<Reaction>,
         change: i64,
     },
     Typing {

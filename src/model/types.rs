@@ -98,6 +98,65 @@ pub struct Message {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted: bool,
+    /// The message this one answers (as it is now: a deleted original says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Box<ReplyTo>>,
+    /// Emoji reactions, in the order they were first given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+}
+
+/// What a reply shows of its original: who wrote it and its first line.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReplyTo {
+    pub id: MessageId,
+    pub seq: i64,
+    pub sender: String,
+    /// The original's first line, shortened; empty when it was deleted.
+    pub snippet: String,
+    pub deleted: bool,
+}
+
+/// Longest reply snippet, in characters.
+pub const REPLY_SNIPPET_CHARS: usize = 100;
+
+impl ReplyTo {
+    pub fn of(original: &Message) -> Self {
+        ReplyTo {
+            id: original.id,
+            seq: original.seq,
+            sender: original.sender.clone(),
+            snippet: if original.deleted {
+                String::new()
+            } else {
+                snippet(&original.body)
+            },
+            deleted: original.deleted,
+        }
+    }
+}
+
+/// A body's first non-empty line, cut to [`REPLY_SNIPPET_CHARS`] characters.
+pub fn snippet(body: &str) -> String {
+    let line = body
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.chars().count() > REPLY_SNIPPET_CHARS {
+        let cut: String = line.chars().take(REPLY_SNIPPET_CHARS - 1).collect();
+        format!("{cut}…")
+    } else {
+        line.to_string()
+    }
+}
+
+/// One emoji on a message and who gave it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    /// Usernames, in the order they reacted (the count is their number).
+    pub users: Vec<String>,
 }
 
 /// Number of messages in one page of history.

@@ -110,9 +110,80 @@ pub fn client_id(raw: &str) -> Result<String, AppError> {
     Ok(id.to_string())
 }
 
+/// Longest reaction, in bytes: one emoji, even a family or a flag with its joiners.
+pub const EMOJI_MAX_BYTES: usize = 32;
+/// Distinct reactions one person can give one message.
+pub const REACTIONS_PER_USER_MAX: i64 = 10;
+
+/// Checks a reaction: one emoji (up to 8 code points with joiners and modifiers), no
+/// letters, digits or spaces outside a keycap. Not a full Unicode emoji table: the rule
+/// keeps out words and markup, and what passes is only ever shown as text.
+pub fn emoji(raw: &str) -> Result<String, AppError> {
+    let e = raw.trim();
+    let chars: Vec<char> = e.chars().collect();
+    let pictographic = |c: char| {
+        let u = c as u32;
+        (0x1F000..=0x1FAFF).contains(&u)
+            || (0x2600..=0x27BF).contains(&u)
+            || (0x2B00..=0x2BFF).contains(&u)
+            || (0x2190..=0x21FF).contains(&u)
+            || (0x2300..=0x23FF).contains(&u)
+            || u == 0x00A9
+            || u == 0x00AE
+            || u == 0x203C
+            || u == 0x2049
+            || u == 0x2122
+            || u == 0x2139
+            || u == 0x3030
+            || u == 0x303D
+    };
+    let joiner_or_modifier = |c: char| {
+        let u = c as u32;
+        u == 0x200D || u == 0xFE0F || u == 0xFE0E || u == 0x20E3 || (0xE0020..=0xE007F).contains(&u)
+    };
+    let keycap = chars.last() == Some(&'\u{20E3}')
+        && chars
+            .first()
+            .is_some_and(|c| c.is_ascii_digit() || *c == '#' || *c == '*');
+    let ok = !e.is_empty()
+        && e.len() <= EMOJI_MAX_BYTES
+        && chars.len() <= 8
+        && chars.iter().any(|c| pictographic(*c) || keycap)
+        && chars
+            .iter()
+            .enumerate()
+            .all(|(i, c)| pictographic(*c) || joiner_or_modifier(*c) || (keycap && i == 0));
+    if ok {
+        Ok(e.to_string())
+    } else {
+        Err(AppError::invalid("A reaction is one emoji"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emoji_rule() {
+        for ok in ["👍", "❤️", "😂", "🎉", "👩‍👩‍👧", "🇫🇷", "1️⃣", "👍🏽"]
+        {
+            assert_eq!(emoji(ok).as_deref(), Ok(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "ok",
+            "<b>",
+            "👍 👍",
+            "👍a",
+            "1",
+            "\u{200D}",
+            "👍👍👍👍👍👍👍👍👍",
+        ] {
+            assert!(emoji(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn usernames() {

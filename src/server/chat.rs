@@ -13,7 +13,7 @@ use super::{Error, Result};
 use crate::model::protocol::ServerFrame;
 use crate::model::{
     validate, AppError, ChatDetail, ChatId, ChatKind, ChatView, HistoryPage, Message, MessageId,
-    User, UserId, PAGE_SIZE,
+    Reaction, ReplyTo, User, UserId, PAGE_SIZE,
 };
 use tokio::sync::oneshot::error::RecvError;
 
@@ -102,9 +102,14 @@ pub async fn queue_send(
     chat: ChatId,
     client_id: &str,
     body: &str,
+    reply_to: Option<MessageId>,
 ) -> Result<Pending> {
     let body = validate::body(body)?;
     let client_id = validate::client_id(client_id)?;
+    let reply = match reply_to {
+        Some(original) => Some(reply_target(&state.store, user, chat, original).await?),
+        None => None,
+    };
     state
         .writer
         .enqueue(NewMessage {
@@ -112,8 +117,54 @@ pub async fn queue_send(
             sender: user.id,
             client_id,
             body,
+            reply,
         })
         .await
+}
+
+/// The original a reply in `chat` answers: a message of the same chat, which the sender
+/// is a member of (a non-member learns nothing: the chat is "not found", as for a send).
+async fn reply_target(
+    store: &Store,
+    user: &User,
+    chat: ChatId,
+    original: MessageId,
+) -> Result<ReplyTo> {
+    if !store.is_member(chat, user.id).await? {
+        return Err(AppError::chat_not_found().into());
+    }
+    match store.message(original).await? {
+        Some(m) if m.chat_id == chat => Ok(ReplyTo::of(&m)),
+        _ => Err(AppError::NotFound("Message".into()).into()),
+    }
+}
+
+/// Adds or takes back `user`'s reaction on a message; members get `reactions` (only
+/// when something changed). Returns the message's reactions now.
+pub async fn react(
+    state: &AppState,
+    user: &User,
+    message: MessageId,
+    emoji: &str,
+    on: bool,
+) -> Result<Vec<Reaction>> {
+    let emoji = validate::emoji(emoji)?;
+    let reacted = state.store.react(message, user.id, &emoji, on).await?;
+    if let Some(change) = reacted.change {
+        let frame = ServerFrame::Reactions {
+            chat_id: reacted.chat,
+            message_id: message,
+            seq: reacted.seq,
+            reactions: reacted.reactions.clone(),
+            change,
+        };
+        log_publish(
+            state
+                .publish_to_chat(reacted.chat, &frame, FrameKind::Durable)
+                .await,
+        );
+    }
+    Ok(reacted.reactions)
 }
 
 /// The committed message (or why it was refused).
@@ -134,8 +185,9 @@ pub async fn send(
     chat: ChatId,
     client_id: &str,
     body: &str,
+    reply_to: Option<MessageId>,
 ) -> Result<Message> {
-    sent(queue_send(state, user, chat, client_id, body).await?).await
+    sent(queue_send(state, user, chat, client_id, body, reply_to).await?).await
 }
 
 pub async fn edit(

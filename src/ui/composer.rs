@@ -5,12 +5,17 @@ use super::live::use_live;
 use super::new_client_id;
 use super::time::now_ms;
 use crate::api::messages::{send_message, SendMessage};
-use crate::model::{validate, ChatId, Message};
+use crate::model::{validate, ChatId, Message, ReplyTo};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
+/// `replying`: the message the next one answers (set by a message's Reply button).
 #[component]
-pub fn Composer(chat_id: ChatId, on_sent: Callback<Message>) -> impl IntoView {
+pub fn Composer(
+    chat_id: ChatId,
+    on_sent: Callback<Message>,
+    replying: RwSignal<Option<ReplyTo>>,
+) -> impl IntoView {
     let body = RwSignal::new(String::new());
     let client_id = RwSignal::new(new_client_id());
     let error = RwSignal::new(None::<String>);
@@ -26,6 +31,13 @@ pub fn Composer(chat_id: ChatId, on_sent: Callback<Message>) -> impl IntoView {
         }
     };
 
+    // Choosing a message to answer puts the cursor here.
+    Effect::new(move |_| {
+        if replying.with(Option::is_some) {
+            refocus();
+        }
+    });
+
     let send = move || {
         let text = body.get_untracked();
         if let Err(e) = validate::body(&text) {
@@ -39,20 +51,23 @@ pub fn Composer(chat_id: ChatId, on_sent: Callback<Message>) -> impl IntoView {
             error.set(None);
             body.set(String::new());
             refocus();
-            live.send_message(chat_id, text);
+            live.send_message(chat_id, text, replying.get_untracked());
+            replying.set(None);
             // The others clear "typing" when the message lands; the next key says it again.
             last_typing.set_value(0.0);
             return;
         }
         let id = client_id.get_untracked();
+        let reply = replying.get_untracked();
         error.set(None);
         body.set(String::new());
         refocus();
         sending.set(true);
         leptos::task::spawn_local(async move {
-            match send_message(chat_id, id, text.clone()).await {
+            match send_message(chat_id, id, text.clone(), reply.as_ref().map(|r| r.id)).await {
                 Ok(m) => {
                     client_id.set(new_client_id());
+                    replying.set(None);
                     on_sent.run(m);
                 }
                 Err(e) => {
@@ -67,12 +82,27 @@ pub fn Composer(chat_id: ChatId, on_sent: Callback<Message>) -> impl IntoView {
         });
     };
 
+    let reply_bar = move || {
+        replying.get().map(|r| {
+            let text = if r.deleted { "deleted message".to_string() } else { r.snippet.clone() };
+            view! {
+                <div class="composer-reply">
+                    <span class="composer-reply-text">"Replying to " <strong>{r.sender.clone()}</strong> ": " {text}</span>
+                    <button class="btn btn-ghost btn-small" type="button" aria-label="Cancel reply"
+                        on:click=move |_| { replying.set(None); refocus(); }>"✕"</button>
+                </div>
+            }
+        })
+    };
+
     view! {
         {move || error.get().map(|e| view! { <p class="form-error composer-error" role="alert">{e}</p> })}
+        {reply_bar}
         <form class="composer" method="post" action=SendMessage::url()
             on:submit=move |ev| { ev.prevent_default(); send(); }>
             <input type="hidden" name="chat_id" value=chat_id.to_string() />
             <input type="hidden" name="client_id" value=move || client_id.get() />
+            {move || replying.get().map(|r| view! { <input type="hidden" name="reply_to" value=r.id.to_string() /> })}
             <label class="visually-hidden" for="composer-input">"Message"</label>
             <textarea id="composer-input" node_ref=input name="body" rows="1" placeholder="Write a message…" required
                 maxlength=validate::BODY_MAX.to_string()
@@ -89,6 +119,9 @@ pub fn Composer(chat_id: ChatId, on_sent: Callback<Message>) -> impl IntoView {
                     }
                 }
                 on:keydown=move |ev| {
+                    if ev.key() == "Escape" && replying.with_untracked(Option::is_some) {
+                        replying.set(None);
+                    }
                     if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                         ev.prevent_default();
                         send();

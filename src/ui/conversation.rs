@@ -122,6 +122,7 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
     });
     let actions = MessageActions::new(on_change);
     let action_error = actions.error();
+    let replying = actions.replying;
 
     let members = RwSignal::new(chat.members.clone());
     let typing = RwSignal::new(Vec::<(String, f64)>::new());
@@ -214,7 +215,7 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
             {move || messages.with(Vec::is_empty).then(|| view! { <p class="empty">"No messages yet. Say hello!"</p> })}
             <For
                 each=move || messages.get()
-                key=|m| (m.id, m.edited_at, m.deleted)
+                key=|m| (m.id, m.edited_at, m.deleted, m.reactions.clone(), m.reply_to.as_ref().map(|r| r.deleted))
                 children=move |m| view! { <MessageView highlight=Some(m.seq) == at message=m me=me_id me_name=me_name.clone() show_author=is_group actions=actions.clone() /> }
             />
             {move || has_newer.get().then(|| view! {
@@ -232,7 +233,7 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
         </div>
         <FormError error=action_error />
         <div class="typing" aria-live="polite">{move || typing_line(typing)}</div>
-        <Composer chat_id on_sent=on_change />
+        <Composer chat_id on_sent=on_change replying=replying />
     }
 }
 
@@ -298,7 +299,28 @@ fn follow_live(
             if !(beyond && has_newer.get_untracked()) {
                 upsert(messages, message.clone())
             }
+            if message.deleted {
+                // Replies quoting it now say "deleted message".
+                messages.update(|list| {
+                    for m in list.iter_mut() {
+                        if let Some(r) = m.reply_to.as_mut().filter(|r| r.id == message.id) {
+                            r.deleted = true;
+                            r.snippet.clear();
+                        }
+                    }
+                });
+            }
         }
+        ServerFrame::Reactions {
+            chat_id: c,
+            seq,
+            reactions,
+            ..
+        } if *c == chat_id => messages.update(|list| {
+            if let Ok(i) = list.binary_search_by_key(seq, |m| m.seq) {
+                list[i].reactions = reactions.clone();
+            }
+        }),
         ServerFrame::Typing {
             chat_id: c,
             username,

@@ -59,6 +59,9 @@ pub struct Pending {
     pub client_id: String,
     pub chat_id: ChatId,
     pub body: String,
+    /// The message it answers.
+    #[serde(default)]
+    pub reply_to: Option<crate::model::ReplyTo>,
     /// Set when the server refused it for good ("not sent — retry").
     pub failed: Option<String>,
 }
@@ -87,11 +90,17 @@ impl Live {
     }
 
     /// Queues a message (shown as "sending…") and sends it when connected.
-    pub fn send_message(&self, chat_id: ChatId, body: String) {
+    pub fn send_message(
+        &self,
+        chat_id: ChatId,
+        body: String,
+        reply_to: Option<crate::model::ReplyTo>,
+    ) {
         let pending = Pending {
             client_id: super::new_client_id(),
             chat_id,
             body,
+            reply_to,
             failed: None,
         };
         self.outbox.update(|o| o.push(pending.clone()));

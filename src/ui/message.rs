@@ -1,10 +1,12 @@
-//! One message: bubble, author, time, edit/delete for the author. The body is
-//! formatted by [`super::formatted`]: text nodes and checked links, never HTML.
+//! One message: bubble, author, time, the original it answers, its reactions; reply and
+//! react for everyone, edit and delete for the author. The body is formatted by
+//! [`super::formatted`]: text nodes and checked links, never HTML.
 
 use super::formatted::formatted;
+use super::search::message_href;
 use super::time::Time;
-use crate::api::messages::{DeleteMessage, EditMessage};
-use crate::model::{Message, MessageId, UserId};
+use crate::api::messages::{DeleteMessage, EditMessage, ReactMessage};
+use crate::model::{Message, MessageId, Reaction, ReplyTo, UserId};
 use leptos::prelude::*;
 use leptos::reactive::computed::Selector;
 use std::sync::Arc;
@@ -21,14 +23,31 @@ pub struct MessageActions {
     /// Notifies only the two messages whose editing state changed, not all of them.
     is_editing: Selector<Option<MessageId>>,
     draft: RwSignal<String>,
+    react: ServerAction<ReactMessage>,
+    /// The message whose reaction picker is open (one at a time).
+    picking: RwSignal<Option<MessageId>>,
+    is_picking: Selector<Option<MessageId>>,
+    /// The message the composer's next message answers.
+    pub replying: RwSignal<Option<ReplyTo>>,
 }
+
+/// The reactions offered first; any other single emoji can be typed.
+const QUICK_REACTIONS: [&str; 6] = ["👍", "❤️", "😂", "😮", "😢", "🎉"];
 
 impl MessageActions {
     /// `on_change` gets the new version of a message after an edit or delete.
     pub fn new(on_change: Callback<Message>) -> Self {
         let edit = ServerAction::<EditMessage>::new();
         let delete = ServerAction::<DeleteMessage>::new();
+        let react = ServerAction::<ReactMessage>::new();
         let editing = RwSignal::new(None);
+        let picking = RwSignal::new(None);
+        Effect::new(move |_| {
+            if let Some(Ok(m)) = react.value().get() {
+                picking.set(None);
+                on_change.run(m);
+            }
+        });
         Effect::new(move |_| {
             if let Some(Ok(m)) = delete.value().get() {
                 on_change.run(m);
@@ -46,18 +65,23 @@ impl MessageActions {
             editing,
             is_editing: Selector::new(move || editing.get()),
             draft: RwSignal::new(String::new()),
+            react,
+            picking,
+            is_picking: Selector::new(move || picking.get()),
+            replying: RwSignal::new(None),
         }
     }
 
     /// The last edit or delete failure, for the line under the messages.
     pub fn error(&self) -> impl Fn() -> Option<String> + Send + Sync + 'static {
-        let (edit, delete) = (self.edit, self.delete);
+        let (edit, delete, react) = (self.edit, self.delete, self.react);
         move || {
             delete
                 .value()
                 .get()
                 .and_then(|r| r.err())
                 .or_else(|| edit.value().get().and_then(|r| r.err()))
+                .or_else(|| react.value().get().and_then(|r| r.err()))
                 .map(|e| e.to_string())
         }
     }
@@ -88,9 +112,14 @@ pub fn MessageView(
         editing,
         is_editing,
         draft,
+        react,
+        picking,
+        is_picking,
+        replying,
     } = actions;
     let id = message.id;
     let body = message.body.clone();
+    let reader = me_name.clone();
     let bubble = {
         let message = message.clone();
         move || {
@@ -129,25 +158,138 @@ pub fn MessageView(
             .into_any()
         }
     };
-    let actions = (own && !message.deleted).then(|| {
+    let quote = message.reply_to.clone().map(|r| {
+        let text = if r.deleted {
+            "deleted message".to_string()
+        } else {
+            r.snippet.clone()
+        };
+        view! {
+            <a class="msg-reply" href=message_href(message.chat_id, r.seq)>
+                <span class="msg-reply-author">{r.sender.clone()}</span>
+                <span class="msg-reply-text">{text}</span>
+            </a>
+        }
+    });
+    let reactions = (!message.reactions.is_empty()).then(|| {
+        let chips = message
+            .reactions
+            .iter()
+            .map(|r| view! { <ReactionChip reaction=r.clone() message=id me_name=reader.clone() react /> })
+            .collect_view();
+        view! { <div class="msg-reactions">{chips}</div> }
+    });
+    let actions = (!message.deleted).then(|| {
+        let original = ReplyTo::of(&message);
         view! {
             <div class="msg-actions">
-                <button class="btn btn-ghost btn-small" type="button" on:click=move |_| {
-                    draft.set(body.clone());
-                    editing.set(Some(id));
-                }>"Edit"</button>
-                <ActionForm action=delete>
-                    <input type="hidden" name="message_id" value=id.to_string() />
-                    <button class="btn btn-ghost btn-small btn-danger" type="submit">"Delete"</button>
-                </ActionForm>
+                <button class="btn btn-ghost btn-small" type="button"
+                    on:click=move |_| replying.set(Some(original.clone()))>"Reply"</button>
+                <button class="btn btn-ghost btn-small" type="button" aria-haspopup="dialog"
+                    aria-expanded={
+                        let is_picking = is_picking.clone();
+                        move || is_picking.selected(&Some(id)).to_string()
+                    }
+                    on:click=move |_| picking.update(|p| *p = if *p == Some(id) { None } else { Some(id) })>"React"</button>
+                {own.then(|| view! {
+                    <button class="btn btn-ghost btn-small" type="button" on:click=move |_| {
+                        draft.set(body.clone());
+                        editing.set(Some(id));
+                    }>"Edit"</button>
+                    <ActionForm action=delete>
+                        <input type="hidden" name="message_id" value=id.to_string() />
+                        <button class="btn btn-ghost btn-small btn-danger" type="submit">"Delete"</button>
+                    </ActionForm>
+                })}
+                {move || is_picking.selected(&Some(id)).then(|| view! { <ReactionPicker message=id react picking /> })}
             </div>
         }
     });
     view! {
         <article class=class id=format!("m{}", message.seq) data-seq=message.seq>
             {(show_author && !own).then(|| view! { <div class="msg-author">{message.sender.clone()}</div> })}
+            {quote}
             {bubble}
+            {reactions}
             {actions}
         </article>
+    }
+}
+
+/// One emoji under a message with its count: pressed when it is mine, pressing it
+/// toggles mine (a plain form post without JavaScript).
+#[component]
+fn ReactionChip(
+    reaction: Reaction,
+    message: MessageId,
+    me_name: Arc<str>,
+    react: ServerAction<ReactMessage>,
+) -> impl IntoView {
+    let mine = reaction.users.iter().any(|u| **u == *me_name);
+    let count = reaction.users.len();
+    let who = reaction.users.join(", ");
+    let label = format!("{} {count}: {who}", reaction.emoji);
+    let class = if mine {
+        "reaction reaction-mine"
+    } else {
+        "reaction"
+    };
+    view! {
+        <ActionForm action=react attr:class="reaction-form">
+            <input type="hidden" name="message_id" value=message.to_string() />
+            <input type="hidden" name="emoji" value=reaction.emoji.clone() />
+            <input type="hidden" name="on" value=(!mine).to_string() />
+            <button class=class type="submit" aria-pressed=mine.to_string() aria-label=label title=who>
+                {reaction.emoji.clone()}" "{count}
+            </button>
+        </ActionForm>
+    }
+}
+
+/// The reaction picker: a few common emoji and a field for any other one.
+#[component]
+fn ReactionPicker(
+    message: MessageId,
+    react: ServerAction<ReactMessage>,
+    picking: RwSignal<Option<MessageId>>,
+) -> impl IntoView {
+    let other = RwSignal::new(String::new());
+    let choose = move |emoji: String| {
+        react.dispatch(ReactMessage {
+            message_id: message,
+            emoji,
+            on: true,
+        });
+    };
+    let first = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if let Some(b) = first.get() {
+            let _ = b.focus();
+        }
+    });
+    view! {
+        <div class="react-picker" role="dialog" aria-label="Add a reaction"
+            on:keydown=move |ev| if ev.key() == "Escape" { picking.set(None) }>
+            {QUICK_REACTIONS.iter().enumerate().map(|(i, e)| {
+                let emoji = e.to_string();
+                let node = (i == 0).then_some(first);
+                view! {
+                    <button class="btn btn-ghost btn-small react-choice" type="button" node_ref=node.unwrap_or_default()
+                        on:click=move |_| choose(emoji.clone())>{*e}</button>
+                }
+            }).collect_view()}
+            <form class="react-other" on:submit=move |ev| {
+                ev.prevent_default();
+                let e = other.get_untracked();
+                if !e.trim().is_empty() {
+                    choose(e);
+                    other.set(String::new());
+                }
+            }>
+                <input type="text" aria-label="Any emoji" placeholder="🙂" size="3" maxlength="16"
+                    prop:value=move || other.get() on:input=move |ev| other.set(event_target_value(&ev)) />
+                <button class="btn btn-ghost btn-small" type="submit">"Add"</button>
+            </form>
+        </div>
     }
 }

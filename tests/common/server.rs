@@ -40,6 +40,7 @@ pub fn send(chat: ChatId, client_id: &str, body: &str) -> ClientFrame {
         client_id: client_id.into(),
         chat_id: chat,
         body: body.into(),
+        reply_to: None,
     }
 }
 

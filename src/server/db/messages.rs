@@ -1,7 +1,7 @@
 //! `messages`: the history, with gap-free per-chat sequence numbers.
 
 use super::{now_ms, Pool, Store};
-use crate::model::{AppError, ChatId, HistoryPage, Message, MessageId, UserId};
+use crate::model::{snippet, AppError, ChatId, HistoryPage, Message, MessageId, ReplyTo, UserId};
 use crate::server::{Error, Result};
 
 #[derive(sqlx::FromRow)]
@@ -16,11 +16,33 @@ struct MessageRow {
     created_at: i64,
     edited_at: Option<i64>,
     deleted_at: Option<i64>,
+    reply_to: Option<MessageId>,
+    reply_seq: Option<i64>,
+    reply_sender: Option<String>,
+    reply_body: Option<String>,
+    reply_deleted_at: Option<i64>,
 }
 
 impl From<MessageRow> for Message {
     fn from(r: MessageRow) -> Self {
         let deleted = r.deleted_at.is_some();
+        let reply_to = match (r.reply_to, r.reply_seq, r.reply_sender) {
+            (Some(id), Some(seq), Some(sender)) => {
+                let gone = r.reply_deleted_at.is_some();
+                Some(Box::new(ReplyTo {
+                    id,
+                    seq,
+                    sender,
+                    snippet: if gone {
+                        String::new()
+                    } else {
+                        snippet(r.reply_body.as_deref().unwrap_or(""))
+                    },
+                    deleted: gone,
+                }))
+            }
+            _ => None,
+        };
         Message {
             id: r.id,
             chat_id: r.chat_id,
@@ -33,6 +55,8 @@ impl From<MessageRow> for Message {
             created_at: r.created_at,
             edited_at: r.edited_at,
             deleted,
+            reply_to,
+            reactions: Vec::new(),
         }
     }
 }
@@ -42,7 +66,14 @@ impl From<MessageRow> for Message {
 macro_rules! message_columns {
     () => {
         "SELECT m.id, m.chat_id, m.seq, m.sender_id, u.username AS sender, m.client_id,
-            m.body, m.created_at, m.edited_at, m.deleted_at"
+            m.body, m.created_at, m.edited_at, m.deleted_at, m.reply_to, r.seq AS reply_seq,
+            ru.username AS reply_sender, r.body AS reply_body, r.deleted_at AS reply_deleted_at"
+    };
+}
+/// The original a message answers (`r`) and its author (`ru`), for [`message_columns`].
+macro_rules! reply_joins {
+    () => {
+        " LEFT JOIN messages r ON r.id = m.reply_to LEFT JOIN users ru ON ru.id = r.sender_id"
     };
 }
 macro_rules! select_message {
@@ -50,6 +81,7 @@ macro_rules! select_message {
         concat!(
             message_columns!(),
             " FROM messages m JOIN users u ON u.id = m.sender_id",
+            reply_joins!(),
             $where
         )
     };
@@ -95,6 +127,8 @@ pub struct NewMessage {
     pub sender: UserId,
     pub client_id: String,
     pub body: String,
+    /// The original it answers, checked to be in the same chat.
+    pub reply: Option<ReplyTo>,
 }
 
 /// What happened to one message of a batch: stored (or found as a retry's original), or
@@ -140,6 +174,7 @@ impl Store {
             sender,
             client_id: client_id.to_string(),
             body: body.to_string(),
+            reply: None,
         };
         Ok(self.insert_one(&one).await??)
     }
@@ -160,7 +195,9 @@ impl Store {
                 .fetch_optional(p)
                 .await
         })?;
-        Ok(row.map(Into::into))
+        let mut one: Vec<Message> = row.into_iter().map(Into::into).collect();
+        self.attach_reactions(&mut one).await?;
+        Ok(one.pop())
     }
 
     /// Up to `limit` messages before `before` (newest page when `None`), oldest first.
@@ -186,8 +223,10 @@ impl Store {
         let has_more = rows.len() as i64 > limit;
         rows.truncate(limit.max(0) as usize);
         rows.reverse();
+        let mut messages: Vec<Message> = rows.into_iter().map(Into::into).collect();
+        self.attach_reactions(&mut messages).await?;
         Ok(HistoryPage {
-            messages: rows.into_iter().map(Into::into).collect(),
+            messages,
             has_more,
             has_newer: false,
         })
@@ -211,7 +250,9 @@ impl Store {
                 .fetch_all(p)
                 .await
         })?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        let mut messages: Vec<Message> = rows.into_iter().map(Into::into).collect();
+        self.attach_reactions(&mut messages).await?;
+        Ok(messages)
     }
 
     /// Replaces the text of the author's own, not deleted message, in a chat the author
@@ -299,6 +340,8 @@ impl Store {
                 .fetch_all(p)
                 .await
         })?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        let mut messages: Vec<Message> = rows.into_iter().map(Into::into).collect();
+        self.attach_reactions(&mut messages).await?;
+        Ok(messages)
     }
 }

@@ -25,6 +25,8 @@ pub use members::{Added, ChatChanges};
 mod checkpoint;
 mod messages;
 pub use messages::{Inserted, NewMessage, Stored};
+mod reactions;
+pub use reactions::Reacted;
 mod search;
 mod sessions;
 mod users;

@@ -107,6 +107,7 @@ pub async fn post(
             client_id,
             chat_id,
             body,
+            reply_to,
         } => {
             if !limits.allows(Write::Send, user.id) {
                 return refuse(
@@ -115,7 +116,7 @@ pub async fn post(
                     Some(client_id),
                 );
             }
-            match chat::send(&state, &user, chat_id, &client_id, &body).await {
+            match chat::send(&state, &user, chat_id, &client_id, &body, reply_to).await {
                 Ok(m) => frame(
                     StatusCode::OK,
                     &ServerFrame::Ack {
@@ -129,7 +130,7 @@ pub async fn post(
                 Err(e) => app_error(e, Some(client_id)),
             }
         }
-        ClientFrame::Edit { .. } | ClientFrame::Delete { .. }
+        ClientFrame::Edit { .. } | ClientFrame::Delete { .. } | ClientFrame::React { .. }
             if !limits.allows(Write::Change, user.id) =>
         {
             refuse(
@@ -142,6 +143,11 @@ pub async fn post(
             done(chat::edit(&state, &user, message_id, &body).await)
         }
         ClientFrame::Delete { message_id } => done(chat::delete(&state, &user, message_id).await),
+        ClientFrame::React {
+            message_id,
+            emoji,
+            on,
+        } => done(chat::react(&state, &user, message_id, &emoji, on).await),
         // Best effort, as on a socket: the excess is dropped quietly.
         ClientFrame::Typing { .. } if !limits.allows(Write::Typing, user.id) => {
             StatusCode::NO_CONTENT.into_response()

@@ -285,6 +285,7 @@ impl Reader {
                 client_id,
                 chat_id,
                 body,
+                reply_to,
             } => {
                 if self.sends.check().is_err() {
                     crate::server::metrics::rate_limited("ws_send");
@@ -292,7 +293,9 @@ impl Reader {
                         .strike(ErrorCode::RateLimited, "sending too fast", Some(client_id))
                         .await;
                 }
-                match chat::queue_send(&state, &self.user, chat_id, &client_id, &body).await {
+                match chat::queue_send(&state, &self.user, chat_id, &client_id, &body, reply_to)
+                    .await
+                {
                     Ok(pending) => {
                         in_flight.push_back(InFlightSend {
                             client_id,
@@ -304,7 +307,10 @@ impl Reader {
                     Err(e) => self.app_error(e, Some(client_id)).await,
                 }
             }
-            ClientFrame::Edit { .. } | ClientFrame::Delete { .. } | ClientFrame::Resume { .. }
+            ClientFrame::Edit { .. }
+            | ClientFrame::Delete { .. }
+            | ClientFrame::React { .. }
+            | ClientFrame::Resume { .. }
                 if self.changes.check().is_err() =>
             {
                 crate::server::metrics::rate_limited("ws_change");
@@ -324,6 +330,14 @@ impl Reader {
                     Err(e) => self.app_error(e, None).await,
                 }
             }
+            ClientFrame::React {
+                message_id,
+                emoji,
+                on,
+            } => match chat::react(&state, &self.user, message_id, &emoji, on).await {
+                Ok(_) => Ok(()),
+                Err(e) => self.app_error(e, None).await,
+            },
             ClientFrame::Typing { chat_id } => {
                 if self.typing.check().is_err() {
                     return Ok(()); // typing is best effort: excess is dropped quietly

@@ -581,6 +581,7 @@ pub fn send_pending(p: &Pending) {
         client_id: p.client_id.clone(),
         chat_id: p.chat_id,
         body: p.body.clone(),
+        reply_to: p.reply_to.as_ref().map(|r| r.id),
     });
 }
 

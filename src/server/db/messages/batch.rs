@@ -153,16 +153,17 @@ const READ_FACTS_SQL: &str = concat!(
     message_columns!(),
     " FROM jsonb_each(?) AS v
      CROSS JOIN messages m ON m.sender_id = v.value ->> 0 AND m.client_id = v.value ->> 1
-     JOIN users u ON u.id = m.sender_id"
+     JOIN users u ON u.id = m.sender_id",
+    reply_joins!()
 );
 
 /// [`write_fresh`]'s SQL.
 const WRITE_FRESH_SQL: &str = "
     UPDATE chats SET last_seq = v.value ->> 1, last_activity_at = ?
     FROM jsonb_each(?) AS v WHERE chats.id = v.value ->> 0;
-    INSERT INTO messages (id, chat_id, seq, sender_id, client_id, body, created_at)
+    INSERT INTO messages (id, chat_id, seq, sender_id, client_id, body, created_at, reply_to)
     SELECT v.value ->> 0, v.value ->> 1, v.value ->> 2, v.value ->> 3, v.value ->> 4,
-           v.value ->> 5, ?
+           v.value ->> 5, ?, v.value ->> 6
     FROM jsonb_each(?) AS v;
     UPDATE chat_members SET last_read_seq = MAX(last_read_seq, v.value ->> 2)
     FROM jsonb_each(?) AS v
@@ -330,6 +331,8 @@ pub(super) fn settle(batch: &[NewMessage], plans: Vec<Plan>, now: i64) -> Vec<St
                     created_at: now,
                     edited_at: None,
                     deleted: false,
+                    reply_to: m.reply.clone().map(Box::new),
+                    reactions: Vec::new(),
                 },
                 Inserted::New,
             )),
@@ -369,7 +372,10 @@ async fn write_fresh(
     let (chats, read_upto) = moves(fresh);
     let rows: Vec<_> = fresh
         .iter()
-        .map(|(m, seq, id)| (id, m.chat, seq, m.sender, &m.client_id, &m.body))
+        .map(|(m, seq, id)| {
+            let reply = m.reply.as_ref().map(|r| r.id);
+            (id, m.chat, seq, m.sender, &m.client_id, &m.body, reply)
+        })
         .collect();
     sqlx::query(WRITE_FRESH_SQL)
         .bind(now)

@@ -123,7 +123,8 @@ async fn read_facts(
             message_columns!(),
             " FROM unnest($1::bigint[], $2::text[]) AS v(sender_id, client_id)
              JOIN messages m ON m.sender_id = v.sender_id AND m.client_id = v.client_id
-             JOIN users u ON u.id = m.sender_id"
+             JOIN users u ON u.id = m.sender_id",
+            reply_joins!()
         ))
         .bind(&senders)
         .bind(&client_ids)
@@ -145,6 +146,7 @@ struct MessageColumns<'a> {
     senders: Vec<i64>,
     client_ids: Vec<&'a str>,
     bodies: Vec<&'a str>,
+    replies: Vec<Option<i64>>,
 }
 
 /// Writes the new messages, moves each chat's `last_seq` and the senders' read
@@ -164,6 +166,7 @@ async fn write_fresh(
         rows.senders.push(m.sender.0);
         rows.client_ids.push(&m.client_id);
         rows.bodies.push(&m.body);
+        rows.replies.push(m.reply.as_ref().map(|r| r.id.0));
     }
     let mut reads: (Vec<i64>, Vec<i64>, Vec<i64>) = Default::default();
     for (c, u, s) in read_upto {
@@ -180,9 +183,9 @@ async fn write_fresh(
            FROM unnest($10::bigint[], $11::bigint[], $12::bigint[]) AS v(chat_id, user_id, seq)
            WHERE chat_members.chat_id = v.chat_id AND chat_members.user_id = v.user_id
          )
-         INSERT INTO messages (id, chat_id, seq, sender_id, client_id, body, created_at)
+         INSERT INTO messages (id, chat_id, seq, sender_id, client_id, body, reply_to, created_at)
          SELECT v.*, $3 FROM unnest($4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
-                                    $8::text[], $9::text[]) AS v",
+                                    $8::text[], $9::text[], $13::bigint[]) AS v",
     )
     .bind(&chat_ids)
     .bind(&last_seqs)
@@ -196,6 +199,7 @@ async fn write_fresh(
     .bind(&reads.0)
     .bind(&reads.1)
     .bind(&reads.2)
+    .bind(&rows.replies)
     .execute(&mut *conn)
     .await?;
     Ok(())

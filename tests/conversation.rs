@@ -1,7 +1,8 @@
-//! Search (issue 17) against a real database, SQLite or (with `NATTER_TEST_PG`)
-//! PostgreSQL: word-start matching of every query word, only the reader's chats, newest
-//! first in pages, kept in step with edits and deletes, and query text that is only
-//! ever words.
+//! Issue 17's storage against a real database, SQLite or (with `NATTER_TEST_PG`)
+//! PostgreSQL. Search: word-start matching of every query word, only the reader's
+//! chats, newest first in pages, kept in step with edits and deletes, and query text
+//! that is only ever words. Reactions: idempotent, members only, capped, and each
+//! change takes a change number.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -162,4 +163,67 @@ async fn search_pages_by_message() {
     let seqs: Vec<i64> = p2.hits.iter().map(|h| h.seq).collect();
     assert_eq!(seqs, (1..=5).rev().collect::<Vec<_>>());
     assert_eq!(p2.next_before, None);
+}
+
+#[tokio::test]
+async fn reactions_are_idempotent_members_only_and_capped() {
+    let db = common::test_db().await;
+    let s = &db.store;
+    let (a, b, eve) = (
+        user(s, "alice").await,
+        user(s, "bob").await,
+        user(s, "eve").await,
+    );
+    let (dm, _) = s.find_or_create_dm(a.id, b.id).await.unwrap();
+    let (m, _) = s.insert_message(dm, a.id, "c1", "hello").await.unwrap();
+
+    let first = s.react(m.id, b.id, "👍", true).await.unwrap();
+    assert_eq!(first.change, Some(1));
+    assert_eq!(first.reactions[0].users, vec!["bob"]);
+    let again = s.react(m.id, b.id, "👍", true).await.unwrap();
+    assert_eq!(
+        again.change, None,
+        "the same reaction twice changes nothing"
+    );
+    assert_eq!(again.reactions, first.reactions);
+    let mine = s.react(m.id, a.id, "👍", true).await.unwrap();
+    assert_eq!(mine.reactions[0].users, vec!["bob", "alice"]);
+    assert_eq!(mine.change, Some(2));
+    // The change number did not move for the no-op.
+    let detail = s.chat_for_member(dm, a.id).await.unwrap().unwrap();
+    assert_eq!(detail.last_change, 2);
+
+    // Pages and single reads carry them.
+    let page = s.history(dm, None, 10).await.unwrap();
+    assert_eq!(page.messages[0].reactions, mine.reactions);
+    assert_eq!(
+        s.message(m.id).await.unwrap().unwrap().reactions,
+        mine.reactions
+    );
+
+    // Taking back: once changes, twice does not.
+    assert_eq!(
+        s.react(m.id, b.id, "👍", false).await.unwrap().change,
+        Some(3)
+    );
+    assert_eq!(s.react(m.id, b.id, "👍", false).await.unwrap().change, None);
+
+    // Not a member: "not found", nothing stored.
+    assert!(s.react(m.id, eve.id, "👍", true).await.is_err());
+    assert_eq!(
+        s.message(m.id).await.unwrap().unwrap().reactions[0].users,
+        vec!["alice"]
+    );
+
+    // At most 10 different reactions per person and message.
+    let emoji = ["😀", "😁", "😂", "🤣", "😃", "😄", "😅", "😆", "😉"];
+    for e in emoji {
+        s.react(m.id, a.id, e, true).await.unwrap();
+    }
+    assert!(s.react(m.id, a.id, "😊", true).await.is_err());
+    assert_eq!(s.message(m.id).await.unwrap().unwrap().reactions.len(), 10);
+
+    // A deleted message takes no reactions.
+    s.delete_message(m.id, a.id).await.unwrap();
+    assert!(s.react(m.id, b.id, "🎉", true).await.is_err());
 }
