@@ -227,3 +227,48 @@ async fn reactions_are_idempotent_members_only_and_capped() {
     s.delete_message(m.id, a.id).await.unwrap();
     assert!(s.react(m.id, b.id, "🎉", true).await.is_err());
 }
+
+#[tokio::test]
+async fn the_chat_list_marks_unread_mentions_and_mutes() {
+    let db = common::test_db().await;
+    let s = &db.store;
+    let (a, b, c) = (
+        user(s, "alice").await,
+        user(s, "bob_1").await,
+        user(s, "bobx1").await,
+    );
+    let group = s
+        .create_group(a.id, Some("Team"), &[b.id, c.id])
+        .await
+        .unwrap();
+    let entry =
+        |list: Vec<natter::model::ChatSummary>| list.into_iter().find(|x| x.id == group).unwrap();
+
+    s.insert_message(group, a.id, "c1", "hello all")
+        .await
+        .unwrap();
+    let bob = entry(s.list_chats(b.id).await.unwrap());
+    assert!(!bob.mentioned && !bob.muted && bob.unread == 1);
+
+    // `_` in a name is not a wildcard: "@bob_1" is not "@bobx1".
+    let (m, _) = s
+        .insert_message(group, a.id, "c2", "over to you, @Bob_1")
+        .await
+        .unwrap();
+    assert!(entry(s.list_chats(b.id).await.unwrap()).mentioned);
+    assert!(!entry(s.list_chats(c.id).await.unwrap()).mentioned);
+    // Read, it is no longer marked.
+    s.mark_read(group, b.id, m.seq).await.unwrap();
+    assert!(!entry(s.list_chats(b.id).await.unwrap()).mentioned);
+
+    assert!(s.set_muted(group, b.id, true).await.unwrap());
+    let bob = entry(s.list_chats(b.id).await.unwrap());
+    assert!(bob.muted);
+    assert!(s.chat_for_member(group, b.id).await.unwrap().unwrap().muted);
+    assert!(
+        !entry(s.list_chats(c.id).await.unwrap()).muted,
+        "a mute is one member's"
+    );
+    let outsider = user(s, "eve").await;
+    assert!(!s.set_muted(group, outsider.id, true).await.unwrap());
+}

@@ -1377,7 +1377,7 @@ async fn search_and_jump_to_a_message() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.body
-            .contains("id=\"m7\" data-seq=\"7\" class=\"msg msg-other msg-target\""),
+            .contains("id=\"m7\" data-seq=\"7\" class=\"msg msg-other msg-target"),
         "target not marked: {}",
         page.body
     );

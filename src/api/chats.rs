@@ -71,3 +71,20 @@ pub async fn leave_chat(chat_id: ChatId) -> Result<(), AppError> {
         .await,
     )
 }
+
+/// Mutes (`muted` = true) or unmutes a chat I am in: no notifications from it; its
+/// unread count still shows. Returns the new state.
+#[server(endpoint = "set_muted")]
+pub async fn set_muted(chat_id: ChatId, muted: bool) -> Result<bool, AppError> {
+    use crate::server::{auth, error::reply, limits::Write};
+    reply(
+        async {
+            let (state, user) = auth::signed_in_to(Write::Manage)?;
+            if !state.store.set_muted(chat_id, user.id, muted).await? {
+                return Err(AppError::chat_not_found().into());
+            }
+            Ok(muted)
+        }
+        .await,
+    )
+}

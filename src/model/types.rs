@@ -55,6 +55,12 @@ pub struct ChatSummary {
     pub last_activity_at: i64,
     pub last_seq: i64,
     pub unread: i64,
+    /// I muted it: no notifications (the unread count still shows).
+    #[serde(default)]
+    pub muted: bool,
+    /// An unread message mentions me (`@me`).
+    #[serde(default)]
+    pub mentioned: bool,
     pub preview: Option<Preview>,
 }
 
@@ -75,6 +81,9 @@ pub struct ChatDetail {
     pub title: String,
     pub creator_id: Option<UserId>,
     pub members: Vec<Member>,
+    /// I muted it.
+    #[serde(default)]
+    pub muted: bool,
     pub last_seq: i64,
     /// The chat's change number when this was read: a client's copy of the chat is
     /// current to it (where `resume` starts for edits, deletes, read pointers, members).

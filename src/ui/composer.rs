@@ -1,20 +1,40 @@
 //! The message box. Enter sends, Shift+Enter is a newline. Without WASM it is a plain
-//! form post (the server redirects back to the chat); with WASM it sends in place.
+//! form post (the server redirects back to the chat); with WASM it sends in place, and
+//! what is typed but not sent is kept per chat in the browser (across chats and
+//! reloads; forgotten on sign-out).
 
 use super::live::use_live;
 use super::new_client_id;
 use super::time::now_ms;
 use crate::api::messages::{send_message, SendMessage};
-use crate::model::{validate, ChatId, Message, ReplyTo};
+use crate::model::{validate, ChatId, Member, Message, ReplyTo, UserId};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
+/// The `@name` being typed at the end of `text` (the part after the `@`, lower case),
+/// if the text ends with one.
+fn mention_prefix(text: &str) -> Option<String> {
+    let at = text.rfind('@')?;
+    let before_ok = text[..at].chars().last().is_none_or(char::is_whitespace);
+    let word = &text[at + 1..];
+    let name_like = word
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    (before_ok && name_like).then(|| word.to_ascii_lowercase())
+}
+
+/// Most suggestions shown at once.
+const MAX_SUGGESTIONS: usize = 6;
+
 /// `replying`: the message the next one answers (set by a message's Reply button).
+/// `members` (all but `me`) are offered while an `@name` is typed.
 #[component]
 pub fn Composer(
     chat_id: ChatId,
     on_sent: Callback<Message>,
     replying: RwSignal<Option<ReplyTo>>,
+    members: RwSignal<Vec<Member>>,
+    me: UserId,
 ) -> impl IntoView {
     let body = RwSignal::new(String::new());
     let client_id = RwSignal::new(new_client_id());
@@ -31,6 +51,42 @@ pub fn Composer(
         }
     };
 
+    // Mention suggestions: members whose name starts with the `@word` being typed.
+    let dismissed = RwSignal::new(false);
+    let active = RwSignal::new(0usize);
+    let suggestions = Memo::new(move |_| {
+        if dismissed.get() {
+            return Vec::new();
+        }
+        let Some(prefix) = body.with(|b| mention_prefix(b)) else {
+            return Vec::new();
+        };
+        members.with(|list| {
+            list.iter()
+                .filter(|m| m.user_id != me && m.username.starts_with(&prefix))
+                .map(|m| m.username.clone())
+                .take(MAX_SUGGESTIONS)
+                .collect::<Vec<_>>()
+        })
+    });
+    let complete = move |name: String| {
+        let text = body.get_untracked();
+        let at = text.rfind('@').unwrap_or(text.len());
+        let done = format!("{}@{name} ", &text[..at]);
+        drafts::save(chat_id, &done);
+        body.set(done);
+        active.set(0);
+        refocus();
+    };
+
+    // The draft left in this chat, once the page is live.
+    Effect::new(move |_| {
+        if let Some(draft) = drafts::load(chat_id) {
+            if body.get_untracked().is_empty() {
+                body.set(draft);
+            }
+        }
+    });
     // Choosing a message to answer puts the cursor here.
     Effect::new(move |_| {
         if replying.with(Option::is_some) {
@@ -51,6 +107,7 @@ pub fn Composer(
             error.set(None);
             body.set(String::new());
             refocus();
+            drafts::save(chat_id, "");
             live.send_message(chat_id, text, replying.get_untracked());
             replying.set(None);
             // The others clear "typing" when the message lands; the next key says it again.
@@ -66,6 +123,7 @@ pub fn Composer(
         leptos::task::spawn_local(async move {
             match send_message(chat_id, id, text.clone(), reply.as_ref().map(|r| r.id)).await {
                 Ok(m) => {
+                    drafts::save(chat_id, "");
                     client_id.set(new_client_id());
                     replying.set(None);
                     on_sent.run(m);
@@ -95,9 +153,30 @@ pub fn Composer(
         })
     };
 
+    let suggestion_list = move || {
+        let names = suggestions.get();
+        (!names.is_empty()).then(|| {
+            view! {
+                <ul class="mention-suggest" id="mention-list" role="listbox" aria-label="Mention a member">
+                    {names.into_iter().enumerate().map(|(i, name)| {
+                        let pick = name.clone();
+                        view! {
+                            <li id=format!("mention-{i}") role="option"
+                                aria-selected=move || (active.get() == i).to_string()
+                                on:mousedown=move |ev| { ev.prevent_default(); complete(pick.clone()); }>
+                                "@"{name}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }
+        })
+    };
+
     view! {
         {move || error.get().map(|e| view! { <p class="form-error composer-error" role="alert">{e}</p> })}
         {reply_bar}
+        {suggestion_list}
         <form class="composer" method="post" action=SendMessage::url()
             on:submit=move |ev| { ev.prevent_default(); send(); }>
             <input type="hidden" name="chat_id" value=chat_id.to_string() />
@@ -107,8 +186,15 @@ pub fn Composer(
             <textarea id="composer-input" node_ref=input name="body" rows="1" placeholder="Write a message…" required
                 maxlength=validate::BODY_MAX.to_string()
                 prop:value=move || body.get()
+                aria-autocomplete="list"
+                aria-controls=move || (!suggestions.with(Vec::is_empty)).then_some("mention-list")
+                aria-activedescendant=move || (!suggestions.with(Vec::is_empty)).then(|| format!("mention-{}", active.get()))
                 on:input=move |ev| {
-                    body.set(event_target_value(&ev));
+                    let text = event_target_value(&ev);
+                    dismissed.set(false);
+                    active.set(0);
+                    drafts::save(chat_id, &text);
+                    body.set(text);
                     // At most one typing frame every 3 s.
                     if let Some(live) = live {
                         let now = now_ms();
@@ -119,6 +205,30 @@ pub fn Composer(
                     }
                 }
                 on:keydown=move |ev| {
+                    let open = suggestions.with_untracked(Vec::len);
+                    if open > 0 {
+                        match ev.key().as_str() {
+                            "ArrowDown" | "ArrowUp" => {
+                                ev.prevent_default();
+                                let step = if ev.key() == "ArrowDown" { 1 } else { open - 1 };
+                                active.update(|a| *a = (*a + step) % open);
+                                return;
+                            }
+                            "Enter" | "Tab" if !ev.shift_key() => {
+                                ev.prevent_default();
+                                let pick = suggestions.with_untracked(|s| s.get(active.get_untracked()).cloned());
+                                if let Some(name) = pick {
+                                    complete(name);
+                                }
+                                return;
+                            }
+                            "Escape" => {
+                                dismissed.set(true);
+                                return;
+                            }
+                            _ => {}
+                        }
+                    }
                     if ev.key() == "Escape" && replying.with_untracked(Option::is_some) {
                         replying.set(None);
                     }
@@ -129,5 +239,76 @@ pub fn Composer(
                 }></textarea>
             <button class="btn btn-primary btn-send" type="submit" disabled=move || sending.get()>"Send"</button>
         </form>
+    }
+}
+
+/// Unsent text per chat, in the browser's `localStorage` (`natter.draft.<chat id>`).
+pub mod drafts {
+    use crate::model::ChatId;
+
+    const PREFIX: &str = "natter.draft.";
+
+    #[cfg(feature = "hydrate")]
+    fn storage() -> Option<web_sys::Storage> {
+        leptos::prelude::window().local_storage().ok().flatten()
+    }
+
+    pub fn load(chat: ChatId) -> Option<String> {
+        #[cfg(feature = "hydrate")]
+        {
+            storage()?
+                .get_item(&format!("{PREFIX}{chat}"))
+                .ok()
+                .flatten()
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = (chat, PREFIX);
+            None
+        }
+    }
+
+    /// Keeps `text` as the chat's draft (empty: forgets it).
+    pub fn save(chat: ChatId, text: &str) {
+        #[cfg(feature = "hydrate")]
+        if let Some(s) = storage() {
+            let key = format!("{PREFIX}{chat}");
+            let _ = if text.trim().is_empty() {
+                s.remove_item(&key)
+            } else {
+                s.set_item(&key, text)
+            };
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (chat, text);
+    }
+
+    /// Forgets every draft (signing out: unsent text must not outlive the session).
+    pub fn forget_all() {
+        #[cfg(feature = "hydrate")]
+        if let Some(s) = storage() {
+            let len = s.length().unwrap_or(0);
+            let keys: Vec<String> = (0..len)
+                .filter_map(|i| s.key(i).ok().flatten())
+                .filter(|k| k.starts_with(PREFIX))
+                .collect();
+            for k in keys {
+                let _ = s.remove_item(&k);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mention_prefix;
+
+    #[test]
+    fn a_mention_is_being_typed_only_at_a_word_start() {
+        assert_eq!(mention_prefix("hi @Ca").as_deref(), Some("ca"));
+        assert_eq!(mention_prefix("@").as_deref(), Some(""));
+        assert_eq!(mention_prefix("mail me@ex").as_deref(), None);
+        assert_eq!(mention_prefix("@carol done").as_deref(), None);
+        assert_eq!(mention_prefix("no at sign"), None);
     }
 }

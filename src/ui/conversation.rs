@@ -6,7 +6,7 @@ use super::composer::Composer;
 use super::layout::refresh_chat_list;
 use super::live::{self, use_live, Live};
 use super::message::{MessageActions, MessageView};
-use super::time::now_ms;
+use super::time::{now_ms, DaySeparator};
 use crate::api::messages::{newer_messages, older_messages, open_chat};
 use crate::model::protocol::{ServerFrame, TYPING_TTL_MS};
 use crate::model::{AppError, ChatId, ChatKind, ChatView, Message, UserId};
@@ -134,6 +134,18 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
                 live.note_position(chat_id, seq);
             }
         });
+        // Back to a hidden tab: what arrived meanwhile is read now.
+        if let Some(super::layout::PageHidden(hidden)) = use_context() {
+            Effect::new(move |was_hidden: Option<bool>| {
+                let now_hidden = hidden.get();
+                if was_hidden == Some(true) && !now_hidden && !has_newer.get_untracked() {
+                    if let Some(seq) = last_seq.get_untracked() {
+                        live.read(chat_id, seq);
+                    }
+                }
+                now_hidden
+            });
+        }
         // Where `resume` starts for edits, deletes, read pointers and members.
         let last_change = chat.last_change;
         Effect::new(move |_| live.note_change(chat_id, last_change));
@@ -214,9 +226,16 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
             })}
             {move || messages.with(Vec::is_empty).then(|| view! { <p class="empty">"No messages yet. Say hello!"</p> })}
             <For
-                each=move || messages.get()
-                key=|m| (m.id, m.edited_at, m.deleted, m.reactions.clone(), m.reply_to.as_ref().map(|r| r.deleted))
-                children=move |m| view! { <MessageView highlight=Some(m.seq) == at message=m me=me_id me_name=me_name.clone() show_author=is_group actions=actions.clone() /> }
+                each=move || with_previous(messages)
+                key=|(m, prev)| (m.id, m.edited_at, m.deleted, m.reactions.clone(), m.reply_to.as_ref().map(|r| r.deleted), *prev)
+                children=move |(m, prev)| {
+                    // A run of one author's messages a few minutes apart reads as one.
+                    let continued = prev.is_some_and(|(at, who)| who == m.sender_id && m.created_at - at < GROUP_GAP_MS);
+                    view! {
+                        <DaySeparator ms=m.created_at prev=prev.map(|(at, _)| at) />
+                        <MessageView highlight=Some(m.seq) == at continued message=m me=me_id me_name=me_name.clone() show_author=is_group actions=actions.clone() />
+                    }
+                }
             />
             {move || has_newer.get().then(|| view! {
                 <div class="log-bottom">
@@ -229,12 +248,29 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
                 </div>
             })}
             {move || live.map(|live| view! { <PendingMessages live chat_id messages /> })}
-            {move || (!is_group).then(|| seen_line(me_id, messages, members))}
+            {move || seen_line(me_id, is_group, messages, members)}
         </div>
         <FormError error=action_error />
         <div class="typing" aria-live="polite">{move || typing_line(typing)}</div>
-        <Composer chat_id on_sent=on_change replying=replying />
+        <Composer chat_id on_sent=on_change replying=replying members=members me=me_id />
     }
+}
+
+/// Messages of one author closer together than this are shown as one run.
+const GROUP_GAP_MS: i64 = 5 * 60_000;
+
+/// Each message with the time and author of the one above it.
+fn with_previous(messages: RwSignal<Vec<Message>>) -> Vec<(Message, Option<(i64, UserId)>)> {
+    messages.with(|list| {
+        let mut prev = None;
+        list.iter()
+            .map(|m| {
+                let item = (m.clone(), prev);
+                prev = Some((m.created_at, m.sender_id));
+                item
+            })
+            .collect()
+    })
 }
 
 /// Scrolls the log to message `seq` (centred), after the page has rendered.
@@ -384,19 +420,28 @@ fn typing_line(typing: RwSignal<Vec<(String, f64)>>) -> Option<String> {
     }
 }
 
-/// "Seen" under my last message once the other person's read pointer passed it (DMs).
+/// Under my last message, when it is the newest: "Seen" once the other person's read
+/// pointer passed it (direct chats), "Seen by N" with how many members did (groups).
 fn seen_line(
     me: UserId,
+    is_group: bool,
     messages: RwSignal<Vec<Message>>,
     members: RwSignal<Vec<crate::model::Member>>,
 ) -> Option<impl IntoView> {
-    let last_own = messages.with(|m| m.iter().rev().find(|m| m.sender_id == me).map(|m| m.seq))?;
-    let other_read =
-        members.with(|m| m.iter().find(|m| m.user_id != me).map(|m| m.last_read_seq))?;
-    let newest = messages
-        .with(|m| m.last().map(|m| m.sender_id == me))
-        .unwrap_or(false);
-    (other_read >= last_own && newest).then(|| view! { <p class="msg-seen">"Seen"</p> })
+    let last = messages.with(|m| m.last().map(|m| (m.sender_id, m.seq)));
+    let (sender, seq) = last.filter(|(sender, _)| *sender == me)?;
+    let _ = sender;
+    let seen = members.with(|m| {
+        m.iter()
+            .filter(|m| m.user_id != me && m.last_read_seq >= seq)
+            .count()
+    });
+    let text = match (is_group, seen) {
+        (_, 0) => return None,
+        (false, _) => "Seen".to_string(),
+        (true, n) => format!("Seen by {n}"),
+    };
+    Some(view! { <p class="msg-seen">{text}</p> })
 }
 
 /// My messages not yet acknowledged: "sending…", or "not sent" with Retry.

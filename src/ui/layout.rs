@@ -2,11 +2,13 @@
 //! At phone width only one pane shows (`data-pane`), chosen by the URL.
 
 use super::live::{self, Live, Status, Transport};
+use super::notify::{self, NotifyButton};
+use super::search::message_href;
 use super::time::Time;
 use crate::api::auth::{current_user, SignOut};
 use crate::api::chats::list_chats;
 use crate::model::protocol::ServerFrame;
-use crate::model::{ChatKind, ChatSummary, UserId};
+use crate::model::{markup, snippet, ChatKind, ChatSummary, UserId};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Outlet;
@@ -48,9 +50,11 @@ pub fn ChatsLayout() -> impl IntoView {
     let live = Live::new();
     provide_context(live);
     let my_id = RwSignal::new(None::<UserId>);
+    let my_name = RwSignal::new(String::new());
     Effect::new(move |_| {
         if let Some(Ok(Some(user))) = me.get() {
             my_id.set(Some(user.id));
+            my_name.set(user.username.clone());
             live::start(live, user.id);
         }
     });
@@ -68,11 +72,59 @@ pub fn ChatsLayout() -> impl IntoView {
             );
         }
     };
+    // While the tab is hidden, the title counts the unread messages: "(3) Chats · natter".
+    let hidden = RwSignal::new(false);
+    provide_context(PageHidden(hidden));
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = window_event_listener(leptos::ev::visibilitychange, move |_| {
+            hidden.set(document().hidden())
+        });
+        on_cleanup(move || handle.remove());
+    }
+    Effect::new(move |_| {
+        let unread: i64 = chats
+            .get()
+            .and_then(Result::ok)
+            .map_or(0, |list| list.iter().map(|c| c.unread).sum());
+        title_badge((hidden.get() && unread > 0).then_some(unread));
+    });
+
     let navigate = use_navigate();
+    let open_chat = navigate.clone();
     live::subscribe(move |frame| match frame {
-        ServerFrame::Message { .. }
-        | ServerFrame::Deleted { .. }
-        | ServerFrame::ChatAdded { .. } => queue_refresh(),
+        ServerFrame::Message { message } => {
+            queue_refresh();
+            let mine = Some(message.sender_id) == my_id.get_untracked();
+            if !mine && hidden.get_untracked() {
+                let list = chats
+                    .get_untracked()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                let chat = list.iter().find(|c| c.id == message.chat_id);
+                let me = my_name.get_untracked();
+                let wanted = chat.is_some_and(|c| !c.muted)
+                    && (chat.is_some_and(|c| c.kind == ChatKind::Direct)
+                        || markup::mentions(&message.body).contains(&me));
+                if wanted {
+                    let title = match chat {
+                        Some(c) if c.kind == ChatKind::Group => {
+                            format!("{} in {}", message.sender, c.title)
+                        }
+                        _ => message.sender.clone(),
+                    };
+                    let href = message_href(message.chat_id, message.seq);
+                    let go = open_chat.clone();
+                    notify::show(
+                        &title,
+                        &snippet(&message.body),
+                        &format!("natter-chat-{}", message.chat_id),
+                        move || go(&href, Default::default()),
+                    );
+                }
+            }
+        }
+        ServerFrame::Deleted { .. } | ServerFrame::ChatAdded { .. } => queue_refresh(),
         ServerFrame::Read { user_id, .. } if Some(*user_id) == my_id.get_untracked() => {
             queue_refresh()
         }
@@ -106,11 +158,15 @@ pub fn ChatsLayout() -> impl IntoView {
                         <ActionForm action=sign_out attr:class="signout">
                             // Before the form goes: unsent text must not outlive the session.
                             <button class="btn btn-ghost btn-small" type="submit"
-                                on:click=move |_| live.forget_outbox()>"Sign out"</button>
+                                on:click=move |_| {
+                                    live.forget_outbox();
+                                    super::composer::drafts::forget_all();
+                                }>"Sign out"</button>
                         </ActionForm>
                     </div>
                 </header>
                 <super::search::SearchBox />
+                <NotifyButton />
                 <ConnectionBanner />
                 <nav class="chat-list" aria-label="Chats">
                     <Transition fallback=|| view! { <p class="empty">"Loading chats…"</p> }>
@@ -134,6 +190,33 @@ pub fn ChatsLayout() -> impl IntoView {
     }
 }
 
+/// Whether the tab is hidden (another tab or window in front), for the title's unread
+/// count, notifications, and marking the open chat read when it shows again.
+#[derive(Clone, Copy)]
+pub struct PageHidden(pub RwSignal<bool>);
+
+/// Puts "(n) " in front of the document's title, or takes it away (`None`).
+fn title_badge(unread: Option<i64>) {
+    #[cfg(feature = "hydrate")]
+    {
+        let doc = document();
+        let title = doc.title();
+        let bare = match title.strip_prefix('(').and_then(|t| t.split_once(") ")) {
+            Some((n, rest)) if n.chars().all(|c| c.is_ascii_digit()) => rest.to_string(),
+            _ => title.clone(),
+        };
+        let want = match unread {
+            Some(n) => format!("({n}) {bare}"),
+            None => bare,
+        };
+        if want != title {
+            doc.set_title(&want);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = unread;
+}
+
 #[component]
 fn ChatList(list: Vec<ChatSummary>) -> impl IntoView {
     let location = use_location();
@@ -151,7 +234,7 @@ fn ChatList(list: Vec<ChatSummary>) -> impl IntoView {
                 };
                 let desc_id = format!("chat-{}-desc", c.id);
                 let desc_ref = desc_id.clone();
-                let unread = c.unread;
+                let (unread, muted, mentioned) = (c.unread, c.muted, c.mentioned);
                 let preview = match &c.preview {
                     None => "No messages yet".to_string(),
                     Some(p) if p.deleted => format!("{}: message deleted", p.sender),
@@ -169,8 +252,15 @@ fn ChatList(list: Vec<ChatSummary>) -> impl IntoView {
                                 </span>
                                 <span class="chat-item-bottom" id=desc_id>
                                     <span class="chat-preview">{preview}</span>
+                                    {muted.then(|| view! { <span class="muted-mark" title="Muted" aria-label="muted">"🔕"</span> })}
+                                    {
+                                        let current = current.clone();
+                                        move || (mentioned && unread > 0 && !current()).then(|| view! {
+                                            <span class="badge badge-mention" title="You were mentioned" aria-label="mentioned">"@"</span>
+                                        })
+                                    }
                                     {move || (unread > 0 && !current()).then(|| view! {
-                                        <span class="badge" title=format!("{unread} unread")>{unread}</span>
+                                        <span class=if muted { "badge badge-muted" } else { "badge" } title=format!("{unread} unread")>{unread}</span>
                                     })}
                                 </span>
                             </span>

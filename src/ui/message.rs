@@ -98,14 +98,18 @@ pub fn MessageView(
     /// The message the chat was opened at.
     #[prop(optional)]
     highlight: bool,
+    /// Follows one of the same author's a moment before: no name, less space.
+    #[prop(optional)]
+    continued: bool,
 ) -> impl IntoView {
     let own = message.sender_id == me;
-    let class = match (own, highlight) {
-        (true, false) => "msg msg-own",
-        (false, false) => "msg msg-other",
-        (true, true) => "msg msg-own msg-target",
-        (false, true) => "msg msg-other msg-target",
-    };
+    let class = format!(
+        "msg {}{}{}",
+        if own { "msg-own" } else { "msg-other" },
+        if highlight { " msg-target" } else { "" },
+        if continued { " msg-cont" } else { "" },
+    );
+    let show_author = show_author && !continued;
     let MessageActions {
         edit,
         delete,

@@ -10,6 +10,7 @@
 //! - [`search`][]: `/search` and the sidebar's search box.
 //! - [`composer`][]: the message box.
 //! - [`live`][]: the browser's WebSocket client (reconnect, outbox, resume).
+//! - [`notify`][]: browser notifications (direct messages, mentions; asked on a click).
 
 mod account;
 mod auth;
@@ -20,6 +21,7 @@ mod layout;
 pub mod live;
 mod message;
 mod new_chat;
+mod notify;
 mod search;
 mod time;
 

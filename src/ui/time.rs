@@ -67,6 +67,86 @@ pub fn iso_utc(ms: i64) -> String {
     )
 }
 
+/// The clock for day labels: the browser's, or the server's while rendering a page.
+fn clock_ms() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(all(feature = "ssr", not(feature = "hydrate")))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        0
+    }
+}
+
+/// The browser's offset from UTC at `ms`, in milliseconds (0 on the server).
+fn local_offset_ms(ms: i64) -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+        -(d.get_timezone_offset() as i64) * 60_000
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ms;
+        0
+    }
+}
+
+/// The day of `ms` (days since 1970-01-01), in UTC or in the browser's time zone.
+fn day_number(ms: i64, local: bool) -> i64 {
+    let shifted = if local { ms + local_offset_ms(ms) } else { ms };
+    shifted.div_euclid(86_400_000)
+}
+
+const WEEKDAYS: [&str; 7] = [
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// "Today", "Yesterday", a weekday within the week, else "30 Nov 2026".
+pub fn day_label(day: i64, today: i64) -> String {
+    match today - day {
+        0 => "Today".to_string(),
+        1 => "Yesterday".to_string(),
+        2..=6 => WEEKDAYS[day.rem_euclid(7) as usize].to_string(),
+        _ => {
+            let (y, m, d) = civil_from_days(day);
+            format!("{d} {} {y}", MONTHS[(m - 1) as usize])
+        }
+    }
+}
+
+/// A line with the day before the first message of each day (`prev`: the time of the
+/// message above, if any). UTC until hydration, then the browser's days, as [`Time`].
+#[component]
+pub fn DaySeparator(ms: i64, prev: Option<i64>) -> impl IntoView {
+    let hydrated = use_context::<Hydrated>();
+    move || {
+        let local = hydrated.is_some_and(|h| h.0.get());
+        let day = day_number(ms, local);
+        if prev.is_some_and(|p| day_number(p, local) == day) {
+            return None;
+        }
+        let label = day_label(day, day_number(clock_ms(), local));
+        Some(view! { <div class="day-separator"><span>{label}</span></div> })
+    }
+}
+
 /// Days since 1970-01-01 to (year, month, day); Howard Hinnant's algorithm.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -93,5 +173,15 @@ mod tests {
         assert_eq!(iso_utc(1_795_641_763_000), "2026-11-25T21:22:43Z");
         assert_eq!(hh_mm_utc(1_795_641_763_000), "21:22");
         assert_eq!(iso_utc(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn day_labels() {
+        let today = day_number(1_795_641_763_000, false); // Wednesday 2026-11-25
+        assert_eq!(day_label(today, today), "Today");
+        assert_eq!(day_label(today - 1, today), "Yesterday");
+        assert_eq!(day_label(today - 2, today), "Monday");
+        assert_eq!(day_label(today - 7, today), "18 Nov 2026");
+        assert_eq!(day_label(0, today), "1 Jan 1970");
     }
 }

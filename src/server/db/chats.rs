@@ -17,6 +17,8 @@ struct SummaryRow {
     last_sender: Option<String>,
     last_body: Option<String>,
     last_deleted: Option<bool>,
+    muted: bool,
+    mentioned: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -158,6 +160,20 @@ impl Store {
         self.summaries(user, None).await
     }
 
+    /// Mutes or unmutes `chat` for `user` (a member); whether they are a member.
+    pub async fn set_muted(&self, chat: ChatId, user: UserId, muted: bool) -> Result<bool> {
+        let done = on_pool!(&self.pool, p => {
+            sqlx::query("UPDATE chat_members SET muted = $3 WHERE chat_id = $1 AND user_id = $2")
+                .bind(chat)
+                .bind(user)
+                .bind(muted)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
     /// One chat's list entry, as `user` sees it (`None` for a non-member).
     pub async fn chat_summary(&self, chat: ChatId, user: UserId) -> Result<Option<ChatSummary>> {
         Ok(self.summaries(user, Some(chat)).await?.pop())
@@ -175,7 +191,13 @@ impl Store {
                     AND x.sender_id != m.user_id AND x.deleted_at IS NULL) AS unread,
                 lu.username AS last_sender,
                 lm.body AS last_body,
-                (lm.deleted_at IS NOT NULL) AS last_deleted
+                (lm.deleted_at IS NOT NULL) AS last_deleted,
+                m.muted,
+                EXISTS (SELECT 1 FROM messages x JOIN users me ON me.id = m.user_id
+                  WHERE x.chat_id = c.id AND x.seq > m.last_read_seq
+                    AND x.sender_id != m.user_id AND x.deleted_at IS NULL
+                    AND lower(x.body) LIKE '%@' || replace(me.username, '_', '\\_') || '%' ESCAPE '\\'
+                ) AS mentioned
              FROM chat_members m
              JOIN chats c ON c.id = m.chat_id
              LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.seq = c.last_seq
@@ -199,6 +221,8 @@ impl Store {
                     last_activity_at: r.last_activity_at,
                     last_seq: r.last_seq,
                     unread: r.unread,
+                    muted: r.muted,
+                    mentioned: r.mentioned,
                     preview: r.last_sender.map(|sender| Preview {
                         sender,
                         body: if deleted {
@@ -223,11 +247,14 @@ impl Store {
             chat: ChatRow,
             #[sqlx(flatten)]
             member: Member,
+            my_muted: bool,
         }
         let rows = on_pool!(&self.pool, p => {
             sqlx::query_as::<_, Row>(
             "SELECT c.id, c.kind, c.title, c.creator_id, c.last_seq, c.last_change,
-                    m.user_id, u.username, m.last_read_seq
+                    m.user_id, u.username, m.last_read_seq,
+                    (SELECT me.muted FROM chat_members me
+                      WHERE me.chat_id = c.id AND me.user_id = $2) AS my_muted
              FROM chats c JOIN chat_members m ON m.chat_id = c.id JOIN users u ON u.id = m.user_id
              WHERE c.id = $1
                AND EXISTS (SELECT 1 FROM chat_members me WHERE me.chat_id = c.id AND me.user_id = $2)
@@ -239,7 +266,12 @@ impl Store {
             .await
         })?;
         let mut rows = rows.into_iter();
-        let Some(Row { chat: row, member }) = rows.next() else {
+        let Some(Row {
+            chat: row,
+            member,
+            my_muted,
+        }) = rows.next()
+        else {
             return Ok(None);
         };
         let members: Vec<Member> = std::iter::once(member)
@@ -256,6 +288,7 @@ impl Store {
             title: display_title(k, row.title, other),
             creator_id: row.creator_id,
             members,
+            muted: my_muted,
             last_seq: row.last_seq,
             last_change: row.last_change,
         }))

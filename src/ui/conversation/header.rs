@@ -2,7 +2,7 @@
 //! size, and a group's members panel (add, remove, leave).
 
 use super::ReloadChat;
-use crate::api::chats::{AddMember, LeaveChat, RemoveMember};
+use crate::api::chats::{AddMember, LeaveChat, RemoveMember, SetMuted};
 use crate::model::{ChatDetail, ChatKind, UserId};
 use crate::ui::auth::FormError;
 use crate::ui::layout::{refresh_chat_list, Avatar};
@@ -40,8 +40,34 @@ pub(super) fn ChatHeader(chat: ChatDetail, me: UserId) -> impl IntoView {
                 <h2 class="conv-title">{chat.title.clone()}</h2>
                 <p class="conv-sub">{sub}</p>
             </div>
-            {is_group.then(|| view! { <div class="conv-actions"><MembersPanel chat me /></div> })}
+            <div class="conv-actions">
+                <MuteButton chat_id=chat.id muted=chat.muted />
+                {is_group.then(|| view! { <MembersPanel chat me /> })}
+            </div>
         </header>
+    }
+}
+
+/// Mute or unmute notifications from this chat (a plain form post without JavaScript).
+#[component]
+fn MuteButton(chat_id: crate::model::ChatId, muted: bool) -> impl IntoView {
+    let set = ServerAction::<SetMuted>::new();
+    let muted = RwSignal::new(muted);
+    Effect::new(move |_| {
+        if let Some(Ok(now)) = set.value().get() {
+            muted.set(now);
+            refresh_chat_list();
+        }
+    });
+    view! {
+        <ActionForm action=set attr:class="mute-form">
+            <input type="hidden" name="chat_id" value=chat_id.to_string() />
+            <input type="hidden" name="muted" value=move || (!muted.get()).to_string() />
+            <button class="btn btn-ghost btn-small" type="submit" aria-pressed=move || muted.get().to_string()
+                title="No notifications from this chat">
+                {move || if muted.get() { "Muted" } else { "Mute" }}
+            </button>
+        </ActionForm>
     }
 }
 
