@@ -1019,3 +1019,74 @@ async fn replies_and_reactions_live_and_after_resume() {
     ));
     assert_eq!(alice.next().await, ServerFrame::Resumed);
 }
+
+/// Issue 17: renaming a group (its creator only) arrives live as `members` with the
+/// title, and a member who was offline gets it on resume.
+#[tokio::test]
+async fn a_group_rename_arrives_live_and_on_resume() {
+    let s = start().await;
+    let a = s.sign_up("alice").await;
+    let b = s.sign_up("bob").await;
+    s.sign_up("eve").await;
+    let chat = s.create_chat(&a, "bob", "Trip").await;
+    let members = s.db.store.members(chat).await.unwrap();
+    let user = |i: usize, name: &str| natter::model::User {
+        id: members[i].user_id,
+        username: name.into(),
+    };
+    let (alice, bob) = (user(0, "alice"), user(1, "bob"));
+    let page =
+        s.db.store
+            .chat_for_member(chat, bob.id)
+            .await
+            .unwrap()
+            .unwrap();
+    let mut alice_ws = s.connect(&a).await;
+
+    natter::server::chat::rename(&s.state, &alice, chat, "  Trip to Lyon ")
+        .await
+        .unwrap();
+    match alice_ws.next().await {
+        ServerFrame::Members { title, change, .. } => {
+            assert_eq!(title.as_deref(), Some("Trip to Lyon"));
+            assert_eq!(change, page.last_change + 1);
+        }
+        other => panic!("expected members, got {other:?}"),
+    }
+    let refused = natter::server::chat::rename(&s.state, &bob, chat, "Mine now").await;
+    assert!(matches!(
+        refused,
+        Err(natter::server::Error::App(
+            natter::model::AppError::Forbidden
+        ))
+    ));
+    let eve = natter::model::User {
+        id: natter::model::UserId(members[1].user_id.0 + 1),
+        username: "eve".into(),
+    };
+    let hidden = natter::server::chat::rename(&s.state, &eve, chat, "x").await;
+    assert!(matches!(
+        hidden,
+        Err(natter::server::Error::App(
+            natter::model::AppError::NotFound(_)
+        ))
+    ));
+    assert!(natter::server::chat::rename(&s.state, &alice, chat, "   ")
+        .await
+        .is_err());
+
+    // Bob was offline: his resume from the page he had brings the new title.
+    let mut bob_ws = s.connect_raw(&b).await;
+    bob_ws
+        .send(&ClientFrame::Resume {
+            positions: BTreeMap::from([(chat, 0)]),
+            changes: BTreeMap::from([(chat, page.last_change)]),
+        })
+        .await;
+    match bob_ws.next().await {
+        ServerFrame::Members { title, .. } => assert_eq!(title.as_deref(), Some("Trip to Lyon")),
+        other => panic!("expected members, got {other:?}"),
+    }
+    let list = s.db.store.list_chats(bob.id).await.unwrap();
+    assert_eq!(list[0].title, "Trip to Lyon");
+}

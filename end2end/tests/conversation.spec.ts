@@ -2,12 +2,14 @@
 // message), in the release build and a real browser.
 import {
   composer,
+  createChat,
   expect,
   expectPath,
   gotoHydrated,
   messageLog,
   openDm,
   sendMessage,
+  signUp,
   test,
   waitHydrated,
 } from './helpers';
@@ -151,4 +153,89 @@ test('a reply quotes its original and jumps to it; reactions arrive live', async
   await pageA.reload();
   await waitHydrated(pageA);
   await expect(messageLog(pageA).locator('.msg', { hasText: 'the answer' }).first().getByRole('button', { name: /👍 1/ })).toHaveAttribute('aria-pressed', 'false');
+});
+
+/** Makes the page believe its tab is hidden (as when another tab is in front). */
+async function hideTab(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+    document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
+  });
+}
+
+test('a hidden tab counts unread in its title and notifies after permission', async ({ openPage }) => {
+  const { a, pageA, pageB } = await openDm(openPage);
+  // Record the notifications the page creates (the real API, wrapped).
+  await pageB.addInitScript(() => {
+    const w = window as unknown as { __notes: string[][]; Notification: typeof Notification };
+    w.__notes = [];
+    const Real = w.Notification;
+    w.Notification = new Proxy(Real, {
+      construct(target, args: [string, NotificationOptions?]) {
+        w.__notes.push([args[0], args[1]?.body ?? '']);
+        return new target(...args);
+      },
+    });
+  });
+  await pageB.reload();
+  await waitHydrated(pageB);
+  // Asked only on a click: the button is there, nothing was asked on load.
+  const enable = pageB.getByRole('button', { name: 'Enable notifications' });
+  await expect(enable).toBeVisible();
+  await pageB.context().grantPermissions(['notifications']);
+  await enable.click();
+  await expect(enable).toBeHidden();
+
+  await hideTab(pageB);
+  await sendMessage(pageA, 'are you there?', 'enter');
+  await sendMessage(pageA, 'hello?', 'enter');
+  await expect(pageB).toHaveTitle(/^\(2\) /);
+  await expect.poll(() => pageB.evaluate(() => (window as unknown as { __notes: string[][] }).__notes.length)).toBe(2);
+  const notes = await pageB.evaluate(() => (window as unknown as { __notes: string[][] }).__notes);
+  expect(notes[0]).toEqual([a, 'are you there?']);
+
+  // My own messages never notify; a muted chat does not either.
+  await pageB.getByRole('button', { name: 'Mute' }).click();
+  await expect(pageB.getByRole('button', { name: 'Muted' })).toHaveAttribute('aria-pressed', 'true');
+  await sendMessage(pageA, 'muted now', 'enter');
+  await expect(pageB).toHaveTitle(/^\(3\) /);
+  await pageB.waitForTimeout(500);
+  expect(await pageB.evaluate(() => (window as unknown as { __notes: string[][] }).__notes.length)).toBe(2);
+});
+
+test('drafts, @mention suggestions, seen by N, day separators', async ({ openPage }) => {
+  const { a, b, pageA, pageB, suffix } = await openDm(openPage);
+  // A draft survives a reload and a visit to another chat.
+  await composer(pageA).fill('half a thought');
+  await pageA.reload();
+  await waitHydrated(pageA);
+  await expect(composer(pageA)).toHaveValue('half a thought');
+  await composer(pageA).fill('');
+
+  // A group of three: typing "@" + the start of a name offers the members.
+  const carol = `c${suffix}`;
+  const pageC = await openPage();
+  await signUp(pageC, carol);
+  const group = await createChat(pageA, `${b}, ${carol}`, 'Mentions');
+  await composer(pageA).pressSequentially(`thanks @${carol.slice(0, 3)}`);
+  const option = pageA.getByRole('option', { name: `@${carol}` });
+  await expect(option).toBeVisible();
+  await composer(pageA).press('Tab');
+  await expect(composer(pageA)).toHaveValue(`thanks @${carol} `);
+  await composer(pageA).press('Enter');
+  await expect(messageLog(pageA).locator('.mention')).toHaveText(`@${carol}`);
+  // Carol's list marks the unread mention.
+  await gotoHydrated(pageC, '/chats');
+  await expect(pageC.getByLabel('mentioned')).toBeVisible();
+
+  // Seen by N under my last message, as members read it.
+  await gotoHydrated(pageB, group);
+  await expect(messageLog(pageA).getByText('Seen by 1', { exact: true })).toBeVisible();
+  await gotoHydrated(pageC, group);
+  await expect(messageLog(pageA).getByText('Seen by 2', { exact: true })).toBeVisible();
+  // The day starts with its separator.
+  await expect(messageLog(pageA).locator('.day-separator')).toHaveText(['Today']);
+  await expect(messageLog(pageA).locator('.msg-author')).toHaveCount(0);
+  expect(a).not.toEqual(carol);
 });

@@ -88,3 +88,16 @@ pub async fn set_muted(chat_id: ChatId, muted: bool) -> Result<bool, AppError> {
         .await,
     )
 }
+
+/// Renames a group (its creator only). Members get the new title live.
+#[server(endpoint = "rename_chat")]
+pub async fn rename_chat(chat_id: ChatId, title: String) -> Result<(), AppError> {
+    use crate::server::{auth, chat, error::reply, limits::Write};
+    reply(
+        async {
+            let (state, user) = auth::signed_in_to(Write::Manage)?;
+            chat::rename(&state, &user, chat_id, &title).await
+        }
+        .await,
+    )
+}

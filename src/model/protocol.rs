@@ -154,11 +154,15 @@ pub enum ServerFrame {
         #[serde(default)]
         change: i64,
     },
-    /// The chat's member list after a member was added or removed.
+    /// The chat's member list (and a group's title) after a member was added or removed
+    /// or the group was renamed.
     Members {
         chat_id: ChatId,
         members: Vec<Member>,
         change: i64,
+        /// A group's own title (absent for direct chats and untitled groups).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
     },
     /// The end of a chat's replay on `resume`: the client's copy is now current to
     /// change number `change` (send it in the next `resume`).

@@ -139,6 +139,22 @@ async fn reply_target(
     }
 }
 
+/// Renames a group (its creator only); members get `members` with the new title.
+pub async fn rename(state: &AppState, user: &User, chat: ChatId, title: &str) -> Result<()> {
+    if !state.store.is_member(chat, user.id).await? {
+        return Err(AppError::chat_not_found().into());
+    }
+    let title =
+        validate::title(title)?.ok_or_else(|| AppError::invalid("A group needs a title"))?;
+    let change = state
+        .store
+        .rename_group(chat, user.id, &title)
+        .await?
+        .ok_or(AppError::Forbidden)?;
+    log_publish(state.members_changed(chat, change).await);
+    Ok(())
+}
+
 /// Adds or takes back `user`'s reaction on a message; members get `reactions` (only
 /// when something changed). Returns the message's reactions now.
 pub async fn react(

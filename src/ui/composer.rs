@@ -61,13 +61,18 @@ pub fn Composer(
         let Some(prefix) = body.with(|b| mention_prefix(b)) else {
             return Vec::new();
         };
-        members.with(|list| {
+        let names = members.with(|list| {
             list.iter()
                 .filter(|m| m.user_id != me && m.username.starts_with(&prefix))
                 .map(|m| m.username.clone())
                 .take(MAX_SUGGESTIONS)
                 .collect::<Vec<_>>()
-        })
+        });
+        // A name typed whole needs no suggestion (and Enter then sends).
+        if names.len() == 1 && names[0] == prefix {
+            return Vec::new();
+        }
+        names
     });
     let complete = move |name: String| {
         let text = body.get_untracked();

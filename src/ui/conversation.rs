@@ -125,10 +125,19 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
     let replying = actions.replying;
 
     let members = RwSignal::new(chat.members.clone());
+    // A group's title changes live when it is renamed.
+    let title = RwSignal::new(chat.title.clone());
     let typing = RwSignal::new(Vec::<(String, f64)>::new());
     let live = use_live();
     if let Some(live) = live {
-        follow_live(live, chat_id, me.id, messages, has_newer, members, typing);
+        let open = OpenChat {
+            messages,
+            has_newer,
+            members,
+            title,
+            typing,
+        };
+        follow_live(live, chat_id, me.id, open);
         Effect::new(move |_| {
             if let (Some(seq), false) = (last_seq.get(), has_newer.get()) {
                 live.note_position(chat_id, seq);
@@ -204,8 +213,8 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
     let me_id = me.id;
     let me_name: std::sync::Arc<str> = me.username.as_str().into();
     view! {
-        <Title text=chat.title.clone() />
-        <ChatHeader chat=chat.clone() me=me.id />
+        <Title text=move || title.get() />
+        <ChatHeader chat=chat.clone() me=me.id title />
         <div class="log" role="log" aria-label="Messages" node_ref=log_ref
             on:scroll=move |_| {
                 let Some(log) = log_ref.get_untracked() else { return };
@@ -296,17 +305,28 @@ fn upsert(messages: RwSignal<Vec<Message>>, m: Message) {
     });
 }
 
-/// Applies live frames for this chat: new, edited and deleted messages, typing, read
-/// pointers, and `reset` (reload the newest page).
-fn follow_live(
-    live: Live,
-    chat_id: ChatId,
-    me: UserId,
+/// What live frames change in an open chat.
+#[derive(Clone, Copy)]
+struct OpenChat {
     messages: RwSignal<Vec<Message>>,
+    /// Newer messages exist beyond the page shown.
     has_newer: RwSignal<bool>,
     members: RwSignal<Vec<crate::model::Member>>,
+    title: RwSignal<String>,
+    /// Who is typing, and until when.
     typing: RwSignal<Vec<(String, f64)>>,
-) {
+}
+
+/// Applies live frames for this chat: new, edited and deleted messages, reactions,
+/// typing, read pointers, members and title, and `reset` (reload the newest page).
+fn follow_live(live: Live, chat_id: ChatId, me: UserId, open: OpenChat) {
+    let OpenChat {
+        messages,
+        has_newer,
+        members,
+        title,
+        typing,
+    } = open;
     let reload = use_context::<ReloadChat>();
     let navigate = leptos_router::hooks::use_navigate();
     live::subscribe(move |frame| match frame {
@@ -376,8 +396,14 @@ fn follow_live(
         ServerFrame::Members {
             chat_id: c,
             members: now,
+            title: renamed,
             ..
-        } if *c == chat_id => members.set(now.clone()),
+        } if *c == chat_id => {
+            members.set(now.clone());
+            if let Some(t) = renamed {
+                title.set(t.clone());
+            }
+        }
         ServerFrame::Read {
             chat_id: c,
             user_id,

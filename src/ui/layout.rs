@@ -124,7 +124,9 @@ pub fn ChatsLayout() -> impl IntoView {
                 }
             }
         }
-        ServerFrame::Deleted { .. } | ServerFrame::ChatAdded { .. } => queue_refresh(),
+        ServerFrame::Deleted { .. }
+        | ServerFrame::ChatAdded { .. }
+        | ServerFrame::Members { .. } => queue_refresh(),
         ServerFrame::Read { user_id, .. } if Some(*user_id) == my_id.get_untracked() => {
             queue_refresh()
         }

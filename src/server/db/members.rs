@@ -29,6 +29,8 @@ pub struct ChatChanges {
     pub reads: Vec<(UserId, i64, i64)>,
     /// The member list and the change number of its last change, if after the given one.
     pub members: Option<(Vec<Member>, i64)>,
+    /// The group's own title, when `members` is given (a rename is such a change).
+    pub title: Option<String>,
 }
 
 /// Takes the chat's next change number (the row lock it takes orders concurrent changes
@@ -98,6 +100,36 @@ impl Store {
             .fetch_all(p)
             .await
         })?)
+    }
+
+    /// Renames a group, by its creator: the change number it took, or `None` when `chat`
+    /// is not a group `creator` created.
+    pub async fn rename_group(
+        &self,
+        chat: ChatId,
+        creator: UserId,
+        title: &str,
+    ) -> Result<Option<i64>> {
+        let done = change_chat!(self, chat, NEXT_MEMBERS_CHANGE, |_change, _seq| {
+            sqlx::query(
+                "UPDATE chats SET title = $2 WHERE id = $1 AND kind = 'group' AND creator_id = $3",
+            )
+            .bind(chat)
+            .bind(title)
+            .bind(creator)
+        })?;
+        Ok(done.map(|(change, _)| change))
+    }
+
+    /// A group's own title (`None` for a direct chat or an untitled group).
+    pub async fn group_title(&self, chat: ChatId) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> = on_pool!(&self.pool, p => {
+            sqlx::query_as("SELECT title FROM chats WHERE id = $1")
+                .bind(chat)
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(row.and_then(|r| r.0))
     }
 
     pub async fn is_member(&self, chat: ChatId, user: UserId) -> Result<bool> {
@@ -209,18 +241,24 @@ impl Store {
             .bind(after)
             .fetch_all(p)
             .await?;
-            let members_change: Option<(i64,)> =
-                sqlx::query_as("SELECT members_change FROM chats WHERE id = $1")
+            let members_change: Option<(i64, Option<String>)> =
+                sqlx::query_as("SELECT members_change, title FROM chats WHERE id = $1")
                     .bind(chat)
                     .fetch_optional(p)
                     .await?;
-            Ok::<_, Error>((reads, members_change.map_or(0, |r| r.0)))
+            Ok::<_, Error>((reads, members_change.unwrap_or((0, None))))
         })?;
+        let (members_change, title) = members_change;
         let members = if members_change > after {
             Some((self.members(chat).await?, members_change))
         } else {
             None
         };
-        Ok(ChatChanges { reads, members })
+        let title = members.as_ref().and(title);
+        Ok(ChatChanges {
+            reads,
+            members,
+            title,
+        })
     }
 }

@@ -113,6 +113,7 @@ impl AppState {
             chat_id: chat,
             members,
             change,
+            title: self.store.group_title(chat).await?,
         };
         self.publish_to_chat(chat, &frame, FrameKind::Durable).await
     }

@@ -408,6 +408,7 @@ impl Writer {
                 chat_id: chat,
                 members,
                 change,
+                title: changes.title,
             });
         }
         frames.push(ServerFrame::Synced {

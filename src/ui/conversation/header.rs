@@ -2,7 +2,7 @@
 //! size, and a group's members panel (add, remove, leave).
 
 use super::ReloadChat;
-use crate::api::chats::{AddMember, LeaveChat, RemoveMember, SetMuted};
+use crate::api::chats::{AddMember, LeaveChat, RemoveMember, RenameChat, SetMuted};
 use crate::model::{ChatDetail, ChatKind, UserId};
 use crate::ui::auth::FormError;
 use crate::ui::layout::{refresh_chat_list, Avatar};
@@ -10,8 +10,9 @@ use crate::ui::live::use_live;
 use crate::ui::time::hh_mm_local;
 use leptos::prelude::*;
 
+/// `title`: the chat's title as it is now (a group can be renamed while open).
 #[component]
-pub(super) fn ChatHeader(chat: ChatDetail, me: UserId) -> impl IntoView {
+pub(super) fn ChatHeader(chat: ChatDetail, me: UserId, title: RwSignal<String>) -> impl IntoView {
     let is_group = chat.kind == ChatKind::Group;
     let members = chat.members.len();
     let other = chat
@@ -37,7 +38,7 @@ pub(super) fn ChatHeader(chat: ChatDetail, me: UserId) -> impl IntoView {
             <a class="back" href="/chats" aria-label="Back to chats">"←"</a>
             <Avatar name=chat.title.clone() group=is_group />
             <div class="conv-heading">
-                <h2 class="conv-title">{chat.title.clone()}</h2>
+                <h2 class="conv-title">{move || title.get()}</h2>
                 <p class="conv-sub">{sub}</p>
             </div>
             <div class="conv-actions">
@@ -80,6 +81,12 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
     let add = ServerAction::<AddMember>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let leave = ServerAction::<LeaveChat>::new();
+    let rename = ServerAction::<RenameChat>::new();
+    Effect::new(move |_| {
+        if matches!(rename.value().get(), Some(Ok(()))) {
+            refresh_chat_list();
+        }
+    });
     Effect::new(move |_| {
         let added = matches!(add.value().get(), Some(Ok(())));
         let removed = matches!(remove.value().get(), Some(Ok(())));
@@ -95,11 +102,16 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
         }
     });
     let error = move || {
-        [add.value().get(), remove.value().get(), leave.value().get()]
-            .into_iter()
-            .flatten()
-            .find_map(|r| r.err())
-            .map(|e| e.to_string())
+        [
+            add.value().get(),
+            remove.value().get(),
+            leave.value().get(),
+            rename.value().get(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|r| r.err())
+        .map(|e| e.to_string())
     };
     let chat_id = chat.id.to_string();
     let creator_id = chat.creator_id;
@@ -157,7 +169,17 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
                 </ul>
                 {is_creator.then(|| {
                     let chat_id = chat_id.clone();
+                    let rename_id = chat_id.clone();
+                    let title = chat.title.clone();
                     view! {
+                        <ActionForm action=rename attr:class="inline-form">
+                            <input type="hidden" name="chat_id" value=rename_id />
+                            <label class="field">
+                                <span class="field-label">"Group name"</span>
+                                <input name="title" type="text" required maxlength="100" value=title />
+                            </label>
+                            <button class="btn btn-small" type="submit">"Rename"</button>
+                        </ActionForm>
                         <ActionForm action=add attr:class="inline-form">
                             <input type="hidden" name="chat_id" value=chat_id />
                             <label class="field">
