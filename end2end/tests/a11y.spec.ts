@@ -65,6 +65,13 @@ for (const scheme of ['light', 'dark'] as const) {
     await api(pageA, 'edit_message', { message_id: String(edited.id), body: 'No typo here' });
     const deleted = await send(pageB, 'Oops, wrong chat', 'b2');
     await api(pageB, 'delete_message', { message_id: String(deleted.id) });
+    // Issue 17: formatting, a reply, reactions (mine and not), a mention.
+    const formatted = await send(pageB, '**Bold** plan, _soon_, `code` and > not a quote', 'b3');
+    await api(pageA, 'send_message', {
+      chat_id: chatId, client_id: `a3-${suffix}`, body: 'Replying to that', reply_to: String(formatted.id),
+    });
+    await api(pageA, 'react_message', { message_id: String(formatted.id), emoji: '👍', on: 'true' });
+    await api(pageB, 'react_message', { message_id: String(formatted.id), emoji: '🎉', on: 'true' });
 
     await gotoHydrated(pageA, chat);
     await expect(pageA.getByText('No typo here')).toBeVisible();
@@ -72,6 +79,15 @@ for (const scheme of ['light', 'dark'] as const) {
     // With a message's actions (Edit, Delete) showing, as under the pointer.
     await pageA.locator('article', { hasText: 'No typo here' }).hover();
     await expectNoViolations(pageA, `a chat with a message's actions showing (${scheme})`);
+    // The reaction picker open.
+    const target = pageA.locator('article', { hasText: 'Bold' }).first();
+    await target.hover();
+    await target.getByRole('button', { name: 'React' }).click();
+    await expect(pageA.getByRole('dialog', { name: 'Add a reaction' })).toBeVisible();
+    await expectNoViolations(pageA, `a chat with the reaction picker open (${scheme})`);
+    await gotoHydrated(pageA, `/search?q=${encodeURIComponent('plan')}`);
+    await expect(pageA.getByRole('link', { name: /Bold/ })).toBeVisible();
+    await expectNoViolations(pageA, `/search with results (${scheme})`);
     await gotoHydrated(pageA, '/chats/new');
     await expectNoViolations(pageA, `/chats/new (${scheme})`);
     await gotoHydrated(pageA, '/account');

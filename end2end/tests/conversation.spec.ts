@@ -234,6 +234,13 @@ test('drafts, @mention suggestions, seen by N, day separators', async ({ openPag
   await expect(messageLog(pageA).getByText('Seen by 1', { exact: true })).toBeVisible();
   await gotoHydrated(pageC, group);
   await expect(messageLog(pageA).getByText('Seen by 2', { exact: true })).toBeVisible();
+  // The creator renames the group; the others see it live.
+  await pageA.getByText('Members', { exact: true }).click();
+  await pageA.getByLabel('Group name').fill('Renamed group');
+  await pageA.getByRole('button', { name: 'Rename', exact: true }).click();
+  await expect(pageC.getByRole('heading', { level: 2, name: 'Renamed group' })).toBeVisible();
+  await expect(pageB.getByRole('heading', { level: 2, name: 'Renamed group' })).toBeVisible();
+  await expect(pageB).toHaveTitle(/Renamed group/);
   // The day starts with its separator.
   await expect(messageLog(pageA).locator('.day-separator')).toHaveText(['Today']);
   await expect(messageLog(pageA).locator('.msg-author')).toHaveCount(0);

@@ -213,7 +213,9 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
     let me_id = me.id;
     let me_name: std::sync::Arc<str> = me.username.as_str().into();
     view! {
-        <Title text=move || title.get() />
+        // `try_get`: the document's title outlives this view (leptos_meta may read it
+        // again after the chat is left, when the signal is gone).
+        <Title text=move || title.try_get().unwrap_or_default() />
         <ChatHeader chat=chat.clone() me=me.id title />
         <div class="log" role="log" aria-label="Messages" node_ref=log_ref
             on:scroll=move |_| {
