@@ -127,6 +127,9 @@ pub fn ChatsLayout() -> impl IntoView {
         ServerFrame::Deleted { .. }
         | ServerFrame::ChatAdded { .. }
         | ServerFrame::Members { .. } => queue_refresh(),
+        // (Re)connected: what changed while the page loaded or the link was down reaches
+        // the list too (resume replays only the chats on screen).
+        ServerFrame::Resumed => queue_refresh(),
         ServerFrame::Read { user_id, .. } if Some(*user_id) == my_id.get_untracked() => {
             queue_refresh()
         }
