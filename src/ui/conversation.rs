@@ -123,6 +123,7 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
     let actions = MessageActions::new(on_change);
     let action_error = actions.error();
     let replying = actions.replying;
+    let actions_for_picker = actions.clone();
 
     let members = RwSignal::new(chat.members.clone());
     // A group's title changes live when it is renamed.
@@ -261,6 +262,7 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
             {move || live.map(|live| view! { <PendingMessages live chat_id messages /> })}
             {move || seen_line(me_id, is_group, messages, members)}
         </div>
+        {actions_for_picker.picker()}
         <FormError error=action_error />
         <div class="typing" aria-live="polite">{move || typing_line(typing)}</div>
         <Composer chat_id on_sent=on_change replying=replying members=members me=me_id />

@@ -24,9 +24,8 @@ pub struct MessageActions {
     is_editing: Selector<Option<MessageId>>,
     draft: RwSignal<String>,
     react: ServerAction<ReactMessage>,
-    /// The message whose reaction picker is open (one at a time).
+    /// The message the reaction picker is open for (one picker per page).
     picking: RwSignal<Option<MessageId>>,
-    is_picking: Selector<Option<MessageId>>,
     /// The message the composer's next message answers.
     pub replying: RwSignal<Option<ReplyTo>>,
 }
@@ -67,8 +66,17 @@ impl MessageActions {
             draft: RwSignal::new(String::new()),
             react,
             picking,
-            is_picking: Selector::new(move || picking.get()),
             replying: RwSignal::new(None),
+        }
+    }
+
+    /// The page's one reaction picker, open for the message whose React was pressed.
+    pub fn picker(&self) -> impl IntoView {
+        let (react, picking) = (self.react, self.picking);
+        move || {
+            picking
+                .get()
+                .map(|id| view! { <ReactionPicker message=id react picking /> })
         }
     }
 
@@ -118,7 +126,6 @@ pub fn MessageView(
         draft,
         react,
         picking,
-        is_picking,
         replying,
     } = actions;
     let id = message.id;
@@ -184,16 +191,19 @@ pub fn MessageView(
         view! { <div class="msg-reactions">{chips}</div> }
     });
     let actions = (!message.deleted).then(|| {
-        let original = ReplyTo::of(&message);
+        // Built on a click, not for every message of the page.
+        let (seq, sender, text) = (message.seq, message.sender.clone(), message.body.clone());
         view! {
             <div class="msg-actions">
                 <button class="btn btn-ghost btn-small" type="button"
-                    on:click=move |_| replying.set(Some(original.clone()))>"Reply"</button>
+                    on:click=move |_| replying.set(Some(ReplyTo {
+                        id,
+                        seq,
+                        sender: sender.clone(),
+                        snippet: crate::model::snippet(&text),
+                        deleted: false,
+                    }))>"Reply"</button>
                 <button class="btn btn-ghost btn-small" type="button" aria-haspopup="dialog"
-                    aria-expanded={
-                        let is_picking = is_picking.clone();
-                        move || is_picking.selected(&Some(id)).to_string()
-                    }
                     on:click=move |_| picking.update(|p| *p = if *p == Some(id) { None } else { Some(id) })>"React"</button>
                 {own.then(|| view! {
                     <button class="btn btn-ghost btn-small" type="button" on:click=move |_| {
@@ -205,7 +215,6 @@ pub fn MessageView(
                         <button class="btn btn-ghost btn-small btn-danger" type="submit">"Delete"</button>
                     </ActionForm>
                 })}
-                {move || is_picking.selected(&Some(id)).then(|| view! { <ReactionPicker message=id react picking /> })}
             </div>
         }
     });
