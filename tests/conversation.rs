@@ -8,7 +8,7 @@
 mod common;
 
 use natter::model::{SearchPage, User, SEARCH_PAGE_SIZE};
-use natter::server::db::Store;
+use natter::server::db::{NewMessage, Store};
 
 async fn user(store: &Store, name: &str) -> User {
     store.create_user(name, "not-a-real-hash").await.unwrap()
@@ -163,6 +163,53 @@ async fn search_pages_by_message() {
     let seqs: Vec<i64> = p2.hits.iter().map(|h| h.seq).collect();
     assert_eq!(seqs, (1..=5).rev().collect::<Vec<_>>());
     assert_eq!(p2.next_before, None);
+}
+
+/// PostgreSQL looks through the newest 1 000 messages first and then through the
+/// search index for older ones (db/search.rs): matches far back, a page that spans
+/// both, and pages after it come out whole and newest first. SQLite runs it too.
+#[tokio::test]
+async fn search_reaches_matches_far_back_and_pages_across_them() {
+    let db = common::test_db().await;
+    let s = &db.store;
+    let (a, b) = (user(s, "alice").await, user(s, "bob").await);
+    let (dm, _) = s.find_or_create_dm(a.id, b.id).await.unwrap();
+    // 30 needles, then 10 more among 1 500 messages without one.
+    let body = |i: usize| match i {
+        0..30 => format!("needle in the hay {i}"),
+        _ if i % 150 == 0 => format!("needle in the hay {i}"),
+        _ => format!("just hay {i}"),
+    };
+    let batch: Vec<NewMessage> = (0..1530)
+        .map(|i| NewMessage {
+            chat: dm,
+            sender: a.id,
+            client_id: format!("c{i}"),
+            body: body(i),
+            reply: None,
+        })
+        .collect();
+    for chunk in batch.chunks(500) {
+        s.insert_messages(chunk).await.unwrap();
+    }
+    let want: Vec<i64> = (0..1530usize)
+        .filter(|i| body(*i).starts_with("needle"))
+        .map(|i| i as i64 + 1)
+        .rev()
+        .collect();
+    assert_eq!(want.len(), 40);
+    let mut got = Vec::new();
+    let mut before = None;
+    loop {
+        let page = s.search(b.id, "needle hay", before).await.unwrap();
+        assert!(page.hits.len() as i64 <= SEARCH_PAGE_SIZE);
+        got.extend(page.hits.iter().map(|h| h.seq));
+        match page.next_before {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(got, want);
 }
 
 #[tokio::test]

@@ -32,7 +32,7 @@ struct HitRow {
 
 /// The query's words: letters and digits only, lower case. Everything else separates
 /// words, so nothing a user types reaches either database's query syntax.
-pub fn terms(query: &str) -> Vec<String> {
+fn terms(query: &str) -> Vec<String> {
     query
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -70,24 +70,52 @@ const SQLITE: &str = concat!(
      ORDER BY messages_fts.rowid DESC LIMIT 21"
 );
 
+/// The messages of the reader's chats (`$1`) matching `$2`, older than `$3`.
+macro_rules! pg_match {
+    () => {
+        "to_tsvector('simple', m.body) @@ to_tsquery('simple', $2)
+         AND m.chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = $1)
+         AND m.deleted_at IS NULL AND m.id < $3"
+    };
+}
+
+/// Two plans, tried in turn (a LIMIT over UNION ALL never starts the second branch once
+/// the first has given a page). First the planner's own choice, bounded to the newest
+/// [`PG_WINDOW`] message ids: for words that are common there, it walks the primary key
+/// backwards and stops at a page. Then, only when that window holds less than a page,
+/// the older messages through the search index (`m.id + 0` keeps the planner off the
+/// primary key): the words are rare there, or rare together, so the index finds few
+/// rows. Without the window, two words that are each common but rare together made
+/// the planner walk most of the table (357 ms over 100 000 messages; BENCHMARKS.md).
 const POSTGRES: &str = concat!(
-    "SELECT ",
+    "WITH found AS (
+       SELECT id FROM (
+         (SELECT m.id FROM messages m WHERE ",
+    pg_match!(),
+    " AND m.id >= $4 ORDER BY m.id DESC LIMIT 21)
+         UNION ALL
+         (SELECT m.id FROM messages m WHERE ",
+    pg_match!(),
+    " AND m.id < $4 ORDER BY m.id + 0 DESC LIMIT 21)
+       ) AS both_plans LIMIT 21)
+     SELECT ",
     hit_columns!(),
-    ", ts_headline('simple', m.body, q,
+    ", ts_headline('simple', m.body, to_tsquery('simple', $2),
          'StartSel=' || chr(57344) || ', StopSel=' || chr(57345) || CASE
            -- A chat-sized message whole (fragments would drop its last punctuation).
            WHEN length(m.body) <= 280 THEN ', HighlightAll=true'
            ELSE ', MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \"' END
        ) AS snippet
-     FROM to_tsquery('simple', $2) AS q
-     CROSS JOIN messages m
+     FROM found
+     JOIN messages m ON m.id = found.id
      JOIN chats c ON c.id = m.chat_id
      JOIN users u ON u.id = m.sender_id
-     WHERE to_tsvector('simple', m.body) @@ q
-       AND m.chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = $1)
-       AND m.id < $3 AND m.deleted_at IS NULL
-     ORDER BY m.id DESC LIMIT 21"
+     ORDER BY m.id DESC"
 );
+
+/// How many of the newest message ids the first PostgreSQL plan may walk (~5 µs each
+/// when it has to look at all of them: each body's tsvector is computed).
+const PG_WINDOW: i64 = 1000;
 
 impl Store {
     /// Messages of `user`'s chats matching every word of `query`, newest first, a page
@@ -118,10 +146,20 @@ impl Store {
             }
             Pool::Postgres(p) => {
                 let q: Vec<String> = terms.iter().map(|t| format!("{t}:*")).collect();
+                // The window's lower bound as a value, not a subquery, so that the
+                // planner sees how narrow the first plan's range is.
+                let newest: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM messages")
+                    .fetch_one(p)
+                    .await?;
+                let lo = before.min(newest.unwrap_or(0).saturating_add(1)) - PG_WINDOW;
                 sqlx::query_as::<_, HitRow>(POSTGRES)
                     .bind(user)
                     .bind(q.join(" & "))
                     .bind(before)
+                    .bind(lo)
+                    // Planned for these values each time: a generic plan cached after a
+                    // few calls would not know the window and may fetch every match.
+                    .persistent(false)
                     .fetch_all(p)
                     .await?
             }
