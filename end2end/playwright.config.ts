@@ -67,6 +67,7 @@ for (const [key, value] of Object.entries(process.env)) {
 
 export default defineConfig({
   testDir: './tests',
+  globalTeardown: './global-teardown.ts',
   fullyParallel: false,
   workers: 1,
   retries: 0,

@@ -177,7 +177,7 @@ async fn search_reaches_matches_far_back_and_pages_across_them() {
     // 30 needles, then 10 more among 1 500 messages without one.
     let body = |i: usize| match i {
         0..30 => format!("needle in the hay {i}"),
-        _ if i % 150 == 0 => format!("needle in the hay {i}"),
+        _ if i.is_multiple_of(150) => format!("needle in the hay {i}"),
         _ => format!("just hay {i}"),
     };
     let batch: Vec<NewMessage> = (0..1530)

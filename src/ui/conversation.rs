@@ -213,10 +213,17 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
 
     let me_id = me.id;
     let me_name: std::sync::Arc<str> = me.username.as_str().into();
+    // The document's title reads a signal of its own, reference-counted rather than in
+    // the view's arena: leptos_meta reads it while it streams the page's head, outside
+    // any arena (an arena signal panicked there, once in ~8 000 pages under load), and
+    // again after the chat is left.
+    let doc_title = ArcRwSignal::new(chat.title.clone());
+    Effect::new({
+        let doc_title = doc_title.clone();
+        move |_| doc_title.set(title.get())
+    });
     view! {
-        // `try_get`: the document's title outlives this view (leptos_meta may read it
-        // again after the chat is left, when the signal is gone).
-        <Title text=move || title.try_get().unwrap_or_default() />
+        <Title text=move || doc_title.get() />
         <ChatHeader chat=chat.clone() me=me.id title />
         <div class="log" role="log" aria-label="Messages" node_ref=log_ref
             on:scroll=move |_| {
@@ -496,7 +503,7 @@ fn PendingMessages(live: Live, chat_id: ChatId, messages: RwSignal<Vec<Message>>
                 view! {
                     <article class=class>
                         <div class="msg-bubble">
-                            <div class="msg-body">{super::formatted::formatted(&p.body, "")}</div>
+                            {super::formatted::formatted(&p.body, "")}
                             <span class="msg-meta">
                                 <span class="msg-status">{if failed.is_some() { "not sent" } else { "sending…" }}</span>
                             </span>

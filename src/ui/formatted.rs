@@ -4,10 +4,19 @@
 use crate::model::markup::{self, Block, Inline};
 use leptos::prelude::*;
 
-/// The blocks of a message body, for inside `<div class="msg-body">`. `me`: the reader's
-/// username, whose mentions stand out.
-pub fn formatted(body: &str, me: &str) -> Vec<AnyView> {
-    markup::parse(body, me).into_iter().map(block).collect()
+/// A message body's element: `<p class="msg-body">` for one paragraph (most messages:
+/// the same nodes a plain body had before formatting existed), else
+/// `<div class="msg-body">` around its blocks. `me`: the reader's username, whose
+/// mentions stand out.
+pub fn formatted(body: &str, me: &str) -> AnyView {
+    let mut blocks = markup::parse(body, me);
+    if let [Block::Para(_)] = blocks.as_slice() {
+        if let Some(Block::Para(inlines)) = blocks.pop() {
+            return view! { <p class="msg-body">{inlines_view(inlines)}</p> }.into_any();
+        }
+    }
+    let blocks: Vec<AnyView> = blocks.into_iter().map(block).collect();
+    view! { <div class="msg-body">{blocks}</div> }.into_any()
 }
 
 fn block(b: Block) -> AnyView {

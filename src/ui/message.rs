@@ -154,8 +154,7 @@ pub fn MessageView(
             let text = if message.deleted {
                 view! { <p class="msg-body msg-deleted">"message deleted"</p> }.into_any()
             } else {
-                view! { <div class="msg-body">{formatted(&message.body, &me_name)}</div> }
-                    .into_any()
+                formatted(&message.body, &me_name)
             };
             view! {
                 <div class="msg-bubble">
@@ -219,7 +218,7 @@ pub fn MessageView(
         }
     });
     view! {
-        <article class=class id=format!("m{}", message.seq) data-seq=message.seq>
+        <article class=class id=format!("m{}", message.seq)>
             {(show_author && !own).then(|| view! { <div class="msg-author">{message.sender.clone()}</div> })}
             {quote}
             {bubble}
