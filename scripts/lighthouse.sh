@@ -34,7 +34,7 @@ for i in 1 2 3 4 5; do
   call send_message "chat_id=$CHAT&client_id=m$i&body=Message+$i,+see+https://example.org/docs" "$COOKIE" >/dev/null
 done
 
-printf '| page | performance | accessibility | best practices | SEO |\n|---|---|---|---|---|\n'
+printf '| page | performance | accessibility | best practices | SEO | FCP / LCP / TBT / CLS |\n|---|---|---|---|---|---|\n'
 for page in /login /signup /chats /chats/new "/chats/$CHAT"; do
   CHROME_PATH=/usr/bin/chromium "$LH/node_modules/.bin/lighthouse" "$BASE$page" --quiet \
     --chrome-flags="--headless --no-sandbox --disable-gpu" \
@@ -42,8 +42,11 @@ for page in /login /signup /chats /chats/new "/chats/$CHAT"; do
     --extra-headers="{\"Cookie\":\"$COOKIE\"}" --output=json --output-path="$DIR/report.json" >/dev/null 2>&1
   python3 - "$page" "$DIR/report.json" <<'EOF'
 import json, sys
-r = json.load(open(sys.argv[2]))["categories"]
+report = json.load(open(sys.argv[2]))
+r, a = report["categories"], report["audits"]
 s = [round(r[k]["score"] * 100) for k in ("performance", "accessibility", "best-practices", "seo")]
-print(f"| `{sys.argv[1]}` | " + " | ".join(map(str, s)) + " |")
+m = " / ".join(a[k]["displayValue"].replace("\u00a0", " ") for k in (
+    "first-contentful-paint", "largest-contentful-paint", "total-blocking-time", "cumulative-layout-shift"))
+print(f"| `{sys.argv[1]}` | " + " | ".join(map(str, s)) + f" | {m} |")
 EOF
 done

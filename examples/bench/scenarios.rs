@@ -517,7 +517,13 @@ async fn first_visit_bytes(server: &Server, cookie: &str, path: &str) -> Result<
             }
         }
     }
-    // The WASM is fetched by the JS glue, not named in the HTML.
+    // The boot script names both the JS glue and the WASM as string literals.
+    for piece in text.split("\"/pkg/").skip(1) {
+        if let Some(end) = piece.find('"') {
+            files.push(format!("/pkg/{}", &piece[..end]));
+        }
+    }
+    // Should the WASM not be named in the HTML, the JS glue fetches it.
     if files.iter().any(|f| f.ends_with(".js")) {
         files.push("/pkg/natter.wasm".into());
     }

@@ -2,6 +2,7 @@
 //! also works as a plain HTML post when the WASM has not loaded.
 //!
 //! - [`auth`][]: `/login`, `/signup`.
+//! - [`boot`][]: the script that loads the WASM after the first paint.
 //! - [`layout`][]: the signed-in two-pane shell and the chat list.
 //! - [`new_chat`][]: `/chats/new`.
 //! - [`conversation`][]: `/chats/:id` (header, members, history).
@@ -14,6 +15,7 @@
 
 mod account;
 mod auth;
+mod boot;
 mod composer;
 mod conversation;
 mod formatted;
@@ -42,7 +44,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="description" content="natter: self-hosted real-time chat, direct and in groups, live in the browser." />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <boot::BootScript options />
                 <MetaTags />
             </head>
             <body>
