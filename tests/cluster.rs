@@ -78,7 +78,7 @@ impl Tab {
     async fn step(&mut self) -> ServerFrame {
         let frame = loop {
             match self.client.next_any(Duration::from_secs(5)).await {
-                Some(ServerFrame::Presence { .. }) => continue,
+                Some(ServerFrame::Presence { .. } | ServerFrame::PresenceSnapshot { .. }) => continue,
                 Some(frame) => break frame,
                 None => panic!(
                     "no frame within 5 s; holding seqs {:?}, acks {}",
@@ -357,6 +357,14 @@ async fn presence_follows_connections_on_every_node() {
                     online,
                     last_seen,
                 } if user_id == bob => return Some((online, last_seen)),
+                ServerFrame::PresenceSnapshot { online, offline } => {
+                    if online.contains(&bob) {
+                        return Some((true, None));
+                    }
+                    if let Some((_, seen)) = offline.iter().find(|(u, _)| *u == bob) {
+                        return Some((false, *seen));
+                    }
+                }
                 _ => continue,
             }
         }

@@ -15,7 +15,10 @@ async fn next_message(s: &mut Stream) -> Message {
     loop {
         match s.next().await {
             ServerFrame::Message { message } => return message,
-            ServerFrame::Resumed | ServerFrame::Read { .. } | ServerFrame::Presence { .. } => {}
+            ServerFrame::Resumed
+            | ServerFrame::Read { .. }
+            | ServerFrame::Presence { .. }
+            | ServerFrame::PresenceSnapshot { .. } => {}
             other => panic!("expected a message, got {other:?}"),
         }
     }
@@ -63,7 +66,9 @@ async fn the_stream_carries_each_frame_as_it_happens() {
                 assert_eq!(chat_id, chat);
                 break;
             }
-            ServerFrame::Read { .. } | ServerFrame::Presence { .. } => {}
+            ServerFrame::Read { .. }
+            | ServerFrame::Presence { .. }
+            | ServerFrame::PresenceSnapshot { .. } => {}
             other => panic!("expected typing, got {other:?}"),
         }
     }

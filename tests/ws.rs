@@ -442,6 +442,64 @@ async fn presence_follows_connections() {
     assert!(gone);
 }
 
+/// A new connection learns every contact's presence from one `presence_snapshot`
+/// right after `hello`: who is online, and when the others were last seen (`None`:
+/// never). No `presence` frame per contact comes with it.
+#[tokio::test]
+async fn a_new_connection_gets_one_presence_snapshot() {
+    let s = start().await;
+    let a = s.sign_up("alice").await;
+    let b = s.sign_up("bob").await;
+    let c = s.sign_up("carol").await;
+    let d = s.sign_up("dave").await;
+    let chat = s.create_chat(&a, "bob carol dave", "Trip").await;
+    let id = |name: &'static str| {
+        let store = s.db.store.clone();
+        async move {
+            store
+                .members(chat)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|m| m.username == name)
+                .unwrap()
+                .user_id
+        }
+    };
+    let (alice, bob, carol, dave) = (id("alice").await, id("bob").await, id("carol").await, id("dave").await);
+    let _bob_online = s.connect(&b).await;
+    drop(s.connect(&c).await);
+    let _ = d; // dave never connects
+    // Carol's last connection closed: wait until it is stored as her last seen.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !s.db.store.contacts_last_seen(alice).await.unwrap().iter().any(|(u, seen)| *u == carol && seen.is_some()) {
+        assert!(Instant::now() < deadline, "carol's last seen never stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut client = s.connect_raw(&a).await;
+    let mut frames = Vec::new();
+    while let Some(f) = client.next_any(Duration::from_millis(500)).await {
+        frames.push(f);
+    }
+    let snapshots: Vec<_> = frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::PresenceSnapshot { online, offline } => Some((online.clone(), offline.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(snapshots.len(), 1, "{frames:?}");
+    let (online, offline) = snapshots[0].clone();
+    assert_eq!(online, vec![bob]);
+    assert_eq!(offline.len(), 2, "{offline:?}");
+    let seen: BTreeMap<_, _> = offline.into_iter().collect();
+    assert!(seen[&carol].is_some() && seen[&dave].is_none(), "{seen:?}");
+    assert!(
+        !frames.iter().any(|f| matches!(f, ServerFrame::Presence { .. })),
+        "{frames:?}"
+    );
+}
+
 #[tokio::test]
 async fn removed_members_stop_receiving_at_once() {
     let s = start().await;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bumped on any incompatible change; sent in `hello`.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest text frame the server reads, in bytes (a 4000-character body is ≤ 16 KB).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -146,6 +146,14 @@ pub enum ServerFrame {
         online: bool,
         /// Milliseconds since the epoch; set when offline.
         last_seen: Option<i64>,
+    },
+    /// Right after `hello`, once per connection: every contact's presence in one frame
+    /// (one frame per contact left a burst of up to 199 frames in each idle
+    /// connection's write buffer for good; BENCHMARKS.md, "Idle with contacts").
+    PresenceSnapshot {
+        online: Vec<UserId>,
+        /// The others, each with when it was last seen (`null`: never online).
+        offline: Vec<(UserId, Option<i64>)>,
     },
     Read {
         chat_id: ChatId,

@@ -206,7 +206,10 @@ impl Client {
                 .next_any(Duration::from_secs(5))
                 .await
                 .expect("a frame within 5 s");
-            if !matches!(frame, ServerFrame::Presence { .. }) {
+            if !matches!(
+                frame,
+                ServerFrame::Presence { .. } | ServerFrame::PresenceSnapshot { .. }
+            ) {
                 return frame;
             }
         }

@@ -162,26 +162,28 @@ impl AppState {
     }
 
     /// Tells a new connection who of its contacts is online, and when the others were
-    /// last seen.
+    /// last seen, in one frame.
     pub async fn send_presence_snapshot(
         &self,
         user: UserId,
         conn: super::hub::ConnId,
     ) -> Result<()> {
+        let (mut online, mut offline) = (Vec::new(), Vec::new());
         for (contact, last_seen) in self.store.contacts_last_seen(user).await? {
-            let online = self.hub.is_online(contact)
+            let here = self.hub.is_online(contact)
                 || match &self.presence {
                     Some(presence) => presence.online_elsewhere(contact).await,
                     None => false,
                 };
-            let frame = ServerFrame::Presence {
-                user_id: contact,
-                online,
-                last_seen: if online { None } else { last_seen },
-            };
-            self.hub
-                .send_to_conn(user, conn, &encode(&frame, FrameKind::Ephemeral));
+            if here {
+                online.push(contact);
+            } else {
+                offline.push((contact, last_seen));
+            }
         }
+        let frame = ServerFrame::PresenceSnapshot { online, offline };
+        self.hub
+            .send_to_conn(user, conn, &encode(&frame, FrameKind::Ephemeral));
         Ok(())
     }
 }

@@ -537,6 +537,14 @@ fn handle(frame: ServerFrame) {
                 });
             }
         }
+        ServerFrame::PresenceSnapshot { online, offline } => {
+            if let Some(live) = CONN.with_borrow(|c| c.live) {
+                live.presence.update(|p| {
+                    p.extend(online.iter().map(|u| (*u, (true, None))));
+                    p.extend(offline.iter().map(|(u, seen)| (*u, (false, *seen))));
+                });
+            }
+        }
         ServerFrame::Error {
             code,
             message,
