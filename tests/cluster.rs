@@ -78,7 +78,9 @@ impl Tab {
     async fn step(&mut self) -> ServerFrame {
         let frame = loop {
             match self.client.next_any(Duration::from_secs(5)).await {
-                Some(ServerFrame::Presence { .. } | ServerFrame::PresenceSnapshot { .. }) => continue,
+                Some(ServerFrame::Presence { .. } | ServerFrame::PresenceSnapshot { .. }) => {
+                    continue
+                }
                 Some(frame) => break frame,
                 None => panic!(
                     "no frame within 5 s; holding seqs {:?}, acks {}",

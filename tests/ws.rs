@@ -466,13 +466,26 @@ async fn a_new_connection_gets_one_presence_snapshot() {
                 .user_id
         }
     };
-    let (alice, bob, carol, dave) = (id("alice").await, id("bob").await, id("carol").await, id("dave").await);
+    let (alice, bob, carol, dave) = (
+        id("alice").await,
+        id("bob").await,
+        id("carol").await,
+        id("dave").await,
+    );
     let _bob_online = s.connect(&b).await;
     drop(s.connect(&c).await);
     let _ = d; // dave never connects
-    // Carol's last connection closed: wait until it is stored as her last seen.
+               // Carol's last connection closed: wait until it is stored as her last seen.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !s.db.store.contacts_last_seen(alice).await.unwrap().iter().any(|(u, seen)| *u == carol && seen.is_some()) {
+    while !s
+        .db
+        .store
+        .contacts_last_seen(alice)
+        .await
+        .unwrap()
+        .iter()
+        .any(|(u, seen)| *u == carol && seen.is_some())
+    {
         assert!(Instant::now() < deadline, "carol's last seen never stored");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -484,7 +497,9 @@ async fn a_new_connection_gets_one_presence_snapshot() {
     let snapshots: Vec<_> = frames
         .iter()
         .filter_map(|f| match f {
-            ServerFrame::PresenceSnapshot { online, offline } => Some((online.clone(), offline.clone())),
+            ServerFrame::PresenceSnapshot { online, offline } => {
+                Some((online.clone(), offline.clone()))
+            }
             _ => None,
         })
         .collect();
@@ -495,7 +510,9 @@ async fn a_new_connection_gets_one_presence_snapshot() {
     let seen: BTreeMap<_, _> = offline.into_iter().collect();
     assert!(seen[&carol].is_some() && seen[&dave].is_none(), "{seen:?}");
     assert!(
-        !frames.iter().any(|f| matches!(f, ServerFrame::Presence { .. })),
+        !frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Presence { .. })),
         "{frames:?}"
     );
 }
