@@ -451,7 +451,7 @@ async fn a_new_connection_gets_one_presence_snapshot() {
     let a = s.sign_up("alice").await;
     let b = s.sign_up("bob").await;
     let c = s.sign_up("carol").await;
-    let d = s.sign_up("dave").await;
+    s.sign_up("dave").await; // dave never connects
     let chat = s.create_chat(&a, "bob carol dave", "Trip").await;
     let id = |name: &'static str| {
         let store = s.db.store.clone();
@@ -474,8 +474,7 @@ async fn a_new_connection_gets_one_presence_snapshot() {
     );
     let _bob_online = s.connect(&b).await;
     drop(s.connect(&c).await);
-    let _ = d; // dave never connects
-               // Carol's last connection closed: wait until it is stored as her last seen.
+    // Carol's last connection closed: wait until it is stored as her last seen.
     let deadline = Instant::now() + Duration::from_secs(5);
     while !s
         .db

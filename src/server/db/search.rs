@@ -147,11 +147,19 @@ impl Store {
             Pool::Postgres(p) => {
                 let q: Vec<String> = terms.iter().map(|t| format!("{t}:*")).collect();
                 // The window's lower bound as a value, not a subquery, so that the
-                // planner sees how narrow the first plan's range is.
-                let newest: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM messages")
-                    .fetch_one(p)
-                    .await?;
-                let lo = before.min(newest.unwrap_or(0).saturating_add(1)) - PG_WINDOW;
+                // planner sees how narrow the first plan's range is. A next page
+                // starts below `before`; only a first page needs the newest id.
+                let top = match before {
+                    i64::MAX => {
+                        sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM messages")
+                            .fetch_one(p)
+                            .await?
+                            .unwrap_or(0)
+                            .saturating_add(1)
+                    }
+                    b => b,
+                };
+                let lo = top.saturating_sub(PG_WINDOW);
                 sqlx::query_as::<_, HitRow>(POSTGRES)
                     .bind(user)
                     .bind(q.join(" & "))
