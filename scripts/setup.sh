@@ -32,7 +32,11 @@ setup_rust() {
 
   step "cargo-leptos $CARGO_LEPTOS_VERSION (built with no_downloads; the first time 10–25 min on 2 cores)"
   if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
-    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked \
+    # Its own release profile asks for fat LTO and one codegen unit, which is most of
+    # its build time on 2 cores; a build tool gains nothing from it that we would
+    # notice, so those two are overridden for this install (BENCHMARKS.md, "Set-up").
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked \
       --features no_downloads --ignore-rust-version
   fi
 

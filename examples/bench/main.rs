@@ -95,6 +95,13 @@ struct Args {
     /// contacts, at most 199), as people who share groups; by default strangers.
     #[arg(long)]
     idle_group: bool,
+    /// idle: instead of one group, each user is a member of this many groups of
+    /// `--idle-group-size` (the users shuffled differently for each round of groups),
+    /// so contacts overlap as they do between people: at most groups × (size − 1).
+    #[arg(long, default_value_t = 0)]
+    idle_groups: usize,
+    #[arg(long, default_value_t = 10)]
+    idle_group_size: usize,
     /// idle: seconds to hold the connections before reading the server's memory (past a
     /// heartbeat or two, every connection has pinged, ponged and had its session checked).
     #[arg(long, default_value_t = 0.5)]
@@ -346,7 +353,12 @@ async fn main() -> Result<(), client::Error> {
                 pid,
                 args.idle,
                 args.idle_users,
-                args.idle_group,
+                scenarios::Contacts::from_flags(
+                    args.idle_group,
+                    args.idle_groups,
+                    args.idle_group_size,
+                    args.idle_users,
+                ),
                 args.idle_hold,
                 args.sse,
             )

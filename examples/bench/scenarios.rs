@@ -295,24 +295,96 @@ pub async fn fanout(
 }
 
 /// idle: `n` authenticated connections that do nothing; server memory per connection.
+/// Who the idle scenario's users share groups with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Contacts {
+    /// No shared chat: nobody's presence concerns anybody.
+    Strangers,
+    /// All users in one group: each has `users − 1` contacts.
+    OneGroup,
+    /// Each user in `groups` groups of `size`, formed anew for each round of groups.
+    Groups { groups: usize, size: usize },
+}
+
+impl Contacts {
+    pub fn from_flags(one_group: bool, groups: usize, size: usize, users: usize) -> Self {
+        if groups > 0 && size > 1 && users > 1 {
+            Contacts::Groups { groups, size }
+        } else if one_group && users > 1 {
+            Contacts::OneGroup
+        } else {
+            Contacts::Strangers
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Contacts::Strangers => String::new(),
+            Contacts::OneGroup => " in one group".into(),
+            Contacts::Groups { groups, size } => format!(" each in {groups} groups of {size}"),
+        }
+    }
+
+    /// The groups to create, as user indices (the first creates it). Round `r` orders
+    /// the users by `i × m_r mod users` with `m_r` coprime to `users` (a permutation,
+    /// different each round, so a user's groups hold mostly different people) and
+    /// cuts that order into groups of `size`; the last group of a round may be smaller.
+    fn groups(self, users: usize) -> Vec<Vec<usize>> {
+        match self {
+            Contacts::Strangers => Vec::new(),
+            Contacts::OneGroup => vec![(0..users).collect()],
+            Contacts::Groups { groups, size } => {
+                // Spaced multipliers: consecutive users of one round's order are
+                // about `size` apart in the others', so they rarely meet twice.
+                let multipliers = (0..groups).filter_map(|r| {
+                    (1 + r * (size + 1)..users + 1 + r * (size + 1)).find(|m| gcd(*m, users) == 1)
+                });
+                multipliers
+                    .flat_map(|m| {
+                        let order: Vec<usize> = (0..users).map(|i| i * m % users).collect();
+                        order
+                            .chunks(size)
+                            .filter(|c| c.len() > 1)
+                            .map(<[usize]>::to_vec)
+                            .collect::<Vec<_>>()
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 pub async fn idle(
     server: &Server,
     pid: u32,
     n: usize,
     users: usize,
-    group: bool,
+    contacts: Contacts,
     hold: f64,
     sse: bool,
 ) -> Result<Row, Error> {
     let tag = unique("i");
+    let users = users.max(1);
     let mut cookies = Vec::new();
-    for i in 0..users.max(1) {
+    for i in 0..users {
         cookies.push(server.sign_up(&format!("{tag}u{i}")).await?);
     }
-    if group && users > 1 {
-        let names: Vec<String> = (1..users).map(|i| format!("{tag}u{i}")).collect();
+    for (g, members) in contacts.groups(users).iter().enumerate() {
+        let names: Vec<String> = members[1..].iter().map(|i| format!("{tag}u{i}")).collect();
         server
-            .create_chat(&cookies[0], &names.join(" "), &tag)
+            .create_chat(
+                &cookies[members[0]],
+                &names.join(" "),
+                &format!("{tag}g{g}"),
+            )
             .await?;
     }
     // Sign-ups (argon2, 19 MiB each) leave memory resident for a few seconds: the
@@ -361,7 +433,7 @@ pub async fn idle(
         scenario: "idle".into(),
         params: format!(
             "connections={n} users={users}{} hold={hold}s{}",
-            if group { " in one group" } else { "" },
+            contacts.describe(),
             if sse { " SSE streams" } else { "" }
         ),
         sent: n as u64,
@@ -625,5 +697,45 @@ async fn settle(pid: u32) {
             return;
         }
         last = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Contacts;
+
+    #[test]
+    fn each_user_is_in_the_asked_number_of_groups_with_different_people() {
+        let groups = Contacts::Groups {
+            groups: 3,
+            size: 10,
+        }
+        .groups(100);
+        assert_eq!(groups.len(), 30);
+        assert!(groups.iter().all(|g| g.len() == 10));
+        for user in 0..100 {
+            let mine: Vec<&Vec<usize>> = groups.iter().filter(|g| g.contains(&user)).collect();
+            assert_eq!(mine.len(), 3, "user {user}");
+            let mut contacts: Vec<usize> = mine.iter().flat_map(|g| g.iter().copied()).collect();
+            contacts.sort_unstable();
+            contacts.dedup();
+            // Rounds shuffle differently, so most contacts are not shared between rounds.
+            assert!(
+                contacts.len() > 24,
+                "user {user} has {} contacts",
+                contacts.len() - 1
+            );
+        }
+    }
+
+    #[test]
+    fn one_group_holds_everyone_and_strangers_share_nothing() {
+        assert_eq!(Contacts::OneGroup.groups(4), vec![vec![0, 1, 2, 3]]);
+        assert!(Contacts::Strangers.groups(4).is_empty());
+        assert_eq!(Contacts::from_flags(true, 0, 10, 1), Contacts::Strangers);
+        assert_eq!(
+            Contacts::from_flags(false, 2, 5, 10),
+            Contacts::Groups { groups: 2, size: 5 }
+        );
     }
 }
