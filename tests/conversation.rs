@@ -308,6 +308,29 @@ async fn the_chat_list_marks_unread_mentions_and_mutes() {
     s.mark_read(group, b.id, m.seq).await.unwrap();
     assert!(!entry(s.list_chats(b.id).await.unwrap()).mentioned);
 
+    // A longer name that starts with hers, and her name in code, are not mentions of
+    // her (the message shows neither highlighted); a whole "@bob_1!" is.
+    for (client, body) in [
+        ("c3", "ask @bob_12 instead"),
+        ("c4", "type `@bob_1` to ping"),
+    ] {
+        s.insert_message(group, a.id, client, body).await.unwrap();
+        let bob = entry(s.list_chats(b.id).await.unwrap());
+        assert!(!bob.mentioned, "{body:?} marked a mention");
+    }
+    s.insert_message(group, a.id, "c5", "thanks @bob_1!")
+        .await
+        .unwrap();
+    assert!(entry(s.list_chats(b.id).await.unwrap()).mentioned);
+    assert!(
+        s.chat_summary(group, b.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .mentioned,
+        "one chat's entry says the same"
+    );
+
     assert!(s.set_muted(group, b.id, true).await.unwrap());
     let bob = entry(s.list_chats(b.id).await.unwrap());
     assert!(bob.muted);

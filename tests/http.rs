@@ -1294,6 +1294,37 @@ async fn message_formatting_never_renders_user_html() {
     }
 }
 
+/// Search is the costliest query a user can repeat: a flood of it is refused with a 429
+/// after the burst (20), not answered until the database gives out.
+#[tokio::test]
+async fn a_search_flood_is_refused_with_429_after_the_burst() {
+    use natter::api::search::SearchMessages;
+    let h = harness().await;
+    let bob = h.sign_up("bob").await;
+    let mut refused = None;
+    for i in 0..60 {
+        let r = h
+            .call(SearchMessages::PATH, &[("q", "anything")], Some(&bob))
+            .await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some((i, r));
+            break;
+        }
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let (answered, r) = refused.expect("60 searches in a row were all answered");
+    assert!(answered >= 20, "refused after only {answered}");
+    // The documented shape (docs/API.md, "Errors"): the code, and when to try again.
+    assert_eq!(r.body, "\"RateLimited\"");
+    assert!(r.headers.contains_key("retry-after"), "{:?}", r.headers);
+    // Another user's searches are not held back by bob's.
+    let eve = h.sign_up("eve").await;
+    let r = h
+        .call(SearchMessages::PATH, &[("q", "anything")], Some(&eve))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
 /// Issue 17: search and jump to a message, over the router: members only, the page
 /// renders without JavaScript, the result opens the chat at the message.
 #[tokio::test]

@@ -8,7 +8,7 @@ mod common;
 use common::server::{dm, send, TestServer};
 use common::sse::{resume_query, Event, Stream};
 use natter::model::protocol::{ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};
-use natter::model::{ChatId, Message};
+use natter::model::{ChatId, Message, MessageId, Reaction};
 use std::time::Duration;
 
 async fn next_message(s: &mut Stream) -> Message {
@@ -20,6 +20,22 @@ async fn next_message(s: &mut Stream) -> Message {
             | ServerFrame::Presence { .. }
             | ServerFrame::PresenceSnapshot { .. } => {}
             other => panic!("expected a message, got {other:?}"),
+        }
+    }
+}
+
+async fn next_reactions(s: &mut Stream) -> (MessageId, Vec<Reaction>) {
+    loop {
+        match s.next().await {
+            ServerFrame::Reactions {
+                message_id,
+                reactions,
+                ..
+            } => return (message_id, reactions),
+            ServerFrame::Read { .. }
+            | ServerFrame::Presence { .. }
+            | ServerFrame::PresenceSnapshot { .. } => {}
+            other => panic!("expected reactions, got {other:?}"),
         }
     }
 }
@@ -278,4 +294,53 @@ async fn a_flood_of_posted_sends_is_refused_with_retry_after() {
         "{answer:?}"
     );
     assert_eq!(stored(&s, chat).await, 2);
+}
+
+#[tokio::test]
+async fn a_posted_reaction_reaches_the_stream_and_strangers_and_bad_emoji_change_nothing() {
+    let (s, chat, [a, b, e]) = dm().await;
+    let mut alice = s.sse(&a, "").await;
+    acked_seq(&s, &b, &send(chat, "r1", "react to me")).await;
+    let m = next_message(&mut alice).await;
+    let react = |emoji: &str, on| ClientFrame::React {
+        message_id: m.id,
+        emoji: emoji.into(),
+        on,
+    };
+    assert_eq!(s.post_frame(&a, &react("👍", true)).await, (204, None));
+    let (id, list) = next_reactions(&mut alice).await;
+    assert_eq!(id, m.id);
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].emoji.as_str(), list[0].users.clone()),
+        ("👍", vec!["alice".to_string()])
+    );
+
+    // Not a member: the same answer as for a message that does not exist.
+    let (status, answer) = s.post_frame(&e, &react("🎉", true)).await;
+    assert_eq!(status, 404);
+    assert!(
+        matches!(
+            answer,
+            Some(ServerFrame::Error {
+                code: ErrorCode::NotFound,
+                ..
+            })
+        ),
+        "{answer:?}"
+    );
+    // Not one emoji: a 400 with an error frame.
+    let (status, answer) = s.post_frame(&a, &react("<b>hi</b>", true)).await;
+    assert_eq!(status, 400, "{answer:?}");
+    assert!(
+        matches!(answer, Some(ServerFrame::Error { .. })),
+        "{answer:?}"
+    );
+    let stored = s.state.store.message(m.id).await.unwrap().unwrap();
+    assert_eq!(stored.reactions.len(), 1, "{:?}", stored.reactions);
+
+    // Taken back: the stream hears the empty list.
+    assert_eq!(s.post_frame(&a, &react("👍", false)).await, (204, None));
+    let (id, list) = next_reactions(&mut alice).await;
+    assert_eq!((id, list.len()), (m.id, 0));
 }

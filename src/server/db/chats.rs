@@ -18,7 +18,14 @@ struct SummaryRow {
     last_body: Option<String>,
     last_deleted: Option<bool>,
     muted: bool,
-    mentioned: bool,
+}
+
+/// An unread message that may mention its reader (the SQL's `LIKE` found `@name` in it).
+#[derive(sqlx::FromRow)]
+struct MentionCandidate {
+    chat_id: ChatId,
+    body: String,
+    me: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -179,6 +186,38 @@ impl Store {
         Ok(self.summaries(user, Some(chat)).await?.pop())
     }
 
+    /// The chats (all of `user`'s, or `only`) with an unread message that mentions
+    /// `user` as the message's formatting shows it: `@name` as a whole name and not in
+    /// code. `LIKE` narrows the unread messages to those with `@name` anywhere in them
+    /// (`_` escaped: it is a wildcard there); the parser decides (`@bob` is not in
+    /// "@bobby" nor in `` `@bob` ``).
+    async fn unread_mentions(
+        &self,
+        user: UserId,
+        only: Option<ChatId>,
+    ) -> Result<std::collections::HashSet<ChatId>> {
+        let rows = on_pool!(&self.pool, p => {
+            sqlx::query_as::<_, MentionCandidate>(
+            "SELECT x.chat_id, x.body, me.username AS me
+             FROM chat_members m
+             JOIN users me ON me.id = m.user_id
+             JOIN messages x ON x.chat_id = m.chat_id AND x.seq > m.last_read_seq
+             WHERE m.user_id = $1 AND ($2 IS NULL OR m.chat_id = $2)
+               AND x.sender_id != m.user_id AND x.deleted_at IS NULL
+               AND lower(x.body) LIKE '%@' || replace(me.username, '_', '\\_') || '%' ESCAPE '\\'",
+            )
+            .bind(user)
+            .bind(only)
+            .fetch_all(p)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| crate::model::markup::mentions(&r.body).contains(&r.me.to_lowercase()))
+            .map(|r| r.chat_id)
+            .collect())
+    }
+
     async fn summaries(&self, user: UserId, only: Option<ChatId>) -> Result<Vec<ChatSummary>> {
         let rows = on_pool!(&self.pool, p => {
             sqlx::query_as::<_, SummaryRow>(
@@ -192,12 +231,7 @@ impl Store {
                 lu.username AS last_sender,
                 lm.body AS last_body,
                 (lm.deleted_at IS NOT NULL) AS last_deleted,
-                m.muted,
-                EXISTS (SELECT 1 FROM messages x JOIN users me ON me.id = m.user_id
-                  WHERE x.chat_id = c.id AND x.seq > m.last_read_seq
-                    AND x.sender_id != m.user_id AND x.deleted_at IS NULL
-                    AND lower(x.body) LIKE '%@' || replace(me.username, '_', '\\_') || '%' ESCAPE '\\'
-                ) AS mentioned
+                m.muted
              FROM chat_members m
              JOIN chats c ON c.id = m.chat_id
              LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.seq = c.last_seq
@@ -210,6 +244,7 @@ impl Store {
             .fetch_all(p)
             .await
         })?;
+        let mentioned = self.unread_mentions(user, only).await?;
         rows.into_iter()
             .map(|r| {
                 let k = kind(&r.kind)?;
@@ -222,7 +257,7 @@ impl Store {
                     last_seq: r.last_seq,
                     unread: r.unread,
                     muted: r.muted,
-                    mentioned: r.mentioned,
+                    mentioned: mentioned.contains(&r.id),
                     preview: r.last_sender.map(|sender| Preview {
                         sender,
                         body: if deleted {
