@@ -30,7 +30,7 @@ setup_rust() {
     rustup target add wasm32-unknown-unknown
   fi
 
-  step "cargo-leptos $CARGO_LEPTOS_VERSION (built with no_downloads; the first time 10–25 min on 2 cores)"
+  step "cargo-leptos $CARGO_LEPTOS_VERSION (built with no_downloads; the first time ~12 min on 2 cores)"
   if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
     # Its own release profile asks for fat LTO and one codegen unit, which is most of
     # its build time on 2 cores; a build tool gains nothing from it that we would
@@ -43,7 +43,7 @@ setup_rust() {
   # The CLI must match the wasm-bindgen crate in Cargo.lock exactly.
   local want
   want="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' "$ROOT/Cargo.lock")"
-  step "wasm-bindgen-cli $want (matches Cargo.lock; the first time 2–4 min)"
+  step "wasm-bindgen-cli $want (matches Cargo.lock; the first time ~2 min)"
   if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
     cargo install wasm-bindgen-cli --version "$want" --force
   fi
