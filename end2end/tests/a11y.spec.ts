@@ -65,8 +65,11 @@ for (const scheme of ['light', 'dark'] as const) {
     await send(pageB, 'Thanks! Reading it now.', 'b1');
     const edited = await send(pageA, 'A typo here', 'a2');
     await api(pageA, 'edit_message', { message_id: String(edited.id), body: 'No typo here' });
+    // Deleted: theirs and mine (each note on its own bubble's colours).
     const deleted = await send(pageB, 'Oops, wrong chat', 'b2');
     await api(pageB, 'delete_message', { message_id: String(deleted.id) });
+    const mineDeleted = await send(pageA, 'Sent too soon', 'a4');
+    await api(pageA, 'delete_message', { message_id: String(mineDeleted.id) });
     // Issue 17: formatting, a reply, reactions (mine and not), a mention.
     const formatted = await send(pageB, '**Bold** plan, _soon_, `code` and > not a quote', 'b3');
     await api(pageA, 'send_message', {
