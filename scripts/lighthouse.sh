@@ -63,6 +63,12 @@ s = [round(r[k]["score"] * 100) for k in ("performance", "accessibility", "best-
 m = " / ".join(a[k]["displayValue"].replace("\u00a0", " ") for k in (
     "first-contentful-paint", "largest-contentful-paint", "total-blocking-time", "cumulative-layout-shift"))
 print(f"| `{sys.argv[1]}` | {sys.argv[2]} | " + " | ".join(map(str, s)) + f" | {m} |")
+# What an accessibility score below 100 is made of (and audits of weight 0 that fail).
+for ref in r["accessibility"]["auditRefs"]:
+    audit = a[ref["id"]]
+    if audit.get("score") not in (None, 1):
+        nodes = [(i.get("node") or {}).get("snippet") for i in audit.get("details", {}).get("items", [])]
+        print(f"  accessibility: {ref['id']} (weight {ref['weight']}): {nodes[:3]}")
 EOF
 done
 done
