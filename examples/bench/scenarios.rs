@@ -294,7 +294,6 @@ pub async fn fanout(
     Ok(row)
 }
 
-/// idle: `n` authenticated connections that do nothing; server memory per connection.
 /// Who the idle scenario's users share groups with.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Contacts {
@@ -362,6 +361,7 @@ fn gcd(a: usize, b: usize) -> usize {
     }
 }
 
+/// idle: `n` authenticated connections that do nothing; server memory per connection.
 pub async fn idle(
     server: &Server,
     pid: u32,

@@ -21,6 +21,8 @@ struct SummaryRow {
 }
 
 /// An unread message that may mention its reader (the SQL's `LIKE` found `@name` in it).
+/// `me` is the reader's username, lower case like every username and like the names
+/// `markup::mentions` returns.
 #[derive(sqlx::FromRow)]
 struct MentionCandidate {
     chat_id: ChatId,
@@ -213,7 +215,7 @@ impl Store {
         })?;
         Ok(rows
             .into_iter()
-            .filter(|r| crate::model::markup::mentions(&r.body).contains(&r.me.to_lowercase()))
+            .filter(|r| crate::model::markup::mentions(&r.body).contains(&r.me))
             .map(|r| r.chat_id)
             .collect())
     }

@@ -34,10 +34,10 @@ use std::time::Duration;
 const READ_BUFFER: usize = 512;
 /// Bytes gathered before a write even without a flush. tungstenite's write buffer keeps
 /// the largest capacity it ever reached for the connection's life, so this bounds what
-/// a burst (a resume; before protocol 2, a presence frame per contact) leaves behind on
-/// an idle connection: 16 KiB left ~12 KiB on each; 2 KiB leaves ~3 KiB, with burst and fanout
-/// figures unchanged within the noise; 1 KiB cost ~10% CPU per fanout delivery
-/// (BENCHMARKS.md, "Idle with contacts").
+/// a burst (a resume; before protocol 2, a presence frame per contact) leaves behind
+/// on an idle connection: 16 KiB left ~12 KiB on each; 2 KiB leaves ~3 KiB, with burst
+/// and fanout figures unchanged within the noise; 1 KiB cost ~10% CPU per fanout
+/// delivery (BENCHMARKS.md, "Idle with contacts").
 const WRITE_BUFFER: usize = 2 * 1024;
 
 /// `GET /ws`: checks the Origin and the session, then upgrades.
