@@ -13,7 +13,11 @@
 #   PG_DURABLE=1        PostgreSQL with fsync and synchronous commit on (default: off)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-T="${CARGO_TARGET_DIR:-target}"
+# PostgreSQL and Redis are installed before they are spawned (a fresh machine has neither).
+SETUP_TARGET_DIR="${CARGO_TARGET_DIR:-}"
+source scripts/setup.sh
+setup_cluster_services
+T="${SETUP_TARGET_DIR:-target}"
 SMOKE=()
 PROFILE=release
 if [ "${1:-}" = "--smoke" ]; then SMOKE=(--smoke); PROFILE=debug; fi

@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN="${CARGO_TARGET_DIR:-target}/release/natter"
+source scripts/setup.sh # Chromium and curl, installed before they are spawned
+setup_browser
+setup_cluster_services
 [ -x "$BIN" ] || { echo "no release build at $BIN: run cargo leptos build --release --precompress" >&2; exit 1; }
 LH="$HOME/.cache/natter-lighthouse"
 if [ ! -x "$LH/node_modules/.bin/lighthouse" ]; then

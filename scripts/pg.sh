@@ -7,6 +7,9 @@
 #                             (postgres://natter@127.0.0.1:PORT) on stdout
 #   scripts/pg.sh stop DIR    fast shutdown of the server in DIR
 set -euo pipefail
+# PostgreSQL is installed before it is spawned (set-up messages go to stderr: stdout is the URL).
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+setup_cluster_services >&2
 
 PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
 [ -x "$PG_BIN/initdb" ] || { echo "pg.sh: PostgreSQL is not installed (apt-get install postgresql)" >&2; exit 1; }

@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
 setup_all
+# Everything the tests spawn is installed before the first test (issue 28): the plain
+# `cargo test` step already starts Redis (tests/cluster.rs) and PostgreSQL.
+setup_cluster_services
+step "every program the tests and scripts spawn is installed (scripts/check-setup.py)"
+python3 scripts/check-setup.py --installed
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -19,7 +24,6 @@ step "unit and integration tests (SQLite)"
 cargo test --features ssr
 
 step "storage, HTTP, WebSocket and SSE tests again on PostgreSQL, and two nodes with Redis"
-setup_cluster_services
 PG_DIR="$(mktemp -d)"
 CLUSTER_PID=""
 # Stops what this script started, whatever state it is in (never fails the run itself).

@@ -9,6 +9,7 @@
 #   scripts/time-fresh-start.sh [DIR]      (port 3000 must be free)
 set -euo pipefail
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+(source "$SRC/scripts/setup.sh" && setup_cluster_services) # curl, before it is spawned
 F="${1:-$(mktemp -d)}"
 RUSTUP_BIN="$(dirname "$(command -v rustup)")"
 RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
