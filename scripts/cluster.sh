@@ -48,17 +48,22 @@ PG_URL="$(bash scripts/pg.sh start "$DIR/pg")"
 psql -q "$PG_URL/postgres" -c 'CREATE DATABASE natter'
 DATABASE_URL="$PG_URL/natter"
 
-step "Redis"
+step "Redis (with a password: anyone on the machine can reach a loopback port)"
 REDIS_PORT="$(free_port)"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning &
+REDIS_PASS="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+# The password goes in a file of mode 0600, not on a command line that `ps` shows.
+(umask 077; printf 'port %s\nbind 127.0.0.1\nsave ""\nappendonly no\nloglevel warning\nrequirepass %s\n' \
+  "$REDIS_PORT" "$REDIS_PASS" > "$DIR/redis.conf")
+redis-server "$DIR/redis.conf" &
 PIDS+=($!)
-REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+# In the environment rather than as --redis-url, for the same reason.
+export NATTER_REDIS_URL="redis://:$REDIS_PASS@127.0.0.1:$REDIS_PORT"
 
 NODE1="$(free_port)"; NODE2="$(free_port)"
 for port in "$NODE1" "$NODE2"; do
   step "natter node on 127.0.0.1:$port"
   "$BIN" --bind "127.0.0.1:$port" --public-origin "$ORIGIN" --site-root target/site \
-    --database-url "$DATABASE_URL" --redis-url "$REDIS_URL" --trusted-proxy 127.0.0.1 &
+    --database-url "$DATABASE_URL" --trusted-proxy 127.0.0.1 &
   PIDS+=($!)
 done
 for port in "$NODE1" "$NODE2"; do

@@ -32,10 +32,15 @@ pub async fn sign_in(username: String, password: String) -> Result<(), AppError>
     reply(
         async {
             let state = AppState::current()?;
+            let ip = client_ip::current();
+            // A name no account can have (too long, foreign characters) is refused
+            // before any limiter map or hash sees it: only the network's budget counts.
+            let Some(name) = crate::server::limits::sign_in_name(&username) else {
+                state.auth_limits.sign_in_malformed(ip)?;
+                return Err(AppError::BadCredentials.into());
+            };
             // Before any hashing; the same for known and unknown names.
-            state.auth_limits.sign_in(client_ip::current(), &username)?;
-            // Not `validate::username`: a malformed name is just another unknown user.
-            let name = username.trim().to_lowercase();
+            state.auth_limits.sign_in(ip, &name)?;
             if password.len() > crate::model::validate::PASSWORD_MAX * 4 {
                 return Err(AppError::BadCredentials.into());
             }
@@ -48,11 +53,11 @@ pub async fn sign_in(username: String, password: String) -> Result<(), AppError>
             let user = match (ok, user) {
                 (true, Some(u)) => u,
                 _ => {
-                    state.auth_limits.sign_in_failed(&name);
+                    state.auth_limits.sign_in_failed(ip, &name);
                     return Err(AppError::BadCredentials.into());
                 }
             };
-            state.auth_limits.sign_in_succeeded(&name);
+            state.auth_limits.sign_in_succeeded(ip, &name);
             // Housekeeping on a path that is already slow on purpose.
             state.store.delete_expired_sessions().await?;
             let cookie = auth::start_session(&state, &user).await?;

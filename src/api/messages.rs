@@ -4,8 +4,10 @@ use crate::model::{AppError, ChatId, ChatView, HistoryPage, Message, MessageId};
 use leptos::prelude::*;
 
 /// A chat with its newest page of history, or the page before `before` (a seq), or the
-/// page around message `at` (a seq; the page says `has_newer`). Marks it read when the
-/// page is the newest.
+/// page around message `at` (a seq; the page says `has_newer`). Called by the browser
+/// (a POST), it marks the chat read when the page is the newest; rendering `GET
+/// /chats/:id` changes nothing (a link, a prefetch or an `<img>` on another site must not
+/// mark anything read): the hydrated page sends its read pointer itself.
 #[server(endpoint = "open_chat")]
 pub async fn open_chat(
     chat_id: ChatId,
@@ -16,7 +18,9 @@ pub async fn open_chat(
     reply(
         async {
             let (state, user) = auth::signed_in()?;
-            chat::open(&state, &user, chat_id, before, at).await
+            let from_page_render = use_context::<http::request::Parts>()
+                .is_some_and(|p| p.method == http::Method::GET);
+            chat::open(&state, &user, chat_id, before, at, !from_page_render).await
         }
         .await,
     )

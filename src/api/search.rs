@@ -19,6 +19,7 @@ pub async fn search_messages(q: String, before: Option<MessageId>) -> Result<Sea
                 ))
                 .into());
             }
+            crate::model::validate::query(&q)?;
             let (state, user) = auth::signed_in_to(Write::Search)?;
             state.store.search(user.id, &q, before).await
         }

@@ -48,9 +48,35 @@ pub fn password(raw: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Trims a message body and checks it is 1–4000 characters.
+/// A character that has no business in text people type: C0 and C1 controls (NUL above
+/// all: PostgreSQL refuses it in text, SQLite keeps it and cuts C strings at it), DEL,
+/// and the bidirectional embeddings, overrides and isolates that make text read in
+/// another order than it is stored ("Trojan Source"). `newlines`: tab, line feed and
+/// carriage return are allowed (a message body), else refused too (a title).
+pub fn forbidden_char(c: char, newlines: bool) -> bool {
+    match c {
+        '\t' | '\n' | '\r' => !newlines,
+        c if c.is_control() => true,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => true,
+        _ => false,
+    }
+}
+
+fn refuse_control(text: &str, newlines: bool, what: &str) -> Result<(), AppError> {
+    match text.chars().find(|&c| forbidden_char(c, newlines)) {
+        Some(c) => Err(AppError::invalid(format!(
+            "{what} contains a control character (U+{:04X})",
+            c as u32
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Trims a message body and checks it is 1–4000 characters without control characters
+/// (newlines and tabs are fine).
 pub fn body(raw: &str) -> Result<String, AppError> {
     let body = raw.trim();
+    refuse_control(body, true, "Message")?;
     let len = body.chars().count();
     if len == 0 {
         return Err(AppError::invalid("Message is empty"));
@@ -74,7 +100,13 @@ pub fn title(raw: &str) -> Result<Option<String>, AppError> {
             "Title must be at most {TITLE_MAX} characters"
         )));
     }
+    refuse_control(t, false, "Title")?;
     Ok(Some(t.to_string()))
+}
+
+/// Checks a search query: no control characters (a NUL would reach the database).
+pub fn query(raw: &str) -> Result<(), AppError> {
+    refuse_control(raw, false, "Search")
 }
 
 /// Splits "bob, carol dave" into normalised, de-duplicated usernames.
@@ -215,6 +247,27 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_are_refused_where_they_make_no_sense() {
+        for bad in [
+            "a\u{0}b",
+            "x\u{7}",
+            "\u{202E}gnp.exe",
+            "a\u{2066}b",
+            "a\u{85}b",
+            "a\u{7F}",
+        ] {
+            assert!(body(bad).is_err(), "{bad:?}");
+            assert!(title(bad).is_err(), "{bad:?}");
+            assert!(query(bad).is_err(), "{bad:?}");
+            assert_eq!(body(bad).unwrap_err().status(), 400);
+        }
+        assert_eq!(body("line\r\nnext\tx").unwrap(), "line\r\nnext\tx");
+        assert!(title("a\nb").is_err());
+        assert!(title("Ünïcödé ok 👍 \u{200D} العربية").is_ok());
+        assert!(body("👩‍👩‍👧 joiners are fine").is_ok());
+    }
+
+    #[test]
     fn member_lists() {
         assert_eq!(
             member_list("Bob, carol  dave,bob @erin").unwrap(),
@@ -284,7 +337,8 @@ mod properties {
                 }
                 Err(e) => {
                     let n = raw.trim().chars().count();
-                    prop_assert!(n == 0 || n > BODY_MAX);
+                    let control = raw.trim().chars().any(|c| forbidden_char(c, true));
+                    prop_assert!(n == 0 || n > BODY_MAX || control);
                     prop_assert_eq!(e.status(), 400);
                 }
             }
@@ -320,7 +374,10 @@ mod properties {
                     prop_assert_eq!(t.as_str(), raw.trim());
                     prop_assert!(t.chars().count() <= TITLE_MAX);
                 }
-                Err(_) => prop_assert!(raw.trim().chars().count() > TITLE_MAX),
+                Err(_) => prop_assert!(
+                    raw.trim().chars().count() > TITLE_MAX
+                        || raw.trim().chars().any(|c| forbidden_char(c, false))
+                ),
             }
         }
     }

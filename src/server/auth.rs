@@ -18,6 +18,19 @@ use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
 pub const SESSION_COOKIE: &str = "natter_session";
+/// The cookie's name over https: the `__Host-` prefix makes the browser refuse it unless
+/// it is Secure, has `Path=/` and no `Domain`, so neither a sibling subdomain nor a
+/// plain-http page of the same host can plant a session of its choosing.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-natter_session";
+
+/// The session cookie's name for a server whose cookies are `secure` (https).
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// The signed-in user of this request, put in the request extensions by [`resolve_session`].
 #[derive(Clone, Debug)]
@@ -115,21 +128,27 @@ pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// The session token from the request's cookies, if any.
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
+/// The session token from the request's cookies, if any, under `name`.
+fn token_named(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(|c| c.ok())
-        .find(|c| c.name() == SESSION_COOKIE)
+        .find(|c| c.name() == name)
         .map(|c| c.value().to_string())
+}
+
+/// The session token of a request that [`resolve_session`] already let in (the
+/// `__Host-` cookie first): the connection code keeps its hash.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    token_named(headers, SECURE_SESSION_COOKIE).or_else(|| token_named(headers, SESSION_COOKIE))
 }
 
 /// The `Set-Cookie` value that stores a session (or clears it when `token` is `None`).
 pub fn session_cookie(token: Option<&str>, max_age_days: i64, secure: bool) -> String {
-    let mut c = cookie::Cookie::build((SESSION_COOKIE, token.unwrap_or("").to_string()))
+    let mut c = cookie::Cookie::build((cookie_name(secure), token.unwrap_or("").to_string()))
         .path("/")
         .http_only(true)
         .same_site(cookie::SameSite::Lax)
@@ -159,7 +178,8 @@ pub async fn start_session(state: &AppState, user: &User) -> Result<String> {
 
 /// The user of a request, from its session cookie.
 pub async fn user_from_headers(state: &AppState, headers: &HeaderMap) -> Result<Option<User>> {
-    match session_token(headers) {
+    // Over https only the `__Host-` cookie counts.
+    match token_named(headers, cookie_name(state.config.secure_cookies())) {
         Some(token) => state.store.session_user(&hash_token(&token)).await,
         None => Ok(None),
     }
@@ -243,16 +263,15 @@ pub async fn confirm_password(
     password: String,
     wrong: &str,
 ) -> Result<()> {
-    state
-        .auth_limits
-        .sign_in(super::client_ip::current(), &user.username)?;
+    let ip = super::client_ip::current();
+    state.auth_limits.sign_in(ip, &user.username)?;
     let stored = state
         .store
         .user_credentials(&user.username)
         .await?
         .map(|(_, hash)| hash);
     if !verify_password(password, stored).await? {
-        state.auth_limits.sign_in_failed(&user.username);
+        state.auth_limits.sign_in_failed(ip, &user.username);
         return Err(AppError::Invalid(wrong.into()).into());
     }
     Ok(())
@@ -260,7 +279,9 @@ pub async fn confirm_password(
 
 /// The raw session token of the current server function's request.
 pub fn current_token() -> Option<String> {
-    leptos::prelude::use_context::<http::request::Parts>().and_then(|p| session_token(&p.headers))
+    let secure = AppState::current().is_ok_and(|s| s.config.secure_cookies());
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|p| token_named(&p.headers, cookie_name(secure)))
 }
 
 #[cfg(test)]
@@ -298,7 +319,10 @@ mod tests {
         assert!(c.contains("HttpOnly"));
         assert!(c.contains("SameSite=Lax"));
         assert!(!c.contains("Secure"));
-        assert!(session_cookie(Some("abc"), 30, true).contains("Secure"));
+        let secure = session_cookie(Some("abc"), 30, true);
+        assert!(secure.starts_with("__Host-natter_session=abc"), "{secure}");
+        assert!(secure.contains("Secure") && secure.contains("Path=/"));
+        assert!(!secure.contains("Domain"));
         assert!(session_cookie(None, 30, false).contains("Max-Age=0"));
         let mut h = HeaderMap::new();
         h.insert(

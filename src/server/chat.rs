@@ -32,13 +32,15 @@ pub async fn chat_for(store: &Store, user: &User, chat: ChatId) -> Result<ChatDe
         .ok_or_else(|| AppError::chat_not_found().into())
 }
 
-/// Opens a chat on its newest page (or the page before `before`), marking it read.
+/// Opens a chat on its newest page (or the page before `before`), marking it read when
+/// `mark_read` (a POST; never while rendering a GET).
 pub async fn open(
     state: &AppState,
     user: &User,
     chat: ChatId,
     before: Option<i64>,
     at: Option<i64>,
+    mark_read: bool,
 ) -> Result<ChatView> {
     let detail = chat_for(&state.store, user, chat).await?;
     // Opened at a message: the page around it. Seqs have no gaps, so that is the page
@@ -59,8 +61,8 @@ pub async fn open(
         .iter()
         .find(|m| m.user_id == user.id)
         .map_or(0, |m| m.last_read_seq);
-    if !page.has_newer && read < detail.last_seq {
-        mark_read(state, user, chat, detail.last_seq).await?;
+    if mark_read && !page.has_newer && read < detail.last_seq {
+        self::mark_read(state, user, chat, detail.last_seq).await?;
     }
     Ok(ChatView {
         me: user.clone(),

@@ -2,6 +2,11 @@
 //! the reverse proxy named by `--trusted-proxy`, the address that proxy appended to
 //! `X-Forwarded-For` (nginx: `proxy_add_x_forwarded_for`). Anyone else's
 //! `X-Forwarded-For` is ignored: a client could write any address there.
+//!
+//! The address is kept as the *network* the limits count: an IPv6 client is its /64
+//! (one subscriber gets a whole /64 and can use any of its 2^64 addresses, so limits
+//! per address would be limits per request), an IPv4 client (or an IPv4-mapped IPv6
+//! one) its address.
 
 use super::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
@@ -9,8 +14,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use std::net::{IpAddr, SocketAddr};
 
-/// The request's client address, in the request extensions (absent when the router is
-/// driven in-process, without a socket).
+/// The request's client network ([`network`]), in the request extensions (absent when
+/// the router is driven in-process, without a socket).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
@@ -34,6 +39,21 @@ pub fn resolve(peer: IpAddr, trusted_proxy: Option<IpAddr>, forwarded: Option<&s
         .unwrap_or(peer)
 }
 
+/// The network that per-address limits count for `ip`: an IPv6 address's /64, an IPv4
+/// address (also when written as IPv4-mapped IPv6) itself.
+pub fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(bits.into())
+            }
+        },
+    }
+}
+
 /// Middleware: puts [`ClientIp`] in the request extensions.
 pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let peer = req
@@ -46,7 +66,7 @@ pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Ne
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok());
         let ip = resolve(peer, state.config.trusted_proxy, forwarded);
-        req.extensions_mut().insert(ClientIp(ip));
+        req.extensions_mut().insert(ClientIp(network(ip)));
     }
     next.run(req).await
 }
@@ -68,5 +88,18 @@ mod tests {
         );
         assert_eq!(resolve(proxy, Some(proxy), Some("garbage")), proxy);
         assert_eq!(resolve(proxy, Some(proxy), None), proxy);
+    }
+
+    #[test]
+    fn limits_count_an_ipv6_client_by_its_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(network(a), network(b));
+        assert_eq!(network(a), "2001:db8:1:2::".parse::<IpAddr>().unwrap());
+        assert_ne!(network(a), network(other));
+        let v4: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(network(v4), v4);
+        assert_eq!(network("::ffff:203.0.113.7".parse().unwrap()), v4);
     }
 }

@@ -83,8 +83,12 @@ pub struct Config {
 
     /// Redis, for running several natter nodes on one PostgreSQL database
     /// (`redis://host:port`): live events and cache invalidations cross nodes through
-    /// it. Unset: one node, events stay in this process.
-    #[arg(long, env = "NATTER_REDIS_URL")]
+    /// it. Unset: one node, events stay in this process. With a password:
+    /// `redis://:PASSWORD@host:port` (or `redis://USER:PASSWORD@…` with Redis ACLs);
+    /// over TLS: `rediss://…`, checked against the system's CAs or those in the file
+    /// named by `SSL_CERT_FILE`. Prefer the environment variable to the flag: a command
+    /// line is visible to every local user.
+    #[arg(long, env = "NATTER_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
     /// Log lines as text for people (`text`) or one JSON object per line for a log
@@ -102,6 +106,12 @@ pub struct Config {
     /// refresh (a node that dies is noticed within 4/3 of this).
     #[arg(long, env = "NATTER_PRESENCE_TTL_SECS", default_value_t = super::ws::presence::DEFAULT_TTL_SECS)]
     pub presence_ttl_secs: u64,
+
+    /// Seconds a connection may take to send a request's headers, and to start the next
+    /// request on a kept-alive connection: a client that sends half a request line and
+    /// waits is dropped after this (natter faces the internet without a proxy by default).
+    #[arg(long, env = "NATTER_HEADER_TIMEOUT_SECS", default_value_t = 15)]
+    pub header_timeout_secs: u64,
 }
 
 impl Config {
@@ -129,6 +139,7 @@ impl Config {
             trusted_proxy: None,
             redis_url: None,
             presence_ttl_secs: super::ws::presence::DEFAULT_TTL_SECS,
+            header_timeout_secs: 15,
             sign_in_per_minute: 10,
             sign_up_per_minute: 5,
         }

@@ -1,7 +1,20 @@
 //! Limits on what a stranger can repeat without a session: sign-in attempts per client
-//! IP and per username (whether or not the user exists: the answer must not tell), and
-//! sign-ups per IP. Each attempt costs an argon2 hash; without these a few hundred
-//! requests a second starve the server, and passwords can be guessed without end.
+//! network and per (username, network), and sign-ups per network. Each attempt costs
+//! an argon2 hash; without these a few hundred requests a second starve the server,
+//! and passwords can be guessed without end.
+//!
+//! **No stranger can lock someone else out.** Failed sign-ins are counted per
+//! (username, client network), never per username alone: a guesser's failures lock
+//! the username out *for the guesser's network* (doubling from 30 s up to an hour),
+//! while its owner signs in from anywhere else as usual. Guessing stays expensive: each
+//! network gets [`FREE_FAILURES`] free tries per username and then waits longer each
+//! time, and every network is limited per minute across all usernames. (A network is
+//! an IPv4 address or an IPv6 /64: `client_ip::network`.)
+//!
+//! **Bounded memory.** A username that cannot exist (over 32 bytes, or characters a
+//! username never has) is refused before it reaches any map or hash, so every key is
+//! small; each map is swept of recovered keys past [`MAX_KEYS`] entries and, should a
+//! flood of fresh keys keep it full, refuses *new* keys (429) rather than grow.
 //!
 //! Refusals are [`AppError::RateLimited`] (429, with `Retry-After`: see
 //! `router::server_fn_error_status`), decided before any hashing.
@@ -12,6 +25,7 @@
 //! thing draw on the same bucket.
 
 use crate::model::protocol::{READS_PER_SECOND, READ_BURST, TYPING_BURST, TYPING_PER_SECOND};
+use crate::model::validate::USERNAME_MAX;
 use crate::model::{AppError, UserId};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
@@ -21,30 +35,31 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Sign-in attempts per username and minute, from anywhere.
+/// Sign-in attempts per (username, network) and minute.
 const SIGN_IN_PER_USERNAME: u32 = 5;
-/// Beyond this many keys a limiter forgets the ones whose limit has recovered.
+/// Beyond this many keys a limiter forgets the ones whose limit has recovered; if a
+/// flood keeps it this full, new keys are refused instead of stored.
 const MAX_KEYS: usize = 100_000;
 
 /// Seconds a refused client is told to wait (the limits are per minute).
 pub const RETRY_AFTER_SECS: u32 = 60;
 
-/// Failed sign-ins in a row a username is allowed before it is locked out; each
-/// failure beyond locks it for twice as long as the one before, from
+/// Failed sign-ins in a row a (username, network) is allowed before it is locked out;
+/// each failure beyond locks it for twice as long as the one before, from
 /// [`FIRST_LOCKOUT`] up to [`MAX_LOCKOUT`]. A success ends it; so does an hour
 /// without failures.
 const FREE_FAILURES: u32 = 5;
 const FIRST_LOCKOUT: Duration = Duration::from_secs(30);
 const MAX_LOCKOUT: Duration = Duration::from_secs(3600);
 
-/// A username's failed sign-ins in a row.
+/// A (username, network)'s failed sign-ins in a row.
 struct Failures {
     count: u32,
     last: Instant,
     locked_until: Option<Instant>,
 }
 
-/// How long a username is locked out after `count` failures in a row.
+/// How long a (username, network) is locked out after `count` failures in a row.
 fn lockout_after(count: u32) -> Option<Duration> {
     let beyond = count.checked_sub(FREE_FAILURES + 1)?;
     Some(
@@ -54,12 +69,30 @@ fn lockout_after(count: u32) -> Option<Duration> {
     )
 }
 
+/// What failures and the per-username limiter are keyed by: a normalised username of
+/// at most [`USERNAME_MAX`] bytes and the client's network (`None` when the router runs
+/// without a socket, as in some tests).
+type Key = (String, Option<IpAddr>);
+
+/// The normalised username, if it could name an account at all: refused before any
+/// map or hash sees it otherwise (an unbounded key would be kept, a username of
+/// megabytes hashed).
+pub fn sign_in_name(username: &str) -> Option<String> {
+    let name = username.trim();
+    if name.len() > USERNAME_MAX {
+        return None;
+    }
+    let name = name.to_lowercase();
+    name.chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
+        .then_some(name)
+}
+
 pub struct AuthLimits {
     sign_in_ip: DefaultKeyedRateLimiter<IpAddr>,
-    sign_in_user: DefaultKeyedRateLimiter<String>,
+    sign_in_user: DefaultKeyedRateLimiter<Key>,
     sign_up_ip: DefaultKeyedRateLimiter<IpAddr>,
-    /// Per username (typed, normalised), whether or not it exists.
-    failures: Mutex<HashMap<String, Failures>>,
+    failures: Mutex<HashMap<Key, Failures>>,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -74,6 +107,12 @@ fn check<K: Hash + Eq + Clone>(
 ) -> Result<(), AppError> {
     if limiter.len() > MAX_KEYS {
         limiter.retain_recent();
+        if limiter.len() > MAX_KEYS {
+            // Still full of live keys: a flood. Refusing is safer than growing; the
+            // keys recover within the limit's period.
+            super::metrics::rate_limited(what);
+            return Err(AppError::RateLimited);
+        }
     }
     limiter.check_key(key).map_err(|_| {
         super::metrics::rate_limited(what);
@@ -82,7 +121,7 @@ fn check<K: Hash + Eq + Clone>(
 }
 
 impl AuthLimits {
-    /// `sign_in_per_ip` and `sign_up_per_ip`: attempts per client IP and minute.
+    /// `sign_in_per_ip` and `sign_up_per_ip`: attempts per client network and minute.
     pub fn new(sign_in_per_ip: u32, sign_up_per_ip: u32) -> Self {
         AuthLimits {
             sign_in_ip: RateLimiter::keyed(per_minute(sign_in_per_ip)),
@@ -92,19 +131,19 @@ impl AuthLimits {
         }
     }
 
-    /// One sign-in attempt for `username` (as typed, normalised here) from `ip`
-    /// (unknown when the router runs without a socket, as in some tests).
-    pub fn sign_in(&self, ip: Option<IpAddr>, username: &str) -> Result<(), AppError> {
+    /// One sign-in attempt for `name` (from [`sign_in_name`]) from `ip` (the client's
+    /// network).
+    pub fn sign_in(&self, ip: Option<IpAddr>, name: &str) -> Result<(), AppError> {
         if let Some(ip) = ip {
             check(&self.sign_in_ip, &ip, "sign_in_ip")?;
         }
-        let name = username.trim().to_lowercase();
-        check(&self.sign_in_user, &name, "sign_in_username")?;
+        let key = (name.to_string(), ip);
+        check(&self.sign_in_user, &key, "sign_in_username")?;
         let locked = self
             .failures
             .lock()
             .map_err(|_| AppError::Internal)?
-            .get(&name)
+            .get(&key)
             .and_then(|f| f.locked_until)
             .is_some_and(|until| Instant::now() < until);
         if locked {
@@ -114,23 +153,37 @@ impl AuthLimits {
         Ok(())
     }
 
-    /// A wrong password (or an unknown user) for `username`: counts towards its
-    /// lock-out.
-    pub fn sign_in_failed(&self, username: &str) {
+    /// A malformed username: counted against the network only (it names no account).
+    pub fn sign_in_malformed(&self, ip: Option<IpAddr>) -> Result<(), AppError> {
+        match ip {
+            Some(ip) => check(&self.sign_in_ip, &ip, "sign_in_ip"),
+            None => Ok(()),
+        }
+    }
+
+    /// A wrong password (or an unknown user) for `name` from `ip`: counts towards that
+    /// pair's lock-out.
+    pub fn sign_in_failed(&self, ip: Option<IpAddr>, name: &str) {
         let Ok(mut failures) = self.failures.lock() else {
             return;
         };
         let now = Instant::now();
-        if failures.len() > MAX_KEYS {
-            failures.retain(|_, f| now.duration_since(f.last) < MAX_LOCKOUT);
-        }
-        let f = failures
-            .entry(username.trim().to_lowercase())
-            .or_insert(Failures {
-                count: 0,
-                last: now,
-                locked_until: None,
+        let key = (name.to_string(), ip);
+        if failures.len() >= MAX_KEYS && !failures.contains_key(&key) {
+            failures.retain(|_, f| {
+                now.duration_since(f.last) < MAX_LOCKOUT
+                    && f.locked_until.is_some_and(|until| now < until)
             });
+            if failures.len() >= MAX_KEYS {
+                // Full of live lock-outs: the per-network limits still hold.
+                return;
+            }
+        }
+        let f = failures.entry(key).or_insert(Failures {
+            count: 0,
+            last: now,
+            locked_until: None,
+        });
         if now.duration_since(f.last) >= MAX_LOCKOUT {
             f.count = 0;
         }
@@ -140,16 +193,16 @@ impl AuthLimits {
             tracing::info!(
                 failures = f.count,
                 seconds = lock.as_secs(),
-                "sign-in locked out"
+                "sign-in locked out for one network"
             );
             f.locked_until = Some(now + lock);
         }
     }
 
-    /// A successful sign-in ends the username's run of failures.
-    pub fn sign_in_succeeded(&self, username: &str) {
+    /// A successful sign-in ends the pair's run of failures.
+    pub fn sign_in_succeeded(&self, ip: Option<IpAddr>, name: &str) {
         if let Ok(mut failures) = self.failures.lock() {
-            failures.remove(&username.trim().to_lowercase());
+            failures.remove(&(name.to_string(), ip));
         }
     }
 
@@ -236,28 +289,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sign_in_is_limited_per_ip_and_per_username() {
+    fn sign_in_is_limited_per_network_and_per_username_and_network() {
         let limits = AuthLimits::new(3, 2);
         let (ip, other): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
         for name in ["a", "b", "c"] {
             assert!(limits.sign_in(Some(ip), name).is_ok());
         }
         assert_eq!(limits.sign_in(Some(ip), "d"), Err(AppError::RateLimited));
-        // The username's own budget, from many addresses (and whatever its case).
+        assert!(limits.sign_in(Some(other), "d").is_ok());
+        // One network's budget for one username...
         let limits = AuthLimits::new(100, 2);
-        for i in 0..SIGN_IN_PER_USERNAME {
-            let ip: IpAddr = [10, 0, 1, i as u8].into();
-            assert!(limits.sign_in(Some(ip), "Victim").is_ok());
+        for _ in 0..SIGN_IN_PER_USERNAME {
+            assert!(limits.sign_in(Some(ip), "victim").is_ok());
         }
         assert_eq!(
-            limits.sign_in(Some(other), "victim"),
+            limits.sign_in(Some(ip), "victim"),
             Err(AppError::RateLimited)
         );
-        assert!(limits.sign_in(Some(other), "someone-else").is_ok());
+        // ...is not the owner's, elsewhere.
+        assert!(limits.sign_in(Some(other), "victim").is_ok());
+        assert!(limits.sign_in(Some(ip), "someone-else").is_ok());
         assert!(limits.sign_up(Some(ip)).is_ok());
         assert!(limits.sign_up(Some(ip)).is_ok());
         assert_eq!(limits.sign_up(Some(ip)), Err(AppError::RateLimited));
         assert!(limits.sign_up(None).is_ok());
+    }
+
+    #[test]
+    fn a_username_that_cannot_exist_never_becomes_a_key() {
+        assert_eq!(sign_in_name(" Alice_1 ").as_deref(), Some("alice_1"));
+        assert_eq!(
+            sign_in_name(&"a".repeat(USERNAME_MAX)).map(|n| n.len()),
+            Some(USERNAME_MAX)
+        );
+        assert_eq!(sign_in_name(&"a".repeat(USERNAME_MAX + 1)), None);
+        assert_eq!(sign_in_name(&"x".repeat(2_000_000)), None);
+        assert_eq!(sign_in_name("al ice"), None);
+        assert_eq!(sign_in_name("ÅSA"), None);
+    }
+
+    #[test]
+    fn a_flood_of_new_keys_is_refused_not_stored() {
+        let limiter: DefaultKeyedRateLimiter<u32> = RateLimiter::keyed(per_minute(1));
+        for k in 0..=MAX_KEYS as u32 {
+            let _ = limiter.check_key(&k);
+        }
+        // Every key is live (used within the minute): the next new one is refused.
+        assert_eq!(
+            check(&limiter, &u32::MAX, "test"),
+            Err(AppError::RateLimited)
+        );
+        assert!(limiter.len() <= MAX_KEYS + 1);
     }
 
     #[test]
@@ -285,7 +367,7 @@ mod tests {
     }
 
     #[test]
-    fn failures_in_a_row_lock_a_username_out_for_longer_each_time() {
+    fn failures_lock_out_one_network_and_never_the_owner_elsewhere() {
         assert_eq!(lockout_after(FREE_FAILURES), None);
         assert_eq!(lockout_after(FREE_FAILURES + 1), Some(FIRST_LOCKOUT));
         assert_eq!(lockout_after(FREE_FAILURES + 2), Some(FIRST_LOCKOUT * 2));
@@ -293,20 +375,25 @@ mod tests {
         assert_eq!(lockout_after(1000), Some(MAX_LOCKOUT));
 
         let limits = AuthLimits::new(1000, 1000);
-        let ip: IpAddr = [10, 0, 0, 9].into();
+        let attacker: IpAddr = [10, 0, 0, 9].into();
+        let owner: IpAddr = [192, 0, 2, 1].into();
         for _ in 0..FREE_FAILURES {
-            limits.sign_in_failed("Victim ");
+            limits.sign_in_failed(Some(attacker), "victim");
         }
-        assert!(limits.sign_in(Some(ip), "victim").is_ok(), "not yet");
-        limits.sign_in_failed("victim");
+        assert!(limits.sign_in(Some(attacker), "victim").is_ok(), "not yet");
+        limits.sign_in_failed(Some(attacker), "victim");
         assert_eq!(
-            limits.sign_in(Some(ip), "VICTIM"),
+            limits.sign_in(Some(attacker), "victim"),
             Err(AppError::RateLimited)
         );
-        assert!(limits.sign_in(Some(ip), "someone-else").is_ok());
-        limits.sign_in_succeeded("victim");
         assert!(
-            limits.sign_in(Some(ip), "victim").is_ok(),
+            limits.sign_in(Some(owner), "victim").is_ok(),
+            "the owner, elsewhere, is not locked out by a stranger"
+        );
+        assert!(limits.sign_in(Some(attacker), "someone-else").is_ok());
+        limits.sign_in_succeeded(Some(attacker), "victim");
+        assert!(
+            limits.sign_in(Some(attacker), "victim").is_ok(),
             "a success ends it"
         );
     }

@@ -107,7 +107,18 @@ pub async fn time_requests(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let started = std::time::Instant::now();
-    let method = req.method().to_string();
+    // Any token is a valid method: only the ones natter answers become labels, or a
+    // client could mint a time series per request.
+    let method = match *req.method() {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::HEAD => "HEAD",
+        axum::http::Method::OPTIONS => "OPTIONS",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::DELETE => "DELETE",
+        axum::http::Method::PATCH => "PATCH",
+        _ => "other",
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()

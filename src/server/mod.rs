@@ -6,6 +6,7 @@
 //! - [`limits`][]: sign-in and sign-up limits per IP and per username.
 //! - [`origin`][]: refusal of state-changing requests from other origins.
 //! - [`router`][]: `fn app(state) -> Router`, the whole HTTP surface and its middleware.
+//! - [`serve`][]: the accept loop, with header-read and idle timeouts.
 //! - [`auth`][]: password hashing, sessions, the cookie, and the request guard.
 //! - [`client_ip`][]: the client's address for per-IP limits (`--trusted-proxy`).
 //! - [`error`][]: the server-side error that keeps the cause, and its mapping to [`crate::model::AppError`].
@@ -25,6 +26,7 @@ pub mod limits;
 pub mod metrics;
 pub mod origin;
 pub mod router;
+pub mod serve;
 pub mod state;
 pub mod writer;
 pub mod ws;
@@ -33,7 +35,6 @@ pub use error::{Error, Result};
 
 use config::Config;
 use state::AppState;
-use std::net::SocketAddr;
 
 /// Starts natter: logging, database, router, then serves until SIGTERM / Ctrl-C.
 pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::Error>> {
@@ -56,9 +57,7 @@ pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::
     let listener = tokio::net::TcpListener::bind(&config.bind).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, origin = %state.config.public_origin, "natter listening on http://{addr}");
-    serve(listener, state.clone())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    serve_until(listener, state.clone(), shutdown_signal()).await?;
     if let Some(presence) = &state.presence {
         presence.stop().await;
     }
@@ -67,34 +66,20 @@ pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::
     Ok(())
 }
 
-/// A listener that sets `TCP_NODELAY` on each accepted socket.
-pub type NoDelayListener =
-    axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)>;
+/// Serves natter on `listener` until the process is asked to stop (the tests start
+/// here; `run` adds the signals). See [`serve::serve_until`] for the connection rules.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    serve_until(listener, state, std::future::pending()).await
+}
 
-/// Serves natter on `listener` (the binary and the tests both start here).
-///
-/// Every accepted socket gets `TCP_NODELAY`: chat frames are small, and Nagle's
-/// algorithm would hold one back until the peer's delayed ACK (up to 40 ms on Linux).
-/// Each request carries its peer's address (`ConnectInfo`), for per-IP limits.
-pub fn serve(
+/// [`serve`] until `shutdown` resolves.
+pub async fn serve_until(
     listener: tokio::net::TcpListener,
     state: AppState,
-) -> axum::serve::Serve<
-    NoDelayListener,
-    axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
-    axum::middleware::AddExtension<axum::Router, axum::extract::ConnectInfo<SocketAddr>>,
-> {
-    use axum::serve::ListenerExt;
-    fn no_delay(tcp: &mut tokio::net::TcpStream) {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    }
-    let listener = listener.tap_io(no_delay as fn(&mut tokio::net::TcpStream));
-    axum::serve(
-        listener,
-        router::app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let timeout = std::time::Duration::from_secs(state.config.header_timeout_secs.max(1));
+    serve::serve_until(listener, router::app(state), timeout, shutdown).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

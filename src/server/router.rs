@@ -99,7 +99,35 @@ pub fn app(state: AppState) -> Router {
         // response and named in every log line of the request (its span).
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // A client's own id only if it looks like one: it goes into every log line.
+        .layer(middleware::from_fn(drop_odd_request_id))
         .with_state(state)
+}
+
+/// Longest `x-request-id` kept from a client or proxy.
+const REQUEST_ID_MAX: usize = 64;
+
+/// Whether a client-sent request id is safe to log and return: 1–64 of
+/// `[A-Za-z0-9._:-]` (UUIDs, nginx's hex `$request_id`, trace ids). Anything else
+/// (newlines that forge log lines, escapes, megabytes) is dropped and a fresh id made.
+pub fn acceptable_request_id(id: &[u8]) -> bool {
+    (1..=REQUEST_ID_MAX).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+async fn drop_odd_request_id(mut req: Request, next: Next) -> Response {
+    let odd = req
+        .headers()
+        .get_all("x-request-id")
+        .iter()
+        .enumerate()
+        .any(|(i, v)| i > 0 || !acceptable_request_id(v.as_bytes()));
+    if odd {
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
 }
 
 /// Each request's span: method, path (not the query: a stream's resume positions are

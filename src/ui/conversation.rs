@@ -139,6 +139,20 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
             typing,
         };
         follow_live(live, chat_id, me.id, open);
+        // Rendering `GET /chats/:id` marks nothing read (no state change on a GET): the
+        // page says so itself once it shows the newest messages.
+        let my_read = chat
+            .members
+            .iter()
+            .find(|m| m.user_id == me.id)
+            .map_or(0, |m| m.last_read_seq);
+        Effect::new(move |_| {
+            if let (Some(seq), false) = (last_seq.get_untracked(), has_newer.get_untracked()) {
+                if seq > my_read && page_visible() {
+                    live.read(chat_id, seq);
+                }
+            }
+        });
         Effect::new(move |_| {
             if let (Some(seq), false) = (last_seq.get(), has_newer.get()) {
                 live.note_position(chat_id, seq);

@@ -1,5 +1,7 @@
 //! A real Redis server for the cluster tests: Debian's `redis-server` on a free
-//! loopback port, without persistence, stopped (killed) when dropped.
+//! loopback port, without persistence, stopped (killed) when dropped. With a password,
+//! as a deployment should have one (anyone on the machine reaches a loopback port):
+//! every cluster test connects through `redis://:PASSWORD@…`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Child, Command, Stdio};
@@ -8,6 +10,7 @@ use std::time::{Duration, Instant};
 pub struct TestRedis {
     pub port: u16,
     pub url: String,
+    pub password: String,
     child: Option<Child>,
 }
 
@@ -18,9 +21,11 @@ impl TestRedis {
             .local_addr()
             .unwrap()
             .port();
+        let password = format!("pw{port}x{}", std::process::id());
         let mut redis = TestRedis {
             port,
-            url: format!("redis://127.0.0.1:{port}"),
+            url: format!("redis://:{password}@127.0.0.1:{port}"),
+            password,
             child: None,
         };
         redis.restart().await;
@@ -32,6 +37,7 @@ impl TestRedis {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(["--requirepass", &self.password])
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server (apt-get install redis-server)");

@@ -186,6 +186,9 @@ impl Store {
         let target = path
             .to_str()
             .ok_or_else(|| AppError::Invalid("the backup path is not valid UTF-8".into()))?;
+        // An empty file of mode 0600 first (VACUUM INTO fills an empty file): SQLite
+        // would create it world-readable.
+        create_private(path)?;
         sqlx::query("VACUUM INTO ?")
             .bind(target)
             .execute(pool)
@@ -229,6 +232,7 @@ async fn open_sqlite(url: &str, connections: u32) -> Result<SqlitePool> {
         .pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES.to_string())
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
+    create_private(options.get_filename())?;
     let pool = SqlitePoolOptions::new()
         .max_connections(connections.max(1))
         .min_connections(1)
@@ -241,6 +245,31 @@ async fn open_sqlite(url: &str, connections: u32) -> Result<SqlitePool> {
         .await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
     Ok(pool)
+}
+
+/// Creates the database file readable by its owner only (0600), if it is a file and
+/// does not exist yet: SQLite would create it (and its `-wal` and `-shm` files, which
+/// take the database file's mode) as 0644, every message readable by every local
+/// user. An existing file keeps the mode its operator gave it.
+fn create_private(path: &std::path::Path) -> Result<()> {
+    let name = path.to_string_lossy();
+    if name.is_empty() || name == ":memory:" || name.starts_with("file:") || path.exists() {
+        return Ok(());
+    }
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+        .or_else(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Ok(()),
+            _ => Err(super::Error::internal(format!(
+                "cannot create {}: {e}",
+                path.display()
+            ))),
+        })
 }
 
 /// PostgreSQL: its own migrations, applied under sqlx's advisory lock, so nodes that
