@@ -208,7 +208,11 @@ async fn nobody_turns_adds_into_invitations_to_accept_or_decline() {
     assert!(!s.db.store.is_member(party, carol).await.unwrap());
     assert!(s.db.store.invitations(carol).await.unwrap().is_empty());
     let (status, _) = post(&s, AcceptInvitation::PATH, format!("chat_id={party}"), &c).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "a declined invitation is gone");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a declined invitation is gone"
+    );
 }
 
 #[tokio::test]

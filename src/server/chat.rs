@@ -64,7 +64,10 @@ pub async fn open(
         mark_read(state, user, chat, detail.last_seq).await?;
     }
     // A direct chat: whether I blocked the other person (the header offers "Unblock").
-    let blocked = match (detail.kind, detail.members.iter().find(|m| m.user_id != user.id)) {
+    let blocked = match (
+        detail.kind,
+        detail.members.iter().find(|m| m.user_id != user.id),
+    ) {
         (ChatKind::Direct, Some(other)) => {
             state.store.blocks_between(user.id, other.user_id).await?.0
         }

@@ -95,7 +95,11 @@ async fn presence_of(state: &AppState, user: UserId) -> Result<ServerFrame> {
 
 /// Tells `to`'s connections the presence of `about` (a snapshot adds to what a client
 /// knows; it replaces nothing).
-async fn show_presence(state: &AppState, to: UserId, about: &[(UserId, Option<i64>)]) -> Result<()> {
+async fn show_presence(
+    state: &AppState,
+    to: UserId,
+    about: &[(UserId, Option<i64>)],
+) -> Result<()> {
     let (mut online_now, mut offline) = (Vec::new(), Vec::new());
     for (u, seen) in about {
         if online(state, *u).await {

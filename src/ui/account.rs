@@ -4,8 +4,8 @@
 use super::auth::FormError;
 use crate::api::account::{ChangePassword, DeleteAccount, SignOutEverywhere};
 use crate::api::consent::{consent_settings, SetGroupAdds, UnblockUser};
-use crate::model::{Consent, GroupAdds};
 use crate::model::validate::PASSWORD_MIN;
+use crate::model::{Consent, GroupAdds};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -93,7 +93,12 @@ fn Privacy() -> impl IntoView {
         move || (set.version().get(), unblock.version().get()),
         |_| consent_settings(),
     );
-    let set_error = move || set.value().get().and_then(|r| r.err()).map(|e| e.to_string());
+    let set_error = move || {
+        set.value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
     let unblock_error = move || {
         unblock
             .value()
