@@ -121,14 +121,27 @@ async fn sign_up(port: u16, name: &str) -> String {
         .lines()
         .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
         .unwrap();
-    line.split_once(':')
+    let cookie = line
+        .split_once(':')
         .unwrap()
         .1
         .trim()
         .split(';')
         .next()
         .unwrap()
-        .to_string()
+        .to_string();
+    // Anyone may add the account to groups, as before issue 29 (the default invites).
+    let (status, _, body) = http(
+        port,
+        "POST",
+        natter::api::consent::SetGroupAdds::PATH,
+        "group_adds=anyone",
+        Some(&cookie),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    cookie
 }
 
 const NAMES: [&str; 3] = ["alice", "bob", "carol"];

@@ -85,6 +85,16 @@ impl Harness {
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "sign up {name}: {}", r.body);
+        // Anyone may add the account to groups, as before issue 29 (tests/consent.rs
+        // covers the default).
+        let store = &self._db.store;
+        let user = store.users_by_names(&[name.to_string()]).await.unwrap();
+        if let Some(user) = user.first() {
+            store
+                .set_group_adds(user.id, natter::model::GroupAdds::Anyone)
+                .await
+                .unwrap();
+        }
         cookie_of(&r)
     }
 }

@@ -1,6 +1,6 @@
 //! The chat list, creating chats, and group membership.
 
-use crate::model::{AppError, ChatId, ChatSummary, UserId};
+use crate::model::{AppError, ChatId, ChatSummary, MemberAdded, UserId};
 use leptos::prelude::*;
 
 /// The signed-in user's chats, most recently active first.
@@ -31,9 +31,10 @@ pub async fn create_chat(members: String, title: String) -> Result<ChatId, AppEr
     )
 }
 
-/// The group's creator adds a member by username.
+/// The group's creator adds a member by username; when the person's "who can add me"
+/// setting does not allow it, they are invited instead (`"invited"`).
 #[server(endpoint = "add_member")]
-pub async fn add_member(chat_id: ChatId, username: String) -> Result<(), AppError> {
+pub async fn add_member(chat_id: ChatId, username: String) -> Result<MemberAdded, AppError> {
     use crate::server::{auth, chat, error::reply, limits::Write};
     reply(
         async {

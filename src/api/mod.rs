@@ -5,5 +5,6 @@
 pub mod account;
 pub mod auth;
 pub mod chats;
+pub mod consent;
 pub mod messages;
 pub mod search;

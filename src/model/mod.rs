@@ -3,6 +3,7 @@
 //! Compiled into both the server binary and the WASM client, so nothing here
 //! may depend on server-only crates (the `sqlx` derives are behind `ssr`).
 
+pub mod consent;
 pub mod error;
 pub mod ids;
 pub mod markup;
@@ -10,6 +11,7 @@ pub mod protocol;
 pub mod types;
 pub mod validate;
 
+pub use consent::{Blocked, Consent, GroupAdds, Invitation, MemberAdded};
 pub use error::AppError;
 pub use ids::{ChatId, MessageId, UserId};
 pub use types::*;

@@ -188,6 +188,9 @@ pub struct ChatView {
     pub me: User,
     pub chat: ChatDetail,
     pub page: HistoryPage,
+    /// A direct chat whose other member I blocked (the header offers "Unblock").
+    #[serde(default)]
+    pub blocked: bool,
 }
 
 /// One message found by search, with the words that matched marked.

@@ -5,15 +5,16 @@
 //! committed (see `server::ws::events`); a failed publish is logged and never undoes a
 //! commit: clients that missed it catch up when they resume.
 
-use super::db::{Added, NewMessage, Store, Stored};
+use super::consent;
+use super::db::{NewMessage, Store, Stored};
 use super::state::AppState;
 use super::writer::Pending;
 use super::ws::hub::FrameKind;
 use super::{Error, Result};
 use crate::model::protocol::ServerFrame;
 use crate::model::{
-    validate, AppError, ChatDetail, ChatId, ChatKind, ChatView, HistoryPage, Message, MessageId,
-    Reaction, ReplyTo, User, UserId, PAGE_SIZE,
+    validate, AppError, ChatDetail, ChatId, ChatKind, ChatView, HistoryPage, MemberAdded, Message,
+    MessageId, Reaction, ReplyTo, User, UserId, PAGE_SIZE,
 };
 use tokio::sync::oneshot::error::RecvError;
 
@@ -64,10 +65,21 @@ pub async fn open(
     if mark_read && !page.has_newer && read < detail.last_seq {
         self::mark_read(state, user, chat, detail.last_seq).await?;
     }
+    // A direct chat: whether I blocked the other person (the header offers "Unblock").
+    let blocked = match (
+        detail.kind,
+        detail.members.iter().find(|m| m.user_id != user.id),
+    ) {
+        (ChatKind::Direct, Some(other)) => {
+            state.store.blocks_between(user.id, other.user_id).await?.0
+        }
+        _ => false,
+    };
     Ok(ChatView {
         me: user.clone(),
         chat: detail,
         page,
+        blocked,
     })
 }
 
@@ -98,6 +110,9 @@ pub async fn newer(store: &Store, user: &User, chat: ChatId, after: i64) -> Resu
 /// and delivers it; [`sent`] waits for the outcome. Queuing without waiting lets a
 /// connection pipeline its sends; a retry (same client id) gets the original back and
 /// delivers nothing.
+///
+/// Consent (`server::consent`): a send in a direct chat with a block either way is
+/// refused; the sender's first send in a chat accepts it (presence starts to flow).
 pub async fn queue_send(
     state: &AppState,
     user: &User,
@@ -108,6 +123,17 @@ pub async fn queue_send(
 ) -> Result<Pending> {
     let body = validate::body(body)?;
     let client_id = validate::client_id(client_id)?;
+    let check = state
+        .store
+        .send_check(chat, user.id)
+        .await?
+        .ok_or_else(AppError::chat_not_found)?;
+    if check.i_blocked || check.they_blocked {
+        return Err(consent::blocked_send_error(check.i_blocked).into());
+    }
+    if !check.accepted {
+        consent::accept(state, user.id, chat).await?;
+    }
     let reply = match reply_to {
         Some(original) => Some(reply_target(&state.store, user, chat, original).await?),
         None => None,
@@ -255,6 +281,12 @@ pub async fn typing(state: &AppState, user: &User, chat: ChatId) -> Result<()> {
         return Err(AppError::chat_not_found().into());
     }
     let others: Vec<UserId> = members.iter().copied().filter(|m| *m != user.id).collect();
+    // Two members may be a direct chat: nothing crosses a block (one read, only then).
+    if let [other] = others.as_slice() {
+        if state.store.blocks_between(user.id, *other).await? != (false, false) {
+            return Ok(());
+        }
+    }
     let frame = ServerFrame::Typing {
         chat_id: chat,
         user_id: user.id,
@@ -295,11 +327,26 @@ pub async fn create(state: &AppState, user: &User, members: &str, title: &str) -
     }
     let others = resolve_users(store, &names).await?;
     if let ([other], None) = (others.as_slice(), &title) {
+        consent::refuse_if_blocked(state, user, other).await?;
         let (id, created) = store.find_or_create_dm(user.id, other.id).await?;
         if created {
             log_publish(state.chat_added(id, &[user.id, other.id]).await);
         }
+        // Opening it myself accepts it (the other person accepts by writing or opening).
+        consent::accept(state, user.id, id).await?;
         return Ok(id);
+    }
+    // Blocks refuse the whole group before anything is created; whom the creator may
+    // not add directly is invited instead.
+    let mut direct = Vec::with_capacity(others.len());
+    let mut invited = Vec::new();
+    for other in &others {
+        consent::refuse_if_blocked(state, user, other).await?;
+        if consent::may_add(state, user.id, other.id).await? {
+            direct.push(other);
+        } else {
+            invited.push(other.id);
+        }
     }
     let title = title.unwrap_or_else(|| {
         let mut all: Vec<&str> = vec![user.username.as_str()];
@@ -307,8 +354,12 @@ pub async fn create(state: &AppState, user: &User, members: &str, title: &str) -
         let joined = all.join(", ");
         joined.chars().take(validate::TITLE_MAX).collect()
     });
-    let mut ids: Vec<UserId> = others.iter().map(|u| u.id).collect();
+    let mut ids: Vec<UserId> = direct.iter().map(|u| u.id).collect();
     let id = store.create_group(user.id, Some(&title), &ids).await?;
+    for invitee in invited {
+        store.invite(id, invitee, user.id).await?;
+    }
+    consent::accept(state, user.id, id).await?;
     ids.push(user.id);
     log_publish(state.chat_added(id, &ids).await);
     Ok(id)
@@ -326,29 +377,27 @@ async fn group_as_creator(store: &Store, user: &User, chat: ChatId) -> Result<Ch
     Ok(detail)
 }
 
-pub async fn add_member(state: &AppState, user: &User, chat: ChatId, username: &str) -> Result<()> {
+/// Adds a member, or invites them when their setting does not let `user` add them
+/// (`server::consent`).
+pub async fn add_member(
+    state: &AppState,
+    user: &User,
+    chat: ChatId,
+    username: &str,
+) -> Result<MemberAdded> {
     let store = &state.store;
     group_as_creator(store, user, chat).await?;
     let name = validate::username(username)?;
     let found = resolve_users(store, &[name]).await?;
+    let mut outcome = MemberAdded::Added;
     for u in found {
-        match store
-            .add_member(chat, u.id, validate::GROUP_MAX_MEMBERS)
-            .await?
-        {
-            Added::Added(change) => {
-                log_publish(state.chat_added(chat, &[u.id]).await);
-                log_publish(state.members_changed(chat, change).await);
-            }
-            Added::AlreadyMember => {}
-            Added::Full => return Err(group_full()),
-        }
+        outcome = consent::add_or_invite(state, user, chat, &u).await?;
     }
-    Ok(())
+    Ok(outcome)
 }
 
 /// One limit for creating and for adding: members, the creator included.
-fn group_full() -> Error {
+pub(crate) fn group_full() -> Error {
     AppError::invalid(format!(
         "A group can have at most {} members, you included",
         validate::GROUP_MAX_MEMBERS

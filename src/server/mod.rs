@@ -20,6 +20,7 @@ pub mod auth;
 pub mod chat;
 pub mod client_ip;
 pub mod config;
+pub mod consent;
 pub mod db;
 pub mod error;
 pub mod limits;

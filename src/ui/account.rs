@@ -1,9 +1,11 @@
-//! `/account`: change the password, sign out everywhere, delete the account. Plain
-//! forms: they work without JavaScript too.
+//! `/account`: change the password, sign out everywhere, delete the account; who may
+//! add me to groups and whom I blocked. Plain forms: they work without JavaScript too.
 
 use super::auth::FormError;
 use crate::api::account::{ChangePassword, DeleteAccount, SignOutEverywhere};
+use crate::api::consent::{consent_settings, SetGroupAdds, UnblockUser};
 use crate::model::validate::PASSWORD_MIN;
+use crate::model::{Consent, GroupAdds};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -55,6 +57,7 @@ pub fn AccountPage() -> impl IntoView {
                         "Change password"
                     </button>
                 </ActionForm>
+                <Privacy />
                 <h2 class="auth-title">"Sessions"</h2>
                 <ActionForm action=everywhere attr:class="form">
                     <p class="field-hint">"Signs out every browser and device, this one included."</p>
@@ -78,5 +81,78 @@ pub fn AccountPage() -> impl IntoView {
                 </ActionForm>
             </div>
         </main>
+    }
+}
+
+/// Who may add me to groups, and the people I blocked (each with "Unblock").
+#[component]
+fn Privacy() -> impl IntoView {
+    let set = ServerAction::<SetGroupAdds>::new();
+    let unblock = ServerAction::<UnblockUser>::new();
+    let settings = Resource::new(
+        move || (set.version().get(), unblock.version().get()),
+        |_| consent_settings(),
+    );
+    let set_error = move || {
+        set.value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
+    let unblock_error = move || {
+        unblock
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
+    let saved = move || matches!(set.value().get(), Some(Ok(_)));
+    view! {
+        <h2 class="auth-title">"Privacy"</h2>
+        <Transition fallback=|| view! { <p class="field-hint">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let Consent { group_adds, blocked } = settings.await.unwrap_or_default();
+                view! {
+                    <ActionForm action=set attr:class="form">
+                        <label class="field">
+                            <span class="field-label">"Who can add me to groups"</span>
+                            <select name="group_adds">
+                                {GroupAdds::ALL.into_iter().map(|g| view! {
+                                    <option value=g.as_str() selected=g == group_adds>{g.label()}</option>
+                                }).collect_view()}
+                            </select>
+                        </label>
+                        <p class="field-hint">
+                            "Anyone else's add becomes an invitation that you accept or decline."
+                        </p>
+                        <FormError error=set_error />
+                        {move || saved().then(|| view! {
+                            <p class="form-ok" role="status">"Saved."</p>
+                        })}
+                        <button class="btn btn-ghost btn-block" type="submit">"Save"</button>
+                    </ActionForm>
+                    <h3 class="field-label">"Blocked people"</h3>
+                    {if blocked.is_empty() {
+                        view! { <p class="field-hint">"You have not blocked anyone."</p> }.into_any()
+                    } else {
+                        view! {
+                            <ul class="member-list">
+                                {blocked.into_iter().map(|b| view! {
+                                    <li>
+                                        <span class="member-name">{b.username.clone()}</span>
+                                        <ActionForm action=unblock attr:class="mute-form">
+                                            <input type="hidden" name="user_id" value=b.user_id.to_string() />
+                                            <button class="btn btn-ghost btn-small" type="submit"
+                                                aria-label=format!("Unblock {}", b.username)>"Unblock"</button>
+                                        </ActionForm>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any()
+                    }}
+                    <FormError error=unblock_error />
+                }
+            })}
+        </Transition>
     }
 }

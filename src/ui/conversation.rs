@@ -87,7 +87,12 @@ fn ChatError(err: AppError) -> impl IntoView {
 /// a link), scrolled to and highlighted; the page around it may not be the newest.
 #[component]
 fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
-    let ChatView { me, chat, page } = data;
+    let ChatView {
+        me,
+        chat,
+        page,
+        blocked,
+    } = data;
     let chat_id = chat.id;
     let is_group = chat.kind == ChatKind::Group;
     let messages = RwSignal::new(page.messages);
@@ -238,7 +243,7 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
     });
     view! {
         <Title text=move || doc_title.get() />
-        <ChatHeader chat=chat.clone() me=me.id title />
+        <ChatHeader chat=chat.clone() me=me.id title blocked />
         <div class="log" role="log" aria-label="Messages" node_ref=log_ref
             on:scroll=move |_| {
                 let Some(log) = log_ref.get_untracked() else { return };

@@ -173,6 +173,7 @@ pub fn ChatsLayout() -> impl IntoView {
                 <super::search::SearchBox />
                 <NotifyButton />
                 <ConnectionBanner />
+                <super::invitations::Invitations />
                 <nav class="chat-list" aria-label="Chats">
                     <Transition fallback=|| view! { <p class="empty">"Loading chats…"</p> }>
                         {move || Suspend::new(async move {

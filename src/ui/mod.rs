@@ -19,6 +19,7 @@ mod boot;
 mod composer;
 mod conversation;
 mod formatted;
+mod invitations;
 mod layout;
 pub mod live;
 mod message;

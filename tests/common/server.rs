@@ -85,7 +85,8 @@ pub async fn start_node(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServ
 }
 
 impl TestServer {
-    async fn call(
+    /// POSTs a form-encoded `body` to a server function: (status, headers, body).
+    pub async fn call(
         &self,
         path: &str,
         body: String,
@@ -111,8 +112,29 @@ impl TestServer {
         )
     }
 
-    /// Signs up `name` and returns its session cookie.
+    /// Signs up `name` and returns its session cookie. For tests that are not about
+    /// consent (issue 29), anyone may add the account to groups; see
+    /// [`Self::sign_up_as_is`] for the default setting.
     pub async fn sign_up(&self, name: &str) -> String {
+        let cookie = self.sign_up_as_is(name).await;
+        let user = self
+            .db
+            .store
+            .users_by_names(&[name.to_string()])
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        self.db
+            .store
+            .set_group_adds(user.id, natter::model::GroupAdds::Anyone)
+            .await
+            .unwrap();
+        cookie
+    }
+
+    /// Signs up `name` with the default settings and returns its session cookie.
+    pub async fn sign_up_as_is(&self, name: &str) -> String {
         let (status, headers, body) = self
             .call(
                 SignUp::PATH,
@@ -125,8 +147,23 @@ impl TestServer {
         set.split(';').next().unwrap().to_string()
     }
 
-    /// Creates a chat (members separated by spaces) and returns its id.
+    /// Creates a chat (members separated by spaces) and returns its id. For tests that
+    /// are not about consent, every member has accepted it (presence flows between
+    /// them); see [`Self::create_chat_as_is`].
     pub async fn create_chat(&self, cookie: &str, members: &str, title: &str) -> ChatId {
+        let chat = self.create_chat_as_is(cookie, members, title).await;
+        for m in self.db.store.members(chat).await.unwrap() {
+            self.db
+                .store
+                .accept_membership(chat, m.user_id)
+                .await
+                .unwrap();
+        }
+        chat
+    }
+
+    /// Creates a chat as the server function alone does.
+    pub async fn create_chat_as_is(&self, cookie: &str, members: &str, title: &str) -> ChatId {
         let body = format!(
             "members={}&title={}",
             members.replace(' ', "+"),

@@ -20,6 +20,9 @@ macro_rules! on_pool {
 
 mod cache;
 mod chats;
+#[macro_use]
+mod consent;
+pub use consent::{SendCheck, MAX_BLOCKS};
 mod members;
 pub use members::{Added, ChatChanges};
 mod checkpoint;

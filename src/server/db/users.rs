@@ -153,22 +153,22 @@ impl Store {
         Ok(())
     }
 
-    /// Everyone who shares a chat with `user` (not `user`), with their last-seen time.
+    /// Everyone whose presence `user` sees and who sees `user`'s, with their last-seen
+    /// time: people who accepted a chat that `user` accepted too, with no block either
+    /// way (issue 29; see `db::consent`).
     pub async fn contacts_last_seen(&self, user: UserId) -> Result<Vec<(UserId, Option<i64>)>> {
         Ok(on_pool!(&self.pool, p => {
-            sqlx::query_as(
-                "SELECT DISTINCT u.id, u.last_seen_at FROM chat_members mine
-                 JOIN chat_members other ON other.chat_id = mine.chat_id AND other.user_id != mine.user_id
-                 JOIN users u ON u.id = other.user_id
-                 WHERE mine.user_id = $1",
-            )
+            sqlx::query_as(concat!(
+                "SELECT DISTINCT u.id, u.last_seen_at",
+                presence_peers_from!()
+            ))
             .bind(user)
             .fetch_all(p)
             .await
         })?)
     }
 
-    /// Everyone who shares a chat with `user`.
+    /// Everyone who sees `user`'s presence (see [`Store::contacts_last_seen`]).
     pub async fn contact_ids(&self, user: UserId) -> Result<Vec<UserId>> {
         Ok(self
             .contacts_last_seen(user)

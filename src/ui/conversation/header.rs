@@ -1,9 +1,11 @@
 //! The conversation's header: the chat's title, a direct chat's presence or a group's
-//! size, and a group's members panel (add, remove, leave).
+//! size, and a group's members panel (add, remove, leave); a direct chat's
+//! "Block"/"Unblock".
 
 use super::ReloadChat;
 use crate::api::chats::{AddMember, LeaveChat, RemoveMember, RenameChat, SetMuted};
-use crate::model::{ChatDetail, ChatKind, UserId};
+use crate::api::consent::{BlockUser, UnblockUser};
+use crate::model::{ChatDetail, ChatKind, MemberAdded, UserId};
 use crate::ui::auth::FormError;
 use crate::ui::layout::{refresh_chat_list, Avatar};
 use crate::ui::live::use_live;
@@ -11,8 +13,14 @@ use crate::ui::time::hh_mm_local;
 use leptos::prelude::*;
 
 /// `title`: the chat's title as it is now (a group can be renamed while open).
+/// `blocked`: a direct chat whose other member I blocked.
 #[component]
-pub(super) fn ChatHeader(chat: ChatDetail, me: UserId, title: RwSignal<String>) -> impl IntoView {
+pub(super) fn ChatHeader(
+    chat: ChatDetail,
+    me: UserId,
+    title: RwSignal<String>,
+    blocked: bool,
+) -> impl IntoView {
     let is_group = chat.kind == ChatKind::Group;
     let members = chat.members.len();
     let other = chat
@@ -43,6 +51,7 @@ pub(super) fn ChatHeader(chat: ChatDetail, me: UserId, title: RwSignal<String>) 
             </div>
             <div class="conv-actions">
                 <MuteButton chat_id=chat.id muted=chat.muted />
+                {other.filter(|_| !is_group).map(|other| view! { <BlockButton other blocked /> })}
                 {is_group.then(|| view! { <MembersPanel chat me /> })}
             </div>
         </header>
@@ -72,6 +81,51 @@ fn MuteButton(chat_id: crate::model::ChatId, muted: bool) -> impl IntoView {
     }
 }
 
+/// Block or unblock the other person of a direct chat (a plain form post without
+/// JavaScript). Blocked: no messages either way here, no adds, no presence; the
+/// history stays readable.
+#[component]
+fn BlockButton(other: UserId, blocked: bool) -> impl IntoView {
+    let block = ServerAction::<BlockUser>::new();
+    let unblock = ServerAction::<UnblockUser>::new();
+    let blocked = RwSignal::new(blocked);
+    Effect::new(move |_| {
+        if matches!(block.value().get(), Some(Ok(()))) {
+            blocked.set(true);
+        }
+    });
+    Effect::new(move |_| {
+        if matches!(unblock.value().get(), Some(Ok(()))) {
+            blocked.set(false);
+        }
+    });
+    let error = move || {
+        [block.value().get(), unblock.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(|r| r.err())
+            .map(|e| e.to_string())
+    };
+    view! {
+        <Show
+            when=move || blocked.get()
+            fallback=move || view! {
+                <ActionForm action=block attr:class="mute-form">
+                    <input type="hidden" name="user_id" value=other.to_string() />
+                    <button class="btn btn-ghost btn-small btn-danger" type="submit"
+                        title="No messages, group adds or presence between you">"Block"</button>
+                </ActionForm>
+            }
+        >
+            <ActionForm action=unblock attr:class="mute-form">
+                <input type="hidden" name="user_id" value=other.to_string() />
+                <button class="btn btn-ghost btn-small" type="submit">"Unblock"</button>
+            </ActionForm>
+        </Show>
+        <FormError error />
+    }
+}
+
 /// Group members; the creator can add and remove, everyone can leave.
 /// A `<details>` so it opens and closes without JavaScript.
 #[component]
@@ -87,8 +141,9 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
             refresh_chat_list();
         }
     });
+    let invited = move || matches!(add.value().get(), Some(Ok(MemberAdded::Invited)));
     Effect::new(move |_| {
-        let added = matches!(add.value().get(), Some(Ok(())));
+        let added = matches!(add.value().get(), Some(Ok(MemberAdded::Added)));
         let removed = matches!(remove.value().get(), Some(Ok(())));
         if added || removed {
             if let Some(r) = reload {
@@ -103,7 +158,7 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
     });
     let error = move || {
         [
-            add.value().get(),
+            add.value().get().map(|r| r.map(|_| ())),
             remove.value().get(),
             leave.value().get(),
             rename.value().get(),
@@ -195,6 +250,9 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
                     <button class="btn btn-danger btn-small" type="submit">"Leave group"</button>
                 </ActionForm>
                 <FormError error />
+                {move || invited().then(|| view! {
+                    <p class="form-ok" role="status">"Invited: they join when they accept."</p>
+                })}
             </div>
         </details>
     }
