@@ -150,12 +150,26 @@ async function submitCredentials(
   await submit.click();
 }
 
-/** Signs up a new account and asserts it lands on /chats, signed in. */
-export async function signUp(page: Page, user: string, password: string = PASSWORD): Promise<void> {
+/**
+ * Signs up a new account and asserts it lands on /chats, signed in. Unless `consent` is
+ * false, the account then lets anyone add it to groups (the default since issue 29 is
+ * "People I share a chat with", which turns a stranger's add into an invitation): the
+ * specs that are not about consent put fresh accounts into groups.
+ */
+export async function signUp(page: Page, user: string, password: string = PASSWORD, consent = true): Promise<void> {
   await submitCredentials(page, '/signup', 'Sign up', user, password);
   await expectPath(page, '/chats');
   await waitHydrated(page);
   await expect(signOutButton(page)).toBeVisible();
+  if (consent) {
+    // The page's own cookies; a request without Origin or Sec-Fetch-Site is no browser's
+    // and passes the cross-origin check (src/server/origin.rs).
+    const res = await page.request.post('/api/set_group_adds', {
+      form: { group_adds: 'anyone' },
+      headers: { accept: 'application/json' },
+    });
+    expect(res.status()).toBe(200);
+  }
 }
 
 /** Signs in and asserts it lands on /chats, signed in. */

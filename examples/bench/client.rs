@@ -127,6 +127,14 @@ impl Server {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
             .ok_or("no session cookie")?;
+        // The bench puts fresh accounts into groups: let anyone add them (the default
+        // turns a stranger's add into an invitation).
+        self.post(
+            natter::api::consent::SetGroupAdds::PATH,
+            &[("group_adds", "anyone")],
+            Some(cookie),
+        )
+        .await?;
         Ok(cookie.to_string())
     }
 

@@ -6,7 +6,10 @@ ALTER TABLE users ADD COLUMN group_adds TEXT NOT NULL DEFAULT 'shared'
 
 ALTER TABLE chat_members ADD COLUMN accepted BOOLEAN NOT NULL DEFAULT false;
 UPDATE chat_members SET accepted = true
-WHERE EXISTS (SELECT 1 FROM chats c WHERE c.id = chat_members.chat_id AND c.creator_id = chat_members.user_id)
+-- Group memberships from before consent existed were made under the old rule (anyone
+-- could add anyone) and keep their presence; a direct chat counts once its member wrote.
+WHERE EXISTS (SELECT 1 FROM chats c WHERE c.id = chat_members.chat_id
+              AND (c.creator_id = chat_members.user_id OR c.kind = 'group'))
    OR EXISTS (SELECT 1 FROM messages m
               WHERE m.chat_id = chat_members.chat_id AND m.sender_id = chat_members.user_id);
 

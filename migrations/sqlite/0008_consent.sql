@@ -7,11 +7,14 @@ ALTER TABLE users ADD COLUMN group_adds TEXT NOT NULL DEFAULT 'shared'
     CHECK (group_adds IN ('anyone', 'shared', 'nobody'));
 
 -- A membership is accepted once its member took part by their own action: created the
--- chat, opened the direct chat themselves, sent a message in it, or accepted an
--- invitation. Online state and last seen travel only between accepted members.
+-- chat, opened the direct chat themselves, sent a message in it, accepted an
+-- invitation, or was added to a group under their own setting. Online state and last seen travel only between accepted members.
 ALTER TABLE chat_members ADD COLUMN accepted INTEGER NOT NULL DEFAULT 0;
 UPDATE chat_members SET accepted = 1
-WHERE EXISTS (SELECT 1 FROM chats c WHERE c.id = chat_members.chat_id AND c.creator_id = chat_members.user_id)
+-- Group memberships from before consent existed were made under the old rule (anyone
+-- could add anyone) and keep their presence; a direct chat counts once its member wrote.
+WHERE EXISTS (SELECT 1 FROM chats c WHERE c.id = chat_members.chat_id
+              AND (c.creator_id = chat_members.user_id OR c.kind = 'group'))
    OR EXISTS (SELECT 1 FROM messages m
               WHERE m.chat_id = chat_members.chat_id AND m.sender_id = chat_members.user_id);
 

@@ -4,9 +4,11 @@
 //!
 //! Accepted: a membership counts as accepted once its member took part by their own
 //! action — created the chat, opened the direct chat themselves (the new-chat form),
-//! sent a message in it, or accepted an invitation to it. Being added by someone else
-//! does not count. Online state and last seen travel only between two people who both
-//! accepted the same chat, and never across a block.
+//! sent a message in it, or accepted an invitation to it — or was added to a group
+//! under their own "who can add me" setting (the setting is their consent). Being the
+//! other person of a direct chat someone else opened does not count until one writes.
+//! Online state and last seen travel only between two people who both accepted the same
+//! chat, and never across a block.
 
 use super::chat::log_publish;
 use super::db::Added;

@@ -148,8 +148,10 @@ impl Store {
             .await?;
             for user in std::iter::once(&creator).chain(members.iter().filter(|m| **m != creator)) {
                 sqlx::query(
-                    "INSERT INTO chat_members (chat_id, user_id, joined_at) VALUES ($1, $2, $3)
-                     ON CONFLICT DO NOTHING",
+                    // Accepted: the creator by creating it, the others because their
+                    // own setting let the creator add them (else they were invited).
+                    "INSERT INTO chat_members (chat_id, user_id, joined_at, accepted)
+                     VALUES ($1, $2, $3, TRUE) ON CONFLICT DO NOTHING",
                 )
                 .bind(id)
                 .bind(*user)

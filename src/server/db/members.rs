@@ -157,8 +157,10 @@ impl Store {
         let now = now_ms();
         let added = change_chat!(self, chat, NEXT_MEMBERS_CHANGE, |_change, _last_seq| {
             sqlx::query(
-                "INSERT INTO chat_members (chat_id, user_id, joined_at, last_read_seq)
-                 SELECT id, $1, $2, 0 FROM chats
+                // Accepted: the member's own setting allowed the add, or they accepted
+                // an invitation (anyone else is invited instead).
+                "INSERT INTO chat_members (chat_id, user_id, joined_at, last_read_seq, accepted)
+                 SELECT id, $1, $2, 0, TRUE FROM chats
                  WHERE id = $3 AND kind = 'group'
                    AND (SELECT COUNT(*) FROM chat_members WHERE chat_id = $3) < $4
                  ON CONFLICT DO NOTHING",
