@@ -180,10 +180,7 @@ impl<'a> Cx<'a> {
     /// skipped (with a loop) and shown as typed.
     fn blocks(&self, events: &mut Events<'a>, depth: usize) -> Vec<Block> {
         let mut out = Vec::new();
-        loop {
-            let Some((next, _)) = events.peek() else {
-                break;
-            };
+        while let Some((next, _)) = events.peek() {
             if is_inline(next) {
                 // A tight list item's text.
                 out.push(Block::Para(self.inlines(events, true, depth, true)));
