@@ -2,12 +2,17 @@
 //! PostgreSQL. Search: word-start matching of every query word, only the reader's
 //! chats, newest first in pages, kept in step with edits and deletes, and query text
 //! that is only ever words. Reactions: idempotent, members only, capped, and each
-//! change takes a change number.
+//! change takes a change number. Hostile bodies (issue 29): the deepest Markdown of
+//! the size limit, sent, listed and rendered through a real server, which stays up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use natter::model::{SearchPage, User, SEARCH_PAGE_SIZE};
+use common::server::{send, start, Client, TestServer};
+use leptos::server_fn::ServerFn;
+use natter::api::chats::ListChats;
+use natter::model::protocol::ServerFrame;
+use natter::model::{ChatId, ChatSummary, SearchPage, User, SEARCH_PAGE_SIZE};
 use natter::server::db::{NewMessage, Store};
 
 async fn user(store: &Store, name: &str) -> User {
@@ -341,4 +346,107 @@ async fn the_chat_list_marks_unread_mentions_and_mutes() {
     );
     let outsider = user(s, "eve").await;
     assert!(!s.set_muted(group, outsider.id, true).await.unwrap());
+}
+
+/// Sends `body` and waits for its ack (an error frame fails the test).
+async fn send_acked(client: &mut Client, chat: ChatId, id: &str, body: &str) {
+    client.send(&send(chat, id, body)).await;
+    loop {
+        match client.next().await {
+            ServerFrame::Ack { client_id, .. } if client_id == id => return,
+            ServerFrame::Error { .. } => panic!("{id} refused"),
+            _ => continue,
+        }
+    }
+}
+
+/// `list_chats` as the owner of `cookie`, over HTTP as the client calls it.
+async fn list_chats_http(s: &TestServer, cookie: &str) -> Vec<ChatSummary> {
+    let res = reqwest::Client::new()
+        .post(format!("{}{}", s.origin, ListChats::PATH))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .header("cookie", cookie)
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    serde_json::from_str(&res.text().await.unwrap()).unwrap()
+}
+
+async fn get_page(s: &TestServer, path: &str, cookie: &str) -> (u16, String) {
+    let res = reqwest::Client::new()
+        .get(format!("{}{path}", s.origin))
+        .header("accept", "text/html")
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// Issue 29: 3 990 `>` and a mention once overflowed the server's stack when the
+/// mentioned person's chat list was built, and again at every restart. Every deep body
+/// here is stored, listed for the person it mentions, and rendered into the chat's page
+/// on the server (on this test's thread, whose stack is a Tokio worker's size); the
+/// server answers afterwards.
+#[tokio::test]
+async fn the_deepest_bodies_are_listed_and_rendered_and_the_server_stays_up() {
+    let s = start().await;
+    let alice = s.sign_up("alice").await;
+    let bob = s.sign_up("bob").await;
+    let chat = s.create_chat(&alice, "bob", "").await;
+    let mut client = s.connect(&alice).await;
+    let fill = |piece: &str, tail: &str| {
+        let n = (4000 - tail.chars().count()) / piece.chars().count();
+        piece.repeat(n) + tail
+    };
+    // Lists nested by indentation, one level a line, as deep as the size allows.
+    let mut nested_list = String::new();
+    for level in 0.. {
+        let line = format!("{}- `x` @bob\n", "  ".repeat(level));
+        if nested_list.len() + line.len() > 4000 {
+            break;
+        }
+        nested_list.push_str(&line);
+    }
+    let bodies = [
+        fill(">", " @bob"),
+        fill("> ", "@bob"),
+        fill("- ", "@bob"),
+        fill("1. ", "@bob"),
+        fill("> - *", "@bob"),
+        fill("*_", " @bob"),
+        fill("[", " @bob"),
+        fill("`", " @bob"),
+        fill("&amp;", " @bob"),
+        nested_list,
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        assert!(body.chars().count() <= 4000);
+        send_acked(&mut client, chat, &format!("deep{i}"), body).await;
+    }
+
+    // The chat list reads every unread message that mentions bob.
+    let list = list_chats_http(&s, &bob).await;
+    let entry = list.iter().find(|c| c.id == chat).unwrap();
+    assert!(entry.mentioned, "{entry:?}");
+    assert_eq!(entry.unread, bodies.len() as i64);
+
+    // The server renders the chat with every body in it, for both.
+    for cookie in [&bob, &alice] {
+        let (status, page) = get_page(&s, &format!("/chats/{}", chat.0), cookie).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("<blockquote>"), "quotes render");
+        assert!(page.contains("<ul><li>"), "lists render");
+        assert!(page.contains("<code>x</code>"), "with code inside");
+    }
+
+    // Still up: health, a normal send, the list.
+    let (status, _) = get_page(&s, "/healthz", &bob).await;
+    assert_eq!(status, 200);
+    send_acked(&mut client, chat, "after", "still here").await;
+    let list = list_chats_http(&s, &bob).await;
+    assert_eq!(list.iter().find(|c| c.id == chat).unwrap().last_seq, 11);
 }

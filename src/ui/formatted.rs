@@ -1,5 +1,8 @@
 //! A message body as view nodes, from the tree `model::markup` parses. Every string is
-//! a text node; the only attribute taken from a message is a link's checked `href`.
+//! a text node; the only attributes taken from a message are a link's checked `href`
+//! and a numbered list's first number. The functions here call each other once per
+//! level of the tree, which the parser bounds (`markup::MAX_DEPTH`), so a sender cannot
+//! choose how deep they go.
 
 use crate::model::markup::{self, Block, Inline};
 use leptos::prelude::*;
@@ -26,8 +29,27 @@ fn block(b: Block) -> AnyView {
             let inner: Vec<AnyView> = blocks.into_iter().map(block).collect();
             view! { <blockquote>{inner}</blockquote> }.into_any()
         }
+        Block::List { start, items } => {
+            let items: Vec<AnyView> = items.into_iter().map(item).collect();
+            match start {
+                Some(n) => view! { <ol start=n.to_string()>{items}</ol> }.into_any(),
+                None => view! { <ul>{items}</ul> }.into_any(),
+            }
+        }
         Block::Code(text) => view! { <pre><code>{text}</code></pre> }.into_any(),
     }
+}
+
+/// A list item: a lone paragraph's text directly in the `<li>` (a tight item), else
+/// its blocks.
+fn item(mut blocks: Vec<Block>) -> AnyView {
+    if let [Block::Para(_)] = blocks.as_slice() {
+        if let Some(Block::Para(inlines)) = blocks.pop() {
+            return view! { <li>{inlines_view(inlines)}</li> }.into_any();
+        }
+    }
+    let inner: Vec<AnyView> = blocks.into_iter().map(block).collect();
+    view! { <li>{inner}</li> }.into_any()
 }
 
 fn inlines_view(list: Vec<Inline>) -> Vec<AnyView> {
@@ -50,5 +72,45 @@ fn inline(i: Inline) -> AnyView {
             view! { <span class=class>"@"{name}</span> }.into_any()
         }
         Inline::Break => view! { <br /> }.into_any(),
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::formatted;
+    use crate::model::markup::tests::{fastest, worst_bodies};
+    use leptos::prelude::RenderHtml;
+    use std::time::Duration;
+
+    fn html(body: &str) -> String {
+        formatted(body, "name").to_html()
+    }
+
+    #[test]
+    fn lists_render_as_lists() {
+        let out = html("- a `b`\n- @name\n\n3. x\n4. <i>y</i>");
+        for part in [
+            "<ul><li>a <code>b</code>",
+            "<span class=\"mention mention-me\">@",
+            "<ol start=\"3\"><li>x",
+            "&lt;i&gt;",
+        ] {
+            assert!(out.contains(part), "{part} not in {out}");
+        }
+        assert!(!out.contains("<i>"), "{out}");
+    }
+
+    /// The deepest bodies render on a test thread's stack (as small as a Tokio
+    /// worker's), quickly.
+    #[test]
+    fn worst_bodies_render_without_overflow() {
+        for body in worst_bodies() {
+            let (out, took) = fastest(|| html(&body));
+            assert!(out.contains("msg-body"), "{out:.200}");
+            assert!(
+                took < Duration::from_millis(100),
+                "{took:?} for {body:.60}…"
+            );
+        }
     }
 }
