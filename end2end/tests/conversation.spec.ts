@@ -53,6 +53,32 @@ test('formatting shows live for both people, and link tricks stay text', async (
   expect(dialogs).toEqual([]);
 });
 
+test('lists render live and after a reload; the deepest quote is text and breaks nothing', async ({ openPage }) => {
+  const { b, pageA, pageB } = await openDm(openPage);
+  await type(pageA, '- one\n- `two`\n\n3. third\n4. fourth');
+  // Issue 29: 3 994 '>' and a mention once stopped the server (stack overflow) when the
+  // mentioned person's chat list was built; now deeper nesting is shown as typed.
+  const deep = `${'>'.repeat(3994 - b.length)} @${b}`;
+  await type(pageA, deep);
+  await type(pageA, 'still here');
+  for (const page of [pageA, pageB]) {
+    const log = messageLog(page);
+    await expect(log.locator('ul > li', { hasText: 'one' })).toBeVisible();
+    await expect(log.locator('ul > li code')).toHaveText('two');
+    await expect(log.locator('ol[start="3"] > li').nth(1)).toHaveText('fourth');
+    await expect(log).toContainText('still here');
+    await expect(log.locator('blockquote blockquote blockquote')).not.toHaveCount(0);
+  }
+  await pageB.reload();
+  await waitHydrated(pageB);
+  await expect(messageLog(pageB).locator('ul > li code')).toHaveText('two');
+  await expect(messageLog(pageB).locator('.mention-me').last()).toHaveText(`@${b}`);
+  await pageB.goto('/chats');
+  await waitHydrated(pageB);
+  // The chat list (which parses the mentions) is served and shows the newest message.
+  await expect(pageB.getByText('still here').first()).toBeVisible();
+});
+
 test('search finds a message far back in history and opens the chat at it', async ({ openPage }) => {
   const { a, pageA, pageB, chat } = await openDm(openPage);
   const chatId = chat.split('/').pop() as string;
