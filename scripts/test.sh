@@ -35,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 NATTER_TEST_PG="$(bash scripts/pg.sh start "$PG_DIR/pg")"
-NATTER_TEST_PG="$NATTER_TEST_PG" cargo test --features ssr --test storage --test conversation --test http --test ws --test sse --test cluster --test fault
+NATTER_TEST_PG="$NATTER_TEST_PG" cargo test --features ssr --test storage --test conversation --test http --test ws --test sse --test cluster --test fault --test injection --test hostile --test consent
 bash scripts/pg.sh stop "$PG_DIR/pg"
 
 step "benchmark smoke: every scenario once at a tiny size (figures: BENCHMARKS.md)"

@@ -58,6 +58,48 @@ impl AppError {
     pub fn chat_not_found() -> Self {
         AppError::NotFound("Chat".into())
     }
+
+    /// This error as a page may show it when it came in the page's address rather than
+    /// from the server: a form posted without JavaScript gets its error back in the
+    /// redirect's query (`?__path=…&__err=…`, base64 JSON), and so can any link anyone
+    /// writes. The kinds with fixed messages stay; a message that carries text is kept
+    /// only if it is one of the server's own fixed ones, else it becomes a generic one,
+    /// so no link can put chosen words into a form's error box.
+    pub fn from_address(self) -> Self {
+        match self {
+            AppError::Invalid(m) | AppError::Conflict(m) if is_fixed_message(&m) => {
+                AppError::Invalid(m)
+            }
+            AppError::NotFound(m) if ["Chat", "Message", "Member"].contains(&m.as_str()) => {
+                AppError::NotFound(m)
+            }
+            AppError::Invalid(_)
+            | AppError::Conflict(_)
+            | AppError::NotFound(_)
+            | AppError::Transport(_) => AppError::Invalid(ADDRESS_ERROR.into()),
+            fixed => fixed,
+        }
+    }
+}
+
+/// What a form shows for an error from its address that is not a known fixed message.
+pub const ADDRESS_ERROR: &str = "That did not work. Please check what you entered and try again.";
+
+/// The fixed messages of `Invalid` and `Conflict` that a plain form post can get back:
+/// the input rules, and the few the server states in words of its own.
+fn is_fixed_message(m: &str) -> bool {
+    const SERVER: [&str; 6] = [
+        "That username is taken",
+        "The current password is wrong",
+        "The password is wrong",
+        "A group needs a title",
+        "Add someone other than yourself",
+        "Message is empty",
+    ];
+    SERVER.contains(&m)
+        || super::validate::fixed_rule_messages()
+            .iter()
+            .any(|r| r == m)
 }
 
 impl leptos::server_fn::error::FromServerFnError for AppError {
@@ -71,6 +113,44 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
             }
             E::Request(msg) | E::Response(msg) => AppError::Transport(msg),
             _ => AppError::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::validate;
+
+    #[test]
+    fn an_address_keeps_only_the_servers_own_messages() {
+        let chosen = "Your account is locked: call +1 555 0100";
+        for e in [
+            AppError::Invalid(chosen.into()),
+            AppError::Conflict(chosen.into()),
+            AppError::NotFound(chosen.into()),
+            AppError::Transport(chosen.into()),
+        ] {
+            let shown = e.from_address().to_string();
+            assert!(!shown.contains("555"), "{shown}");
+            assert_eq!(shown, ADDRESS_ERROR);
+        }
+        // The server's own answers to a plain form post survive the trip.
+        let genuine = [
+            validate::username("a").unwrap_err(),
+            validate::username("a b!").unwrap_err(),
+            validate::password("short").unwrap_err(),
+            validate::password(&"x".repeat(validate::PASSWORD_MAX + 1)).unwrap_err(),
+            validate::title(&"x".repeat(validate::TITLE_MAX + 1)).unwrap_err(),
+            validate::member_list(" , ").unwrap_err(),
+            AppError::Conflict("That username is taken".into()),
+            AppError::BadCredentials,
+            AppError::RateLimited,
+            AppError::chat_not_found(),
+        ];
+        for e in genuine {
+            let text = e.to_string();
+            assert_eq!(e.from_address().to_string(), text);
         }
     }
 }

@@ -12,22 +12,55 @@ pub const TITLE_MAX: usize = 100;
 pub const GROUP_MAX_MEMBERS: usize = 200;
 pub const CLIENT_ID_MAX: usize = 64;
 
+const USERNAME_CHARS_RULE: &str = "Username may only contain a–z, 0–9, '_', '.' and '-'";
+const NO_MEMBERS_RULE: &str = "Add at least one member";
+
+fn username_length_rule() -> String {
+    format!("Username must be {USERNAME_MIN}–{USERNAME_MAX} characters")
+}
+
+fn password_min_rule() -> String {
+    format!("Password must be at least {PASSWORD_MIN} characters")
+}
+
+fn password_max_rule() -> String {
+    format!("Password must be at most {PASSWORD_MAX} characters")
+}
+
+fn title_max_rule() -> String {
+    format!("Title must be at most {TITLE_MAX} characters")
+}
+
+fn group_max_rule() -> String {
+    format!("A group can have at most {GROUP_MAX_MEMBERS} members")
+}
+
+/// The form rules' messages that carry nothing of the input: the ones a page may show
+/// when its error came in its address (see [`AppError::from_address`]).
+pub fn fixed_rule_messages() -> [String; 7] {
+    [
+        username_length_rule(),
+        USERNAME_CHARS_RULE.to_string(),
+        password_min_rule(),
+        password_max_rule(),
+        title_max_rule(),
+        NO_MEMBERS_RULE.to_string(),
+        group_max_rule(),
+    ]
+}
+
 /// Normalises (trim, lower-case) and checks a username: 3–32 of `[a-z0-9_.-]`.
 pub fn username(raw: &str) -> Result<String, AppError> {
     let name = raw.trim().to_lowercase();
     let len = name.chars().count();
     if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
-        return Err(AppError::invalid(format!(
-            "Username must be {USERNAME_MIN}–{USERNAME_MAX} characters"
-        )));
+        return Err(AppError::invalid(username_length_rule()));
     }
     if !name
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
     {
-        return Err(AppError::invalid(
-            "Username may only contain a–z, 0–9, '_', '.' and '-'",
-        ));
+        return Err(AppError::invalid(USERNAME_CHARS_RULE));
     }
     Ok(name)
 }
@@ -36,14 +69,10 @@ pub fn username(raw: &str) -> Result<String, AppError> {
 pub fn password(raw: &str) -> Result<(), AppError> {
     let len = raw.chars().count();
     if len < PASSWORD_MIN {
-        return Err(AppError::invalid(format!(
-            "Password must be at least {PASSWORD_MIN} characters"
-        )));
+        return Err(AppError::invalid(password_min_rule()));
     }
     if len > PASSWORD_MAX {
-        return Err(AppError::invalid(format!(
-            "Password must be at most {PASSWORD_MAX} characters"
-        )));
+        return Err(AppError::invalid(password_max_rule()));
     }
     Ok(())
 }
@@ -96,9 +125,7 @@ pub fn title(raw: &str) -> Result<Option<String>, AppError> {
         return Ok(None);
     }
     if t.chars().count() > TITLE_MAX {
-        return Err(AppError::invalid(format!(
-            "Title must be at most {TITLE_MAX} characters"
-        )));
+        return Err(AppError::invalid(title_max_rule()));
     }
     refuse_control(t, false, "Title")?;
     Ok(Some(t.to_string()))
@@ -123,12 +150,10 @@ pub fn member_list(raw: &str) -> Result<Vec<String>, AppError> {
         }
     }
     if names.is_empty() {
-        return Err(AppError::invalid("Add at least one member"));
+        return Err(AppError::invalid(NO_MEMBERS_RULE));
     }
     if names.len() > GROUP_MAX_MEMBERS {
-        return Err(AppError::invalid(format!(
-            "A group can have at most {GROUP_MAX_MEMBERS} members"
-        )));
+        return Err(AppError::invalid(group_max_rule()));
     }
     Ok(names)
 }

@@ -1,36 +1,24 @@
 //! `/account`: change the password, sign out everywhere, delete the account; who may
 //! add me to groups and whom I blocked. Plain forms: they work without JavaScript too.
 
-use super::auth::FormError;
+use super::auth::{action_error, FormError};
+use super::title::PageTitle;
 use crate::api::account::{ChangePassword, DeleteAccount, SignOutEverywhere};
 use crate::api::consent::{consent_settings, SetGroupAdds, UnblockUser};
 use crate::model::validate::PASSWORD_MIN;
 use crate::model::{Consent, GroupAdds};
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
     let everywhere = ServerAction::<SignOutEverywhere>::new();
     let delete = ServerAction::<DeleteAccount>::new();
-    let delete_error = move || {
-        delete
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.to_string())
-    };
-    let change_error = move || {
-        change
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.to_string())
-    };
+    let delete_error = move || action_error(*delete).map(|e| e.to_string());
+    let change_error = move || action_error(*change).map(|e| e.to_string());
     let changed = move || matches!(change.value().get(), Some(Ok(())));
     view! {
-        <Title text="Account" />
+        <PageTitle text="Account" />
         <main class="auth">
             <div class="auth-card">
                 <h1 class="auth-title">"Your account"</h1>

@@ -1,22 +1,17 @@
 //! The sign-in and sign-up pages.
 
+use super::title::PageTitle;
 use crate::api::auth::{SignIn, SignUp};
 use crate::model::validate::{PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN};
+use crate::model::AppError;
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
-    let error = move || {
-        action
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.to_string())
-    };
+    let error = move || action_error(*action).map(|e| e.to_string());
     view! {
-        <Title text="Sign in" />
+        <PageTitle text="Sign in" />
         <main class="auth">
             <div class="auth-card">
                 <h1 class="brand">"natter"</h1>
@@ -37,15 +32,9 @@ pub fn LoginPage() -> impl IntoView {
 #[component]
 pub fn SignupPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
-    let error = move || {
-        action
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.to_string())
-    };
+    let error = move || action_error(*action).map(|e| e.to_string());
     view! {
-        <Title text="Sign up" />
+        <PageTitle text="Sign up" />
         <main class="auth">
             <div class="auth-card">
                 <h1 class="brand">"natter"</h1>
@@ -101,4 +90,22 @@ fn Credentials(new_password: bool) -> impl IntoView {
 #[component]
 pub fn FormError(error: impl Fn() -> Option<String> + Send + Sync + 'static) -> impl IntoView {
     move || error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })
+}
+
+/// The error a form shows: the server's answer to what this page sent or, before the
+/// page has sent anything, the one the router read from the page's address (where a
+/// form posted without JavaScript gets its error back, and where any link can put one):
+/// that one shows only the server's own fixed messages ([`AppError::from_address`]).
+pub fn action_error<I, O>(action: Action<I, Result<O, AppError>>) -> Option<AppError>
+where
+    I: Send + Sync + 'static,
+    O: Clone + Send + Sync + 'static,
+{
+    let err = action.value().get().and_then(Result::err)?;
+    // `version` counts the answers this page has received: 0 means the address's.
+    Some(if action.version().get() == 0 {
+        err.from_address()
+    } else {
+        err
+    })
 }

@@ -7,12 +7,12 @@ use super::layout::refresh_chat_list;
 use super::live::{self, use_live, Live};
 use super::message::{MessageActions, MessageView};
 use super::time::{now_ms, DaySeparator};
+use super::title::PageTitle;
 use crate::api::messages::{newer_messages, older_messages, open_chat};
 use crate::model::protocol::{ServerFrame, TYPING_TTL_MS};
 use crate::model::{AppError, ChatId, ChatKind, ChatView, Message, UserId};
 use leptos::html;
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 mod header;
@@ -74,7 +74,7 @@ fn ChatError(err: AppError) -> impl IntoView {
         other => ("Could not open this chat", other.to_string()),
     };
     view! {
-        <Title text=title />
+        <PageTitle text=title />
         <div class="placeholder">
             <h2>{title}</h2>
             <p>{text}</p>
@@ -242,7 +242,7 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
         move |_| doc_title.set(title.get())
     });
     view! {
-        <Title text=move || doc_title.get() />
+        <PageTitle text=move || doc_title.get() />
         <ChatHeader chat=chat.clone() me=me.id title blocked />
         <div class="log" role="log" aria-label="Messages" node_ref=log_ref
             on:scroll=move |_| {

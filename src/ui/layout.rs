@@ -5,12 +5,12 @@ use super::live::{self, Live, Status, Transport};
 use super::notify::{self, NotifyButton};
 use super::search::message_href;
 use super::time::Time;
+use super::title::PageTitle;
 use crate::api::auth::{current_user, SignOut};
 use crate::api::chats::list_chats;
 use crate::model::protocol::ServerFrame;
 use crate::model::{markup, snippet, ChatKind, ChatSummary, UserId};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::{use_location, use_navigate};
 
@@ -343,7 +343,7 @@ pub fn Avatar(name: String, #[prop(optional)] group: bool) -> impl IntoView {
 #[component]
 pub fn NoChat() -> impl IntoView {
     view! {
-        <Title text="Chats" />
+        <PageTitle text="Chats" />
         <div class="placeholder">
             <p>"Select a chat or start a new one"</p>
         </div>

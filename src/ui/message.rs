@@ -2,6 +2,7 @@
 //! react for everyone, edit and delete for the author. The body is formatted by
 //! [`super::formatted`]: text nodes and checked links, never HTML.
 
+use super::auth::action_error;
 use super::formatted::formatted;
 use super::search::message_href;
 use super::time::Time;
@@ -84,12 +85,9 @@ impl MessageActions {
     pub fn error(&self) -> impl Fn() -> Option<String> + Send + Sync + 'static {
         let (edit, delete, react) = (self.edit, self.delete, self.react);
         move || {
-            delete
-                .value()
-                .get()
-                .and_then(|r| r.err())
-                .or_else(|| edit.value().get().and_then(|r| r.err()))
-                .or_else(|| react.value().get().and_then(|r| r.err()))
+            action_error(*delete)
+                .or_else(|| action_error(*edit))
+                .or_else(|| action_error(*react))
                 .map(|e| e.to_string())
         }
     }

@@ -11,6 +11,7 @@
 //! - [`search`][]: `/search` and the sidebar's search box.
 //! - [`composer`][]: the message box.
 //! - [`live`][]: the browser's WebSocket client (reconnect, outbox, resume).
+//! - [`title`][]: the document's title, escaped where the server writes it.
 //! - [`notify`][]: browser notifications (direct messages, mentions; asked on a click).
 
 mod account;
@@ -27,11 +28,13 @@ mod new_chat;
 mod notify;
 mod search;
 mod time;
+mod title;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
+use title::{PageTitle, SiteTitle};
 
 /// The HTML document around the app (server only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -77,7 +80,7 @@ pub fn App() -> impl IntoView {
     });
     view! {
         <Stylesheet id="leptos" href="/pkg/natter.css" />
-        <Title formatter=|t: String| if t.is_empty() { "natter".to_string() } else { format!("{t} · natter") } />
+        <SiteTitle />
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=Home ssr=SsrMode::Async />
@@ -110,7 +113,7 @@ fn NotFound() -> impl IntoView {
         res.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
-        <Title text="Not found" />
+        <PageTitle text="Not found" />
         <main class="page">
             <div class="placeholder">
                 <h2>"Page not found"</h2>

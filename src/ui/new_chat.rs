@@ -1,28 +1,22 @@
 //! `/chats/new`: start a direct chat or a group.
 
-use super::auth::FormError;
+use super::auth::{action_error, FormError};
 use super::layout::refresh_chat_list;
+use super::title::PageTitle;
 use crate::api::chats::CreateChat;
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 #[component]
 pub fn NewChat() -> impl IntoView {
     let action = ServerAction::<CreateChat>::new();
-    let error = move || {
-        action
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.to_string())
-    };
+    let error = move || action_error(*action).map(|e| e.to_string());
     Effect::new(move |_| {
         if matches!(action.value().get(), Some(Ok(_))) {
             refresh_chat_list();
         }
     });
     view! {
-        <Title text="New chat" />
+        <PageTitle text="New chat" />
         <header class="conv-header">
             <a class="back" href="/chats" aria-label="Back to chats">"←"</a>
             <div class="conv-heading"><h2 class="conv-title">"New chat"</h2></div>

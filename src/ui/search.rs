@@ -3,10 +3,10 @@
 //! JavaScript it is a plain GET form.
 
 use super::time::Time;
+use super::title::PageTitle;
 use crate::api::search::search_messages;
 use crate::model::{MessageId, SearchHit};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::{use_location, use_query_map};
 
@@ -52,7 +52,7 @@ pub fn SearchPage() -> impl IntoView {
         |(q, before)| search_messages(q, before),
     );
     view! {
-        <Title text="Search" />
+        <PageTitle text="Search" />
         <section class="search-page" aria-labelledby="search-title">
             <h2 id="search-title">
                 {move || {
