@@ -792,13 +792,13 @@ async fn sign_in_and_sign_up_floods_are_refused_with_429() {
 
     // Guessing user0's password from one network: 5 tries for that username, then even
     // the right password is refused *there*; an unknown name is treated the same.
-    for name in ["user0", "nobody"] {
+    for (k, name) in ["user0", "nobody"].into_iter().enumerate() {
         for i in 0..5u8 {
             let r = h
                 .send(from_ip(
                     SignIn::PATH,
                     &[("username", name), ("password", "wrong-guess")],
-                    [10, 1, 0, 1],
+                    [10, 1, k as u8, 1],
                 ))
                 .await;
             assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name} try {i}");
@@ -807,7 +807,7 @@ async fn sign_in_and_sign_up_floods_are_refused_with_429() {
             .send(from_ip(
                 SignIn::PATH,
                 &[("username", name), password],
-                [10, 1, 0, 1],
+                [10, 1, k as u8, 1],
             ))
             .await;
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{name}");
