@@ -465,10 +465,7 @@ async fn the_chat_list_finds_a_mention_by_index_whatever_the_unread_count() {
                 .any(|d| d.contains("SEARCH n USING COVERING INDEX mentions_user")),
             "{plan:#?}"
         );
-        assert!(
-            !plan.iter().any(|d| d.starts_with("SCAN n")),
-            "{plan:#?}"
-        );
+        assert!(!plan.iter().any(|d| d.starts_with("SCAN n")), "{plan:#?}");
     }
 }
 
