@@ -449,4 +449,165 @@ async fn the_deepest_bodies_are_listed_and_rendered_and_the_server_stays_up() {
     send_acked(&mut client, chat, "after", "still here").await;
     let list = list_chats_http(&s, &bob).await;
     assert_eq!(list.iter().find(|c| c.id == chat).unwrap().last_seq, 11);
+/// Whether `chat` is marked as mentioning `reader` in their chat list.
+async fn mentioned(s: &Store, reader: &User, chat: natter::model::ChatId) -> bool {
+    let list = s.list_chats(reader.id).await.unwrap();
+    list.into_iter().find(|x| x.id == chat).unwrap().mentioned
+}
+
+/// Runs `sql` on the test database directly (what a migration leaves behind, for the
+/// backfill test).
+async fn raw_sql(url: &str, sql: &str) {
+    use sqlx::Connection;
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    if url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+    }
+}
+
+/// Issue 29: mentions are recorded when a message is stored (the chat list no longer
+/// parses unread messages), and kept in step with edits and deletes.
+#[tokio::test]
+async fn recorded_mentions_follow_edits_deletes_reads_and_membership() {
+    let db = common::test_db().await;
+    let s = &db.store;
+    let (a, b, c) = (
+        user(s, "alice").await,
+        user(s, "bob").await,
+        user(s, "carol").await,
+    );
+    let group = s.create_group(a.id, Some("Two"), &[b.id]).await.unwrap();
+
+    // In code it is not a mention; an edit that makes it one marks it, an edit that
+    // takes it out unmarks it, and so does a delete.
+    let (m, _) = s
+        .insert_message(group, a.id, "m1", "type `@bob` to ping")
+        .await
+        .unwrap();
+    assert!(!mentioned(s, &b, group).await, "a name in code");
+    s.edit_message(m.id, a.id, "ping @bob").await.unwrap();
+    assert!(mentioned(s, &b, group).await, "added by an edit");
+    s.edit_message(m.id, a.id, "ping nobody").await.unwrap();
+    assert!(!mentioned(s, &b, group).await, "removed by an edit");
+    s.edit_message(m.id, a.id, "ping @bob again").await.unwrap();
+    assert!(mentioned(s, &b, group).await);
+    s.delete_message(m.id, a.id).await.unwrap();
+    assert!(!mentioned(s, &b, group).await, "gone with the message");
+
+    // Only members are recorded: carol, added after a message named her, is not
+    // marked by it (nor is anyone by a name that is nobody's); nor is a sender by
+    // their own name.
+    s.insert_message(group, a.id, "m2", "@carol @nobody @alice")
+        .await
+        .unwrap();
+    s.add_member(group, c.id, 10).await.unwrap();
+    assert!(!mentioned(s, &c, group).await, "not a member when named");
+    assert!(!mentioned(s, &a, group).await, "one's own name");
+    let (m3, _) = s
+        .insert_message(group, a.id, "m3", "welcome **@carol**")
+        .await
+        .unwrap();
+    assert!(mentioned(s, &c, group).await);
+
+    // Reading clears the mark; a later mention sets it again.
+    s.mark_read(group, c.id, m3.seq).await.unwrap();
+    assert!(!mentioned(s, &c, group).await, "read");
+
+    // The batch writer records them too, for each message of a batch.
+    let batch: Vec<NewMessage> = [(b.id, "b1", "hi all"), (b.id, "b2", "> @carol look")]
+        .into_iter()
+        .map(|(sender, client, body)| NewMessage {
+            chat: group,
+            sender,
+            client_id: client.into(),
+            body: body.into(),
+            reply: None,
+        })
+        .collect();
+    for stored in s.insert_messages(&batch).await.unwrap() {
+        stored.unwrap();
+    }
+    assert!(mentioned(s, &c, group).await, "a batch's mention");
+    assert!(!mentioned(s, &a, group).await);
+}
+
+/// Issue 29: the chat list's cost does not grow with the unread mentions. 3 000
+/// unread messages that mention the reader, from a stranger in a direct chat (the
+/// attack): the list still marks the mention, and on SQLite its query looks it up with
+/// one search of the `mentions_user` index rather than scanning messages or mentions.
+/// (Not a timing assertion; BENCHMARKS.md has the figure.)
+#[tokio::test]
+async fn the_chat_list_finds_a_mention_by_index_whatever_the_unread_count() {
+    let db = common::test_db().await;
+    let s = &db.store;
+    let (eve, bob) = (user(s, "eve").await, user(s, "bob").await);
+    let (dm, _) = s.find_or_create_dm(eve.id, bob.id).await.unwrap();
+    for part in 0..12 {
+        let batch: Vec<NewMessage> = (0..250)
+            .map(|i| NewMessage {
+                chat: dm,
+                sender: eve.id,
+                client_id: format!("e{part}-{i}"),
+                body: format!("{} @bob", ">".repeat(20)),
+                reply: None,
+            })
+            .collect();
+        for stored in s.insert_messages(&batch).await.unwrap() {
+            stored.unwrap();
+        }
+    }
+    let list = s.list_chats(bob.id).await.unwrap();
+    assert_eq!(list[0].unread, 3000);
+    assert!(list[0].mentioned);
+
+    let plan = s.chat_list_plan(bob.id).await.unwrap();
+    if !common::on_postgres() {
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("SEARCH n USING COVERING INDEX mentions_user")),
+            "{plan:#?}"
+        );
+        assert!(!plan.iter().any(|d| d.starts_with("SCAN n")), "{plan:#?}");
+    }
+}
+
+/// Issue 29: messages stored before the `mentions` table existed get their rows at the
+/// next start (a one-time pass in Rust: only the parser tells a mention from a name in
+/// code), and the pass is not repeated.
+#[tokio::test]
+async fn mentions_stored_before_the_table_are_backfilled_at_start() {
+    let db = common::test_db().await;
+    let s = &db.store;
+    let (a, b) = (user(s, "alice").await, user(s, "bob").await);
+    let (dm, _) = s.find_or_create_dm(a.id, b.id).await.unwrap();
+    let (coded, _) = s
+        .insert_message(dm, a.id, "c1", "`@bob` is code")
+        .await
+        .unwrap();
+    assert!(!mentioned(s, &b, dm).await);
+    let (m, _) = s.insert_message(dm, a.id, "c2", "hi @bob").await.unwrap();
+    s.mark_read(dm, b.id, coded.seq).await.unwrap();
+    assert!(mentioned(s, &b, dm).await);
+
+    // As the migration leaves an old database: no rows, the pass pending.
+    raw_sql(
+        &db.url,
+        "DELETE FROM mentions; INSERT INTO pending_backfills (name) VALUES ('mentions')",
+    )
+    .await;
+    assert!(!mentioned(s, &b, dm).await, "the rows are gone");
+    let again = common::connect_db(&db.url).await;
+    assert!(mentioned(&again.store, &b, dm).await, "backfilled");
+    again.store.mark_read(dm, b.id, m.seq).await.unwrap();
+    assert!(!mentioned(&again.store, &b, dm).await);
+    raw_sql(&db.url, "DELETE FROM mentions").await;
+    again.store.close().await;
+    let third = common::connect_db(&db.url).await;
+    // Done once: with the marker gone, a start does not parse the history again.
+    raw_sql(&db.url, "UPDATE chat_members SET last_read_seq = 0").await;
+    assert!(!mentioned(&third.store, &b, dm).await, "not run again");
 }

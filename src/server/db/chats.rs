@@ -1,7 +1,7 @@
 //! `chats`: direct chats and groups, the chat list, one chat as a member sees it.
 //! Membership and read pointers are in `members.rs`.
 
-use super::{now_ms, Invalidation, Store};
+use super::{now_ms, Invalidation, Pool, Store};
 use crate::model::{ChatDetail, ChatId, ChatKind, ChatSummary, Member, Preview, UserId};
 use crate::server::{Error, Result};
 
@@ -18,16 +18,39 @@ struct SummaryRow {
     last_body: Option<String>,
     last_deleted: Option<bool>,
     muted: bool,
+    mentioned: bool,
 }
 
-/// An unread message that may mention its reader (the SQL's `LIKE` found `@name` in it).
-/// `me` is the reader's username, lower case like every username and like the names
-/// `markup::mentions` returns.
-#[derive(sqlx::FromRow)]
-struct MentionCandidate {
-    chat_id: ChatId,
-    body: String,
-    me: String,
+/// The chat list's query (binds: $1 user, $2 one chat or NULL for all): a macro, so
+/// `EXPLAIN QUERY PLAN` can be put before it (see [`Store::chat_list_plan`]).
+///
+/// `mentioned`: an unread message mentions the reader, as the message's formatting
+/// shows it (`@name` as a whole name, not in code). The names were parsed when the
+/// message was stored (`mentions.rs`), so this is one search of the index
+/// `mentions_user` past the read pointer, whatever the number of unread messages.
+macro_rules! summaries_sql {
+    () => {
+        "SELECT c.id, c.kind, c.title, c.last_activity_at, c.last_seq,
+                (SELECT u.username FROM chat_members o JOIN users u ON u.id = o.user_id
+                  WHERE o.chat_id = c.id AND o.user_id != m.user_id
+                  ORDER BY o.joined_at, o.user_id LIMIT 1) AS other_name,
+                (SELECT COUNT(*) FROM messages x
+                  WHERE x.chat_id = c.id AND x.seq > m.last_read_seq
+                    AND x.sender_id != m.user_id AND x.deleted_at IS NULL) AS unread,
+                lu.username AS last_sender,
+                lm.body AS last_body,
+                (lm.deleted_at IS NOT NULL) AS last_deleted,
+                m.muted,
+                EXISTS (SELECT 1 FROM mentions n
+                  WHERE n.user_id = m.user_id AND n.chat_id = c.id
+                    AND n.seq > m.last_read_seq) AS mentioned
+             FROM chat_members m
+             JOIN chats c ON c.id = m.chat_id
+             LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.seq = c.last_seq
+             LEFT JOIN users lu ON lu.id = lm.sender_id
+             WHERE m.user_id = $1 AND ($2 IS NULL OR c.id = $2)
+             ORDER BY c.last_activity_at DESC, c.id DESC"
+    };
 }
 
 #[derive(sqlx::FromRow)]
@@ -190,65 +213,33 @@ impl Store {
         Ok(self.summaries(user, Some(chat)).await?.pop())
     }
 
-    /// The chats (all of `user`'s, or `only`) with an unread message that mentions
-    /// `user` as the message's formatting shows it: `@name` as a whole name and not in
-    /// code. `LIKE` narrows the unread messages to those with `@name` anywhere in them
-    /// (`_` escaped: it is a wildcard there); the parser decides (`@bob` is not in
-    /// "@bobby" nor in `` `@bob` ``).
-    async fn unread_mentions(
-        &self,
-        user: UserId,
-        only: Option<ChatId>,
-    ) -> Result<std::collections::HashSet<ChatId>> {
-        let rows = on_pool!(&self.pool, p => {
-            sqlx::query_as::<_, MentionCandidate>(
-            "SELECT x.chat_id, x.body, me.username AS me
-             FROM chat_members m
-             JOIN users me ON me.id = m.user_id
-             JOIN messages x ON x.chat_id = m.chat_id AND x.seq > m.last_read_seq
-             WHERE m.user_id = $1 AND ($2 IS NULL OR m.chat_id = $2)
-               AND x.sender_id != m.user_id AND x.deleted_at IS NULL
-               AND lower(x.body) LIKE '%@' || replace(me.username, '_', '\\_') || '%' ESCAPE '\\'",
-            )
-            .bind(user)
-            .bind(only)
-            .fetch_all(p)
-            .await
-        })?;
-        Ok(rows
-            .into_iter()
-            .filter(|r| crate::model::markup::mentions(&r.body).contains(&r.me))
-            .map(|r| r.chat_id)
-            .collect())
+    /// How SQLite runs the chat list's query (the `detail` of each `EXPLAIN QUERY PLAN`
+    /// row), for the test that its mention check is an index search whatever the
+    /// unread count; empty on PostgreSQL.
+    #[doc(hidden)]
+    pub async fn chat_list_plan(&self, user: UserId) -> Result<Vec<String>> {
+        let Pool::Sqlite(p) = &self.pool else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(concat!("EXPLAIN QUERY PLAN ", summaries_sql!()))
+                .bind(user)
+                .bind(None::<ChatId>)
+                .fetch_all(p)
+                .await?;
+        Ok(rows.into_iter().map(|r| r.3).collect())
     }
 
     async fn summaries(&self, user: UserId, only: Option<ChatId>) -> Result<Vec<ChatSummary>> {
         let rows = on_pool!(&self.pool, p => {
             sqlx::query_as::<_, SummaryRow>(
-            "SELECT c.id, c.kind, c.title, c.last_activity_at, c.last_seq,
-                (SELECT u.username FROM chat_members o JOIN users u ON u.id = o.user_id
-                  WHERE o.chat_id = c.id AND o.user_id != m.user_id
-                  ORDER BY o.joined_at, o.user_id LIMIT 1) AS other_name,
-                (SELECT COUNT(*) FROM messages x
-                  WHERE x.chat_id = c.id AND x.seq > m.last_read_seq
-                    AND x.sender_id != m.user_id AND x.deleted_at IS NULL) AS unread,
-                lu.username AS last_sender,
-                lm.body AS last_body,
-                (lm.deleted_at IS NOT NULL) AS last_deleted,
-                m.muted
-             FROM chat_members m
-             JOIN chats c ON c.id = m.chat_id
-             LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.seq = c.last_seq
-             LEFT JOIN users lu ON lu.id = lm.sender_id
-             WHERE m.user_id = $1 AND ($2 IS NULL OR c.id = $2)
-             ORDER BY c.last_activity_at DESC, c.id DESC",
+            summaries_sql!(),
             )
             .bind(user)
             .bind(only)
             .fetch_all(p)
             .await
         })?;
-        let mentioned = self.unread_mentions(user, only).await?;
         rows.into_iter()
             .map(|r| {
                 let k = kind(&r.kind)?;
@@ -261,7 +252,7 @@ impl Store {
                     last_seq: r.last_seq,
                     unread: r.unread,
                     muted: r.muted,
-                    mentioned: mentioned.contains(&r.id),
+                    mentioned: r.mentioned,
                     preview: r.last_sender.map(|sender| Preview {
                         sender,
                         body: if deleted {

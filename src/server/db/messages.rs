@@ -1,6 +1,6 @@
 //! `messages`: the history, with gap-free per-chat sequence numbers.
 
-use super::{now_ms, Pool, Store};
+use super::{mentions, now_ms, Pool, Store};
 use crate::model::{snippet, AppError, ChatId, HistoryPage, Message, MessageId, ReplyTo, UserId};
 use crate::server::{Error, Result};
 
@@ -282,6 +282,9 @@ impl Store {
         body: Option<&str>,
     ) -> Result<(Message, i64)> {
         let now = now_ms();
+        // Parsed before the transaction, so the parser never runs under the write lock.
+        let names = body.map(mentions::names).unwrap_or_default();
+        let record = mentions::insert_sql(&self.pool);
         let change = on_pool!(&self.pool, p => {
             let mut tx = p.begin().await?;
             let bumped: Option<(i64,)> = sqlx::query_as(concat!(
@@ -299,14 +302,29 @@ impl Store {
             };
             // The same binds for both: $1 id, $2 time, $3 change, then $4 body.
             let sql = match body {
-                Some(_) => "UPDATE messages SET body = $4, edited_at = $2, change_seq = $3 WHERE id = $1",
-                None => "UPDATE messages SET body = '', deleted_at = $2, change_seq = $3 WHERE id = $1",
+                Some(_) => "UPDATE messages SET body = $4, edited_at = $2, change_seq = $3
+                            WHERE id = $1 RETURNING chat_id, seq",
+                None => "UPDATE messages SET body = '', deleted_at = $2, change_seq = $3
+                         WHERE id = $1 RETURNING chat_id, seq",
             };
-            let mut query = sqlx::query(sql).bind(id).bind(now).bind(change);
+            let mut query = sqlx::query_as(sql).bind(id).bind(now).bind(change);
             if let Some(body) = body {
                 query = query.bind(body);
             }
-            query.execute(&mut *tx).await?;
+            let (chat, seq): (ChatId, i64) = query.fetch_one(&mut *tx).await?;
+            // What it mentions now: nothing once deleted, the new text's names once edited.
+            sqlx::query(mentions::FORGET_SQL)
+                .bind(chat)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            if !names.is_empty() {
+                let rows: Vec<_> = mentions::rows(chat, seq, author, &names).collect();
+                sqlx::query(record)
+                    .bind(serde_json::to_string(&rows)?)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             Ok::<_, crate::server::Error>(change)
         })?;

@@ -26,6 +26,9 @@ pub use consent::{SendCheck, MAX_BLOCKS};
 mod members;
 pub use members::{Added, ChatChanges};
 mod checkpoint;
+// Before `messages`, whose batch writers use its SQL macros.
+#[macro_use]
+mod mentions;
 mod messages;
 pub use messages::{Inserted, NewMessage, Stored};
 mod reactions;
@@ -139,13 +142,15 @@ impl Store {
         } else {
             Pool::Sqlite(open_sqlite(url, connections).await?)
         };
-        Ok(Store {
+        let store = Store {
             pool,
             writer: Arc::default(),
             members: Arc::new(Cache::new(Duration::from_secs(600))),
             sessions: Arc::new(Cache::new(Duration::from_secs(60))),
             others: Arc::default(),
-        })
+        };
+        store.backfill_mentions().await?;
+        Ok(store)
     }
 
     /// Which backend this is (for logs and `/healthz`).

@@ -4,7 +4,7 @@
 
 use super::{Inserted, MessageRow, NewMessage, Stored};
 use crate::model::{AppError, ChatId, Message, MessageId, UserId};
-use crate::server::db::{now_ms, Pool, Store};
+use crate::server::db::{mentions, now_ms, Pool, Store};
 use crate::server::Result;
 use futures::TryStreamExt;
 use sqlx::{Either, Executor, FromRow, Row, SqlSafeStr, SqliteConnection, SqlitePool};
@@ -39,16 +39,19 @@ impl Store {
         pool: &SqlitePool,
         batch: &[NewMessage],
     ) -> Result<Vec<Stored>> {
+        // Parsed before the writer's lock and SQLite's: most bodies have no `@` and
+        // cost a scan of their bytes.
+        let names = mention_names(batch);
         let mut slot = self.writer.lock().await;
         let conn = writer_conn(pool, &mut slot).await?;
-        let outcome = match write_batch(conn, batch, Originals::Unchecked).await {
+        let outcome = match write_batch(conn, batch, &names, Originals::Unchecked).await {
             Err(e) if e.is_unique_violation() => {
                 tracing::debug!(
                     size = batch.len(),
                     "batch holds a retry; writing it looked up"
                 );
                 match rollback(conn).await {
-                    Ok(()) => write_batch(conn, batch, Originals::LookedUp).await,
+                    Ok(()) => write_batch(conn, batch, &names, Originals::LookedUp).await,
                     Err(e) => Err(e),
                 }
             }
@@ -157,8 +160,10 @@ const READ_FACTS_SQL: &str = concat!(
     reply_joins!()
 );
 
-/// [`write_fresh`]'s SQL.
-const WRITE_FRESH_SQL: &str = "
+/// [`write_fresh`]'s SQL: the messages, their chats' seqs, the senders' read pointers
+/// and the mentions (`mentions.rs`; after the messages, which they reference).
+const WRITE_FRESH_SQL: &str = concat!(
+    "
     UPDATE chats SET last_seq = v.value ->> 1, last_activity_at = ?
     FROM jsonb_each(?) AS v WHERE chats.id = v.value ->> 0;
     INSERT INTO messages (id, chat_id, seq, sender_id, client_id, body, created_at, reply_to)
@@ -168,7 +173,11 @@ const WRITE_FRESH_SQL: &str = "
     UPDATE chat_members SET last_read_seq = MAX(last_read_seq, v.value ->> 2)
     FROM jsonb_each(?) AS v
     WHERE chat_members.chat_id = v.value ->> 0 AND chat_members.user_id = v.value ->> 1;
-    COMMIT";
+    ",
+    insert_mentions_sqlite!(),
+    ";
+    COMMIT"
+);
 
 /// The first round trip of a batch: takes the write lock, then reads memberships, seq
 /// positions and, if asked, earlier copies of the batch's messages.
@@ -225,6 +234,7 @@ async fn read_facts(
 async fn write_batch(
     conn: &mut SqliteConnection,
     batch: &[NewMessage],
+    names: &[Vec<String>],
     lookup: Originals,
 ) -> Result<Vec<Stored>> {
     let now = now_ms();
@@ -239,7 +249,8 @@ async fn write_batch(
     if fresh.is_empty() {
         sqlx::query("COMMIT").execute(&mut *conn).await?;
     } else {
-        write_fresh(conn, &fresh, now).await?;
+        let mentions = mention_rows(batch, &plans, names)?;
+        write_fresh(conn, &fresh, &mentions, now).await?;
     }
     Ok(settle(batch, plans, now))
 }
@@ -304,6 +315,31 @@ pub(super) fn fresh<'a>(
         .collect()
 }
 
+/// Each message's mentioned names (`mentions::names`), in batch order.
+pub(super) fn mention_names(batch: &[NewMessage]) -> Vec<Vec<String>> {
+    batch.iter().map(|m| mentions::names(&m.body)).collect()
+}
+
+/// The mentions of the messages a plan stores, as the JSON rows that
+/// `mentions.rs`'s insert reads (`[]` when none mention anyone).
+pub(super) fn mention_rows(
+    batch: &[NewMessage],
+    plans: &[Plan],
+    names: &[Vec<String>],
+) -> Result<String> {
+    let rows: Vec<mentions::MentionRow> = batch
+        .iter()
+        .zip(plans)
+        .zip(names)
+        .filter_map(|((m, plan), names)| match plan {
+            Plan::New { seq, .. } => Some(mentions::rows(m.chat, *seq, m.sender, names)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    Ok(serde_json::to_string(&rows)?)
+}
+
 /// What each message of a committed batch became.
 pub(super) fn settle(batch: &[NewMessage], plans: Vec<Plan>, now: i64) -> Vec<Stored> {
     let mut out: Vec<Stored> = Vec::with_capacity(batch.len());
@@ -363,10 +399,11 @@ pub(super) fn moves(fresh: &[(&NewMessage, i64, MessageId)]) -> (Vec<(ChatId, i6
 }
 
 /// The second round trip: writes the new messages, moves each chat's `last_seq` and the
-/// senders' read pointers, and commits (fixed SQL over `jsonb_each`, as in [`read_facts`]).
+/// senders' read pointers, records the mentions (`mentions`: JSON rows), and commits (fixed SQL over `jsonb_each`, as in [`read_facts`]).
 async fn write_fresh(
     conn: &mut SqliteConnection,
     fresh: &[(&NewMessage, i64, MessageId)],
+    mentions: &str,
     now: i64,
 ) -> Result<()> {
     let (chats, read_upto) = moves(fresh);
@@ -383,6 +420,7 @@ async fn write_fresh(
         .bind(now)
         .bind(serde_json::to_string(&rows)?)
         .bind(serde_json::to_string(&read_upto)?)
+        .bind(mentions)
         .execute(&mut *conn)
         .await?;
     Ok(())

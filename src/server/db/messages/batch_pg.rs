@@ -13,7 +13,9 @@
 //! Five round trips a batch: `BEGIN`; lock the chats (and take the ids); memberships;
 //! one statement for the three writes; `COMMIT` (BENCHMARKS.md, tenth pass).
 
-use super::batch::{fresh, moves, plan, settle, BatchFacts, Originals};
+use super::batch::{
+    fresh, mention_names, mention_rows, moves, plan, settle, BatchFacts, Originals,
+};
 use super::{MessageRow, NewMessage, Stored};
 use crate::model::{ChatId, MessageId, UserId};
 use crate::server::db::now_ms;
@@ -23,13 +25,15 @@ use std::collections::BTreeSet;
 
 /// Stores a batch (see `Store::insert_messages`).
 pub(super) async fn insert_batch(pool: &PgPool, batch: &[NewMessage]) -> Result<Vec<Stored>> {
-    match write_batch(pool, batch, Originals::Unchecked).await {
+    // Parsed before any lock is taken (see `batch.rs`).
+    let names = mention_names(batch);
+    match write_batch(pool, batch, &names, Originals::Unchecked).await {
         Err(e) if e.is_unique_violation() => {
             tracing::debug!(
                 size = batch.len(),
                 "batch holds a retry; writing it looked up"
             );
-            write_batch(pool, batch, Originals::LookedUp).await
+            write_batch(pool, batch, &names, Originals::LookedUp).await
         }
         outcome => outcome,
     }
@@ -38,6 +42,7 @@ pub(super) async fn insert_batch(pool: &PgPool, batch: &[NewMessage]) -> Result<
 async fn write_batch(
     pool: &PgPool,
     batch: &[NewMessage],
+    names: &[Vec<String>],
     lookup: Originals,
 ) -> Result<Vec<Stored>> {
     let now = now_ms();
@@ -58,7 +63,8 @@ async fn write_batch(
     }
     let fresh = fresh(batch, &plans);
     if !fresh.is_empty() {
-        write_fresh(&mut tx, &fresh, now).await?;
+        let mentions = mention_rows(batch, &plans, names)?;
+        write_fresh(&mut tx, &fresh, &mentions, now).await?;
     }
     tx.commit().await?;
     Ok(settle(batch, plans, now))
@@ -150,10 +156,14 @@ struct MessageColumns<'a> {
 }
 
 /// Writes the new messages, moves each chat's `last_seq` and the senders' read
-/// pointers, in one statement (one round trip; the chats are locked already).
+/// pointers, and records the mentions (`mentions`: JSON rows, see `mentions.rs`), in one
+/// statement (one round trip; the chats are locked already). The mentions reference
+/// the messages the same statement inserts: PostgreSQL checks foreign keys at the
+/// statement's end.
 async fn write_fresh(
     conn: &mut PgConnection,
     fresh: &[(&NewMessage, i64, MessageId)],
+    mentions: &str,
     now: i64,
 ) -> Result<()> {
     let (chats, read_upto) = moves(fresh);
@@ -174,7 +184,7 @@ async fn write_fresh(
         reads.1.push(u.0);
         reads.2.push(s);
     }
-    sqlx::query(
+    sqlx::query(concat!(
         "WITH moved AS (
            UPDATE chats SET last_seq = v.last_seq, last_activity_at = $3
            FROM unnest($1::bigint[], $2::bigint[]) AS v(id, last_seq) WHERE chats.id = v.id
@@ -182,11 +192,14 @@ async fn write_fresh(
            UPDATE chat_members SET last_read_seq = GREATEST(last_read_seq, v.seq)
            FROM unnest($10::bigint[], $11::bigint[], $12::bigint[]) AS v(chat_id, user_id, seq)
            WHERE chat_members.chat_id = v.chat_id AND chat_members.user_id = v.user_id
+         ), mentioned AS (",
+        insert_mentions_pg!("$14"),
+        "
          )
          INSERT INTO messages (id, chat_id, seq, sender_id, client_id, body, reply_to, created_at)
          SELECT v.*, $3 FROM unnest($4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
                                     $8::text[], $9::text[], $13::bigint[]) AS v",
-    )
+    ))
     .bind(&chat_ids)
     .bind(&last_seqs)
     .bind(now)
@@ -200,6 +213,7 @@ async fn write_fresh(
     .bind(&reads.1)
     .bind(&reads.2)
     .bind(&rows.replies)
+    .bind(mentions)
     .execute(&mut *conn)
     .await?;
     Ok(())
