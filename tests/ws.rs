@@ -1204,7 +1204,7 @@ async fn a_resume_naming_too_many_chats_is_refused() {
 async fn opening_sockets_in_a_loop_is_limited() {
     let (s, _, [a, b, _]) = dm().await;
     let mut refused = None;
-    for _ in 0..natter::server::ws::opens::MIN_BURST + 5 {
+    for _ in 0..natter::server::ws::opens::MIN_BURST + 30 {
         match s.try_connect(Some(&a), Some(&s.origin)).await {
             Ok(c) => c.close().await,
             Err(WsError::Http(res)) => {
