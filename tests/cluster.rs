@@ -639,14 +639,19 @@ async fn a_revocation_on_one_node_closes_sockets_on_the_other_within_a_second() 
     assert!(status.is_success(), "{status}: {body}");
     let (frames, code) = other.until_close(Duration::from_secs(1)).await;
     assert_eq!(code, Some(close::UNAUTHORIZED), "still open: {frames:?}");
-    other.try_send(&send(chat, "late", "after the revocation")).await;
+    other
+        .try_send(&send(chat, "late", "after the revocation"))
+        .await;
     kept.send(&ClientFrame::Ping).await;
     assert_eq!(kept.next().await, ServerFrame::Pong);
 
     let (status, _, body) = one
         .call(DeleteAccount::PATH, "password=password123".into(), Some(&b))
         .await;
-    assert!(status.is_success() || status.is_redirection(), "{status}: {body}");
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status}: {body}"
+    );
     let (frames, code) = bob.until_close(Duration::from_secs(1)).await;
     assert_eq!(code, Some(close::UNAUTHORIZED), "still open: {frames:?}");
     assert!(

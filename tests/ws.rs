@@ -1264,8 +1264,8 @@ async fn a_flapping_connection_costs_contacts_about_one_presence_frame_a_second(
 /// stored. The session that made the change keeps its socket.
 #[tokio::test]
 async fn a_password_change_closes_the_other_sessions_sockets_at_once() {
-    use natter::api::account::ChangePassword;
     use leptos::server_fn::ServerFn;
+    use natter::api::account::ChangePassword;
     let (s, chat, [a, ..]) = dm().await;
     let other_device = s.sign_in("alice").await;
     let mut kept = s.connect(&a).await;
@@ -1278,7 +1278,9 @@ async fn a_password_change_closes_the_other_sessions_sockets_at_once() {
         )
         .await;
     assert!(status.is_success(), "{status}: {body}");
-    other.try_send(&send(chat, "late", "after the revocation")).await;
+    other
+        .try_send(&send(chat, "late", "after the revocation"))
+        .await;
     let (frames, code) = other.until_close(Duration::from_secs(1)).await;
     assert_eq!(code, Some(close::UNAUTHORIZED), "still open: {frames:?}");
     assert!(
@@ -1306,8 +1308,13 @@ async fn signing_out_everywhere_closes_every_socket_at_once() {
     let mut here = s.connect(&a).await;
     let mut there = s.connect(&other_device).await;
     let mut bob = s.connect(&b).await;
-    let (status, _, body) = s.call(SignOutEverywhere::PATH, String::new(), Some(&a)).await;
-    assert!(status.is_success() || status.is_redirection(), "{status}: {body}");
+    let (status, _, body) = s
+        .call(SignOutEverywhere::PATH, String::new(), Some(&a))
+        .await;
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status}: {body}"
+    );
     for socket in [&mut here, &mut there] {
         let (frames, code) = socket.until_close(Duration::from_secs(1)).await;
         assert_eq!(code, Some(close::UNAUTHORIZED), "still open: {frames:?}");
@@ -1328,12 +1335,17 @@ async fn a_deleted_accounts_sockets_close_at_once() {
     let (status, _, body) = s
         .call(DeleteAccount::PATH, "password=password123".into(), Some(&b))
         .await;
-    assert!(status.is_success() || status.is_redirection(), "{status}: {body}");
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status}: {body}"
+    );
     alice.send(&send(chat, "a1", "are you still there?")).await;
     let (frames, code) = bob.until_close(Duration::from_secs(1)).await;
     assert_eq!(code, Some(close::UNAUTHORIZED), "still open: {frames:?}");
     assert!(
-        !frames.iter().any(|f| matches!(f, ServerFrame::Message { .. })),
+        !frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Message { .. })),
         "{frames:?}"
     );
 }

@@ -231,11 +231,10 @@ pub enum ErrorCode {
 }
 
 /// JSON object keys are strings; inside an internally tagged enum serde cannot turn
-/// them into integer ids by itself, so `positions` is parsed by hand.
+/// them into integer ids by itself, so `positions` is parsed by hand. At most
+/// [`RESUME_MAX_CHATS`] entries are read: the map is refused at the first one beyond,
+/// before it grows (or anyone looks anything up).
 mod positions {
-    //! `resume`'s maps, keyed by chat id as a JSON string. At most
-    //! [`super::RESUME_MAX_CHATS`] entries are read: the map is refused at the first one
-    //! beyond, before it grows (or anyone looks anything up).
     use super::{ChatId, RESUME_MAX_CHATS};
     use serde::de::{Error, MapAccess, Visitor};
     use serde::Deserializer;

@@ -137,7 +137,10 @@ impl TestServer {
                 None,
             )
             .await;
-        assert!(status.is_success() || status.is_redirection(), "{status}: {body}");
+        assert!(
+            status.is_success() || status.is_redirection(),
+            "{status}: {body}"
+        );
         let set = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
         set.split(';').next().unwrap().to_string()
     }
@@ -290,7 +293,9 @@ impl Client {
     /// Closes from this side and waits for the server's close (as a tab closing).
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
-        while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_secs(5), self.ws.next()).await {}
+        while let Ok(Some(Ok(_))) =
+            tokio::time::timeout(Duration::from_secs(5), self.ws.next()).await
+        {}
     }
 
     /// Reads until the server closes; returns the close code.

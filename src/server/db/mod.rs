@@ -93,10 +93,7 @@ pub enum Revoked {
     Session { user: UserId, session: Vec<u8> },
     /// Every session of `user` but `keep` (a password change keeps the session that made
     /// it; "sign out everywhere" and a deleted account keep none).
-    AllBut {
-        user: UserId,
-        keep: Option<Vec<u8>>,
-    },
+    AllBut { user: UserId, keep: Option<Vec<u8>> },
 }
 
 impl Revoked {

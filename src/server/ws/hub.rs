@@ -311,7 +311,10 @@ mod tests {
         };
         assert_eq!(hub.revoke(&only), 1);
         assert!(!a1.queue.is_ending() && a2.queue.is_ending());
-        assert!(!b2.queue.is_ending(), "another user's session is not touched");
+        assert!(
+            !b2.queue.is_ending(),
+            "another user's session is not touched"
+        );
         let all_but_one = Revoked::AllBut {
             user: a,
             keep: Some(one.to_vec()),

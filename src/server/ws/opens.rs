@@ -115,7 +115,10 @@ mod tests {
         }
         let (refused, wait) = limits.check(a, Some(ip)).unwrap_err();
         assert_eq!(refused, Refused::User);
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
         // b has a budget of its own, until the address's (40) is spent.
         for _ in 0..(40 - MIN_BURST - 1) {
             assert!(limits.check(b, Some(ip)).is_ok());

@@ -118,24 +118,21 @@ pub(super) fn acquire_slot(
                 .into_response(),
         ));
     }
-    state
-        .slots
-        .acquire(user.id, ip)
-        .map_err(|refused| {
-            let message = match refused {
-                Refused::User => "Too many open connections for this account: close some tabs",
-                Refused::Ip => "Too many open connections from this address",
-            };
-            tracing::info!(user = %user.id, ?refused, "live connection refused: connection cap");
-            Box::new(
-                (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    [(header::RETRY_AFTER, "30")],
-                    message,
-                )
-                    .into_response(),
+    state.slots.acquire(user.id, ip).map_err(|refused| {
+        let message = match refused {
+            Refused::User => "Too many open connections for this account: close some tabs",
+            Refused::Ip => "Too many open connections from this address",
+        };
+        tracing::info!(user = %user.id, ?refused, "live connection refused: connection cap");
+        Box::new(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "30")],
+                message,
             )
-        })
+                .into_response(),
+        )
+    })
 }
 
 pub(super) fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
