@@ -606,3 +606,63 @@ async fn an_sse_stream_on_one_node_with_posts_on_the_other() {
     bob.until("both messages", |t| t.seen.len() == 2).await;
     assert_eq!(bob.duplicates, 0);
 }
+
+/// A revocation on one node closes the revoked sessions' sockets on the other within a
+/// second (close 4001): a password change made on node one ends alice's other device's
+/// socket on node two (her socket of the session that changed it stays), and bob's
+/// account deleted on node one ends his socket on node two. Nothing sent after the
+/// close is stored.
+#[tokio::test]
+async fn a_revocation_on_one_node_closes_sockets_on_the_other_within_a_second() {
+    use leptos::server_fn::ServerFn;
+    use natter::api::account::{ChangePassword, DeleteAccount};
+    use natter::model::protocol::close;
+    let redis = TestRedis::start().await;
+    let Some((one, two)) = two_nodes(&redis).await else {
+        return;
+    };
+    let a = one.sign_up("alice").await;
+    let b = one.sign_up("bob").await;
+    let chat = one.create_chat(&a, "bob", "").await;
+    let other_device = two.sign_in("alice").await;
+    let mut kept = two.connect(&a).await;
+    let mut other = two.connect(&other_device).await;
+    let mut bob = two.connect(&b).await;
+
+    let (status, _, body) = one
+        .call(
+            ChangePassword::PATH,
+            "current=password123&new=password456".into(),
+            Some(&a),
+        )
+        .await;
+    assert!(status.is_success(), "{status}: {body}");
+    let (frames, code) = other.until_close(Duration::from_secs(1)).await;
+    assert_eq!(code, Some(close::UNAUTHORIZED), "still open: {frames:?}");
+    other
+        .try_send(&send(chat, "late", "after the revocation"))
+        .await;
+    kept.send(&ClientFrame::Ping).await;
+    assert_eq!(kept.next().await, ServerFrame::Pong);
+
+    let (status, _, body) = one
+        .call(DeleteAccount::PATH, "password=password123".into(), Some(&b))
+        .await;
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status}: {body}"
+    );
+    let (frames, code) = bob.until_close(Duration::from_secs(1)).await;
+    assert_eq!(code, Some(close::UNAUTHORIZED), "still open: {frames:?}");
+    assert!(
+        !frames.iter().any(|f| matches!(f, ServerFrame::Ack { .. })),
+        "{frames:?}"
+    );
+    assert!(one
+        .state
+        .store
+        .messages_after(chat, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}

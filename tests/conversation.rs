@@ -449,6 +449,8 @@ async fn the_deepest_bodies_are_listed_and_rendered_and_the_server_stays_up() {
     send_acked(&mut client, chat, "after", "still here").await;
     let list = list_chats_http(&s, &bob).await;
     assert_eq!(list.iter().find(|c| c.id == chat).unwrap().last_seq, 11);
+}
+
 /// Whether `chat` is marked as mentioning `reader` in their chat list.
 async fn mentioned(s: &Store, reader: &User, chat: natter::model::ChatId) -> bool {
     let list = s.list_chats(reader.id).await.unwrap();

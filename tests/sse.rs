@@ -344,3 +344,80 @@ async fn a_posted_reaction_reaches_the_stream_and_strangers_and_bad_emoji_change
     let (id, list) = next_reactions(&mut alice).await;
     assert_eq!((id, list.len()), (m.id, 0));
 }
+
+/// A stream's `resume` naming more than `RESUME_MAX_CHATS` chats: `400`, nothing looked up.
+#[tokio::test]
+async fn a_stream_resume_naming_too_many_chats_is_refused() {
+    use natter::model::protocol::RESUME_MAX_CHATS;
+    let (s, chat, [a, ..]) = dm().await;
+    let many: Vec<_> = (1..=RESUME_MAX_CHATS as i64 + 1)
+        .map(|i| (ChatId(i), 0))
+        .collect();
+    let res = s.sse_raw(Some(&a), &resume_query(&many, &[])).await;
+    // (The body may come compressed: the status says it.)
+    assert_eq!(res.status(), 400);
+    let mut ok = s.sse(&a, &resume_query(&[(chat, 0)], &[])).await;
+    while ok.next().await != ServerFrame::Resumed {}
+}
+
+/// Streams draw on the same budget of opens as sockets: after a loop of socket opens,
+/// a stream is refused with `429` and `Retry-After`.
+#[tokio::test]
+async fn stream_opens_are_limited_with_socket_opens() {
+    let (s, _, [a, ..]) = dm().await;
+    let mut spent = false;
+    for _ in 0..natter::server::ws::opens::MIN_BURST + 30 {
+        match s.try_connect(Some(&a), Some(&s.origin)).await {
+            Ok(c) => c.close().await,
+            Err(_) => {
+                spent = true;
+                break;
+            }
+        }
+    }
+    assert!(spent, "socket opens were never refused");
+    // (A second try, in case the budget's next open came due right between.)
+    let mut res = s.sse_raw(Some(&a), "").await;
+    if res.status() == 200 {
+        res = s.sse_raw(Some(&a), "").await;
+    }
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+}
+
+/// "Sign out everywhere" ends a stream of another session within a second, and that
+/// session's POSTed frames are refused (nothing stored).
+#[tokio::test]
+async fn a_revoked_sessions_stream_closes_at_once() {
+    use leptos::server_fn::ServerFn;
+    use natter::api::account::SignOutEverywhere;
+    let (s, chat, [a, ..]) = dm().await;
+    let other_device = s.sign_in("alice").await;
+    let mut stream = s.sse(&other_device, "").await;
+    let (status, _, body) = s
+        .call(SignOutEverywhere::PATH, String::new(), Some(&a))
+        .await;
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status}: {body}"
+    );
+    let (posted, _) = s
+        .post_frame(&other_device, &send(chat, "late", "after the revocation"))
+        .await;
+    assert_eq!(posted, 401);
+    let close = loop {
+        match stream.event_within(Duration::from_secs(1)).await {
+            Some(Event::Close { code, .. }) => break code,
+            Some(_) => continue,
+            None => panic!("the stream stayed open"),
+        }
+    };
+    assert_eq!(close, natter::model::protocol::close::UNAUTHORIZED);
+    assert!(s
+        .state
+        .store
+        .messages_after(chat, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -1164,3 +1164,188 @@ async fn a_group_rename_arrives_live_and_on_resume() {
     let list = s.db.store.list_chats(bob.id).await.unwrap();
     assert_eq!(list[0].title, "Trip to Lyon");
 }
+
+/// A `resume` may name at most `RESUME_MAX_CHATS` chats: one naming more is refused
+/// whole (before any membership look-up), and the connection still serves a proper one.
+#[tokio::test]
+async fn a_resume_naming_too_many_chats_is_refused() {
+    use natter::model::protocol::RESUME_MAX_CHATS;
+    let (s, chat, [a, ..]) = dm().await;
+    let mut alice = s.connect_raw(&a).await;
+    let positions = (1..=RESUME_MAX_CHATS as i64 + 1)
+        .map(|i| (natter::model::ChatId(i), 0))
+        .collect();
+    alice
+        .send(&ClientFrame::Resume {
+            positions,
+            changes: Default::default(),
+        })
+        .await;
+    match alice.next().await {
+        ServerFrame::Error {
+            code: ErrorCode::BadFrame,
+            message,
+            ..
+        } => assert!(message.contains("at most"), "{message}"),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    alice
+        .send(&ClientFrame::Resume {
+            positions: BTreeMap::from([(chat, 0)]),
+            changes: Default::default(),
+        })
+        .await;
+    assert_eq!(alice.next().await, ServerFrame::Resumed);
+}
+
+/// Opening and closing sockets in a loop is refused after the burst (30 per user), with
+/// `429` and `Retry-After` before the upgrade; another user is not affected.
+#[tokio::test]
+async fn opening_sockets_in_a_loop_is_limited() {
+    let (s, _, [a, b, _]) = dm().await;
+    let mut refused = None;
+    for _ in 0..natter::server::ws::opens::MIN_BURST + 30 {
+        match s.try_connect(Some(&a), Some(&s.origin)).await {
+            Ok(c) => c.close().await,
+            Err(WsError::Http(res)) => {
+                refused = Some(res);
+                break;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let res = refused.expect("a loop of opens is refused");
+    assert_eq!(res.status().as_u16(), 429);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After: {retry}");
+    let body = String::from_utf8_lossy(res.body().as_deref().unwrap_or_default()).into_owned();
+    assert!(body.contains("new connections"), "{body}");
+    let _bob = s.connect(&b).await;
+}
+
+/// A connection that flaps (opened and closed in a loop) costs a contact about one
+/// presence frame a second, not two per turn, and the contact ends up with the truth.
+#[tokio::test]
+async fn a_flapping_connection_costs_contacts_about_one_presence_frame_a_second() {
+    let (s, _, [a, b, _]) = dm().await;
+    let mut alice = s.connect(&a).await;
+    let bob_id = natter::model::UserId(2);
+    let start = Instant::now();
+    for _ in 0..20 {
+        s.connect_raw(&b).await.close().await;
+    }
+    let flapping = start.elapsed();
+    let mut told = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match alice.next_any(left).await {
+            Some(ServerFrame::Presence {
+                user_id, online, ..
+            }) if user_id == bob_id => told.push(online),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    let allowed = flapping.as_secs_f64().ceil() as usize + 2;
+    assert!(
+        told.len() <= allowed,
+        "{} presence frames for 20 turns in {flapping:?}: {told:?}",
+        told.len()
+    );
+    assert_eq!(told.last(), Some(&false), "bob ends offline: {told:?}");
+}
+
+/// A password change ends the account's other sessions: their sockets close within a
+/// second (4001), and a frame sent on one after the change is neither acked nor
+/// stored. The session that made the change keeps its socket.
+#[tokio::test]
+async fn a_password_change_closes_the_other_sessions_sockets_at_once() {
+    use leptos::server_fn::ServerFn;
+    use natter::api::account::ChangePassword;
+    let (s, chat, [a, ..]) = dm().await;
+    let other_device = s.sign_in("alice").await;
+    let mut kept = s.connect(&a).await;
+    let mut other = s.connect(&other_device).await;
+    let (status, _, body) = s
+        .call(
+            ChangePassword::PATH,
+            "current=password123&new=password456".into(),
+            Some(&a),
+        )
+        .await;
+    assert!(status.is_success(), "{status}: {body}");
+    other
+        .try_send(&send(chat, "late", "after the revocation"))
+        .await;
+    let (frames, code) = other.until_close(Duration::from_secs(1)).await;
+    assert_eq!(code, Some(close::UNAUTHORIZED), "still open: {frames:?}");
+    assert!(
+        !frames.iter().any(|f| matches!(f, ServerFrame::Ack { .. })),
+        "{frames:?}"
+    );
+    assert!(s
+        .state
+        .store
+        .messages_after(chat, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    kept.send(&ClientFrame::Ping).await;
+    assert_eq!(kept.next().await, ServerFrame::Pong);
+}
+
+/// "Sign out everywhere" closes every socket of the account, this session's included.
+#[tokio::test]
+async fn signing_out_everywhere_closes_every_socket_at_once() {
+    use leptos::server_fn::ServerFn;
+    use natter::api::account::SignOutEverywhere;
+    let (s, _, [a, b, _]) = dm().await;
+    let other_device = s.sign_in("alice").await;
+    let mut here = s.connect(&a).await;
+    let mut there = s.connect(&other_device).await;
+    let mut bob = s.connect(&b).await;
+    let (status, _, body) = s
+        .call(SignOutEverywhere::PATH, String::new(), Some(&a))
+        .await;
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status}: {body}"
+    );
+    for socket in [&mut here, &mut there] {
+        let (frames, code) = socket.until_close(Duration::from_secs(1)).await;
+        assert_eq!(code, Some(close::UNAUTHORIZED), "still open: {frames:?}");
+    }
+    bob.send(&ClientFrame::Ping).await;
+    assert_eq!(bob.next().await, ServerFrame::Pong, "bob is not affected");
+}
+
+/// A deleted account's sockets close within a second and receive nothing more (its
+/// direct chat goes on for the other person).
+#[tokio::test]
+async fn a_deleted_accounts_sockets_close_at_once() {
+    use leptos::server_fn::ServerFn;
+    use natter::api::account::DeleteAccount;
+    let (s, chat, [a, b, _]) = dm().await;
+    let mut alice = s.connect(&a).await;
+    let mut bob = s.connect(&b).await;
+    let (status, _, body) = s
+        .call(DeleteAccount::PATH, "password=password123".into(), Some(&b))
+        .await;
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status}: {body}"
+    );
+    alice.send(&send(chat, "a1", "are you still there?")).await;
+    let (frames, code) = bob.until_close(Duration::from_secs(1)).await;
+    assert_eq!(code, Some(close::UNAUTHORIZED), "still open: {frames:?}");
+    assert!(
+        !frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Message { .. })),
+        "{frames:?}"
+    );
+}

@@ -16,6 +16,15 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// A client further behind than this in one chat gets `reset` instead of a replay.
 pub const RESUME_MAX_MESSAGES: i64 = 10_000;
 
+/// Chats one `resume` may name (in `positions`, and in `changes`): each costs the
+/// server a membership look-up, and a 64 KiB frame could name thousands. A browser tab
+/// names the chats it has shown since it loaded. Beyond: the frame is refused whole
+/// (`error` `bad_frame` on a socket, `400` for `GET /sse`), before any look-up.
+pub const RESUME_MAX_CHATS: usize = 1000;
+/// A `resume` costs the connection's `edit`/`delete`/`resume` bucket one token, plus one
+/// per this many chats it names (so a full one costs 21 of the bucket's 100).
+pub const RESUME_CHATS_PER_TOKEN: usize = 50;
+
 /// The server pings this often and expects some frame back within [`IDLE_TIMEOUT_MS`].
 pub const HEARTBEAT_MS: u64 = 25_000;
 pub const IDLE_TIMEOUT_MS: u64 = 60_000;
@@ -33,7 +42,10 @@ pub const TYPING_TTL_MS: u64 = 5_000;
 
 /// Close codes (besides 1000 normal, 1001 server going away, 1009 frame too big).
 pub mod close {
-    /// The session is gone (signed out or expired): sign in again, do not retry.
+    /// The session is gone (signed out, here or on another device; the password was
+    /// changed elsewhere; the account was deleted; or it expired): sign in again, do
+    /// not retry. A revocation closes the session's connections on every node within
+    /// a second.
     pub const UNAUTHORIZED: u16 = 4001;
     /// Too many frames, or too many invalid ones: back off before reconnecting.
     pub const POLICY: u16 = 4008;
@@ -219,27 +231,68 @@ pub enum ErrorCode {
 }
 
 /// JSON object keys are strings; inside an internally tagged enum serde cannot turn
-/// them into integer ids by itself, so `positions` is parsed by hand.
+/// them into integer ids by itself, so `positions` is parsed by hand. At most
+/// [`RESUME_MAX_CHATS`] entries are read: the map is refused at the first one beyond,
+/// before it grows (or anyone looks anything up).
 mod positions {
-    use super::ChatId;
-    use serde::{Deserialize, Deserializer};
+    use super::{ChatId, RESUME_MAX_CHATS};
+    use serde::de::{Error, MapAccess, Visitor};
+    use serde::Deserializer;
     use std::collections::BTreeMap;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<ChatId, i64>, D::Error> {
-        let raw = BTreeMap::<String, i64>::deserialize(d)?;
-        raw.into_iter()
-            .map(|(k, v)| {
-                k.parse::<i64>()
-                    .map(|id| (ChatId(id), v))
-                    .map_err(|_| serde::de::Error::custom(format!("chat id {k:?} is not a number")))
-            })
-            .collect()
+        d.deserialize_map(Positions)
+    }
+
+    struct Positions;
+
+    impl<'de> Visitor<'de> for Positions {
+        type Value = BTreeMap<ChatId, i64>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a map of at most {RESUME_MAX_CHATS} chat ids to numbers")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = map.next_entry::<String, i64>()? {
+                if out.len() >= RESUME_MAX_CHATS {
+                    return Err(A::Error::custom(format!(
+                        "a resume names at most {RESUME_MAX_CHATS} chats"
+                    )));
+                }
+                let id = k
+                    .parse::<i64>()
+                    .map_err(|_| A::Error::custom(format!("chat id {k:?} is not a number")))?;
+                out.insert(ChatId(id), v);
+            }
+            Ok(out)
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resume_names_at_most_the_cap_of_chats() {
+        let frame = |n: usize| {
+            let map = (0..n)
+                .map(|i| format!("\"{i}\":1"))
+                .collect::<Vec<_>>()
+                .join(",");
+            format!(r#"{{"type":"resume","positions":{{{map}}},"changes":{{"1":2}}}}"#)
+        };
+        match serde_json::from_str::<ClientFrame>(&frame(RESUME_MAX_CHATS)) {
+            Ok(ClientFrame::Resume { positions, .. }) => {
+                assert_eq!(positions.len(), RESUME_MAX_CHATS)
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = serde_json::from_str::<ClientFrame>(&frame(RESUME_MAX_CHATS + 1)).unwrap_err();
+        assert!(err.to_string().contains("at most"), "{err}");
+    }
 
     #[test]
     fn frames_round_trip_as_documented() {

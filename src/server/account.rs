@@ -9,8 +9,8 @@ use super::Result;
 use crate::model::{ChatKind, User};
 
 /// Deletes `user`'s account (the password was checked by the caller). Their open
-/// connections close at their next session check (within 25 s), as after a sign-out
-/// everywhere.
+/// connections close at once, on every node (the revocation of their sessions, in
+/// `Store::close_account`), as after a sign-out everywhere.
 pub async fn delete(state: &AppState, user: &User) -> Result<()> {
     let store = &state.store;
     let groups: Vec<_> = store

@@ -4,6 +4,8 @@ use super::config::Config;
 use super::db::Store;
 use super::limits::{AuthLimits, UserLimits};
 use super::writer::MessageWriter;
+use super::ws::announce::Announcer;
+use super::ws::opens::OpenLimits;
 use super::ws::presence::{ClusterPresence, Swept};
 use super::ws::redis_broker::RedisBroker;
 use super::ws::slots::Slots;
@@ -27,6 +29,10 @@ pub struct AppStateInner {
     pub hub: Arc<Hub>,
     /// Caps on open WebSockets per user and per IP.
     pub slots: Arc<Slots>,
+    /// Limits on opening live connections per user and per IP.
+    pub opens: OpenLimits,
+    /// Presence changes, coalesced per user before contacts hear of them.
+    pub announcer: Announcer,
     /// Sign-in and sign-up limits per IP and per username.
     pub auth_limits: AuthLimits,
     /// Limits on writes over HTTP (server functions, POSTed frames), per user.
@@ -50,6 +56,17 @@ impl AppState {
         }
         let hub = Arc::new(Hub::new());
         let slots = Slots::new(config.ws_max_per_user, config.ws_max_per_ip);
+        let opens = OpenLimits::new(config.ws_max_per_user, config.ws_max_per_ip);
+        // A revoked session's connections close at once, whichever node revoked it
+        // (the broker carries revocations with the cache invalidations).
+        let weak_hub = Arc::downgrade(&hub);
+        store.on_revoked(move |revoked| match weak_hub.upgrade() {
+            Some(hub) => {
+                hub.revoke(revoked);
+                true
+            }
+            None => false,
+        });
         let auth_limits = AuthLimits::new(config.sign_in_per_minute, config.sign_up_per_minute);
         let broker: Arc<dyn Broker> = match &config.redis_url {
             Some(url) => RedisBroker::start(hub.clone(), store.clone(), url)?,
@@ -73,6 +90,8 @@ impl AppState {
             store,
             hub,
             slots,
+            opens,
+            announcer: Announcer::default(),
             auth_limits,
             user_limits,
             broker,

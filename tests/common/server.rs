@@ -85,7 +85,8 @@ pub async fn start_node(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServ
 }
 
 impl TestServer {
-    /// POSTs a form-encoded `body` to a server function: (status, headers, body).
+    /// POSTs a form-encoded `body` to a server function (`path`) through the router, as
+    /// `cookie`'s owner: (status, headers, body).
     pub async fn call(
         &self,
         path: &str,
@@ -143,6 +144,24 @@ impl TestServer {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
+        let set = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+        set.split(';').next().unwrap().to_string()
+    }
+
+    /// Signs `name` in (password `password123`) and returns the new session's cookie:
+    /// another device of the same account.
+    pub async fn sign_in(&self, name: &str) -> String {
+        let (status, headers, body) = self
+            .call(
+                natter::api::auth::SignIn::PATH,
+                format!("username={name}&password=password123"),
+                None,
+            )
+            .await;
+        assert!(
+            status.is_success() || status.is_redirection(),
+            "{status}: {body}"
+        );
         let set = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
         set.split(';').next().unwrap().to_string()
     }
@@ -277,6 +296,42 @@ impl Client {
                 Some(other) => panic!("expected silence, got {other:?}"),
             }
         }
+    }
+
+    /// Every frame until the server closes (within `wait`), and the close code (`None`:
+    /// still open after `wait`, or the link dropped without a close frame).
+    pub async fn until_close(&mut self, wait: Duration) -> (Vec<ServerFrame>, Option<u16>) {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut frames = Vec::new();
+        loop {
+            let Some(left) = deadline.checked_duration_since(tokio::time::Instant::now()) else {
+                return (frames, None);
+            };
+            match tokio::time::timeout(left, self.ws.next()).await {
+                Ok(Some(Ok(WsMessage::Close(frame)))) => {
+                    return (frames, frame.map(|f| u16::from(f.code)))
+                }
+                Ok(Some(Ok(WsMessage::Text(t)))) => {
+                    frames.push(serde_json::from_str(t.as_str()).unwrap())
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_)) | None) | Err(_) => return (frames, None),
+            }
+        }
+    }
+
+    /// Sends a frame, ignoring a link the server already closed.
+    pub async fn try_send(&mut self, frame: &ClientFrame) {
+        let text = serde_json::to_string(frame).unwrap();
+        let _ = self.ws.send(WsMessage::Text(text.into())).await;
+    }
+
+    /// Closes from this side and waits for the server's close (as a tab closing).
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        while let Ok(Some(Ok(_))) =
+            tokio::time::timeout(Duration::from_secs(5), self.ws.next()).await
+        {}
     }
 
     /// Reads until the server closes; returns the close code.

@@ -75,6 +75,9 @@ pub struct Store {
     /// Told of every cache entry this node drops, so other nodes drop theirs (set by a
     /// broker for several nodes; see [`Store::on_invalidate`]).
     others: Arc<std::sync::OnceLock<InvalidationHook>>,
+    /// Told of every revocation, made here or on another node (see
+    /// [`Store::on_revoked`]).
+    revocations: Arc<std::sync::Mutex<Vec<RevocationWatcher>>>,
 }
 
 /// A cache entry that a change made stale, on every node.
@@ -84,6 +87,44 @@ pub enum Invalidation {
     Members(ChatId),
     /// A session (by token hash): signed out.
     Session(Vec<u8>),
+    /// Sessions were revoked: their open connections close, on every node. Sent after
+    /// the `Session` entries of the same sessions.
+    Revoked(Revoked),
+}
+
+/// Which sessions a revocation ended.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Revoked {
+    /// One session of `user` (a sign-out).
+    Session { user: UserId, session: Vec<u8> },
+    /// Every session of `user` but `keep` (a password change keeps the session that made
+    /// it; "sign out everywhere" and a deleted account keep none).
+    AllBut { user: UserId, keep: Option<Vec<u8>> },
+}
+
+impl Revoked {
+    pub fn user(&self) -> UserId {
+        match self {
+            Revoked::Session { user, .. } | Revoked::AllBut { user, .. } => *user,
+        }
+    }
+
+    /// Whether a connection made with `session` (a token hash) must close.
+    pub fn ends(&self, session: &[u8]) -> bool {
+        match self {
+            Revoked::Session { session: gone, .. } => gone.as_slice() == session,
+            Revoked::AllBut { keep, .. } => keep.as_deref() != Some(session),
+        }
+    }
+}
+
+/// Acts on a revocation; `false` once it has nothing left to act for (it is dropped).
+struct RevocationWatcher(Box<dyn Fn(&Revoked) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for RevocationWatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RevocationWatcher")
+    }
 }
 
 struct InvalidationHook(Box<dyn Fn(Invalidation) + Send + Sync>);
@@ -108,7 +149,30 @@ impl Store {
         match what {
             Invalidation::Members(chat) => self.members.invalidate(chat),
             Invalidation::Session(hash) => self.sessions.invalidate(hash.as_slice()),
+            Invalidation::Revoked(revoked) => {
+                let mut watchers = self
+                    .revocations
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                watchers.retain(|RevocationWatcher(act)| act(revoked));
+            }
         }
+    }
+
+    /// Has `act` called with every revocation, made on this node or (through the
+    /// broker) on another, until it returns `false`. The hub closes the revoked
+    /// sessions' connections this way.
+    pub fn on_revoked(&self, act: impl Fn(&Revoked) -> bool + Send + Sync + 'static) {
+        self.revocations
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(RevocationWatcher(Box::new(act)));
+    }
+
+    /// Sessions were revoked: drops nothing cached (the `Session` entries went
+    /// already), but closes their connections here and on every node.
+    fn revoked(&self, revoked: Revoked) {
+        self.invalidate(Invalidation::Revoked(revoked));
     }
 
     /// Drops every cached entry: invalidations from other nodes may have been missed
@@ -148,6 +212,7 @@ impl Store {
             members: Arc::new(Cache::new(Duration::from_secs(600))),
             sessions: Arc::new(Cache::new(Duration::from_secs(60))),
             others: Arc::default(),
+            revocations: Arc::default(),
         };
         store.backfill_mentions().await?;
         Ok(store)

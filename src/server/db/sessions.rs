@@ -1,6 +1,6 @@
 //! `sessions`: hashed session tokens with an expiry.
 
-use super::{now_ms, Invalidation, Store};
+use super::{now_ms, Invalidation, Revoked, Store};
 use crate::model::{User, UserId};
 use crate::server::Result;
 
@@ -53,22 +53,27 @@ impl Store {
         }))
     }
 
-    /// Revokes a session (sign out).
+    /// Revokes a session (sign out). Its open connections close at once, on every node.
     pub async fn delete_session(&self, token_hash: &[u8]) -> Result<()> {
-        on_pool!(&self.pool, p => {
-            sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        let user: Option<(UserId,)> = on_pool!(&self.pool, p => {
+            sqlx::query_as("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
                 .bind(token_hash)
-                .execute(p)
+                .fetch_optional(p)
                 .await
-                .map(|_| ())
         })?;
         self.invalidate(Invalidation::Session(token_hash.to_vec()));
+        if let Some((user,)) = user {
+            self.revoked(Revoked::Session {
+                user,
+                session: token_hash.to_vec(),
+            });
+        }
         Ok(())
     }
 
     /// Revokes every session of `user` except `keep` (the one asking, if any); returns
-    /// how many. Their live connections close at their next heartbeat (the session
-    /// check), within 25 s.
+    /// how many. Their open connections close at once, on every node (see
+    /// [`Store::on_revoked`]).
     pub async fn delete_sessions_of(&self, user: UserId, keep: Option<&[u8]>) -> Result<usize> {
         let gone: Vec<(Vec<u8>,)> = on_pool!(&self.pool, p => {
             sqlx::query_as(
@@ -82,6 +87,12 @@ impl Store {
         let count = gone.len();
         for (hash,) in gone {
             self.invalidate(Invalidation::Session(hash));
+        }
+        if count > 0 {
+            self.revoked(Revoked::AllBut {
+                user,
+                keep: keep.map(<[u8]>::to_vec),
+            });
         }
         Ok(count)
     }

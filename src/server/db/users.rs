@@ -96,6 +96,8 @@ impl Store {
         for (hash,) in sessions {
             self.invalidate(Invalidation::Session(hash));
         }
+        // Every connection of the account closes, on every node.
+        self.revoked(super::Revoked::AllBut { user, keep: None });
         // Member lists carry the name, which changed.
         for (chat,) in direct {
             self.invalidate(Invalidation::Members(chat));

@@ -9,6 +9,7 @@
 use super::queue::{PushError, Queue};
 use crate::model::protocol::close;
 use crate::model::{ChatId, UserId};
+use crate::server::db::Revoked;
 use axum::extract::ws::{CloseFrame, Utf8Bytes};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -79,6 +80,16 @@ pub struct ResumeRequest {
 struct Conn {
     id: ConnId,
     queue: Arc<Queue>,
+    /// The hash of the session token it was opened with (SHA-256: 32 bytes), so a
+    /// revocation closes exactly that session's connections.
+    session: [u8; 32],
+}
+
+/// A token hash as [`Conn::session`] keeps it (a hash of another length, which
+/// `auth::hash_token` never makes, becomes zeros: matched by no single-session
+/// revocation, and still by a revocation of all the user's sessions).
+fn session_key(hash: &[u8]) -> [u8; 32] {
+    hash.try_into().unwrap_or([0; 32])
 }
 
 /// A registered connection.
@@ -113,9 +124,10 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers a connection whose queue starts with `hello`: nothing can be queued
-    /// before it, as the connection is not visible until this returns.
-    pub fn register(&self, user: UserId, hello: Frame) -> Registration {
+    /// Registers a connection of `user`, opened with the session whose token hash is
+    /// `session`, whose queue starts with `hello`: nothing can be queued before it, as
+    /// the connection is not visible until this returns.
+    pub fn register(&self, user: UserId, session: &[u8], hello: Frame) -> Registration {
         let queue = Arc::new(Queue::new(QUEUE_CAPACITY));
         // An empty queue takes one item.
         let _ = queue.try_push(Outbound::Frame(hello));
@@ -126,6 +138,7 @@ impl Hub {
         list.push(Conn {
             id,
             queue: queue.clone(),
+            session: session_key(session),
         });
         Registration { id, queue, first }
     }
@@ -217,6 +230,28 @@ impl Hub {
         }
     }
 
+    /// Closes the connections of the sessions `revoked` ended (close code 4001), at
+    /// once: what their clients send from now on is not acted on (the reader checks
+    /// that its queue is ending). Returns how many.
+    pub fn revoke(&self, revoked: &Revoked) -> usize {
+        let conns = self.lock();
+        let Some(list) = conns.get(&revoked.user()) else {
+            return 0;
+        };
+        let mut closed = 0;
+        for conn in list.iter().filter(|c| revoked.ends(&c.session)) {
+            conn.queue.end(CloseFrame {
+                code: close::UNAUTHORIZED,
+                reason: Utf8Bytes::from_static("session revoked"),
+            });
+            closed += 1;
+        }
+        if closed > 0 {
+            tracing::info!(user = %revoked.user(), connections = closed, "session revoked: closing its connections");
+        }
+        closed
+    }
+
     /// Frames offered to connections since start, and the connections open now.
     pub fn delivery_counts(&self) -> (u64, usize) {
         let open = self.lock().values().map(Vec::len).sum();
@@ -244,8 +279,8 @@ mod tests {
     fn a_slow_consumer_is_kicked_once_however_many_frames_follow() {
         let hub = Hub::new();
         let (slow, fast) = (UserId(1), UserId(2));
-        let reg = hub.register(slow, frame(FrameKind::Durable));
-        let other = hub.register(fast, frame(FrameKind::Durable));
+        let reg = hub.register(slow, &[], frame(FrameKind::Durable));
+        let other = hub.register(fast, &[], frame(FrameKind::Durable));
         // Nobody reads `slow`'s queue; `fast`'s is drained as it goes.
         for _ in 0..QUEUE_CAPACITY + 500 {
             hub.send_to_users(&[slow, fast], &frame(FrameKind::Durable));
@@ -260,5 +295,37 @@ mod tests {
         // Ephemeral frames for a full queue are dropped, never a kick.
         hub.send_to_users(&[slow], &frame(FrameKind::Ephemeral));
         assert_eq!(hub.shed_counts(), (1, 1));
+    }
+
+    #[test]
+    fn a_revocation_closes_exactly_the_revoked_sessions() {
+        let hub = Hub::new();
+        let (a, b) = (UserId(1), UserId(2));
+        let (one, two) = ([1u8; 32], [2u8; 32]);
+        let a1 = hub.register(a, &one, frame(FrameKind::Durable));
+        let a2 = hub.register(a, &two, frame(FrameKind::Durable));
+        let b2 = hub.register(b, &two, frame(FrameKind::Durable));
+        let only = Revoked::Session {
+            user: a,
+            session: two.to_vec(),
+        };
+        assert_eq!(hub.revoke(&only), 1);
+        assert!(!a1.queue.is_ending() && a2.queue.is_ending());
+        assert!(
+            !b2.queue.is_ending(),
+            "another user's session is not touched"
+        );
+        let all_but_one = Revoked::AllBut {
+            user: a,
+            keep: Some(one.to_vec()),
+        };
+        hub.revoke(&all_but_one);
+        assert!(!a1.queue.is_ending(), "the kept session stays");
+        hub.revoke(&Revoked::AllBut {
+            user: a,
+            keep: None,
+        });
+        assert!(a1.queue.is_ending());
+        assert!(!b2.queue.is_ending());
     }
 }

@@ -107,6 +107,11 @@ impl Queue {
         }
     }
 
+    /// Whether the connection was asked to end (see [`Self::end`]).
+    pub fn is_ending(&self) -> bool {
+        self.ending.load(Ordering::Acquire)
+    }
+
     /// Asks the writer to close the connection with `reason` before anything else queued.
     /// Whether this call ended it (`false`: it was ending already, with the first reason).
     pub fn end(&self, reason: CloseFrame) -> bool {

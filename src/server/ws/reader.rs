@@ -8,8 +8,8 @@ use super::hub::{FrameKind, Outbound, ResumeRequest};
 use super::queue::Queue;
 use super::session::close_frame;
 use crate::model::protocol::{
-    close, ClientFrame, ErrorCode, ServerFrame, READS_PER_SECOND, READ_BURST, TYPING_BURST,
-    TYPING_PER_SECOND,
+    close, ClientFrame, ErrorCode, ServerFrame, READS_PER_SECOND, READ_BURST,
+    RESUME_CHATS_PER_TOKEN, TYPING_BURST, TYPING_PER_SECOND,
 };
 use crate::model::{AppError, ChatId, Message, User};
 use crate::server::state::AppState;
@@ -161,6 +161,11 @@ impl Reader {
         in_flight: &mut InFlight,
     ) -> Result<(), CloseFrame> {
         self.activity.store(now_ms(), Ordering::Relaxed);
+        if self.queue.is_ending() {
+            // Ended by someone else (a revoked session, a slow consumer): whatever the
+            // client sends from now on is not acted on, even before the close goes out.
+            return Err(close_frame(1000, "bye"));
+        }
         let msg = match msg {
             Ok(m) => m,
             Err(e) => {
@@ -261,6 +266,16 @@ impl Reader {
         self.strike(code, &app.to_string(), client_id).await
     }
 
+    /// Whether a `resume` naming `chats` chats fits the changes bucket: it costs one
+    /// token per [`RESUME_CHATS_PER_TOKEN`] chats on top of the first (never more than
+    /// the bucket holds, or it could never pass).
+    fn may_resume(&self, chats: usize) -> bool {
+        let burst = self.state.config.ws_send_burst.max(1) as usize;
+        let cost = (1 + chats / RESUME_CHATS_PER_TOKEN).min(burst);
+        let cost = NonZeroU32::new(cost as u32).unwrap_or(NonZeroU32::MIN);
+        matches!(self.changes.check_n(cost), Ok(Ok(())))
+    }
+
     async fn text(&mut self, text: &str, in_flight: &mut InFlight) -> Result<(), CloseFrame> {
         let frame: ClientFrame = match serde_json::from_str(text) {
             Ok(f) => f,
@@ -307,10 +322,12 @@ impl Reader {
                     Err(e) => self.app_error(e, Some(client_id)).await,
                 }
             }
-            ClientFrame::Edit { .. }
-            | ClientFrame::Delete { .. }
-            | ClientFrame::React { .. }
-            | ClientFrame::Resume { .. }
+            ClientFrame::Resume { ref positions, .. } if !self.may_resume(positions.len()) => {
+                crate::server::metrics::rate_limited("ws_change");
+                self.strike(ErrorCode::RateLimited, "too many changes: slow down", None)
+                    .await
+            }
+            ClientFrame::Edit { .. } | ClientFrame::Delete { .. } | ClientFrame::React { .. }
                 if self.changes.check().is_err() =>
             {
                 crate::server::metrics::rate_limited("ws_change");

@@ -1,7 +1,8 @@
 //! One WebSocket connection, from upgrade to cleanup.
 //!
-//! The upgrade checks the `Origin` (403), the session cookie (401) and the caps on
-//! open connections per user and per IP (429, see [`super::slots`]). Then the socket
+//! The upgrade checks the `Origin` (403), the session cookie (401), the limits on
+//! opening connections and the caps on open connections per user and per IP (429, see
+//! [`super::opens`] and [`super::slots`]). Then the socket
 //! is split: the reader task ([`super::reader`]) handles client frames; the writer task
 //! ([`super::writer`]) owns the socket's sending half and drains the connection's
 //! bounded queue, replaying history on `resume`, dropping messages it already sent and
@@ -10,6 +11,7 @@
 
 use super::events::encode;
 use super::hub::FrameKind;
+use super::opens::Refused as OpensRefused;
 use super::queue::Queue;
 use super::reader::Reader;
 use super::slots::{Refused, Slot};
@@ -87,30 +89,50 @@ pub async fn upgrade(
 }
 
 /// A slot under the caps on open connections (of `/ws` and `/sse` together), or the
-/// 429 that refuses one.
+/// 429 that refuses one: first the limits on how fast connections are opened
+/// ([`super::opens`]), then the caps on how many are open.
 pub(super) fn acquire_slot(
     state: &AppState,
     user: &User,
     ip: Option<Extension<ClientIp>>,
 ) -> Result<Slot, Box<Response>> {
-    state
-        .slots
-        .acquire(user.id, ip.map(|Extension(ClientIp(ip))| ip))
-        .map_err(|refused| {
-            let message = match refused {
-                Refused::User => "Too many open connections for this account: close some tabs",
-                Refused::Ip => "Too many open connections from this address",
-            };
-            tracing::info!(user = %user.id, ?refused, "live connection refused: connection cap");
-            Box::new(
-                (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    [(header::RETRY_AFTER, "30")],
-                    message,
-                )
-                    .into_response(),
+    let ip = ip.map(|Extension(ClientIp(ip))| ip);
+    if let Err((refused, wait)) = state.opens.check(user.id, ip) {
+        let message = match refused {
+            OpensRefused::User => "Too many new connections for this account: wait a moment",
+            OpensRefused::Ip => "Too many new connections from this address: wait a moment",
+        };
+        crate::server::metrics::rate_limited(match refused {
+            OpensRefused::User => "live_open_user",
+            OpensRefused::Ip => "live_open_ip",
+        });
+        tracing::info!(user = %user.id, ?refused, "live connection refused: opened too fast");
+        // Whole seconds, rounded up (a wait under a second is still "1").
+        let secs = wait.as_millis().div_ceil(1000).max(1).to_string();
+        return Err(Box::new(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, secs)],
+                message,
             )
-        })
+                .into_response(),
+        ));
+    }
+    state.slots.acquire(user.id, ip).map_err(|refused| {
+        let message = match refused {
+            Refused::User => "Too many open connections for this account: close some tabs",
+            Refused::Ip => "Too many open connections from this address",
+        };
+        tracing::info!(user = %user.id, ?refused, "live connection refused: connection cap");
+        Box::new(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "30")],
+                message,
+            )
+                .into_response(),
+        )
+    })
 }
 
 pub(super) fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
@@ -156,7 +178,7 @@ where
         },
         FrameKind::Ephemeral,
     );
-    let reg = state.hub.register(user.id, hello);
+    let reg = state.hub.register(user.id, &token_hash, hello);
     let (conn, first, user_id) = (reg.id, reg.first, user.id);
     let writer = Writer::new(state.clone(), user_id, token_hash, activity);
     let mut writer = Box::pin(writer.run(sink, reg.queue.clone()));
@@ -165,9 +187,7 @@ where
     async move {
         tracing::debug!(user = %user_id, conn, "live connection opened");
         if first {
-            if let Err(e) = Box::pin(state.presence_changed(user_id, true)).await {
-                tracing::warn!(error = %e, "presence update failed");
-            }
+            state.announcer.changed(&state, user_id);
         }
         if let Err(e) = Box::pin(state.send_presence_snapshot(user_id, conn)).await {
             tracing::warn!(error = %e, "presence snapshot failed");
@@ -184,9 +204,7 @@ where
 
         queue.close();
         if state.hub.unregister(user_id, conn) {
-            if let Err(e) = Box::pin(state.presence_changed(user_id, false)).await {
-                tracing::warn!(error = %e, "presence update failed");
-            }
+            state.announcer.changed(&state, user_id);
         }
         drop(slot);
         tracing::debug!(user = %user_id, conn, "live connection closed");

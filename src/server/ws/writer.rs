@@ -102,6 +102,12 @@ impl Writer {
 
     /// Writes queued frames until the connection should end; returns the close frame.
     async fn serve(&mut self, sink: &mut impl FrameSink, queue: &Queue) -> Option<CloseFrame> {
+        // The session may have been revoked between the upgrade's check and the hub's
+        // registration, which a revocation would have missed: look again (registered
+        // now, any later revocation reaches this connection through the hub).
+        if let Ok(None) = Box::pin(self.state.store.session_user(&self.token_hash)).await {
+            return Some(close_frame(close::UNAUTHORIZED, "session ended"));
+        }
         let mut heartbeat = tokio::time::interval(Duration::from_millis(HEARTBEAT_MS));
         heartbeat.tick().await;
         // Boxed and dropped once ready: most of a connection's life has no use for it.
