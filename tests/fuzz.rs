@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::server::{dm, TestServer};
+use common::server::{dm_with, TestServer};
 use futures::SinkExt;
 use natter::model::protocol::{close, ClientFrame, ServerFrame};
 use proptest::prelude::*;
@@ -190,7 +190,8 @@ async fn on_post(s: &TestServer, cookie: &str, input: &Input) -> Result<(), Stri
 
 #[tokio::test]
 async fn arbitrary_frames_get_an_error_frame_or_a_documented_close() {
-    let (s, chat, [a, _b, _c]) = dm().await;
+    // One socket per case, opened in quick succession: above the default open limit.
+    let (s, chat, [a, _b, _c]) = dm_with(|c| c.ws_max_per_user = 10 * CASES as u32).await;
     let mut failures = Vec::new();
     for (kind, input) in inputs(chat.0) {
         let shown = match &input {

@@ -47,7 +47,12 @@ pub fn send(chat: ChatId, client_id: &str, body: &str) -> ClientFrame {
 /// A server with alice and bob in a DM, plus eve who is in no chat with them; their
 /// session cookies.
 pub async fn dm() -> (TestServer, ChatId, [String; 3]) {
-    let s = start().await;
+    dm_with(|_| {}).await
+}
+
+/// [`dm`] on a server with `tweak`ed settings.
+pub async fn dm_with(tweak: impl FnOnce(&mut Config)) -> (TestServer, ChatId, [String; 3]) {
+    let s = start_with(tweak).await;
     let a = s.sign_up("alice").await;
     let b = s.sign_up("bob").await;
     let e = s.sign_up("eve").await;
