@@ -46,7 +46,7 @@ PROGRAMS = {
 BASE = set(
     """
     bash sh env cd echo printf exit set source . test [ [[ true false read trap wait kill
-    exec shift local export unset return break continue type command eval declare let
+    exec shift local export unset return break continue type command eval declare let umask
     if then else elif fi for in do done while until case esac function select time
     ls cat sed awk grep mkdir rm mv cp ln chmod chown date sleep seq mktemp dirname basename
     head tail sort uniq wc tr cut tee touch id whoami readlink realpath xargs find stat du
