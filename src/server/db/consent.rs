@@ -2,7 +2,7 @@
 //! consent rules' storage (issue 29; the rules are in `server::consent` and
 //! `server::chat`).
 
-use super::{now_ms, Store};
+use super::{now_ms, Invalidation, Store};
 use crate::model::{Blocked, ChatId, GroupAdds, Invitation, UserId};
 use crate::server::Result;
 
@@ -75,7 +75,7 @@ impl Store {
     /// `blocker` blocks `blocked` (again: nothing changes). Their pending invitations
     /// from `blocked` go. `false`: `blocker` has [`MAX_BLOCKS`] blocks already.
     pub async fn block(&self, blocker: UserId, blocked: UserId) -> Result<bool> {
-        on_pool!(&self.pool, p => {
+        let done: bool = on_pool!(&self.pool, p => {
             let mut tx = p.begin().await?;
             let (count,): (i64,) =
                 sqlx::query_as("SELECT COUNT(*) FROM blocks WHERE blocker_id = $1")
@@ -100,8 +100,13 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok(true)
-        })
+            Ok::<_, crate::server::Error>(true)
+        })?;
+        if done {
+            // Sends that were allowed may not be any more (here and on every node).
+            self.invalidate(Invalidation::Members(ChatId(0)));
+        }
+        Ok(done)
     }
 
     /// Whether there was a block to take back.
@@ -114,6 +119,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
+        self.invalidate(Invalidation::Members(ChatId(0)));
         Ok(n > 0)
     }
 
@@ -241,6 +247,15 @@ impl Store {
     /// The sender's membership as a send sees it (`None`: not a member). One indexed
     /// read: the membership row, and for a direct chat the block rows of the pair.
     pub async fn send_check(&self, chat: ChatId, user: UserId) -> Result<Option<SendCheck>> {
+        let allowed = SendCheck {
+            accepted: true,
+            i_blocked: false,
+            they_blocked: false,
+        };
+        if self.sendable.get(&(chat, user)).is_some() {
+            return Ok(Some(allowed));
+        }
+        let generation = self.sendable.generation();
         let row: Option<(bool, bool, bool)> = on_pool!(&self.pool, p => {
             sqlx::query_as(
                 "SELECT m.accepted,
@@ -258,11 +273,15 @@ impl Store {
             .fetch_optional(p)
             .await
         })?;
-        Ok(row.map(|(accepted, i_blocked, they_blocked)| SendCheck {
+        let check = row.map(|(accepted, i_blocked, they_blocked)| SendCheck {
             accepted,
             i_blocked,
             they_blocked,
-        }))
+        });
+        if check == Some(allowed) {
+            self.sendable.fill((chat, user), (), generation);
+        }
+        Ok(check)
     }
 
     /// The members of `chat` who see `user`'s presence and whose `user` sees (both

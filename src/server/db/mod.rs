@@ -72,6 +72,11 @@ pub struct Store {
     members: Arc<Cache<ChatId, Arc<[UserId]>>>,
     /// session token hash → (user, expiry), for every request and heartbeat.
     sessions: Arc<Cache<Vec<u8>, (User, i64)>>,
+    /// (chat, sender) pairs whose sends consent allows (an accepted membership, no
+    /// block): every `send` asks, and a database read per message would cost the live
+    /// path. Only "yes" is kept; any membership change or block anywhere clears it all
+    /// (they are rare next to sends), on every node.
+    sendable: Arc<Cache<(ChatId, UserId), ()>>,
     /// Told of every cache entry this node drops, so other nodes drop theirs (set by a
     /// broker for several nodes; see [`Store::on_invalidate`]).
     others: Arc<std::sync::OnceLock<InvalidationHook>>,
@@ -147,7 +152,10 @@ impl Store {
     /// Drops an entry another node changed.
     pub fn forget(&self, what: &Invalidation) {
         match what {
-            Invalidation::Members(chat) => self.members.invalidate(chat),
+            Invalidation::Members(chat) => {
+                self.members.invalidate(chat);
+                self.sendable.clear();
+            }
             Invalidation::Session(hash) => self.sessions.invalidate(hash.as_slice()),
             Invalidation::Revoked(revoked) => {
                 let mut watchers = self
@@ -180,6 +188,7 @@ impl Store {
     pub fn forget_all(&self) {
         self.members.clear();
         self.sessions.clear();
+        self.sendable.clear();
     }
 
     /// Has `tell` called with every invalidation this node makes (once; later calls are
@@ -210,6 +219,7 @@ impl Store {
             pool,
             writer: Arc::default(),
             members: Arc::new(Cache::new(Duration::from_secs(600))),
+            sendable: Arc::new(Cache::new(Duration::from_secs(600))),
             sessions: Arc::new(Cache::new(Duration::from_secs(60))),
             others: Arc::default(),
             revocations: Arc::default(),
