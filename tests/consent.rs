@@ -265,3 +265,85 @@ async fn presence_is_hidden_until_both_accept_a_conversation() {
     post(&s, AcceptInvitation::PATH, format!("chat_id={trip}"), &c).await;
     assert!(sees(&s, alice, carol).await && sees(&s, carol, alice).await);
 }
+
+/// Review of issue 29: a block stops edits and reactions in the direct chat too (on the
+/// API, the WebSocket and `POST /frames`), not only new messages; deleting one's own
+/// message stays allowed.
+#[tokio::test]
+async fn a_block_stops_edits_and_reactions_in_the_direct_chat() {
+    use natter::api::messages::{DeleteMessage, EditMessage, ReactMessage};
+    let s = start().await;
+    let m = s.sign_up("mallory").await;
+    let v = s.sign_up("vic").await;
+    let mallory = id(&s, "mallory").await;
+    let dm = s.create_chat_as_is(&m, "vic", "").await;
+    let (status, body) = say(&s, &m, dm, "m1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mine: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mine = mine["id"].as_i64().unwrap();
+    assert_eq!(say(&s, &v, dm, "v1").await.0, StatusCode::OK);
+    let (status, body) = post(&s, BlockUser::PATH, format!("user_id={mallory}"), &v).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, body) = post(
+        &s,
+        EditMessage::PATH,
+        format!("message_id={mine}&body=EDITED+after+block+%40vic"),
+        &m,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "edit after a block: {body}");
+    let (status, body) = post(
+        &s,
+        ReactMessage::PATH,
+        format!("message_id={mine}&emoji=%F0%9F%91%8D&on=true"),
+        &m,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "react after a block: {body}");
+    // Over the WebSocket too.
+    let mut ws = s.connect(&m).await;
+    ws.send(&natter::model::protocol::ClientFrame::Edit {
+        message_id: natter::model::MessageId(mine),
+        body: "again".into(),
+    })
+    .await;
+    match ws.next().await {
+        ServerFrame::Error { .. } => {}
+        other => panic!("expected an error frame, got {other:?}"),
+    }
+    // Taking one's own words back is still allowed.
+    let (status, body) = post(&s, DeleteMessage::PATH, format!("message_id={mine}"), &m).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Review of issue 29: an invitation does not outlive a block either way, and one person
+/// cannot bury another in invitations.
+#[tokio::test]
+async fn invitations_end_with_a_block_and_are_capped_per_inviter() {
+    let s = start().await;
+    let e = s.sign_up("eve").await;
+    let v = s.sign_up_as_is("vic").await; // the default: a stranger's add is an invitation
+    let vic = id(&s, "vic").await;
+    s.sign_up("zed").await;
+    let group = s.create_chat_as_is(&e, "zed vic", "Party").await;
+    assert_eq!(s.db.store.invitations(vic).await.unwrap().len(), 1);
+    // The inviter blocks the invitee: the invitation goes, accepting finds nothing.
+    let (status, body) = post(&s, BlockUser::PATH, format!("user_id={vic}"), &e).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(s.db.store.invitations(vic).await.unwrap().is_empty());
+    let (status, _) = post(&s, AcceptInvitation::PATH, format!("chat_id={group}"), &v).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // From one inviter: at most a handful pending.
+    let spammer = s.sign_up("spammer").await;
+    for i in 0..12 {
+        s.create_chat_as_is(&spammer, "zed vic", &format!("Spam{i}"))
+            .await;
+    }
+    let pending = s.db.store.invitations(vic).await.unwrap();
+    assert_eq!(
+        pending.len() as i64,
+        natter::server::db::INVITATIONS_PER_INVITER,
+        "{pending:?}"
+    );
+}

@@ -496,3 +496,102 @@ async fn a_node_reaches_redis_over_tls_with_a_private_ca() {
         "a certificate no CA vouches for was accepted: {h}"
     );
 }
+
+/// Review of issue 29: a body announced and never sent (or sent a byte at a time) does
+/// not hold its connection past `--request-timeout-secs`.
+#[tokio::test]
+async fn a_body_that_never_arrives_is_cut_off() {
+    let s = common::server::start_with(|c| c.request_timeout_secs = 1).await;
+    let mut slow = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    slow.write_all(
+        b"POST /api/sign_in HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100000\r\n\r\nuser",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        // A byte now and then: each keeps hyper reading, none completes the body.
+        let _ = slow.write_all(b"x").await;
+        match tokio::time::timeout(Duration::from_millis(300), slow.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "still open");
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+/// Review of issue 29: one network cannot hold every connection the process may open.
+#[tokio::test]
+async fn connections_per_network_are_capped() {
+    let s = common::server::start_with(|c| c.max_connections_per_ip = 5).await;
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        let mut c = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let n = c.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        held.push(c);
+    }
+    // The sixth is closed without an answer.
+    let mut sixth = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let _ = sixth
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await;
+    let mut buf = [0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(5), sixth.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0, "{}", String::from_utf8_lossy(&buf[..n]));
+    // One closes: a new one is served again.
+    held.pop();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut again = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    again
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    again.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Review of issue 29: every form's error read from the page's address shows only the
+/// server's own messages (the consent forms on /account and /chats too).
+#[tokio::test]
+async fn no_form_shows_words_from_a_link() {
+    use leptos::server_fn::error::ServerFnUrlError;
+    use natter::model::AppError;
+    let s = common::server::start().await;
+    let cookie = s.sign_up("alice").await;
+    let words = "Security alert: re-enter your password at natter-login.example";
+    for (page, form) in [
+        ("/account", "/api/set_group_adds"),
+        ("/account", "/api/unblock_user"),
+        ("/chats", "/api/accept_invitation"),
+        ("/chats", "/api/decline_invitation"),
+    ] {
+        let url = ServerFnUrlError::new(form, AppError::Invalid(words.into()))
+            .to_url(&format!("http://127.0.0.1{page}"))
+            .unwrap();
+        let req = Request::get(format!("{page}?{}", url.query().unwrap()))
+            .header(header::ACCEPT, "text/html")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap();
+        let r = send(&s, req).await;
+        assert_eq!(r.status, StatusCode::OK, "{page}");
+        assert!(
+            !r.body.contains("natter-login.example"),
+            "{page} {form} shows the link's words"
+        );
+    }
+}

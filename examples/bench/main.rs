@@ -190,6 +190,7 @@ async fn spawn_server(
         .args(["--ws-send-rate", "10000000", "--ws-send-burst", "10000000"])
         // The idle scenario opens many sockets per user, all from 127.0.0.1.
         .args(["--ws-max-per-user", "1000000", "--ws-max-per-ip", "1000000"])
+        .args(["--max-connections-per-ip", "1000000"])
         // … and signs its users up from there.
         .args([
             "--sign-up-per-minute",

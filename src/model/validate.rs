@@ -91,8 +91,27 @@ pub fn forbidden_char(c: char, newlines: bool) -> bool {
     }
 }
 
+/// Also refused in one-line names (titles): invisible characters that only serve to
+/// make one title look like another (zero-width space, word joiner, byte-order mark),
+/// the direction marks (LRM, RLM, ALM) and the line and paragraph separators. Zero-width
+/// (non-)joiners stay: scripts and emoji need them.
+fn invisible_in_a_name(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{061C}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{2060}'
+            | '\u{FEFF}'
+    )
+}
+
 fn refuse_control(text: &str, newlines: bool, what: &str) -> Result<(), AppError> {
-    match text.chars().find(|&c| forbidden_char(c, newlines)) {
+    let bad = |c: char| forbidden_char(c, newlines) || (!newlines && invisible_in_a_name(c));
+    match text.chars().find(|&c| bad(c)) {
         Some(c) => Err(AppError::invalid(format!(
             "{what} contains a control character (U+{:04X})",
             c as u32
@@ -288,6 +307,15 @@ mod tests {
         }
         assert_eq!(body("line\r\nnext\tx").unwrap(), "line\r\nnext\tx");
         assert!(title("a\nb").is_err());
+        for spoof in [
+            "a\u{200B}b",
+            "\u{200F}x",
+            "x\u{061C}",
+            "a\u{2028}b",
+            "\u{FEFF}t",
+        ] {
+            assert!(title(spoof).is_err(), "{spoof:?}");
+        }
         assert!(title("Ünïcödé ok 👍 \u{200D} العربية").is_ok());
         assert!(body("👩‍👩‍👧 joiners are fine").is_ok());
     }
@@ -401,7 +429,10 @@ mod properties {
                 }
                 Err(_) => prop_assert!(
                     raw.trim().chars().count() > TITLE_MAX
-                        || raw.trim().chars().any(|c| forbidden_char(c, false))
+                        || raw
+                            .trim()
+                            .chars()
+                            .any(|c| forbidden_char(c, false) || invisible_in_a_name(c))
                 ),
             }
         }

@@ -140,10 +140,11 @@ fn token_named(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|c| c.value().to_string())
 }
 
-/// The session token of a request that [`resolve_session`] already let in (the
-/// `__Host-` cookie first): the connection code keeps its hash.
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
-    token_named(headers, SECURE_SESSION_COOKIE).or_else(|| token_named(headers, SESSION_COOKIE))
+/// The session token of a request under the one cookie name that signs in on a server
+/// whose cookies are `secure` (the connection code keeps its hash, so it must be the
+/// session that [`resolve_session`] let in, never a second cookie beside it).
+pub fn session_token(headers: &HeaderMap, secure: bool) -> Option<String> {
+    token_named(headers, cookie_name(secure))
 }
 
 /// The `Set-Cookie` value that stores a session (or clears it when `token` is `None`).
@@ -327,9 +328,12 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(
             header::COOKIE,
-            "a=1; natter_session=tok; b=2".parse().unwrap(),
+            "a=1; natter_session=tok; __Host-natter_session=other"
+                .parse()
+                .unwrap(),
         );
-        assert_eq!(session_token(&h).as_deref(), Some("tok"));
+        assert_eq!(session_token(&h, false).as_deref(), Some("tok"));
+        assert_eq!(session_token(&h, true).as_deref(), Some("other"));
     }
 
     #[tokio::test]

@@ -193,6 +193,7 @@ pub async fn react(
     on: bool,
 ) -> Result<Vec<Reaction>> {
     let emoji = validate::emoji(emoji)?;
+    refuse_if_blocked_in(state, user, message).await?;
     let reacted = state.store.react(message, user.id, &emoji, on).await?;
     if let Some(change) = reacted.change {
         let frame = ServerFrame::Reactions {
@@ -241,9 +242,25 @@ pub async fn edit(
     body: &str,
 ) -> Result<Message> {
     let body = validate::body(body)?;
+    refuse_if_blocked_in(state, user, message).await?;
     let (edited, change) = state.store.edit_message(message, user.id, &body).await?;
     log_publish(state.message_changed(&edited, change).await);
     Ok(edited)
+}
+
+/// A block either way in the direct chat of `message` refuses edits and reactions as it
+/// refuses sends (deleting one's own message stays allowed). A message that is not
+/// there, or not in a chat of `user`'s, is left to the store's own answer (404).
+async fn refuse_if_blocked_in(state: &AppState, user: &User, message: MessageId) -> Result<()> {
+    let Some(found) = state.store.message(message).await? else {
+        return Ok(());
+    };
+    if let Some(check) = state.store.send_check(found.chat_id, user.id).await? {
+        if check.i_blocked || check.they_blocked {
+            return Err(consent::blocked_send_error(check.i_blocked).into());
+        }
+    }
+    Ok(())
 }
 
 pub async fn delete(state: &AppState, user: &User, message: MessageId) -> Result<Message> {

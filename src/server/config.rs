@@ -112,6 +112,18 @@ pub struct Config {
     /// waits is dropped after this (natter faces the internet without a proxy by default).
     #[arg(long, env = "NATTER_HEADER_TIMEOUT_SECS", default_value_t = 15)]
     pub header_timeout_secs: u64,
+
+    /// Seconds a request may take from its head to its answer, its body included: a
+    /// client that announces a body and sends it a byte at a time (or never) gets 408
+    /// and its connection closed. Streams (WebSocket, SSE) are answered at once and are
+    /// not cut by it.
+    #[arg(long, env = "NATTER_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Open connections per client network (an IPv4 address or an IPv6 /64); more are
+    /// closed at once. The `--trusted-proxy`'s connections are not counted.
+    #[arg(long, env = "NATTER_MAX_CONNECTIONS_PER_IP", default_value_t = 512)]
+    pub max_connections_per_ip: u32,
 }
 
 impl Config {
@@ -140,6 +152,8 @@ impl Config {
             redis_url: None,
             presence_ttl_secs: super::ws::presence::DEFAULT_TTL_SECS,
             header_timeout_secs: 15,
+            request_timeout_secs: 30,
+            max_connections_per_ip: 512,
             sign_in_per_minute: 10,
             sign_up_per_minute: 5,
         }

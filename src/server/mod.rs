@@ -79,8 +79,12 @@ pub async fn serve_until(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    let timeout = std::time::Duration::from_secs(state.config.header_timeout_secs.max(1));
-    serve::serve_until(listener, router::app(state), timeout, shutdown).await
+    let limits = serve::ConnLimits {
+        header_timeout: std::time::Duration::from_secs(state.config.header_timeout_secs.max(1)),
+        per_network: state.config.max_connections_per_ip as usize,
+        trusted_proxy: state.config.trusted_proxy,
+    };
+    serve::serve_until(listener, router::app(state), limits, shutdown).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

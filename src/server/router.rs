@@ -65,6 +65,12 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             super::client_ip::client_ip,
         ))
+        // Head to answer, body included: a body sent a byte at a time (or announced and
+        // never sent) must not hold a connection (`--request-timeout-secs`).
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(state.config.request_timeout_secs.max(1)),
+        ))
         .layer(middleware::from_fn(server_fn_error_status))
         .layer(middleware::from_fn(super::metrics::time_requests))
         .layer(middleware::from_fn(cache_headers))

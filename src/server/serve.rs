@@ -16,23 +16,75 @@ use axum::extract::connect_info::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+/// How connections are bounded (see `Config`).
+#[derive(Clone, Copy, Debug)]
+pub struct ConnLimits {
+    /// How long a connection may take to send a request's head, counted from its start
+    /// or from the end of the previous response (so it is the idle timeout of a
+    /// kept-alive connection too).
+    pub header_timeout: Duration,
+    /// Open connections per client network (`client_ip::network` of the peer); more are
+    /// closed at once. The trusted proxy's connections are not counted: they carry
+    /// everyone's requests.
+    pub per_network: usize,
+    pub trusted_proxy: Option<IpAddr>,
+}
+
+/// Open connections per network: an entry lives while its count is above zero, so the
+/// map holds at most as many entries as there are open connections.
+#[derive(Default)]
+struct OpenPerNetwork(Mutex<HashMap<IpAddr, usize>>);
+
+impl OpenPerNetwork {
+    fn open(self: &Arc<Self>, network: IpAddr, max: usize) -> Option<OpenGuard> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(network).or_insert(0);
+        if *n >= max {
+            if *n == 0 {
+                map.remove(&network);
+            }
+            return None;
+        }
+        *n += 1;
+        Some(OpenGuard(self.clone(), network))
+    }
+}
+
+/// Counts one open connection until dropped.
+struct OpenGuard(Arc<OpenPerNetwork>, IpAddr);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        let mut map = (self.0).0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.1) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.1);
+            }
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then waits for the open
-/// requests to finish. `header_timeout`: how long a connection may take to send a
-/// request's head, counted from its first byte or from the end of the previous response
-/// (so it is the idle timeout of a kept-alive connection too).
+/// requests to finish.
 pub async fn serve_until(
     listener: TcpListener,
     app: Router,
-    header_timeout: Duration,
+    limits: ConnLimits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    let header_timeout = limits.header_timeout;
+    let open = Arc::new(OpenPerNetwork::default());
     let mut shutdown = pin!(shutdown);
     // Dropped at shutdown: each connection task sees it and shuts down gracefully.
     let (stop_tx, stop_rx) = watch::channel(());
@@ -50,6 +102,21 @@ pub async fn serve_until(
                 }
             },
             () = &mut shutdown => break,
+        };
+        let guard = if limits.trusted_proxy == Some(peer.ip()) {
+            None
+        } else {
+            match open.open(
+                super::client_ip::network(peer.ip()),
+                limits.per_network.max(1),
+            ) {
+                Some(guard) => Some(guard),
+                None => {
+                    tracing::debug!(%peer, "too many connections from one network");
+                    super::metrics::rate_limited("connections_per_network");
+                    continue; // dropping `tcp` closes it
+                }
+            }
         };
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
@@ -84,6 +151,7 @@ pub async fn serve_until(
                 }
             }
             drop(done_rx);
+            drop(guard);
         });
     }
     drop(listener);

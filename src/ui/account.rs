@@ -81,19 +81,10 @@ fn Privacy() -> impl IntoView {
         move || (set.version().get(), unblock.version().get()),
         |_| consent_settings(),
     );
-    let set_error = move || {
-        set.value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.to_string())
-    };
-    let unblock_error = move || {
-        unblock
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.to_string())
-    };
+    // Through `action_error`: an error read from the page's address shows only the
+    // server's own messages (any link can put one there).
+    let set_error = move || action_error(*set).map(|e| e.to_string());
+    let unblock_error = move || action_error(*unblock).map(|e| e.to_string());
     let saved = move || matches!(set.value().get(), Some(Ok(_)));
     view! {
         <h2 class="auth-title">"Privacy"</h2>

@@ -3,7 +3,7 @@
 //! forms: they work without JavaScript too.
 
 use crate::api::consent::{list_invitations, AcceptInvitation, DeclineInvitation};
-use crate::ui::auth::FormError;
+use crate::ui::auth::{action_error, FormError};
 use crate::ui::layout::ChatListRefresh;
 use leptos::prelude::*;
 
@@ -30,14 +30,9 @@ pub fn Invitations() -> impl IntoView {
         }
     });
     let error = move || {
-        [
-            accept.value().get().map(|r| r.map(|_| ())),
-            decline.value().get(),
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(|r| r.err())
-        .map(|e| e.to_string())
+        action_error(*accept)
+            .or_else(|| action_error(*decline))
+            .map(|e| e.to_string())
     };
     view! {
         <Transition>

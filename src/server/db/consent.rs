@@ -6,6 +6,10 @@ use super::{now_ms, Invalidation, Store};
 use crate::model::{Blocked, ChatId, GroupAdds, Invitation, UserId};
 use crate::server::Result;
 
+/// Pending invitations one person can have, in all and from one inviter.
+pub const INVITATIONS_MAX: i64 = 100;
+pub const INVITATIONS_PER_INVITER: i64 = 5;
+
 /// The most people one account can block (bounds the account page and the table).
 pub const MAX_BLOCKS: i64 = 1000;
 
@@ -94,7 +98,11 @@ impl Store {
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM group_invitations WHERE user_id = $1 AND inviter_id = $2")
+            // Either way: an invitation must not outlive a block between the two.
+            sqlx::query(
+                "DELETE FROM group_invitations
+                 WHERE (user_id = $1 AND inviter_id = $2) OR (user_id = $2 AND inviter_id = $1)",
+            )
                 .bind(blocker)
                 .bind(blocked)
                 .execute(&mut *tx)
@@ -171,16 +179,25 @@ impl Store {
     }
 
     /// Invites `user` to the group `chat` (again: nothing changes).
+    /// Records nothing beyond [`INVITATIONS_PER_INVITER`] pending invitations from one
+    /// inviter to `user`, or [`INVITATIONS_MAX`] in all: one stranger cannot bury
+    /// someone in invitations.
     pub async fn invite(&self, chat: ChatId, user: UserId, inviter: UserId) -> Result<()> {
         on_pool!(&self.pool, p => {
             sqlx::query(
                 "INSERT INTO group_invitations (chat_id, user_id, inviter_id, created_at)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                 SELECT $1, $2, $3, $4
+                 WHERE (SELECT COUNT(*) FROM group_invitations WHERE user_id = $2) < $5
+                   AND (SELECT COUNT(*) FROM group_invitations
+                         WHERE user_id = $2 AND inviter_id = $3) < $6
+                 ON CONFLICT DO NOTHING",
             )
             .bind(chat)
             .bind(user)
             .bind(inviter)
             .bind(now_ms())
+            .bind(INVITATIONS_MAX)
+            .bind(INVITATIONS_PER_INVITER)
             .execute(p)
             .await
             .map(|_| ())

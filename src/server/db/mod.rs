@@ -22,7 +22,7 @@ mod cache;
 mod chats;
 #[macro_use]
 mod consent;
-pub use consent::{SendCheck, MAX_BLOCKS};
+pub use consent::{SendCheck, INVITATIONS_MAX, INVITATIONS_PER_INVITER, MAX_BLOCKS};
 mod members;
 pub use members::{Added, ChatChanges};
 mod checkpoint;

@@ -62,7 +62,7 @@ pub async fn upgrade(
         Ok(slot) => slot,
         Err(refusal) => return *refusal,
     };
-    let token_hash = auth::session_token(&headers)
+    let token_hash = auth::session_token(&headers, state.config.secure_cookies())
         .map(|t| auth::hash_token(&t))
         .unwrap_or_default();
     ws.max_message_size(MAX_FRAME_BYTES)

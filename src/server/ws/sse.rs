@@ -74,7 +74,7 @@ pub async fn stream(
         Ok(slot) => slot,
         Err(refusal) => return *refusal,
     };
-    let token_hash = auth::session_token(&headers)
+    let token_hash = auth::session_token(&headers, state.config.secure_cookies())
         .map(|t| auth::hash_token(&t))
         .unwrap_or_default();
     let (sink, frames) = futures::channel::mpsc::channel::<WsMessage>(BODY_BUFFER);

@@ -6,7 +6,7 @@ use super::ReloadChat;
 use crate::api::chats::{AddMember, LeaveChat, RemoveMember, RenameChat, SetMuted};
 use crate::api::consent::{BlockUser, UnblockUser};
 use crate::model::{ChatDetail, ChatKind, MemberAdded, UserId};
-use crate::ui::auth::FormError;
+use crate::ui::auth::{action_error, FormError};
 use crate::ui::layout::{refresh_chat_list, Avatar};
 use crate::ui::live::use_live;
 use crate::ui::time::hh_mm_local;
@@ -100,10 +100,8 @@ fn BlockButton(other: UserId, blocked: bool) -> impl IntoView {
         }
     });
     let error = move || {
-        [block.value().get(), unblock.value().get()]
-            .into_iter()
-            .flatten()
-            .find_map(|r| r.err())
+        action_error(*block)
+            .or_else(|| action_error(*unblock))
             .map(|e| e.to_string())
     };
     view! {
@@ -157,16 +155,11 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
         }
     });
     let error = move || {
-        [
-            add.value().get().map(|r| r.map(|_| ())),
-            remove.value().get(),
-            leave.value().get(),
-            rename.value().get(),
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(|r| r.err())
-        .map(|e| e.to_string())
+        action_error(*add)
+            .or_else(|| action_error(*remove))
+            .or_else(|| action_error(*leave))
+            .or_else(|| action_error(*rename))
+            .map(|e| e.to_string())
     };
     let chat_id = chat.id.to_string();
     let creator_id = chat.creator_id;
