@@ -30,7 +30,10 @@ case "$cmd" in
       chown postgres: "$dir"
     fi
     port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-    as_pg "$PG_BIN/initdb" -D "$dir/data" -A trust -U natter --no-sync >"$dir/initdb.log" 2>&1 \
+    # UTF-8 whatever the caller's locale: without LANG (a bare CI environment) initdb
+    # would pick SQL_ASCII, and text beyond ASCII (the search's markers) fails.
+    as_pg "$PG_BIN/initdb" -D "$dir/data" -A trust -U natter --no-sync -E UTF8 --no-locale \
+      >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
     # fsync off: a test server's data is thrown away; never use this for real data.
     as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start \
