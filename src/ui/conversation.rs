@@ -151,7 +151,13 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
             .iter()
             .find(|m| m.user_id == me.id)
             .map_or(0, |m| m.last_read_seq);
+        // Once the live link is up (a `read` sent before it would be dropped).
+        let told = StoredValue::new(false);
         Effect::new(move |_| {
+            if !matches!(live.status.get(), live::Status::Online) || told.get_value() {
+                return;
+            }
+            told.set_value(true);
             if let (Some(seq), false) = (last_seq.get_untracked(), has_newer.get_untracked()) {
                 if seq > my_read && page_visible() {
                     live.read(chat_id, seq);
