@@ -78,14 +78,11 @@ type Key = (String, Option<IpAddr>);
 /// map or hash sees it otherwise (an unbounded key would be kept, a username of
 /// megabytes hashed).
 pub fn sign_in_name(username: &str) -> Option<String> {
-    let name = username.trim();
-    if name.len() > USERNAME_MAX {
+    // The byte bound first: the rule below lower-cases its whole input.
+    if username.trim().len() > USERNAME_MAX {
         return None;
     }
-    let name = name.to_lowercase();
-    name.chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
-        .then_some(name)
+    crate::model::validate::username(username).ok()
 }
 
 pub struct AuthLimits {

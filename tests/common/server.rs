@@ -303,6 +303,18 @@ impl Client {
         }
     }
 
+    /// The connection is closed as revoked (4001) within a second; the frames it got
+    /// before.
+    pub async fn expect_revoked(&mut self) -> Vec<ServerFrame> {
+        let (frames, code) = self.until_close(Duration::from_secs(1)).await;
+        assert_eq!(
+            code,
+            Some(natter::model::protocol::close::UNAUTHORIZED),
+            "still open: {frames:?}"
+        );
+        frames
+    }
+
     /// Every frame until the server closes (within `wait`), and the close code (`None`:
     /// still open after `wait`, or the link dropped without a close frame).
     pub async fn until_close(&mut self, wait: Duration) -> (Vec<ServerFrame>, Option<u16>) {

@@ -112,7 +112,7 @@ impl Store {
         })?;
         if done {
             // Sends that were allowed may not be any more (here and on every node).
-            self.invalidate(Invalidation::Members(ChatId(0)));
+            self.invalidate(Invalidation::Consent);
         }
         Ok(done)
     }
@@ -127,7 +127,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        self.invalidate(Invalidation::Members(ChatId(0)));
+        self.invalidate(Invalidation::Consent);
         Ok(n > 0)
     }
 

@@ -74,8 +74,8 @@ pub struct Store {
     sessions: Arc<Cache<Vec<u8>, (User, i64)>>,
     /// (chat, sender) pairs whose sends consent allows (an accepted membership, no
     /// block): every `send` asks, and a database read per message would cost the live
-    /// path. Only "yes" is kept; any membership change or block anywhere clears it all
-    /// (they are rare next to sends), on every node.
+    /// path. Only "yes" is kept; any membership change, block or unblock anywhere clears
+    /// it all (they are rare next to sends), on every node.
     sendable: Arc<Cache<(ChatId, UserId), ()>>,
     /// Told of every cache entry this node drops, so other nodes drop theirs (set by a
     /// broker for several nodes; see [`Store::on_invalidate`]).
@@ -90,6 +90,8 @@ pub struct Store {
 pub enum Invalidation {
     /// A chat's member list.
     Members(ChatId),
+    /// A block or an unblock: sends that consent allowed may not be any more.
+    Consent,
     /// A session (by token hash): signed out.
     Session(Vec<u8>),
     /// Sessions were revoked: their open connections close, on every node. Sent after
@@ -156,6 +158,7 @@ impl Store {
                 self.members.invalidate(chat);
                 self.sendable.clear();
             }
+            Invalidation::Consent => self.sendable.clear(),
             Invalidation::Session(hash) => self.sessions.invalidate(hash.as_slice()),
             Invalidation::Revoked(revoked) => {
                 let mut watchers = self

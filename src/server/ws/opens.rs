@@ -13,6 +13,7 @@
 //! upgrade.
 
 use crate::model::UserId;
+use crate::server::client_ip::network;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::IpAddr;
@@ -45,20 +46,6 @@ fn quota(cap: u32) -> Quota {
     Quota::per_second(nz(burst / BURST_PER_RATE)).allow_burst(nz(burst))
 }
 
-/// The key of a client address: an IPv4 address, or an IPv6 address's /64.
-pub fn ip_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(prefix.into())
-            }
-        },
-    }
-}
-
 impl OpenLimits {
     /// `per_user` / `per_ip`: the caps on open connections (`--ws-max-per-user`,
     /// `--ws-max-per-ip`), which size the bursts.
@@ -75,7 +62,7 @@ impl OpenLimits {
     /// a flood from one address does not spend its users' own budgets.
     pub fn check(&self, user: UserId, ip: Option<IpAddr>) -> Result<(), (Refused, Duration)> {
         if let Some(ip) = ip {
-            self.one(&self.by_ip, &ip_key(ip))
+            self.one(&self.by_ip, &network(ip))
                 .map_err(|wait| (Refused::Ip, wait))?;
         }
         self.one(&self.by_user, &user)
@@ -132,9 +119,19 @@ mod tests {
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(ip_key(a), ip_key(b));
-        assert_ne!(ip_key(a), ip_key(c));
+        let limits = OpenLimits::new(1000, MIN_BURST);
+        // Other users from ever new addresses of one /64 share its budget...
+        for i in 0..MIN_BURST {
+            let ip = if i % 2 == 0 { a } else { b };
+            assert!(limits.check(UserId(i.into()), Some(ip)).is_ok());
+        }
+        assert_eq!(
+            limits.check(UserId(999), Some(b)).unwrap_err().0,
+            Refused::Ip
+        );
+        // ...while the next /64 has its own.
+        assert!(limits.check(UserId(999), Some(c)).is_ok());
         let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
-        assert_eq!(ip_key(mapped), IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(network(mapped), IpAddr::from([10, 0, 0, 1]));
     }
 }
