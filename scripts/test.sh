@@ -13,6 +13,9 @@ setup_cluster_services
 step "every program the tests and scripts spawn is installed (scripts/check-setup.py)"
 python3 scripts/check-setup.py --installed
 
+step "server layers: imports point down, no cycles, AppState only on top (scripts/check-layers.py)"
+python3 scripts/check-layers.py
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -17,7 +17,7 @@ fn the_api_document_lists_exactly_the_registered_server_functions() {
         .collect();
     // The registry fills from what is linked: the router links every page and server
     // function, as in the server binary.
-    std::hint::black_box(natter::server::router::app as fn(_) -> _);
+    std::hint::black_box(natter::server::edge::router::app as fn(_) -> _);
     let served: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, method)| {
             assert_eq!(method, http::Method::POST, "{path}");

@@ -318,7 +318,7 @@ async fn a_sign_out_on_one_node_takes_effect_on_the_other() {
         return;
     };
     let a = one.sign_up("alice").await;
-    let hash = natter::server::auth::hash_token(a.trim_start_matches("natter_session="));
+    let hash = natter::server::domain::auth::hash_token(a.trim_start_matches("natter_session="));
     // Node two has the session cached.
     assert!(two.db.store.session_user(&hash).await.unwrap().is_some());
     one.db.store.delete_session(&hash).await.unwrap();

@@ -13,7 +13,7 @@ use natter::api::auth::{SignIn, SignUp};
 use natter::api::chats::{CreateChat, ListChats};
 use natter::api::messages::{OpenChat, SendMessage};
 use natter::api::search::SearchMessages;
-use natter::server::router;
+use natter::server::edge::router;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
@@ -291,7 +291,7 @@ async fn the_database_file_is_created_for_its_owner_only() {
 
 #[tokio::test]
 async fn made_up_http_methods_share_one_metrics_label() {
-    natter::server::metrics::install();
+    natter::server::base::counters::install();
     let s = common::server::start().await;
     for m in ["FOO1", "BAR2", "X-ATTACK"] {
         let req = Request::builder()
@@ -301,7 +301,7 @@ async fn made_up_http_methods_share_one_metrics_label() {
             .unwrap();
         send(&s, req).await;
     }
-    let text = natter::server::metrics::install().unwrap().render();
+    let text = natter::server::base::counters::install().unwrap().render();
     for m in ["FOO1", "BAR2", "X-ATTACK"] {
         assert!(!text.contains(m), "method {m} became a label");
     }

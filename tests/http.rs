@@ -12,8 +12,9 @@ use leptos::server_fn::ServerFn;
 use natter::api::auth::{SignIn, SignOut, SignUp};
 use natter::api::chats::{CreateChat, ListChats};
 use natter::api::messages::{OpenChat, SendMessage};
+use natter::server::app::AppState;
 use natter::server::config::Config;
-use natter::server::{router, state::AppState};
+use natter::server::edge::router;
 use tower::ServiceExt;
 
 struct Harness {

@@ -22,7 +22,7 @@ use natter::api::auth::{SignIn, SignUp};
 use natter::api::chats::{CreateChat, RenameChat};
 use natter::api::messages::{DeleteMessage, EditMessage, ReactMessage, SendMessage};
 use natter::model::AppError;
-use natter::server::router;
+use natter::server::edge::router;
 use scraper::{Html, Node};
 use std::time::Duration;
 use tower::ServiceExt;

@@ -21,7 +21,7 @@ fn sample(text: &str, series: &str) -> f64 {
 }
 
 async fn scrape(s: &common::server::TestServer) -> String {
-    let res = natter::server::metrics::router(s.state.clone())
+    let res = natter::server::edge::metrics::router(s.state.clone())
         .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
         .await
         .unwrap();
@@ -32,7 +32,7 @@ async fn scrape(s: &common::server::TestServer) -> String {
 
 #[tokio::test]
 async fn metrics_show_the_counters_moving() {
-    assert!(natter::server::metrics::install().is_some());
+    assert!(natter::server::base::counters::install().is_some());
     let s = start_with(|c| c.sign_in_per_minute = 1).await;
     let before = scrape(&s).await;
 

@@ -250,7 +250,7 @@ async fn a_signed_out_stream_is_closed_with_its_code() {
     let token = a.split_once('=').unwrap().1;
     s.state
         .store
-        .delete_session(&natter::server::auth::hash_token(token))
+        .delete_session(&natter::server::domain::auth::hash_token(token))
         .await
         .unwrap();
     // The session is checked on every heartbeat; the close event names the reason.
@@ -366,7 +366,7 @@ async fn a_stream_resume_naming_too_many_chats_is_refused() {
 async fn stream_opens_are_limited_with_socket_opens() {
     let (s, _, [a, ..]) = dm().await;
     let mut spent = false;
-    for _ in 0..natter::server::ws::opens::MIN_BURST + 30 {
+    for _ in 0..natter::server::live::opens::MIN_BURST + 30 {
         match s.try_connect(Some(&a), Some(&s.origin)).await {
             Ok(c) => c.close().await,
             Err(_) => {

@@ -298,7 +298,7 @@ async fn sessions_expire_and_revoke() {
 async fn the_writer_statements_prepare_ahead_and_then_serve_a_batch() {
     use natter::server::db::NewMessage;
     let db = common::test_db().await;
-    db.store.warm_writer().await.unwrap();
+    db.store.warm_batch_conn().await.unwrap();
     let a = user(&db.store, "alice").await;
     let b = user(&db.store, "bob").await;
     let (dm, _) = db.store.find_or_create_dm(a.id, b.id).await.unwrap();
@@ -559,8 +559,10 @@ async fn message_text_is_stored_exactly() {
 #[tokio::test]
 async fn a_failing_batch_rolls_back_and_the_writer_stores_the_rest() {
     use natter::server::db::NewMessage;
-    use natter::server::writer::MessageWriter;
-    use natter::server::ws::{Hub, LocalBroker};
+    use natter::server::domain::commit::Committer;
+    use natter::server::domain::notify::Notifier;
+    use natter::server::live::broker::LocalBroker;
+    use natter::server::live::hub::Hub;
     use sqlx::Connection;
     use std::sync::Arc;
 
@@ -612,11 +614,9 @@ async fn a_failing_batch_rolls_back_and_the_writer_stores_the_rest() {
         .messages
         .is_empty());
 
-    // The writer: the same batch, queued together, settles message by message.
-    let writer = MessageWriter::start(
-        db.store.clone(),
-        Arc::new(LocalBroker::new(Arc::new(Hub::new()))),
-    );
+    // The committer: the same batch, queued together, settles message by message.
+    let broker = Arc::new(LocalBroker::new(Arc::new(Hub::new())));
+    let writer = Committer::start(db.store.clone(), Notifier::new(db.store.clone(), broker));
     let mut pending = Vec::new();
     for m in batch {
         pending.push(writer.enqueue(m).await.unwrap());

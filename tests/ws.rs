@@ -539,7 +539,9 @@ async fn removed_members_stop_receiving_at_once() {
         id: s.db.store.members(chat).await.unwrap()[0].user_id,
         username: "alice".into(),
     };
-    natter::server::chat::remove_member(&s.state, &alice_user, chat, carol_id)
+    s.state
+        .chats
+        .remove_member(&alice_user, chat, carol_id)
         .await
         .unwrap();
     assert_eq!(
@@ -639,7 +641,9 @@ async fn a_removed_member_cannot_edit_or_delete_over_the_socket() {
         id: s.db.store.members(chat).await.unwrap()[0].user_id,
         username: "alice".into(),
     };
-    natter::server::chat::remove_member(&s.state, &alice_user, chat, bob_id)
+    s.state
+        .chats
+        .remove_member(&alice_user, chat, bob_id)
         .await
         .unwrap();
     loop {
@@ -864,23 +868,26 @@ async fn resume_replays_edits_deletes_reads_and_members_made_offline() {
         id: alice_id,
         username: "alice".into(),
     };
-    natter::server::chat::add_member(&s.state, &alice_user, chat, "carol")
+    s.state
+        .chats
+        .add_member(&alice_user, chat, "carol")
         .await
         .unwrap();
     alice.send(&send(chat, "a3", "m3")).await;
     next_ack(&mut alice).await;
     // Bob's read pointer moves from another tab of his.
-    natter::server::chat::mark_read(
-        &s.state,
-        &natter::model::User {
-            id: bob_id,
-            username: "bob".into(),
-        },
-        chat,
-        2,
-    )
-    .await
-    .unwrap();
+    s.state
+        .chats
+        .mark_read(
+            &natter::model::User {
+                id: bob_id,
+                username: "bob".into(),
+            },
+            chat,
+            2,
+        )
+        .await
+        .unwrap();
 
     let mut bob = s.connect_raw(&b).await;
     bob.send(&ClientFrame::Resume {
@@ -1117,7 +1124,9 @@ async fn a_group_rename_arrives_live_and_on_resume() {
             .unwrap();
     let mut alice_ws = s.connect(&a).await;
 
-    natter::server::chat::rename(&s.state, &alice, chat, "  Trip to Lyon ")
+    s.state
+        .chats
+        .rename(&alice, chat, "  Trip to Lyon ")
         .await
         .unwrap();
     match alice_ws.next().await {
@@ -1127,7 +1136,7 @@ async fn a_group_rename_arrives_live_and_on_resume() {
         }
         other => panic!("expected members, got {other:?}"),
     }
-    let refused = natter::server::chat::rename(&s.state, &bob, chat, "Mine now").await;
+    let refused = s.state.chats.rename(&bob, chat, "Mine now").await;
     assert!(matches!(
         refused,
         Err(natter::server::Error::App(
@@ -1138,16 +1147,14 @@ async fn a_group_rename_arrives_live_and_on_resume() {
         id: natter::model::UserId(members[1].user_id.0 + 1),
         username: "eve".into(),
     };
-    let hidden = natter::server::chat::rename(&s.state, &eve, chat, "x").await;
+    let hidden = s.state.chats.rename(&eve, chat, "x").await;
     assert!(matches!(
         hidden,
         Err(natter::server::Error::App(
             natter::model::AppError::NotFound(_)
         ))
     ));
-    assert!(natter::server::chat::rename(&s.state, &alice, chat, "   ")
-        .await
-        .is_err());
+    assert!(s.state.chats.rename(&alice, chat, "   ").await.is_err());
 
     // Bob was offline: his resume from the page he had brings the new title.
     let mut bob_ws = s.connect_raw(&b).await;
@@ -1204,7 +1211,7 @@ async fn a_resume_naming_too_many_chats_is_refused() {
 async fn opening_sockets_in_a_loop_is_limited() {
     let (s, _, [a, b, _]) = dm().await;
     let mut refused = None;
-    for _ in 0..natter::server::ws::opens::MIN_BURST + 30 {
+    for _ in 0..natter::server::live::opens::MIN_BURST + 30 {
         match s.try_connect(Some(&a), Some(&s.origin)).await {
             Ok(c) => c.close().await,
             Err(WsError::Http(res)) => {

@@ -163,7 +163,7 @@ export async function signUp(page: Page, user: string, password: string = PASSWO
   await expect(signOutButton(page)).toBeVisible();
   if (consent) {
     // The page's own cookies; a request without Origin or Sec-Fetch-Site is no browser's
-    // and passes the cross-origin check (src/server/origin.rs).
+    // and passes the cross-origin check (src/server/edge/origin.rs).
     const res = await page.request.post('/api/set_group_adds', {
       form: { group_adds: 'anyone' },
       headers: { accept: 'application/json' },

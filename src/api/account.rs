@@ -9,56 +9,56 @@ use leptos::prelude::*;
 #[server(endpoint = "change_password")]
 pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
     use crate::model::validate;
-    use crate::server::{auth, error::reply};
-    reply(
-        async {
-            let (state, user) = auth::signed_in()?;
-            auth::confirm_password(&state, &user, current, "The current password is wrong").await?;
-            validate::password(&new)?;
-            let hash = auth::hash_password(new).await?;
-            state.store.set_password_hash(user.id, &hash).await?;
-            let keep = auth::current_token().map(|t| auth::hash_token(&t));
-            let others = state
-                .store
-                .delete_sessions_of(user.id, keep.as_deref())
-                .await?;
-            tracing::info!(user = %user.id, others, "password changed; other sessions revoked");
-            Ok(())
-        }
-        .await,
-    )
+    use crate::server::domain::auth;
+    use crate::server::edge::calls::{as_user, client_ip, session_token};
+    as_user(|state, user| async move {
+        let (store, limits) = (&state.store, &state.auth_limits);
+        let wrong = "The current password is wrong";
+        auth::confirm_password(store, limits, client_ip(), &user, current, wrong).await?;
+        validate::password(&new)?;
+        let hash = auth::hash_password(new).await?;
+        state.store.set_password_hash(user.id, &hash).await?;
+        let keep = session_token().map(|t| auth::hash_token(&t));
+        let others = state
+            .store
+            .delete_sessions_of(user.id, keep.as_deref())
+            .await?;
+        tracing::info!(user = %user.id, others, "password changed; other sessions revoked");
+        Ok(())
+    })
+    .await
 }
 
 /// Revokes every session of the account, this one included, and goes to sign-in.
 #[server(endpoint = "sign_out_everywhere")]
 pub async fn sign_out_everywhere() -> Result<(), AppError> {
-    use crate::server::{auth, error::reply, limits::Write};
-    reply(
-        async {
-            let (state, user) = auth::signed_in_to(Write::Manage)?;
-            state.store.delete_sessions_of(user.id, None).await?;
-            super::auth::clear_cookie(&state);
-            leptos_axum::redirect("/login");
-            Ok(())
-        }
-        .await,
-    )
+    use crate::server::domain::limits::Write;
+    use crate::server::edge::calls::as_user_to;
+    as_user_to(Write::Manage, |state, user| async move {
+        state.store.delete_sessions_of(user.id, None).await?;
+        super::auth::clear_cookie(&state);
+        leptos_axum::redirect("/login");
+        Ok(())
+    })
+    .await
 }
 
 /// Deletes the account after checking the password (limited like a sign-in): sessions
 /// and group memberships go; messages stay in others' history under "deleted user #…".
 #[server(endpoint = "delete_account")]
 pub async fn delete_account(password: String) -> Result<(), AppError> {
-    use crate::server::{account, auth, error::reply, limits::Write};
-    reply(
-        async {
-            let (state, user) = auth::signed_in_to(Write::Manage)?;
-            auth::confirm_password(&state, &user, password, "The password is wrong").await?;
-            account::delete(&state, &user).await?;
-            super::auth::clear_cookie(&state);
-            leptos_axum::redirect("/login");
-            Ok(())
-        }
-        .await,
-    )
+    use crate::server::domain::limits::Write;
+    use crate::server::domain::{account, auth};
+    use crate::server::edge::calls::as_user_to;
+    use crate::server::edge::calls::client_ip;
+    as_user_to(Write::Manage, |state, user| async move {
+        let (store, limits) = (&state.store, &state.auth_limits);
+        let wrong = "The password is wrong";
+        auth::confirm_password(store, limits, client_ip(), &user, password, wrong).await?;
+        account::delete(&state.store, &state.notify, &user).await?;
+        super::auth::clear_cookie(&state);
+        leptos_axum::redirect("/login");
+        Ok(())
+    })
+    .await
 }

@@ -7,103 +7,97 @@ use leptos::prelude::*;
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(username: String, password: String) -> Result<(), AppError> {
     use crate::model::validate;
-    use crate::server::{auth, client_ip, error::reply, state::AppState};
-    reply(
-        async {
-            let state = AppState::current()?;
-            state.auth_limits.sign_up(client_ip::current())?;
-            let name = validate::username(&username)?;
-            validate::password(&password)?;
-            let hash = auth::hash_password(password).await?;
-            let user = state.store.create_user(&name, &hash).await?;
-            let cookie = auth::start_session(&state, &user).await?;
-            ssr::set_cookie(&cookie);
-            leptos_axum::redirect("/chats");
-            Ok(())
-        }
-        .await,
-    )
+    use crate::server::domain::auth;
+    use crate::server::edge::calls::{as_anyone, client_ip};
+    as_anyone(|state| async move {
+        state.auth_limits.sign_up(client_ip())?;
+        let name = validate::username(&username)?;
+        validate::password(&password)?;
+        let hash = auth::hash_password(password).await?;
+        let user = state.store.create_user(&name, &hash).await?;
+        let cookie = auth::start_session(&state.store, state.session_rules(), &user).await?;
+        ssr::set_cookie(&cookie);
+        leptos_axum::redirect("/chats");
+        Ok(())
+    })
+    .await
 }
 
 /// Signs in; a wrong password and an unknown user get the same answer.
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
-    use crate::server::{auth, client_ip, error::reply, state::AppState};
-    reply(
-        async {
-            let state = AppState::current()?;
-            let ip = client_ip::current();
-            // A name no account can have (too long, foreign characters) is refused
-            // before any limiter map or hash sees it: only the network's budget counts.
-            let Some(name) = crate::server::limits::sign_in_name(&username) else {
-                state.auth_limits.sign_in_malformed(ip)?;
-                return Err(AppError::BadCredentials.into());
-            };
-            // Before any hashing; the same for known and unknown names.
-            state.auth_limits.sign_in(ip, &name)?;
-            if password.len() > crate::model::validate::PASSWORD_MAX * 4 {
+    use crate::server::domain::{auth, limits::sign_in_name};
+    use crate::server::edge::calls::{as_anyone, client_ip};
+    as_anyone(|state| async move {
+        let ip = client_ip();
+        // A name no account can have (too long, foreign characters) is refused
+        // before any limiter map or hash sees it: only the network's budget counts.
+        let Some(name) = sign_in_name(&username) else {
+            state.auth_limits.sign_in_malformed(ip)?;
+            return Err(AppError::BadCredentials.into());
+        };
+        // Before any hashing; the same for known and unknown names.
+        state.auth_limits.sign_in(ip, &name)?;
+        if password.len() > crate::model::validate::PASSWORD_MAX * 4 {
+            return Err(AppError::BadCredentials.into());
+        }
+        let found = state.store.user_credentials(&name).await?;
+        let (user, hash) = match found {
+            Some((u, h)) => (Some(u), Some(h)),
+            None => (None, None),
+        };
+        let ok = auth::verify_password(password, hash).await?;
+        let user = match (ok, user) {
+            (true, Some(u)) => u,
+            _ => {
+                state.auth_limits.sign_in_failed(ip, &name);
                 return Err(AppError::BadCredentials.into());
             }
-            let found = state.store.user_credentials(&name).await?;
-            let (user, hash) = match found {
-                Some((u, h)) => (Some(u), Some(h)),
-                None => (None, None),
-            };
-            let ok = auth::verify_password(password, hash).await?;
-            let user = match (ok, user) {
-                (true, Some(u)) => u,
-                _ => {
-                    state.auth_limits.sign_in_failed(ip, &name);
-                    return Err(AppError::BadCredentials.into());
-                }
-            };
-            state.auth_limits.sign_in_succeeded(ip, &name);
-            // Housekeeping on a path that is already slow on purpose.
-            state.store.delete_expired_sessions().await?;
-            let cookie = auth::start_session(&state, &user).await?;
-            ssr::set_cookie(&cookie);
-            leptos_axum::redirect("/chats");
-            Ok(())
-        }
-        .await,
-    )
+        };
+        state.auth_limits.sign_in_succeeded(ip, &name);
+        // Housekeeping on a path that is already slow on purpose.
+        state.store.delete_expired_sessions().await?;
+        let cookie = auth::start_session(&state.store, state.session_rules(), &user).await?;
+        ssr::set_cookie(&cookie);
+        leptos_axum::redirect("/chats");
+        Ok(())
+    })
+    .await
 }
 
 /// Revokes the session and clears the cookie.
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::server::{auth, error::reply, state::AppState};
-    reply(
-        async {
-            let state = AppState::current()?;
-            if let Some(token) = auth::current_token() {
-                state
-                    .store
-                    .delete_session(&auth::hash_token(&token))
-                    .await?;
-            }
-            ssr::set_cookie(&auth::session_cookie(
-                None,
-                0,
-                state.config.secure_cookies(),
-            ));
-            leptos_axum::redirect("/login");
-            Ok(())
+    use crate::server::domain::auth;
+    use crate::server::edge::calls::{as_anyone, session_token};
+    as_anyone(|state| async move {
+        if let Some(token) = session_token() {
+            state
+                .store
+                .delete_session(&auth::hash_token(&token))
+                .await?;
         }
-        .await,
-    )
+        ssr::set_cookie(&auth::session_cookie(
+            None,
+            0,
+            state.config.secure_cookies(),
+        ));
+        leptos_axum::redirect("/login");
+        Ok(())
+    })
+    .await
 }
 
 /// The signed-in user, or `None`.
 #[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<User>, AppError> {
-    Ok(crate::server::auth::current_user().ok())
+    Ok(crate::server::edge::calls::current_user().ok())
 }
 
 /// Clears the session cookie in the response of the current server function.
 #[cfg(feature = "ssr")]
-pub(crate) fn clear_cookie(state: &crate::server::state::AppState) {
-    ssr::set_cookie(&crate::server::auth::session_cookie(
+pub(crate) fn clear_cookie(state: &crate::server::app::AppState) {
+    ssr::set_cookie(&crate::server::domain::auth::session_cookie(
         None,
         0,
         state.config.secure_cookies(),

@@ -14,43 +14,31 @@ pub async fn open_chat(
     before: Option<i64>,
     at: Option<i64>,
 ) -> Result<ChatView, AppError> {
-    use crate::server::{auth, chat, error::reply};
-    reply(
-        async {
-            let (state, user) = auth::signed_in()?;
-            let from_page_render = use_context::<http::request::Parts>()
-                .is_some_and(|p| p.method == http::Method::GET);
-            chat::open(&state, &user, chat_id, before, at, !from_page_render).await
-        }
-        .await,
-    )
+    use crate::server::edge::calls::as_user;
+    as_user(|state, user| async move {
+        let from_page_render =
+            use_context::<http::request::Parts>().is_some_and(|p| p.method == http::Method::GET);
+        state
+            .chats
+            .open(&user, chat_id, before, at, !from_page_render)
+            .await
+    })
+    .await
 }
 
 /// The page of messages after `after` (a seq), oldest first, for scrolling down from a
 /// message opened in the past.
 #[server(endpoint = "newer_messages")]
 pub async fn newer_messages(chat_id: ChatId, after: i64) -> Result<HistoryPage, AppError> {
-    use crate::server::{auth, chat, error::reply};
-    reply(
-        async {
-            let (state, user) = auth::signed_in()?;
-            chat::newer(&state.store, &user, chat_id, after).await
-        }
-        .await,
-    )
+    use crate::server::edge::calls::as_user;
+    as_user(|state, user| async move { state.chats.newer(&user, chat_id, after).await }).await
 }
 
 /// The page of messages before `before` (a seq), oldest first.
 #[server(endpoint = "older_messages")]
 pub async fn older_messages(chat_id: ChatId, before: i64) -> Result<HistoryPage, AppError> {
-    use crate::server::{auth, chat, error::reply};
-    reply(
-        async {
-            let (state, user) = auth::signed_in()?;
-            chat::older(&state.store, &user, chat_id, before).await
-        }
-        .await,
-    )
+    use crate::server::edge::calls::as_user;
+    as_user(|state, user| async move { state.chats.older(&user, chat_id, before).await }).await
 }
 
 /// Sends a message. `client_id` makes it idempotent: a retry returns the original.
@@ -61,14 +49,15 @@ pub async fn send_message(
     body: String,
     #[server(default)] reply_to: Option<MessageId>,
 ) -> Result<Message, AppError> {
-    use crate::server::{auth, chat, error::reply, limits::Write};
-    reply(
-        async {
-            let (state, user) = auth::signed_in_to(Write::Send)?;
-            chat::send(&state, &user, chat_id, &client_id, &body, reply_to).await
-        }
-        .await,
-    )
+    use crate::server::domain::limits::Write;
+    use crate::server::edge::calls::as_user_to;
+    as_user_to(Write::Send, |state, user| async move {
+        state
+            .chats
+            .send(&user, chat_id, &client_id, &body, reply_to)
+            .await
+    })
+    .await
 }
 
 /// Adds (`on`) or takes back my `emoji` reaction on a message of a chat I am in; returns
@@ -79,56 +68,48 @@ pub async fn react_message(
     emoji: String,
     on: bool,
 ) -> Result<Message, AppError> {
-    use crate::server::{auth, chat, error::reply, limits::Write};
-    reply(
-        async {
-            let (state, user) = auth::signed_in_to(Write::Change)?;
-            chat::react(&state, &user, message_id, &emoji, on).await?;
-            state
-                .store
-                .message(message_id)
-                .await?
-                .ok_or_else(|| AppError::NotFound("Message".into()).into())
-        }
-        .await,
-    )
+    use crate::server::domain::limits::Write;
+    use crate::server::edge::calls::as_user_to;
+    as_user_to(Write::Change, |state, user| async move {
+        state.chats.react(&user, message_id, &emoji, on).await?;
+        state
+            .store
+            .message(message_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("Message".into()).into())
+    })
+    .await
 }
 
 /// Edits one's own message.
 #[server(endpoint = "edit_message")]
 pub async fn edit_message(message_id: MessageId, body: String) -> Result<Message, AppError> {
-    use crate::server::{auth, chat, error::reply, limits::Write};
-    reply(
-        async {
-            let (state, user) = auth::signed_in_to(Write::Change)?;
-            chat::edit(&state, &user, message_id, &body).await
-        }
-        .await,
-    )
+    use crate::server::domain::limits::Write;
+    use crate::server::edge::calls::as_user_to;
+    as_user_to(Write::Change, |state, user| async move {
+        state.chats.edit(&user, message_id, &body).await
+    })
+    .await
 }
 
 /// Deletes one's own message (it shows as "message deleted").
 #[server(endpoint = "delete_message")]
 pub async fn delete_message(message_id: MessageId) -> Result<Message, AppError> {
-    use crate::server::{auth, chat, error::reply, limits::Write};
-    reply(
-        async {
-            let (state, user) = auth::signed_in_to(Write::Change)?;
-            chat::delete(&state, &user, message_id).await
-        }
-        .await,
-    )
+    use crate::server::domain::limits::Write;
+    use crate::server::edge::calls::as_user_to;
+    as_user_to(Write::Change, |state, user| async move {
+        state.chats.delete(&user, message_id).await
+    })
+    .await
 }
 
 /// Moves the read pointer forward; returns where it now is.
 #[server(endpoint = "mark_read")]
 pub async fn mark_read(chat_id: ChatId, seq: i64) -> Result<i64, AppError> {
-    use crate::server::{auth, chat, error::reply, limits::Write};
-    reply(
-        async {
-            let (state, user) = auth::signed_in_to(Write::Read)?;
-            chat::mark_read(&state, &user, chat_id, seq).await
-        }
-        .await,
-    )
+    use crate::server::domain::limits::Write;
+    use crate::server::edge::calls::as_user_to;
+    as_user_to(Write::Read, |state, user| async move {
+        state.chats.mark_read(&user, chat_id, seq).await
+    })
+    .await
 }

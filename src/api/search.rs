@@ -10,7 +10,8 @@ pub const MAX_QUERY_CHARS: usize = 200;
 /// `before`: the `next_before` of the previous page.
 #[server(endpoint = "search_messages")]
 pub async fn search_messages(q: String, before: Option<MessageId>) -> Result<SearchPage, AppError> {
-    use crate::server::{auth, error::reply, limits::Write};
+    use crate::server::domain::limits::Write;
+    use crate::server::edge::calls::{reply, signed_in_to};
     reply(
         async {
             if q.chars().count() > MAX_QUERY_CHARS {
@@ -20,7 +21,7 @@ pub async fn search_messages(q: String, before: Option<MessageId>) -> Result<Sea
                 .into());
             }
             crate::model::validate::query(&q)?;
-            let (state, user) = auth::signed_in_to(Write::Search)?;
+            let (state, user) = signed_in_to(Write::Search)?;
             state.store.search(user.id, &q, before).await
         }
         .await,

@@ -3,6 +3,7 @@
 //! Server code keeps the cause in `server::Error`; only these kinds (with
 //! user-facing messages) ever cross the wire. `Internal` carries no detail.
 
+use super::protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -48,6 +49,20 @@ impl AppError {
             AppError::RateLimited => 429,
             AppError::Internal => 500,
             AppError::Transport(_) => 502,
+        }
+    }
+
+    /// The `error` frame's code for this error (the live protocol's view of the kinds
+    /// above; see [`ErrorCode::status`] for the way back to HTTP).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AppError::Invalid(_) | AppError::Conflict(_) => ErrorCode::Invalid,
+            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::Forbidden | AppError::Unauthorized | AppError::BadCredentials => {
+                ErrorCode::Forbidden
+            }
+            AppError::RateLimited => ErrorCode::RateLimited,
+            AppError::Internal | AppError::Transport(_) => ErrorCode::Internal,
         }
     }
 
@@ -100,6 +115,19 @@ fn is_fixed_message(m: &str) -> bool {
         || super::validate::fixed_rule_messages()
             .iter()
             .any(|r| r == m)
+}
+
+impl ErrorCode {
+    /// The HTTP status of a request refused with this code (`POST /frames`).
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::BadFrame | ErrorCode::Invalid => 400,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Internal => 500,
+        }
+    }
 }
 
 impl leptos::server_fn::error::FromServerFnError for AppError {

@@ -214,6 +214,17 @@ pub enum ServerFrame {
     Pong,
 }
 
+impl ServerFrame {
+    /// The frame for an edited or deleted message, as of change `change` of its chat.
+    pub fn changed(message: Message, change: i64) -> Self {
+        if message.deleted {
+            ServerFrame::Deleted { message, change }
+        } else {
+            ServerFrame::Edited { message, change }
+        }
+    }
+}
+
 /// Machine-readable error kinds of `error` frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -23,7 +23,7 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://natter.db")]
     pub database_url: String,
 
-    /// Pooled database connections serving requests (the message writer has one more of
+    /// Pooled database connections serving requests (the committer has one more of
     /// its own). SQLite reads are CPU work: more connections than cores adds thread
     /// hand-offs, not throughput.
     #[arg(long, env = "NATTER_DB_CONNECTIONS", default_value_t = super::db::DEFAULT_CONNECTIONS)]
@@ -104,7 +104,7 @@ pub struct Config {
 
     /// Several nodes: how long a node's word that a user is online lasts without a
     /// refresh (a node that dies is noticed within 4/3 of this).
-    #[arg(long, env = "NATTER_PRESENCE_TTL_SECS", default_value_t = super::ws::presence::DEFAULT_TTL_SECS)]
+    #[arg(long, env = "NATTER_PRESENCE_TTL_SECS", default_value_t = super::live::cluster_presence::DEFAULT_TTL_SECS)]
     pub presence_ttl_secs: u64,
 
     /// Seconds a connection may take to send a request's headers, and to start the next
@@ -150,7 +150,7 @@ impl Config {
             ws_max_per_ip: 200,
             trusted_proxy: None,
             redis_url: None,
-            presence_ttl_secs: super::ws::presence::DEFAULT_TTL_SECS,
+            presence_ttl_secs: super::live::cluster_presence::DEFAULT_TTL_SECS,
             header_timeout_secs: 15,
             request_timeout_secs: 30,
             max_connections_per_ip: 512,

@@ -1,41 +1,36 @@
-//! Everything that runs only on the server (feature `ssr`).
+//! Everything that runs only on the server (feature `ssr`), in layers whose imports
+//! point down only (`scripts/check-layers.py` checks it in `scripts/test.sh`):
 //!
-//! A guided tour:
-//! - [`config`][]: command-line flags and environment variables.
-//! - [`state`][]: the shared [`state::AppState`] handed to every handler.
-//! - [`limits`][]: sign-in and sign-up limits per IP and per username.
-//! - [`origin`][]: refusal of state-changing requests from other origins.
-//! - [`router`][]: `fn app(state) -> Router`, the whole HTTP surface and its middleware.
-//! - [`serve`][]: the accept loop, with header-read and idle timeouts.
-//! - [`auth`][]: password hashing, sessions, the cookie, and the request guard.
-//! - [`client_ip`][]: the client's address for per-IP limits (`--trusted-proxy`).
-//! - [`error`][]: the server-side error that keeps the cause, and its mapping to [`crate::model::AppError`].
-//! - [`db`][]: all SQL, one file per table, behind [`db::Store`].
-//! - [`chat`][]: the domain operations the server functions and WebSocket frames call.
-//! - [`writer`][]: the task that stores new messages in groups, and the one that publishes them.
-//! - [`ws`][]: `GET /ws`, one task pair per connection, the connection registry (hub).
+//! - this file: `run` and `serve`, the process's start and stop.
+//! - [`edge`]: the HTTP surface: router and middleware, the accept loop, the session
+//!   guard, the metrics endpoint, and the glue of server functions ([`edge::calls`]).
+//! - [`conn`]: live connections: `GET /ws`, `GET /sse` and `POST /frames`, with one
+//!   frame dispatcher ([`conn::dispatch`]) and one connection life ([`conn::life`]).
+//! - [`app`]: [`app::AppState`], the one place that builds and wires everything below;
+//!   only `edge`, `conn` and the server functions (`crate::api`) name it.
+//!   [`config`]: the flags it is built from.
+//! - [`domain`]: the rules, as small services holding only what they use: chats,
+//!   consent, commit (storing new messages), notify (who is told what), presence,
+//!   auth, limits.
+//! - [`live`]: the live machinery: frames, queues, the hub, connection caps, brokers
+//!   (in-process and Redis), the cluster's presence.
+//! - [`db`]: all SQL, one file per table, behind [`db::Store`].
+//! - [`base`]: the error type, metrics counters, client addresses; `crate::model`
+//!   (shared with the browser) is below everything.
 
-pub mod account;
-pub mod auth;
-pub mod chat;
-pub mod client_ip;
+pub mod app;
+pub mod base;
 pub mod config;
-pub mod consent;
+pub mod conn;
 pub mod db;
-pub mod error;
-pub mod limits;
-pub mod metrics;
-pub mod origin;
-pub mod router;
-pub mod serve;
-pub mod state;
-pub mod writer;
-pub mod ws;
+pub mod domain;
+pub mod edge;
+pub mod live;
 
-pub use error::{Error, Result};
+pub use base::error::{Error, Result};
 
+use app::AppState;
 use config::Config;
-use state::AppState;
 
 /// Starts natter: logging, database, router, then serves until SIGTERM / Ctrl-C.
 pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::Error>> {
@@ -53,14 +48,14 @@ pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::
     let store = db::Store::open(&config.database_url, config.db_connections).await?;
     let state = AppState::new(config.clone(), store)?;
     if let Some(addr) = &config.metrics_bind {
-        metrics::serve(addr, state.clone()).await?;
+        edge::metrics::serve(addr, state.clone()).await?;
     }
     let listener = tokio::net::TcpListener::bind(&config.bind).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, origin = %state.config.public_origin, "natter listening on http://{addr}");
     serve_until(listener, state.clone(), shutdown_signal()).await?;
-    if let Some(presence) = &state.presence {
-        presence.stop().await;
+    if let Some(cluster) = &state.cluster {
+        cluster.stop().await;
     }
     state.store.close().await;
     tracing::info!("natter stopped");
@@ -68,7 +63,7 @@ pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::
 }
 
 /// Serves natter on `listener` until the process is asked to stop (the tests start
-/// here; `run` adds the signals). See [`serve::serve_until`] for the connection rules.
+/// here; `run` adds the signals). See [`edge::serve::serve_until`] for the connection rules.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     serve_until(listener, state, std::future::pending()).await
 }
@@ -79,12 +74,12 @@ pub async fn serve_until(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    let limits = serve::ConnLimits {
+    let limits = edge::serve::ConnLimits {
         header_timeout: std::time::Duration::from_secs(state.config.header_timeout_secs.max(1)),
         per_network: state.config.max_connections_per_ip as usize,
         trusted_proxy: state.config.trusted_proxy,
     };
-    serve::serve_until(listener, router::app(state), limits, shutdown).await
+    edge::serve::serve_until(listener, edge::router::app(state), limits, shutdown).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -65,7 +65,7 @@ pub fn ChatPage() -> impl IntoView {
 #[component]
 fn ChatError(err: AppError) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::server::error::set_status(&err);
+    crate::server::edge::calls::set_status(&err);
     let (title, text) = match err {
         AppError::NotFound(_) => (
             "Chat not found",

@@ -59,6 +59,25 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// The application: routes and the hydration marker.
+/// Who may open a page: the session guard (`server::edge::guard`) asks this of every
+/// page route of [`App`] (it reads them from the router itself), so a new page is
+/// guarded as soon as it is routed, signed-in only unless named here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Signed-out visitors go to `/login`.
+    SignedIn,
+    /// Sign-in and sign-up: signed-in visitors go to `/chats`.
+    Guests,
+}
+
+/// The access rule of a page route (its path as routed, e.g. `/chats/:id`).
+pub fn access(route: &str) -> Access {
+    match route {
+        "/login" | "/signup" => Access::Guests,
+        _ => Access::SignedIn,
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();

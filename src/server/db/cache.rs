@@ -7,7 +7,7 @@
 //! change from caching what it read before the change; a time-to-live bounds staleness
 //! from anything that edits the database behind the server's back. Several server
 //! processes sharing one database hear of each other's changes through the broker
-//! (`Store::on_invalidate`, `ws::redis_broker`).
+//! (`Store::on_invalidate`, `live::redis_broker`).
 
 use std::borrow::Borrow;
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 
 use super::{now_ms, Invalidation, Pool, Store};
 use crate::model::{ChatDetail, ChatId, ChatKind, ChatSummary, Member, Preview, UserId};
-use crate::server::{Error, Result};
+use crate::server::base::error::{Error, Result};
 
 #[derive(sqlx::FromRow)]
 struct SummaryRow {

@@ -1,23 +1,23 @@
-//! WAL checkpoints, kept off the message writer's path.
+//! WAL checkpoints, kept off the committer's path.
 //!
 //! In WAL mode a commit appends the pages it changed to `<db>-wal`; a checkpoint copies
 //! them back into the database file and syncs both files. By default SQLite runs one
 //! inside whichever commit takes the WAL past 1 000 pages, on the committing connection.
-//! In natter that is almost always the message writer, which then sat in two `fsync`s
+//! In natter that is almost always the committer, which then sat in two `fsync`s
 //! while every sender waited for its `ack` and every receiver for the message (strace
 //! under the fanout at 1 000 messages/s: one such checkpoint every ~0.7 s). With the
-//! checkpoints moved here, the writer's slowest batches in that load went from 9.2–9.4 ms
+//! checkpoints moved here, the committer's slowest batches in that load went from 9.2–9.4 ms
 //! to 6.3–7.6 ms (BENCHMARKS.md, sixth pass).
 //!
 //! So a connection checkpoints by itself only past [`BACKSTOP_PAGES`], a limit that is
 //! only reached if the task below stops, and [`Store::spawn_checkpointer`] checkpoints
 //! every [`EVERY`] on a pooled connection, in PASSIVE mode: it neither waits for nor
-//! blocks readers and the writer (WAL lets a checkpoint and a commit run at once).
+//! blocks readers and the committer (WAL lets a checkpoint and a commit run at once).
 //! Durability is unchanged: with `synchronous = NORMAL` the WAL is synced at checkpoints,
 //! whoever runs them.
 
 use super::{Pool, Store};
-use crate::server::Result;
+use crate::server::base::error::Result;
 use std::time::Duration;
 
 /// Pages (4 KiB each) past which a committing connection checkpoints by itself.
@@ -36,7 +36,7 @@ impl Store {
             sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
                 .fetch_one(pool)
                 .await?;
-        // `busy`: a reader or the writer kept it from copying everything (next time).
+        // `busy`: a reader or the committer kept it from copying everything (next time).
         tracing::trace!(busy, wal_frames, checkpointed, "WAL checkpoint");
         Ok(())
     }

@@ -1,10 +1,10 @@
 //! `blocks`, `group_invitations`, `users.group_adds` and `chat_members.accepted`: the
 //! consent rules' storage (issue 29; the rules are in `server::consent` and
-//! `server::chat`).
+//! `domain::chats`).
 
 use super::{now_ms, Invalidation, Store};
 use crate::model::{Blocked, ChatId, GroupAdds, Invitation, UserId};
-use crate::server::Result;
+use crate::server::base::error::Result;
 
 /// Pending invitations one person can have, in all and from one inviter.
 pub const INVITATIONS_MAX: i64 = 100;
@@ -108,7 +108,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok::<_, crate::server::Error>(true)
+            Ok::<_, crate::server::base::error::Error>(true)
         })?;
         if done {
             // Sends that were allowed may not be any more (here and on every node).

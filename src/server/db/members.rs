@@ -2,13 +2,13 @@
 //! change numbers for those changes (see `migrations/sqlite/0003_changes.sql`).
 //!
 //! Every change here locks the chat's row first (by taking a change number), then
-//! touches `chat_members`: one lock order for every writer (the message writer's batches
+//! touches `chat_members`: one lock order for every writer (the committer's batches
 //! too), so concurrent writers on PostgreSQL wait for each other instead of deadlocking.
 
 use super::{Invalidation, Store};
 use crate::model::{AppError, ChatId, Member, UserId};
+use crate::server::base::error::{Error, Result};
 use crate::server::db::now_ms;
-use crate::server::{Error, Result};
 use std::sync::Arc;
 
 /// What [`Store::add_member`] did.

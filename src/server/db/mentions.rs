@@ -14,7 +14,7 @@
 
 use super::{Pool, Store};
 use crate::model::{markup, ChatId, MessageId, UserId};
-use crate::server::Result;
+use crate::server::base::error::Result;
 
 /// The insert of the JSON rows on SQLite (one `?`). `CROSS JOIN` keeps the rows the
 /// outer loop: each is a search of `users` by name and of `chat_members` by key.

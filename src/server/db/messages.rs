@@ -2,7 +2,7 @@
 
 use super::{mentions, now_ms, Pool, Store};
 use crate::model::{snippet, AppError, ChatId, HistoryPage, Message, MessageId, ReplyTo, UserId};
-use crate::server::{Error, Result};
+use crate::server::base::error::{Error, Result};
 
 #[derive(sqlx::FromRow)]
 struct MessageRow {
@@ -148,7 +148,7 @@ impl Store {
     /// and written again, looked up. The lookup was about a third of SQLite's time per
     /// message (BENCHMARKS.md, seventh pass).
     ///
-    /// SQLite: two round trips on the writer's own connection (`batch.rs`). PostgreSQL:
+    /// SQLite: two round trips on the committer's own connection (`batch.rs`). PostgreSQL:
     /// one transaction on a pooled connection, the chats' rows locked for their seqs
     /// (`batch_pg.rs`). Both share the plan.
     pub async fn insert_messages(&self, batch: &[NewMessage]) -> Result<Vec<Stored>> {
@@ -326,7 +326,7 @@ impl Store {
                     .await?;
             }
             tx.commit().await?;
-            Ok::<_, crate::server::Error>(change)
+            Ok::<_, crate::server::base::error::Error>(change)
         })?;
         let message = self
             .message(id)

@@ -1,7 +1,7 @@
-//! All SQL lives here, one file per table, as methods on [`Store`] (the writer's batch
+//! All SQL lives here, one file per table, as methods on [`Store`] (the committer's batch
 //! insert into `messages` has a file of its own, `messages/batch.rs`).
 //!
-//! Callers (the domain in `server::chat`, the auth code) see only `Store` methods and
+//! Callers (the services of `server::domain`) see only `Store` methods and
 //! `model` types; the backend (SQLite or PostgreSQL, see [`Pool`]) is chosen by the
 //! database URL and stays inside this module.
 
@@ -37,8 +37,8 @@ mod search;
 mod sessions;
 mod users;
 
-use super::Result;
 use crate::model::{AppError, ChatId, User, UserId};
+use crate::server::base::error::{Error, Result};
 use cache::Cache;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -64,10 +64,10 @@ pub enum Pool {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
-    /// The message writer's own SQLite connection (see [`Store::insert_messages`]):
+    /// The committer's own SQLite connection (see [`Store::insert_messages`]):
     /// batches are written on it with manual `BEGIN`/`COMMIT`, so it never goes back to
     /// the pool.
-    writer: Arc<tokio::sync::Mutex<Option<sqlx::SqliteConnection>>>,
+    batch_conn: Arc<tokio::sync::Mutex<Option<sqlx::SqliteConnection>>>,
     /// chat → member ids, for fan-out.
     members: Arc<Cache<ChatId, Arc<[UserId]>>>,
     /// session token hash → (user, expiry), for every request and heartbeat.
@@ -220,7 +220,7 @@ impl Store {
         };
         let store = Store {
             pool,
-            writer: Arc::default(),
+            batch_conn: Arc::default(),
             members: Arc::new(Cache::new(Duration::from_secs(600))),
             sendable: Arc::new(Cache::new(Duration::from_secs(600))),
             sessions: Arc::new(Cache::new(Duration::from_secs(60))),
@@ -241,7 +241,7 @@ impl Store {
 
     /// Waits for open connections to finish and closes the pool.
     pub async fn close(&self) {
-        if let Some(conn) = self.writer.lock().await.take() {
+        if let Some(conn) = self.batch_conn.lock().await.take() {
             let _ = sqlx::Connection::close(conn).await;
         }
         on_pool!(&self.pool, p => p.close().await);
@@ -351,7 +351,7 @@ fn create_private(path: &std::path::Path) -> Result<()> {
         .map(drop)
         .or_else(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => Ok(()),
-            _ => Err(super::Error::internal(format!(
+            _ => Err(Error::internal(format!(
                 "cannot create {}: {e}",
                 path.display()
             ))),

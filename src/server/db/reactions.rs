@@ -5,7 +5,7 @@
 use super::Store;
 use crate::model::validate::REACTIONS_PER_USER_MAX;
 use crate::model::{AppError, ChatId, Message, MessageId, Reaction, UserId};
-use crate::server::Result;
+use crate::server::base::error::Result;
 
 /// What [`Store::react`] changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,7 +124,7 @@ impl Store {
                 // Nothing to tell anyone: the change number goes back too.
                 tx.rollback().await?;
             }
-            Ok::<_, crate::server::Error>(Reacted {
+            Ok::<_, crate::server::base::error::Error>(Reacted {
                 chat,
                 seq,
                 reactions: group(rows),

@@ -6,7 +6,7 @@
 use super::chats::{display_title, kind};
 use super::{Pool, Store};
 use crate::model::{ChatId, MessageId, SearchHit, SearchPage, UserId, SEARCH_PAGE_SIZE};
-use crate::server::Result;
+use crate::server::base::error::Result;
 
 /// Marks around matched words in the snippet the database returns (private-use code
 /// points: they never need escaping and are split off before anything is shown).

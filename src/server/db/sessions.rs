@@ -2,7 +2,7 @@
 
 use super::{now_ms, Invalidation, Revoked, Store};
 use crate::model::{User, UserId};
-use crate::server::Result;
+use crate::server::base::error::Result;
 
 impl Store {
     pub async fn create_session(

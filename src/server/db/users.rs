@@ -2,7 +2,7 @@
 
 use super::{now_ms, Invalidation, Pool, Store};
 use crate::model::{AppError, ChatId, User, UserId};
-use crate::server::Result;
+use crate::server::base::error::Result;
 
 impl Store {
     /// Creates an account; a taken name (ignoring case) is a [`AppError::Conflict`].
@@ -21,7 +21,7 @@ impl Store {
         match res {
             Ok(user) => Ok(user),
             Err(e) => {
-                let e = crate::server::Error::from(e);
+                let e = crate::server::base::error::Error::from(e);
                 if e.is_unique_violation() {
                     Err(AppError::Conflict("That username is taken".into()).into())
                 } else {
@@ -123,7 +123,7 @@ impl Store {
         Ok(match &self.pool {
             Pool::Sqlite(p) => {
                 let json = serde_json::to_string(names)
-                    .map_err(|e| crate::server::Error::internal(e.to_string()))?;
+                    .map_err(|e| crate::server::base::error::Error::internal(e.to_string()))?;
                 sqlx::query_as::<_, User>(
                     "SELECT id, username FROM users
                      WHERE username IN (SELECT value FROM json_each($1)) AND deleted_at IS NULL",

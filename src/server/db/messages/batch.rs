@@ -1,11 +1,11 @@
 //! The group commit of new messages: [`Store::insert_messages`] stores a whole batch in
-//! two round trips to SQLite, on the message writer's own connection (see
-//! `server::writer`, its only caller besides the one-message helpers).
+//! two round trips to SQLite, on the committer's own connection (see
+//! `domain::commit`, its only caller besides the one-message helpers).
 
 use super::{Inserted, MessageRow, NewMessage, Stored};
 use crate::model::{AppError, ChatId, Message, MessageId, UserId};
+use crate::server::base::error::Result;
 use crate::server::db::{mentions, now_ms, Pool, Store};
-use crate::server::Result;
 use futures::TryStreamExt;
 use sqlx::{Either, Executor, FromRow, Row, SqlSafeStr, SqliteConnection, SqlitePool};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -28,7 +28,7 @@ pub(super) enum Plan {
 impl Store {
     /// [`Store::insert_messages`] on SQLite.
     ///
-    /// The batch costs two round trips to SQLite whatever its size, on the writer's own
+    /// The batch costs two round trips to SQLite whatever its size, on the committer's own
     /// connection: one that takes the write lock (`BEGIN IMMEDIATE`, so nothing can slip
     /// in between the checks and the writes) and reads what the plan needs, and one that
     /// writes and commits. Each round trip is a hand-off to the connection's thread and
@@ -39,11 +39,11 @@ impl Store {
         pool: &SqlitePool,
         batch: &[NewMessage],
     ) -> Result<Vec<Stored>> {
-        // Parsed before the writer's lock and SQLite's: most bodies have no `@` and
+        // Parsed before the batch connection's lock and SQLite's: most bodies have no `@` and
         // cost a scan of their bytes.
         let names = mention_names(batch);
-        let mut slot = self.writer.lock().await;
-        let conn = writer_conn(pool, &mut slot).await?;
+        let mut slot = self.batch_conn.lock().await;
+        let conn = batch_conn(pool, &mut slot).await?;
         let outcome = match write_batch(conn, batch, &names, Originals::Unchecked).await {
             Err(e) if e.is_unique_violation() => {
                 tracing::debug!(
@@ -58,7 +58,7 @@ impl Store {
             outcome => outcome,
         };
         if outcome.is_err() {
-            // Never leave a transaction open on the writer's connection; if even the
+            // Never leave a transaction open on the committer's connection; if even the
             // rollback fails, drop the connection (closing it rolls back) and open another.
             if rollback(conn).await.is_err() {
                 *slot = None;
@@ -67,15 +67,15 @@ impl Store {
         outcome
     }
 
-    /// Prepares the writer's statements before the first message needs them: parsing
+    /// Prepares the batch statements before the first message needs them: parsing
     /// and planning them takes ~1.5 ms, which the first batch after a start would
     /// otherwise wait for.
-    pub async fn warm_writer(&self) -> Result<()> {
+    pub async fn warm_batch_conn(&self) -> Result<()> {
         let Pool::Sqlite(pool) = &self.pool else {
             return Ok(());
         };
-        let mut slot = self.writer.lock().await;
-        let conn = writer_conn(pool, &mut slot).await?;
+        let mut slot = self.batch_conn.lock().await;
+        let conn = batch_conn(pool, &mut slot).await?;
         conn.prepare(READ_MEMBERS_SQL.into_sql_str()).await?;
         conn.prepare(READ_FACTS_SQL.into_sql_str()).await?;
         conn.prepare(WRITE_FRESH_SQL.into_sql_str()).await?;
@@ -83,8 +83,8 @@ impl Store {
     }
 }
 
-/// The writer's own connection (held in `slot`), opened on first use.
-async fn writer_conn<'a>(
+/// The committer's own connection (held in `slot`), opened on first use.
+async fn batch_conn<'a>(
     pool: &SqlitePool,
     slot: &'a mut Option<SqliteConnection>,
 ) -> Result<&'a mut SqliteConnection> {

@@ -18,8 +18,8 @@ use super::batch::{
 };
 use super::{MessageRow, NewMessage, Stored};
 use crate::model::{ChatId, MessageId, UserId};
+use crate::server::base::error::Result;
 use crate::server::db::now_ms;
-use crate::server::Result;
 use sqlx::{FromRow, PgConnection, PgPool, Row};
 use std::collections::BTreeSet;
 
@@ -59,7 +59,9 @@ async fn write_batch(
         })
     });
     if overflow > 0 {
-        return Err(crate::server::Error::internal("message ids ran out"));
+        return Err(crate::server::base::error::Error::internal(
+            "message ids ran out",
+        ));
     }
     let fresh = fresh(batch, &plans);
     if !fresh.is_empty() {

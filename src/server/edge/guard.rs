@@ -1,0 +1,173 @@
+//! The session guard: resolves the session once per request (the user goes into the
+//! request extensions as `AuthUser`) and keeps signed-out visitors out of the pages.
+//!
+//! Which pages need a user comes from the router itself: [`Pages`] is built from the
+//! route list leptos generates for `ui::App`, and each route's rule is `ui::access`,
+//! so a page added to the app is guarded without being named here. Server functions,
+//! `/ws`, `/sse` and `/frames` check the user themselves.
+
+use crate::server::app::AppState;
+use crate::server::domain::auth::{user_from_headers, AuthUser};
+use crate::ui::{access, Access};
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use std::sync::Arc;
+
+/// The app's page routes with their access rule.
+#[derive(Debug, Default)]
+pub struct Pages(Vec<(Vec<Segment>, Access)>);
+
+#[derive(Debug, PartialEq)]
+enum Segment {
+    Fixed(String),
+    /// `:id`, `{id}` or a wildcard: any one segment.
+    Param,
+}
+
+impl Pages {
+    /// From the router's page paths (`/chats/:id` or axum's `/chats/{id}`).
+    pub fn from_routes<'a>(paths: impl IntoIterator<Item = &'a str>) -> Self {
+        Pages(
+            paths
+                .into_iter()
+                .map(|path| (segments(path), access(&leptos_style(path))))
+                .collect(),
+        )
+    }
+
+    /// The rule of the page at `path`, if it is a page.
+    pub fn access(&self, path: &str) -> Option<Access> {
+        let parts: Vec<&str> = path.split('/').skip(1).collect();
+        self.0.iter().find_map(|(route, access)| {
+            let fits = route.len() == parts.len()
+                && route.iter().zip(&parts).all(|(seg, part)| match seg {
+                    Segment::Fixed(f) => f == part,
+                    Segment::Param => !part.is_empty(),
+                });
+            fits.then_some(*access)
+        })
+    }
+}
+
+fn segments(path: &str) -> Vec<Segment> {
+    path.split('/')
+        .skip(1)
+        .map(|s| {
+            if s.starts_with(':') || s.starts_with('{') || s.starts_with('*') {
+                Segment::Param
+            } else {
+                Segment::Fixed(s.to_string())
+            }
+        })
+        .collect()
+}
+
+/// `/chats/{id}` as leptos writes it (`/chats/:id`), for [`access`].
+fn leptos_style(path: &str) -> String {
+    path.split('/')
+        .map(
+            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => format!(":{name}"),
+                None => s.to_string(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// What the guard needs: the state (to find the session) and the pages.
+#[derive(Clone)]
+pub struct Guard {
+    pub state: AppState,
+    pub pages: Arc<Pages>,
+}
+
+/// Middleware: resolves the session once and guards the pages.
+///
+/// Signed-out visitors of a signed-in page (`/`, `/chats…`, `/search`, `/account`)
+/// go to `/login`; signed-in visitors of `/`, `/login` and `/signup` go to `/chats`.
+pub async fn resolve_session(State(guard): State<Guard>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path.starts_with("/pkg/") || path == "/healthz" || path == "/favicon.svg" {
+        return next.run(req).await;
+    }
+    let state = &guard.state;
+    let secure = state.config.secure_cookies();
+    let user = match user_from_headers(&state.store, secure, req.headers()).await {
+        Ok(user) => user,
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable").into_response();
+        }
+    };
+    if req.method() == Method::GET {
+        let page = guard.pages.access(path);
+        match (&user, page) {
+            (None, Some(Access::SignedIn)) => return Redirect::to("/login").into_response(),
+            (Some(_), Some(Access::Guests)) => return Redirect::to("/chats").into_response(),
+            (Some(_), _) if path == "/" => return Redirect::to("/chats").into_response(),
+            _ => {}
+        }
+    }
+    if let Some(user) = user {
+        req.extensions_mut().insert(AuthUser(user));
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_follow_the_routes_and_their_rules() {
+        let pages = Pages::from_routes([
+            "/",
+            "/login",
+            "/signup",
+            "/chats",
+            "/chats/{id}",
+            "/account",
+        ]);
+        assert_eq!(pages.access("/"), Some(Access::SignedIn));
+        assert_eq!(pages.access("/chats"), Some(Access::SignedIn));
+        assert_eq!(pages.access("/chats/42"), Some(Access::SignedIn));
+        assert_eq!(pages.access("/chats/"), None);
+        assert_eq!(pages.access("/chats/42/x"), None);
+        assert_eq!(pages.access("/login"), Some(Access::Guests));
+        assert_eq!(pages.access("/signup"), Some(Access::Guests));
+        assert_eq!(pages.access("/api/sign_in"), None);
+        assert_eq!(pages.access("/nowhere"), None);
+    }
+
+    /// Every page the app routes is guarded: the ones that are not for guests need a user.
+    #[test]
+    fn every_routed_page_has_a_rule() {
+        let routes = leptos_axum::generate_route_list(crate::ui::App);
+        let paths: Vec<String> = routes.iter().map(|r| r.path().to_string()).collect();
+        let pages = Pages::from_routes(paths.iter().map(String::as_str));
+        for page in [
+            "/",
+            "/chats",
+            "/chats/7",
+            "/chats/new",
+            "/search",
+            "/account",
+        ] {
+            assert_eq!(
+                pages.access(page),
+                Some(Access::SignedIn),
+                "{page} in {paths:?}"
+            );
+        }
+        for page in ["/login", "/signup"] {
+            assert_eq!(
+                pages.access(page),
+                Some(Access::Guests),
+                "{page} in {paths:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! The HTTP surface, the top layer (with [`crate::server::conn`] and the server
+//! functions of `crate::api`, the only code that names `AppState`).
+//!
+//! - [`router`]: `fn app(state) -> Router`, the whole HTTP surface and its middleware.
+//! - [`serve`]: the accept loop, with header-read timeouts and a cap per network.
+//! - [`guard`]: the session guard, with the page rules taken from the app's routes.
+//! - [`origin`]: refusal of state-changing requests from other origins.
+//! - [`client_ip`]: each request's client address.
+//! - [`metrics`]: the operator's `GET /metrics` and request timings.
+//! - [`calls`]: the glue of server functions: state, user, address, `reply`.
+
+pub mod calls;
+pub mod client_ip;
+pub mod guard;
+pub mod metrics;
+pub mod origin;
+pub mod router;
+pub mod serve;
