@@ -268,7 +268,7 @@ impl<L: PartialEq> Link<L> {
                 && quiet > PING_AFTER_MS
                 && matches!(self.state, LinkState::WsOpen { .. }),
             probe: !dead && self.probe_due(now),
-            // As before a dead link is closed: resending then is a no-op.
+            // Decided before a dead link is closed (the resend then sends nothing).
             resend: online && now - last_flush_at > RESEND_AFTER_MS,
         })
     }
