@@ -111,12 +111,7 @@ impl Live {
     /// Sends a failed message again (same client id: it cannot be doubled).
     pub fn retry(&self, client_id: &str) {
         let mut again = None;
-        self.outbox.update(|o| {
-            if let Some(p) = o.iter_mut().find(|p| p.client_id == client_id) {
-                p.failed = None;
-                again = Some(p.clone());
-            }
-        });
+        self.outbox.update(|o| again = outbox::retry(o, client_id));
         imp::outbox_changed(*self);
         if let Some(p) = again {
             imp::send_pending(&p);
@@ -125,8 +120,7 @@ impl Live {
 
     /// Drops a failed message from the outbox.
     pub fn discard(&self, client_id: &str) {
-        self.outbox
-            .update(|o| o.retain(|p| p.client_id != client_id));
+        self.outbox.update(|o| outbox::discard(o, client_id));
         imp::outbox_changed(*self);
     }
 
@@ -134,7 +128,7 @@ impl Live {
         imp::send_frame(&crate::model::protocol::ClientFrame::Typing { chat_id });
     }
 
-    /// Marks a chat read up to `seq` (coalesced: see `socket::read`).
+    /// Marks a chat read up to `seq` (coalesced: see `reads`).
     pub fn read(&self, _chat_id: ChatId, _seq: i64) {
         imp::read(_chat_id, _seq);
     }
@@ -192,7 +186,29 @@ mod imp {
     pub fn note_change(_: ChatId, _: i64) {}
 }
 
+// The rules, pure (they build and are tested without a browser; on the server only
+// the outbox's are used).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+mod backoff;
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+mod link;
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+mod outbox;
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+mod posts;
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+mod presence;
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+mod reads;
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+mod resume;
+
+// The browser's side.
 #[cfg(feature = "hydrate")]
 mod socket;
+#[cfg(feature = "hydrate")]
+mod storage;
+#[cfg(feature = "hydrate")]
+mod wire;
 #[cfg(feature = "hydrate")]
 use socket as imp;
