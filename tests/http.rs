@@ -476,7 +476,23 @@ async fn direct_chats_are_reused_and_sends_are_idempotent() {
 #[tokio::test]
 async fn pages_redirect_by_session() {
     let h = harness().await;
-    for path in ["/", "/chats", "/chats/1", "/chats/new"] {
+    // Every page, also as the router renders it with a trailing slash, and under a page.
+    let pages = [
+        "/",
+        "/chats",
+        "/chats/1",
+        "/chats/new",
+        "/search",
+        "/account",
+    ];
+    let odd = [
+        "/chats/",
+        "/chats/1/",
+        "/chats/new/",
+        "/account/",
+        "/chats/1/x",
+    ];
+    for path in pages.into_iter().chain(odd) {
         let r = h.get(path, None).await;
         assert!(r.status.is_redirection(), "{path}: {}", r.status);
         assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/login");

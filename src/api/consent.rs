@@ -1,6 +1,6 @@
 //! Consent (issue 29): block and unblock people, who may add me to groups, and the
 //! group invitations that adds become when that setting does not allow them. The rules
-//! are in `server::consent`; every write is limited like other management writes.
+//! are in `server::domain::consent`; every write is limited like other management writes.
 
 use crate::model::{AppError, ChatId, Consent, GroupAdds, Invitation, UserId};
 use leptos::prelude::*;

@@ -1,5 +1,5 @@
 //! `blocks`, `group_invitations`, `users.group_adds` and `chat_members.accepted`: the
-//! consent rules' storage (issue 29; the rules are in `server::consent` and
+//! consent rules' storage (issue 29; the rules are in `domain::consent` and
 //! `domain::chats`).
 
 use super::{now_ms, Invalidation, Store};

@@ -54,7 +54,7 @@ impl Store {
 
     /// Closes `user`'s account for good: the row stays for the messages they wrote (named
     /// [`deleted_name`] from now on), without password or sessions; the name is free
-    /// again. Their group memberships are gone already (`server::account`); their direct
+    /// again. Their group memberships are gone already (`domain::account`); their direct
     /// chats keep them as a member, so the other person still sees who it was with.
     /// Each chat of `chats` that has no member with an account left goes, with its
     /// messages. Returns the chats that went.

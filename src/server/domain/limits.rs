@@ -9,7 +9,7 @@
 //! while its owner signs in from anywhere else as usual. Guessing stays expensive: each
 //! network gets [`FREE_FAILURES`] free tries per username and then waits longer each
 //! time, and every network is limited per minute across all usernames. (A network is
-//! an IPv4 address or an IPv6 /64: `client_ip::network`.)
+//! an IPv4 address or an IPv6 /64: `base::net::network`.)
 //!
 //! **Bounded memory.** A username that cannot exist (over 32 bytes, or characters a
 //! username never has) is refused before it reaches any map or hash, so every key is
@@ -17,7 +17,7 @@
 //! flood of fresh keys keep it full, refuses *new* keys (429) rather than grow.
 //!
 //! Refusals are [`AppError::RateLimited`] (429, with `Retry-After`: see
-//! `router::server_fn_error_status`), decided before any hashing.
+//! `edge::router::server_fn_error_status`), decided before any hashing.
 //!
 //! [`UserLimits`]: what a signed-in user writes over HTTP (server functions, and the
 //! live protocol's frames POSTed by the SSE fallback), per user, with the quotas a

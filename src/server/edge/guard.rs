@@ -37,16 +37,35 @@ impl Pages {
         )
     }
 
-    /// The rule of the page at `path`, if it is a page.
+    /// The rule of the page at `path`, if it is a page. The router renders a page for
+    /// its path with one trailing slash too (`/chats/7/`), so that is the page's rule;
+    /// and a path under a signed-in page (`/chats/7/x`, a 404 to anyone) is signed-in,
+    /// as `/chats/…` always was. The root is a prefix of nothing.
     pub fn access(&self, path: &str) -> Option<Access> {
+        let path = match path.strip_suffix('/') {
+            Some(trimmed) if !trimmed.is_empty() => trimmed,
+            _ => path,
+        };
         let parts: Vec<&str> = path.split('/').skip(1).collect();
-        self.0.iter().find_map(|(route, access)| {
-            let fits = route.len() == parts.len()
-                && route.iter().zip(&parts).all(|(seg, part)| match seg {
+        let fits = |route: &[Segment], parts: &[&str]| {
+            route.len() == parts.len()
+                && route.iter().zip(parts).all(|(seg, part)| match seg {
                     Segment::Fixed(f) => f == part,
                     Segment::Param => !part.is_empty(),
-                });
-            fits.then_some(*access)
+                })
+        };
+        let exact = self
+            .0
+            .iter()
+            .find_map(|(route, access)| fits(route, &parts).then_some(*access));
+        exact.or_else(|| {
+            self.0.iter().find_map(|(route, access)| {
+                let under = *access == Access::SignedIn
+                    && route.iter().any(|s| *s != Segment::Fixed(String::new()))
+                    && route.len() < parts.len()
+                    && fits(route, &parts[..route.len()]);
+                under.then_some(Access::SignedIn)
+            })
         })
     }
 }
@@ -134,8 +153,13 @@ mod tests {
         assert_eq!(pages.access("/"), Some(Access::SignedIn));
         assert_eq!(pages.access("/chats"), Some(Access::SignedIn));
         assert_eq!(pages.access("/chats/42"), Some(Access::SignedIn));
-        assert_eq!(pages.access("/chats/"), None);
-        assert_eq!(pages.access("/chats/42/x"), None);
+        // What the router renders with a trailing slash, and what lies under a page.
+        assert_eq!(pages.access("/chats/"), Some(Access::SignedIn));
+        assert_eq!(pages.access("/chats/42/"), Some(Access::SignedIn));
+        assert_eq!(pages.access("/account/"), Some(Access::SignedIn));
+        assert_eq!(pages.access("/chats/42/x"), Some(Access::SignedIn));
+        assert_eq!(pages.access("/chats//"), Some(Access::SignedIn));
+        assert_eq!(pages.access("/login/"), Some(Access::Guests));
         assert_eq!(pages.access("/login"), Some(Access::Guests));
         assert_eq!(pages.access("/signup"), Some(Access::Guests));
         assert_eq!(pages.access("/api/sign_in"), None);

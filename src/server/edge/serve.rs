@@ -33,7 +33,7 @@ pub struct ConnLimits {
     /// or from the end of the previous response (so it is the idle timeout of a
     /// kept-alive connection too).
     pub header_timeout: Duration,
-    /// Open connections per client network (`client_ip::network` of the peer); more are
+    /// Open connections per client network (`base::net::network` of the peer); more are
     /// closed at once. The trusted proxy's connections are not counted: they carry
     /// everyone's requests.
     pub per_network: usize,

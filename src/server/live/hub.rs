@@ -32,7 +32,7 @@ struct Conn {
 }
 
 /// A token hash as [`Conn::session`] keeps it (a hash of another length, which
-/// `auth::hash_token` never makes, becomes zeros: matched by no single-session
+/// `domain::auth::hash_token` never makes, becomes zeros: matched by no single-session
 /// revocation, and still by a revocation of all the user's sessions).
 fn session_key(hash: &[u8]) -> [u8; 32] {
     hash.try_into().unwrap_or([0; 32])
