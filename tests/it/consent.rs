@@ -4,7 +4,7 @@
 //! `NATTER_TEST_PG`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::server::{send, start, TestServer};

@@ -1,7 +1,7 @@
 //! Live delivery through a real server on an ephemeral port and real WebSocket clients.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::server::{dm, send, start, start_with, Client};
 use natter::model::protocol::{close, ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};

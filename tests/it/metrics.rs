@@ -3,7 +3,7 @@
 //! refusals, resume replays. One test in its own binary: the recorder is per process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::Request;

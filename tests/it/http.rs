@@ -2,7 +2,7 @@
 //! server functions, pages, authorization refusals, bad input, security headers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};

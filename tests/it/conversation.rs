@@ -6,7 +6,7 @@
 //! the size limit, sent, listed and rendered through a real server, which stays up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::server::{send, start, Client, TestServer};
 use leptos::server_fn::ServerFn;

@@ -3,7 +3,7 @@
 //! PostgreSQL too when `NATTER_TEST_PG` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};

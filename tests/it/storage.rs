@@ -2,7 +2,7 @@
 //! idempotent retries, cursor pagination, unread counts, direct-chat uniqueness.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use natter::model::{AppError, ChatId, User};
 use natter::server::db::Store;

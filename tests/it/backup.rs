@@ -3,7 +3,7 @@
 //! gap-free. SQLite only (PostgreSQL has `pg_dump`; the command refuses it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::server::start_with;
 use natter::model::protocol::{ClientFrame, ServerFrame};

@@ -7,7 +7,7 @@
 //! the other node, as behind a load balancer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use futures::{SinkExt, StreamExt};
 use leptos::server_fn::ServerFn;

@@ -3,7 +3,7 @@
 //! tests/common/mod.rs; `scripts/test.sh` sets it) and Debian's `redis-server`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::redis::TestRedis;
 use common::server::{send, start_node, Client, TestServer};

@@ -9,7 +9,7 @@
 //! Runs on SQLite, and on PostgreSQL with `NATTER_TEST_PG` set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};

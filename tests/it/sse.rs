@@ -3,7 +3,7 @@
 //! tests/common/mod.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::server::{dm, send, TestServer};
 use common::sse::{resume_query, Event, Stream};
