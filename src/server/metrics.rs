@@ -79,7 +79,7 @@ async fn scrape(State(state): State<AppState>) -> Response {
     };
     let (delivered, open) = state.hub.delivery_counts();
     let (shed, kicked) = state.hub.shed_counts();
-    let streams = super::ws::sse::open_streams();
+    let streams = state.hub.sse_streams();
     metrics::gauge!("natter_connections_open", "transport" => "sse").set(streams as f64);
     metrics::gauge!("natter_connections_open", "transport" => "ws")
         .set(open.saturating_sub(streams) as f64);

@@ -7,33 +7,17 @@ use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use http_body_util::BodyExt;
+use common::server::Reply;
 use leptos::server_fn::ServerFn;
 use natter::api::auth::{SignIn, SignUp};
 use natter::api::chats::{CreateChat, ListChats};
 use natter::api::messages::{OpenChat, SendMessage};
 use natter::api::search::SearchMessages;
-use natter::server::router;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
 
 async fn send(s: &common::server::TestServer, req: Request<Body>) -> Reply {
-    let res = router::app(s.state.clone()).oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    s.request(req).await
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {

@@ -1,24 +1,22 @@
-//! The HTTP surface through the real router (`server::router::app`) with `oneshot`:
-//! server functions, pages, authorization refusals, bad input, security headers.
+//! The HTTP surface of a real server (`common::server`), through its router in-process
+//! (`TestServer::request`): server functions, pages, authorization refusals, bad input,
+//! security headers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use common::server::{Reply, TestServer};
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
 use leptos::server_fn::ServerFn;
 use natter::api::auth::{SignIn, SignOut, SignUp};
 use natter::api::chats::{CreateChat, ListChats};
 use natter::api::messages::{OpenChat, SendMessage};
 use natter::server::config::Config;
-use natter::server::{router, state::AppState};
-use tower::ServiceExt;
 
+/// A server ([`common::server::start_with`]) with the calls these tests make.
 struct Harness {
-    app: Router,
-    _db: common::TestDb,
+    s: TestServer,
 }
 
 async fn harness() -> Harness {
@@ -26,33 +24,14 @@ async fn harness() -> Harness {
 }
 
 async fn harness_with(configure: impl FnOnce(&mut Config)) -> Harness {
-    let db = common::test_db().await;
-    let mut config = Config::for_tests(&db.url);
-    configure(&mut config);
-    let state = AppState::new(config, db.store.clone()).unwrap();
     Harness {
-        app: router::app(state),
-        _db: db,
+        s: common::server::start_with(configure).await,
     }
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
 }
 
 impl Harness {
     async fn send(&self, req: Request<Body>) -> Reply {
-        let res = self.app.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        self.s.request(req).await
     }
 
     /// A server function call as the WASM client makes it (form-encoded, JSON back).
@@ -87,7 +66,7 @@ impl Harness {
         assert_eq!(r.status, StatusCode::OK, "sign up {name}: {}", r.body);
         // Anyone may add the account to groups, as before issue 29 (tests/consent.rs
         // covers the default).
-        let store = &self._db.store;
+        let store = &self.s.db.store;
         let user = store.users_by_names(&[name.to_string()]).await.unwrap();
         if let Some(user) = user.first() {
             store
@@ -179,10 +158,10 @@ async fn not_ready_while_a_migration_is_missing() {
     let forget =
         "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)";
     if common::on_postgres() {
-        let mut c = sqlx::PgConnection::connect(&h._db.url).await.unwrap();
+        let mut c = sqlx::PgConnection::connect(&h.s.db.url).await.unwrap();
         sqlx::raw_sql(forget).execute(&mut c).await.unwrap();
     } else {
-        let mut c = sqlx::SqliteConnection::connect(&h._db.url).await.unwrap();
+        let mut c = sqlx::SqliteConnection::connect(&h.s.db.url).await.unwrap();
         sqlx::raw_sql(forget).execute(&mut c).await.unwrap();
     }
     let r = h.get("/readyz", None).await;
@@ -568,21 +547,21 @@ async fn plain_form_posts_redirect_back_with_the_error() {
     let req = Request::post(SignIn::PATH)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "text/html")
-        .header(header::REFERER, "http://127.0.0.1:3000/login")
+        .header(header::REFERER, format!("{}/login", h.s.origin))
         .body(Body::from("username=nobody&password=whatever1"))
         .unwrap();
     let r = h.send(req).await;
     assert!(r.status.is_redirection(), "{}", r.status);
     let location = r.headers.get(header::LOCATION).unwrap().to_str().unwrap();
     assert!(
-        location.starts_with("http://127.0.0.1:3000/login?") && location.contains("__err="),
+        location.starts_with(&format!("{}/login?", h.s.origin)) && location.contains("__err="),
         "{location}"
     );
 
     let req = Request::post(SignUp::PATH)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "text/html")
-        .header(header::REFERER, "http://127.0.0.1:3000/signup")
+        .header(header::REFERER, format!("{}/signup", h.s.origin))
         .body(Body::from("username=carol&password=password123"))
         .unwrap();
     let r = h.send(req).await;
@@ -689,7 +668,7 @@ async fn a_removed_member_can_do_nothing_in_the_group() {
 async fn state_changing_requests_from_other_origins_are_refused() {
     let h = harness().await;
     let cookie = h.sign_up("alice").await;
-    let post = |origin: Option<&'static str>, site: Option<&'static str>| {
+    let post = |origin: Option<&str>, site: Option<&'static str>| {
         let mut req = Request::post(SignOut::PATH)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::COOKIE, &cookie);
@@ -730,9 +709,7 @@ async fn state_changing_requests_from_other_origins_are_refused() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // Our own origin signs out.
-    let r = h
-        .send(post(Some("http://127.0.0.1:3000"), Some("same-origin")))
-        .await;
+    let r = h.send(post(Some(&h.s.origin), Some("same-origin"))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(
         h.call(ListChats::PATH, &[], Some(&cookie)).await.status,
@@ -1148,7 +1125,7 @@ async fn deleting_an_account_keeps_its_messages_for_the_others() {
         .await;
     assert!(view.body.contains("hi team"), "{}", view.body);
     let members = count(
-        &h._db.url,
+        &h.s.db.url,
         format!("SELECT COUNT(*) FROM chat_members WHERE chat_id = {group}"),
     )
     .await;
@@ -1171,7 +1148,7 @@ async fn deleting_an_account_keeps_its_messages_for_the_others() {
         )
         .await;
     assert!(r.status.is_success(), "{}", r.body);
-    let url = &h._db.url;
+    let url = &h.s.db.url;
     let left = |sql: String| count(url, sql);
     assert_eq!(
         left(format!("SELECT COUNT(*) FROM chats WHERE id = {dm}")).await,
@@ -1242,7 +1219,7 @@ async fn the_last_member_out_deletes_the_group_and_its_messages() {
             .await;
         assert!(r.status.is_success(), "{}", r.body);
         for table in ["chats", "messages"] {
-            assert_eq!(count(&h._db.url, rows(table)).await, left, "{table}");
+            assert_eq!(count(&h.s.db.url, rows(table)).await, left, "{table}");
         }
     }
 }

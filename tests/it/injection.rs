@@ -14,7 +14,6 @@ use crate::common;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use common::server::{start, TestServer};
-use http_body_util::BodyExt;
 use leptos::server_fn::error::ServerFnUrlError;
 use leptos::server_fn::ServerFn;
 use natter::api::account::{ChangePassword, DeleteAccount};
@@ -22,10 +21,8 @@ use natter::api::auth::{SignIn, SignUp};
 use natter::api::chats::{CreateChat, RenameChat};
 use natter::api::messages::{DeleteMessage, EditMessage, ReactMessage, SendMessage};
 use natter::model::AppError;
-use natter::server::router;
 use scraper::{Html, Node};
 use std::time::Duration;
-use tower::ServiceExt;
 
 /// The marker every injected element and attribute carries.
 const MARK: &str = "x-pwn";
@@ -107,21 +104,16 @@ async fn post(
         if let Some(c) = cookie {
             req = req.header(header::COOKIE, c);
         }
-        let res = router::app(s.state.clone())
-            .oneshot(req.body(Body::from(body.clone())).unwrap())
-            .await
-            .unwrap();
-        let status = res.status();
+        let res = s.request(req.body(Body::from(body.clone())).unwrap()).await;
         let cookie = res
-            .headers()
+            .headers
             .get(header::SET_COOKIE)
             .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if res.status == StatusCode::TOO_MANY_REQUESTS {
             tokio::time::sleep(Duration::from_millis(250)).await;
             continue;
         }
-        return (status, String::from_utf8_lossy(&bytes).into_owned(), cookie);
+        return (res.status, res.body, cookie);
     }
     panic!("{path}: still rate limited");
 }
@@ -131,13 +123,9 @@ async fn get(s: &TestServer, path: &str, cookie: Option<&str>) -> Page {
     if let Some(c) = cookie {
         req = req.header(header::COOKIE, c);
     }
-    let res = router::app(s.state.clone())
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
+    let res = s.request(req.body(Body::empty()).unwrap()).await;
     let nonce = res
-        .headers()
+        .headers
         .get(header::CONTENT_SECURITY_POLICY)
         .and_then(|v| v.to_str().ok())
         .and_then(|csp| {
@@ -145,11 +133,10 @@ async fn get(s: &TestServer, path: &str, cookie: Option<&str>) -> Page {
             let len = csp[start..].find('\'')?;
             Some(csp[start..start + len].to_string())
         });
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
     Page {
-        status,
+        status: res.status,
         nonce,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
+        body: res.body,
     }
 }
 
@@ -523,14 +510,9 @@ async fn a_link_cannot_put_words_in_the_sign_in_form() {
         .header(header::REFERER, format!("{}/login", s.origin))
         .body(Body::from("username=nobody&password=whatever1"))
         .unwrap();
-    let res = router::app(s.state.clone()).oneshot(req).await.unwrap();
-    assert!(res.status().is_redirection());
-    let location = res
-        .headers()
-        .get(header::LOCATION)
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let res = s.request(req).await;
+    assert!(res.status.is_redirection());
+    let location = res.headers.get(header::LOCATION).unwrap().to_str().unwrap();
     let path = location.strip_prefix(&s.origin).unwrap_or(location);
     let page = get(&s, path, None).await;
     assert!(

@@ -12,7 +12,7 @@ use crate::model::{ChatId, UserId};
 use crate::server::db::Revoked;
 use axum::extract::ws::{CloseFrame, Utf8Bytes};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Frames waiting for one connection. Big enough for a burst of a busy group, and for
@@ -109,6 +109,9 @@ pub struct Hub {
     kicked: AtomicU64,
     /// Frames queued for a connection, since start (one add per fan-out, not per frame).
     delivered: AtomicU64,
+    /// Of the connections, those that are SSE streams (the metrics tell them from
+    /// sockets). The hub's, not a static: a process may run several nodes (the tests do).
+    pub(super) sse_streams: AtomicUsize,
 }
 
 impl Hub {
@@ -256,6 +259,11 @@ impl Hub {
     pub fn delivery_counts(&self) -> (u64, usize) {
         let open = self.lock().values().map(Vec::len).sum();
         (self.delivered.load(Ordering::Relaxed), open)
+    }
+
+    /// The SSE streams open now (of [`Self::delivery_counts`]'s connections).
+    pub fn sse_streams(&self) -> usize {
+        self.sse_streams.load(Ordering::Relaxed)
     }
 
     /// (ephemeral frames dropped, connections kicked) since start.

@@ -28,7 +28,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures::StreamExt;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -38,13 +38,6 @@ use std::task::Poll;
 const BODY_BUFFER: usize = 64;
 /// Frames gathered into one body chunk (one write) at most.
 const CHUNK_FRAMES: usize = 256;
-
-/// Streams open on this node (the metrics tell them from sockets).
-static OPEN: AtomicUsize = AtomicUsize::new(0);
-
-pub fn open_streams() -> usize {
-    OPEN.load(Ordering::Relaxed)
-}
 
 #[derive(serde::Deserialize)]
 pub struct StreamQuery {
@@ -89,6 +82,7 @@ pub async fn stream(
         let _ = queue.push(first).await;
         std::future::pending().await
     };
+    let hub = state.hub.clone();
     let connection = session::run(
         state,
         user,
@@ -98,10 +92,10 @@ pub async fn stream(
         activity.clone(),
         reader,
     );
-    OPEN.fetch_add(1, Ordering::Relaxed);
+    hub.sse_streams.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(async move {
         connection.await;
-        OPEN.fetch_sub(1, Ordering::Relaxed);
+        hub.sse_streams.fetch_sub(1, Ordering::Relaxed);
     });
     // Each chunk is what the channel holds (up to CHUNK_FRAMES frames), encoded
     // straight into one buffer: `ready_chunks` would keep a vector of CHUNK_FRAMES
