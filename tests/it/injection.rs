@@ -6,7 +6,7 @@
 //! element, attribute, comment or script that came from the input, and each chat's
 //! `<title>` must read exactly as the title that was typed.
 //!
-//! Runs on SQLite, and on PostgreSQL with `NATTER_TEST_PG` set.
+//! Runs on SQLite and on PostgreSQL (`test_both_dbs!`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
@@ -261,7 +261,7 @@ fn hostile_query(item: &str, forms: &[&str]) -> String {
     q.join("&")
 }
 
-#[tokio::test]
+test_both_dbs!(no_user_text_becomes_markup_on_any_page);
 async fn no_user_text_becomes_markup_on_any_page() {
     let s = start().await;
     // Usernames allow only a–z, 0–9, `_ . -`: the corpus cannot go there, but the
@@ -457,9 +457,9 @@ async fn no_user_text_becomes_markup_on_any_page() {
     assert_inert("search needle", &page);
 }
 
+test_both_dbs!(a_link_cannot_put_words_in_the_sign_in_form);
 /// `?__err=` carries an error back to a form posted without JavaScript, and any link can
 /// carry one: the page shows only the server's own fixed messages.
-#[tokio::test]
 async fn a_link_cannot_put_words_in_the_sign_in_form() {
     let s = start().await;
     let chosen = "Your account is locked. Call 555-0100 to unlock it";

@@ -8,6 +8,7 @@
 //! it sets is seen only by itself (none sets one).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod common;
 
 mod api_doc;

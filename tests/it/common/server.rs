@@ -1,5 +1,5 @@
 //! A real natter server on an ephemeral port, and a real WebSocket client for it.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::{test_db, TestDb};
 use axum::body::Body;
