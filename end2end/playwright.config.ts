@@ -56,7 +56,7 @@ const serverCommand = [
   '--public-origin', shellQuote(baseURL),
   '--database-url', shellQuote(`sqlite://${dbFile}`),
   // Every test signs up fresh users from 127.0.0.1, far beyond the per-IP defaults
-  // (tests/http.rs tests the limits themselves).
+  // (tests/it/http.rs tests the limits themselves).
   '--sign-up-per-minute', '1000', '--sign-in-per-minute', '1000',
 ].join(' ');
 

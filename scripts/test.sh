@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
 setup_all
 # Everything the tests spawn is installed before the first test (issue 28): the plain
-# `cargo test` step already starts Redis (tests/cluster.rs) and PostgreSQL.
+# `cargo test` step already starts Redis (tests/it/hostile.rs), the next one PostgreSQL.
 setup_cluster_services
 step "every program the tests and scripts spawn is installed (scripts/check-setup.py)"
 python3 scripts/check-setup.py --installed
@@ -23,10 +23,13 @@ step "clippy (server and browser builds, warnings are errors)"
 cargo clippy --features ssr --all-targets -- -D warnings
 cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
+# The integration tests are one binary (tests/it/main.rs); a test written for both
+# databases (`test_both_dbs!`, tests/it/common/mod.rs) is `NAME_sqlite`, run here, and
+# `NAME_postgres`, ignored here and run in the next step.
 step "unit and integration tests (SQLite)"
 cargo test --features ssr
 
-step "storage, HTTP, WebSocket and SSE tests again on PostgreSQL, and two nodes with Redis"
+step "the integration tests' PostgreSQL variants (storage, HTTP, WebSocket, SSE...), and two nodes with Redis"
 PG_DIR="$(mktemp -d)"
 CLUSTER_PID=""
 # Stops what this script started, whatever state it is in (never fails the run itself).
@@ -38,7 +41,8 @@ cleanup() {
 }
 trap cleanup EXIT
 NATTER_TEST_PG="$(bash scripts/pg.sh start "$PG_DIR/pg")"
-NATTER_TEST_PG="$NATTER_TEST_PG" cargo test --features ssr --test storage --test conversation --test http --test ws --test sse --test cluster --test fault --test injection --test hostile --test consent
+# The ignored tests are the `_postgres` ones: each fails without NATTER_TEST_PG.
+NATTER_TEST_PG="$NATTER_TEST_PG" cargo test --features ssr --test it -- --ignored
 bash scripts/pg.sh stop "$PG_DIR/pg"
 
 step "benchmark smoke: every scenario once at a tiny size (figures: BENCHMARKS.md)"

@@ -11,7 +11,7 @@
 //! So every title goes through [`SiteTitle`]'s formatter, the last step before
 //! leptos_meta writes it, which escapes the whole string on the server only. Pages
 //! set their title with [`PageTitle`]; nothing else may use `leptos_meta::Title` (a
-//! test in `tests/injection.rs` checks), since a second formatter would replace ours.
+//! test in `tests/it/injection.rs` checks), since a second formatter would replace ours.
 
 use leptos::prelude::*;
 use leptos::text_prop::TextProp;

@@ -3,7 +3,6 @@
 //! macros are no-ops until [`install`] runs.
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -42,20 +41,4 @@ pub fn is_on() -> bool {
 /// hash_busy, …).
 pub fn rate_limited(what: &'static str) {
     metrics::counter!("natter_rate_limited_total", "what" => what).increment(1);
-}
-
-/// SSE streams open on this node (the metrics tell them from sockets: the hub counts
-/// both).
-static SSE_STREAMS: AtomicUsize = AtomicUsize::new(0);
-
-pub fn sse_streams() -> usize {
-    SSE_STREAMS.load(Ordering::Relaxed)
-}
-
-pub fn sse_stream_opened() {
-    SSE_STREAMS.fetch_add(1, Ordering::Relaxed);
-}
-
-pub fn sse_stream_closed() {
-    SSE_STREAMS.fetch_sub(1, Ordering::Relaxed);
 }

@@ -17,7 +17,6 @@
 use super::life::{self, admit, signed_in, Admitted};
 use crate::model::protocol::ClientFrame;
 use crate::server::app::AppState;
-use crate::server::base::counters::{sse_stream_closed, sse_stream_opened};
 use crate::server::base::net::ClientIp;
 use crate::server::base::same_origin;
 use crate::server::db::now_ms;
@@ -87,6 +86,7 @@ pub async fn stream(
         let _ = queue.push(first).await;
         std::future::pending().await
     };
+    let hub = state.hub.clone();
     let connection = life::run(
         state,
         user,
@@ -96,10 +96,10 @@ pub async fn stream(
         activity.clone(),
         reader,
     );
-    sse_stream_opened();
+    hub.sse_stream_opened();
     tokio::spawn(async move {
         connection.await;
-        sse_stream_closed();
+        hub.sse_stream_closed();
     });
     // Each chunk is what the channel holds (up to CHUNK_FRAMES frames), encoded
     // straight into one buffer: `ready_chunks` would keep a vector of CHUNK_FRAMES

@@ -14,7 +14,7 @@
 //! - `natter_db_pool_connections{state}`: `idle` and `in_use`
 
 use crate::server::app::AppState;
-use crate::server::base::counters::{install, is_on, sse_streams};
+use crate::server::base::counters::{install, is_on};
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -51,7 +51,7 @@ async fn scrape(State(state): State<AppState>) -> Response {
     };
     let (delivered, open) = state.hub.delivery_counts();
     let (shed, kicked) = state.hub.shed_counts();
-    let streams = sse_streams();
+    let streams = state.hub.sse_streams();
     metrics::gauge!("natter_connections_open", "transport" => "sse").set(streams as f64);
     metrics::gauge!("natter_connections_open", "transport" => "ws")
         .set(open.saturating_sub(streams) as f64);

@@ -13,7 +13,7 @@ use crate::model::UserId;
 use crate::server::db::Revoked;
 use axum::extract::ws::{CloseFrame, Utf8Bytes};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Frames waiting for one connection. Big enough for a burst of a busy group, and for
@@ -55,6 +55,9 @@ pub struct Hub {
     kicked: AtomicU64,
     /// Frames queued for a connection, since start (one add per fan-out, not per frame).
     delivered: AtomicU64,
+    /// Of the connections, those that are SSE streams (the metrics tell them from
+    /// sockets). The hub's, not a static: a process may run several nodes (the tests do).
+    sse_streams: AtomicUsize,
 }
 
 impl Hub {
@@ -202,6 +205,20 @@ impl Hub {
     pub fn delivery_counts(&self) -> (u64, usize) {
         let open = self.lock().values().map(Vec::len).sum();
         (self.delivered.load(Ordering::Relaxed), open)
+    }
+
+    /// The SSE streams open now (of [`Self::delivery_counts`]'s connections).
+    pub fn sse_streams(&self) -> usize {
+        self.sse_streams.load(Ordering::Relaxed)
+    }
+
+    /// One more of the connections is an SSE stream (until [`Self::sse_stream_closed`]).
+    pub fn sse_stream_opened(&self) {
+        self.sse_streams.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn sse_stream_closed(&self) {
+        self.sse_streams.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// (ephemeral frames dropped, connections kicked) since start.

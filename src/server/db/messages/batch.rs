@@ -189,7 +189,7 @@ const WRITE_FRESH_SQL: &str = concat!(
 /// every `->>` parses again (a third of the server's CPU in a burst). `CROSS JOIN` keeps the batch the outer loop, so each
 /// row is one index search. Several statements in one query, with arguments bound in
 /// order, is a feature of sqlx's SQLite driver (launchbadge/sqlx#3108);
-/// `a_batch_stores_in_order_and_settles_each_message` in tests/storage.rs fails if it ever
+/// `a_batch_stores_in_order_and_settles_each_message` in tests/it/storage.rs fails if it ever
 /// stops working.
 async fn read_facts(
     conn: &mut SqliteConnection,

@@ -1,12 +1,12 @@
-//! Issue 17's storage against a real database, SQLite or (with `NATTER_TEST_PG`)
-//! PostgreSQL. Search: word-start matching of every query word, only the reader's
+//! Issue 17's storage against a real database, SQLite and PostgreSQL
+//! (`test_both_dbs!`). Search: word-start matching of every query word, only the reader's
 //! chats, newest first in pages, kept in step with edits and deletes, and query text
 //! that is only ever words. Reactions: idempotent, members only, capped, and each
 //! change takes a change number. Hostile bodies (issue 29): the deepest Markdown of
 //! the size limit, sent, listed and rendered through a real server, which stays up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::server::{send, start, Client, TestServer};
 use leptos::server_fn::ServerFn;
@@ -31,7 +31,7 @@ fn texts(page: &SearchPage) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
+test_both_dbs!(search_finds_words_in_my_chats_newest_first);
 async fn search_finds_words_in_my_chats_newest_first() {
     let db = common::test_db().await;
     let s = &db.store;
@@ -105,7 +105,7 @@ async fn search_finds_words_in_my_chats_newest_first() {
     assert!(s.search(a.id, "  ", None).await.unwrap().hits.is_empty());
 }
 
-#[tokio::test]
+test_both_dbs!(search_follows_edits_deletes_and_membership);
 async fn search_follows_edits_deletes_and_membership() {
     let db = common::test_db().await;
     let s = &db.store;
@@ -149,7 +149,7 @@ async fn search_follows_edits_deletes_and_membership() {
         .is_empty());
 }
 
-#[tokio::test]
+test_both_dbs!(search_pages_by_message);
 async fn search_pages_by_message() {
     let db = common::test_db().await;
     let s = &db.store;
@@ -170,10 +170,10 @@ async fn search_pages_by_message() {
     assert_eq!(p2.next_before, None);
 }
 
+test_both_dbs!(search_reaches_matches_far_back_and_pages_across_them);
 /// PostgreSQL looks through the newest 1 000 messages first and then through the
 /// search index for older ones (db/search.rs): matches far back, a page that spans
 /// both, and pages after it come out whole and newest first. SQLite runs it too.
-#[tokio::test]
 async fn search_reaches_matches_far_back_and_pages_across_them() {
     let db = common::test_db().await;
     let s = &db.store;
@@ -217,7 +217,7 @@ async fn search_reaches_matches_far_back_and_pages_across_them() {
     assert_eq!(got, want);
 }
 
-#[tokio::test]
+test_both_dbs!(reactions_are_idempotent_members_only_and_capped);
 async fn reactions_are_idempotent_members_only_and_capped() {
     let db = common::test_db().await;
     let s = &db.store;
@@ -280,7 +280,7 @@ async fn reactions_are_idempotent_members_only_and_capped() {
     assert!(s.react(m.id, b.id, "🎉", true).await.is_err());
 }
 
-#[tokio::test]
+test_both_dbs!(the_chat_list_marks_unread_mentions_and_mutes);
 async fn the_chat_list_marks_unread_mentions_and_mutes() {
     let db = common::test_db().await;
     let s = &db.store;
@@ -386,12 +386,12 @@ async fn get_page(s: &TestServer, path: &str, cookie: &str) -> (u16, String) {
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
+test_both_dbs!(the_deepest_bodies_are_listed_and_rendered_and_the_server_stays_up);
 /// Issue 29: 3 990 `>` and a mention once overflowed the server's stack when the
 /// mentioned person's chat list was built, and again at every restart. Every deep body
 /// here is stored, listed for the person it mentions, and rendered into the chat's page
 /// on the server (on this test's thread, whose stack is a Tokio worker's size); the
 /// server answers afterwards.
-#[tokio::test]
 async fn the_deepest_bodies_are_listed_and_rendered_and_the_server_stays_up() {
     let s = start().await;
     let alice = s.sign_up("alice").await;
@@ -471,9 +471,9 @@ async fn raw_sql(url: &str, sql: &str) {
     }
 }
 
+test_both_dbs!(recorded_mentions_follow_edits_deletes_reads_and_membership);
 /// Issue 29: mentions are recorded when a message is stored (the chat list no longer
 /// parses unread messages), and kept in step with edits and deletes.
-#[tokio::test]
 async fn recorded_mentions_follow_edits_deletes_reads_and_membership() {
     let db = common::test_db().await;
     let s = &db.store;
@@ -537,12 +537,12 @@ async fn recorded_mentions_follow_edits_deletes_reads_and_membership() {
     assert!(!mentioned(s, &a, group).await);
 }
 
+test_both_dbs!(the_chat_list_finds_a_mention_by_index_whatever_the_unread_count);
 /// Issue 29: the chat list's cost does not grow with the unread mentions. 3 000
 /// unread messages that mention the reader, from a stranger in a direct chat (the
 /// attack): the list still marks the mention, and on SQLite its query looks it up with
 /// one search of the `mentions_user` index rather than scanning messages or mentions.
 /// (Not a timing assertion; BENCHMARKS.md has the figure.)
-#[tokio::test]
 async fn the_chat_list_finds_a_mention_by_index_whatever_the_unread_count() {
     let db = common::test_db().await;
     let s = &db.store;
@@ -577,10 +577,10 @@ async fn the_chat_list_finds_a_mention_by_index_whatever_the_unread_count() {
     }
 }
 
+test_both_dbs!(mentions_stored_before_the_table_are_backfilled_at_start);
 /// Issue 29: messages stored before the `mentions` table existed get their rows at the
 /// next start (a one-time pass in Rust: only the parser tells a mention from a name in
 /// code), and the pass is not repeated.
-#[tokio::test]
 async fn mentions_stored_before_the_table_are_backfilled_at_start() {
     let db = common::test_db().await;
     let s = &db.store;

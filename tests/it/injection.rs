@@ -6,15 +6,14 @@
 //! element, attribute, comment or script that came from the input, and each chat's
 //! `<title>` must read exactly as the title that was typed.
 //!
-//! Runs on SQLite, and on PostgreSQL with `NATTER_TEST_PG` set.
+//! Runs on SQLite and on PostgreSQL (`test_both_dbs!`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use common::server::{start, TestServer};
-use http_body_util::BodyExt;
 use leptos::server_fn::error::ServerFnUrlError;
 use leptos::server_fn::ServerFn;
 use natter::api::account::{ChangePassword, DeleteAccount};
@@ -22,10 +21,8 @@ use natter::api::auth::{SignIn, SignUp};
 use natter::api::chats::{CreateChat, RenameChat};
 use natter::api::messages::{DeleteMessage, EditMessage, ReactMessage, SendMessage};
 use natter::model::AppError;
-use natter::server::edge::router;
 use scraper::{Html, Node};
 use std::time::Duration;
-use tower::ServiceExt;
 
 /// The marker every injected element and attribute carries.
 const MARK: &str = "x-pwn";
@@ -107,21 +104,16 @@ async fn post(
         if let Some(c) = cookie {
             req = req.header(header::COOKIE, c);
         }
-        let res = router::app(s.state.clone())
-            .oneshot(req.body(Body::from(body.clone())).unwrap())
-            .await
-            .unwrap();
-        let status = res.status();
+        let res = s.request(req.body(Body::from(body.clone())).unwrap()).await;
         let cookie = res
-            .headers()
+            .headers
             .get(header::SET_COOKIE)
             .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if res.status == StatusCode::TOO_MANY_REQUESTS {
             tokio::time::sleep(Duration::from_millis(250)).await;
             continue;
         }
-        return (status, String::from_utf8_lossy(&bytes).into_owned(), cookie);
+        return (res.status, res.body, cookie);
     }
     panic!("{path}: still rate limited");
 }
@@ -131,13 +123,9 @@ async fn get(s: &TestServer, path: &str, cookie: Option<&str>) -> Page {
     if let Some(c) = cookie {
         req = req.header(header::COOKIE, c);
     }
-    let res = router::app(s.state.clone())
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
+    let res = s.request(req.body(Body::empty()).unwrap()).await;
     let nonce = res
-        .headers()
+        .headers
         .get(header::CONTENT_SECURITY_POLICY)
         .and_then(|v| v.to_str().ok())
         .and_then(|csp| {
@@ -145,11 +133,10 @@ async fn get(s: &TestServer, path: &str, cookie: Option<&str>) -> Page {
             let len = csp[start..].find('\'')?;
             Some(csp[start..start + len].to_string())
         });
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
     Page {
-        status,
+        status: res.status,
         nonce,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
+        body: res.body,
     }
 }
 
@@ -274,7 +261,7 @@ fn hostile_query(item: &str, forms: &[&str]) -> String {
     q.join("&")
 }
 
-#[tokio::test]
+test_both_dbs!(no_user_text_becomes_markup_on_any_page);
 async fn no_user_text_becomes_markup_on_any_page() {
     let s = start().await;
     // Usernames allow only a–z, 0–9, `_ . -`: the corpus cannot go there, but the
@@ -470,9 +457,9 @@ async fn no_user_text_becomes_markup_on_any_page() {
     assert_inert("search needle", &page);
 }
 
+test_both_dbs!(a_link_cannot_put_words_in_the_sign_in_form);
 /// `?__err=` carries an error back to a form posted without JavaScript, and any link can
 /// carry one: the page shows only the server's own fixed messages.
-#[tokio::test]
 async fn a_link_cannot_put_words_in_the_sign_in_form() {
     let s = start().await;
     let chosen = "Your account is locked. Call 555-0100 to unlock it";
@@ -523,14 +510,9 @@ async fn a_link_cannot_put_words_in_the_sign_in_form() {
         .header(header::REFERER, format!("{}/login", s.origin))
         .body(Body::from("username=nobody&password=whatever1"))
         .unwrap();
-    let res = router::app(s.state.clone()).oneshot(req).await.unwrap();
-    assert!(res.status().is_redirection());
-    let location = res
-        .headers()
-        .get(header::LOCATION)
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let res = s.request(req).await;
+    assert!(res.status.is_redirection());
+    let location = res.headers.get(header::LOCATION).unwrap().to_str().unwrap();
     let path = location.strip_prefix(&s.origin).unwrap_or(location);
     let page = get(&s, path, None).await;
     assert!(

@@ -1,5 +1,5 @@
 //! A real natter server on an ephemeral port, and a real WebSocket client for it.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::{test_db, TestDb};
 use axum::body::Body;
@@ -26,7 +26,16 @@ pub struct TestServer {
     pub origin: String,
     pub state: AppState,
     pub db: TestDb,
+    /// The router the server serves, for requests made in-process ([`Self::request`]).
+    app: axum::Router,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// An answer to [`TestServer::request`], its body read.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
 }
 
 impl Drop for TestServer {
@@ -70,13 +79,20 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
 }
 
 /// A server on `db`, which other servers may share (several nodes on one database).
+///
+/// The one way the tests start natter: a test that needs no socket sends its requests
+/// in-process instead ([`TestServer::request`]), to the same state.
 pub async fn start_node(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    // The recorder is per process, and every test shares this one: installed before any
+    // server counts anything, so no gauge is lowered for what it never counted.
+    natter::server::base::counters::install();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = Config::for_tests(&db.url);
     config.public_origin = format!("http://{addr}");
     tweak(&mut config);
     let state = AppState::new(config, db.store.clone()).unwrap();
+    let app = router::app(state.clone());
     let serving = natter::server::serve(listener, state.clone());
     let task = tokio::spawn(async move {
         serving.await.unwrap();
@@ -86,11 +102,26 @@ pub async fn start_node(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServ
         origin: format!("http://{addr}"),
         state,
         db,
+        app,
         task,
     }
 }
 
 impl TestServer {
+    /// Sends `req` to the server's router in-process (`oneshot`: no socket, no
+    /// connection limits), and reads the whole answer.
+    pub async fn request(&self, req: Request<Body>) -> Reply {
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
     /// POSTs a form-encoded `body` to a server function (`path`) through the router, as
     /// `cookie`'s owner: (status, headers, body).
     pub async fn call(
@@ -105,18 +136,8 @@ impl TestServer {
         if let Some(c) = cookie {
             req = req.header(header::COOKIE, c);
         }
-        let res = router::app(self.state.clone())
-            .oneshot(req.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            headers,
-            String::from_utf8_lossy(&bytes).into_owned(),
-        )
+        let r = self.request(req.body(Body::from(body)).unwrap()).await;
+        (r.status, r.headers, r.body)
     }
 
     /// Signs up `name` and returns its session cookie. For tests that are not about

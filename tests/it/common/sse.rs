@@ -1,6 +1,6 @@
 //! A real Server-Sent Events client of natter's fallback (`GET /sse`, `POST /frames`),
 //! reading the HTTP body as it arrives, over a real TCP connection.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::server::TestServer;
 use natter::model::protocol::{ClientFrame, ServerFrame};

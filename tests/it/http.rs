@@ -1,25 +1,22 @@
-//! The HTTP surface through the real router (`server::router::app`) with `oneshot`:
-//! server functions, pages, authorization refusals, bad input, security headers.
+//! The HTTP surface of a real server (`common::server`), through its router in-process
+//! (`TestServer::request`): server functions, pages, authorization refusals, bad input,
+//! security headers. On both databases (`test_both_dbs!`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
+use common::server::{Reply, TestServer};
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
 use leptos::server_fn::ServerFn;
 use natter::api::auth::{SignIn, SignOut, SignUp};
 use natter::api::chats::{CreateChat, ListChats};
 use natter::api::messages::{OpenChat, SendMessage};
-use natter::server::app::AppState;
 use natter::server::config::Config;
-use natter::server::edge::router;
-use tower::ServiceExt;
 
+/// A server ([`common::server::start_with`]) with the calls these tests make.
 struct Harness {
-    app: Router,
-    _db: common::TestDb,
+    s: TestServer,
 }
 
 async fn harness() -> Harness {
@@ -27,33 +24,14 @@ async fn harness() -> Harness {
 }
 
 async fn harness_with(configure: impl FnOnce(&mut Config)) -> Harness {
-    let db = common::test_db().await;
-    let mut config = Config::for_tests(&db.url);
-    configure(&mut config);
-    let state = AppState::new(config, db.store.clone()).unwrap();
     Harness {
-        app: router::app(state),
-        _db: db,
+        s: common::server::start_with(configure).await,
     }
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
 }
 
 impl Harness {
     async fn send(&self, req: Request<Body>) -> Reply {
-        let res = self.app.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        self.s.request(req).await
     }
 
     /// A server function call as the WASM client makes it (form-encoded, JSON back).
@@ -86,9 +64,9 @@ impl Harness {
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "sign up {name}: {}", r.body);
-        // Anyone may add the account to groups, as before issue 29 (tests/consent.rs
+        // Anyone may add the account to groups, as before issue 29 (tests/it/consent.rs
         // covers the default).
-        let store = &self._db.store;
+        let store = &self.s.db.store;
         let user = store.users_by_names(&[name.to_string()]).await.unwrap();
         if let Some(user) = user.first() {
             store
@@ -137,7 +115,7 @@ fn server_function_paths_are_stable() {
     assert_eq!(SendMessage::PATH, "/api/send_message");
 }
 
-#[tokio::test]
+test_both_dbs!(health_check);
 async fn health_check() {
     let h = harness().await;
     let r = h.get("/healthz", None).await;
@@ -149,7 +127,7 @@ async fn health_check() {
     assert!(r.body.starts_with("ready\ndatabase: ok\n"), "{}", r.body);
 }
 
-#[tokio::test]
+test_both_dbs!(every_response_names_its_request_id);
 async fn every_response_names_its_request_id() {
     let h = harness().await;
     let a = h.get("/healthz", None).await;
@@ -172,7 +150,7 @@ async fn every_response_names_its_request_id() {
     assert_eq!(id(&h.send(req).await), "nginx-42");
 }
 
-#[tokio::test]
+test_both_dbs!(not_ready_while_a_migration_is_missing);
 async fn not_ready_while_a_migration_is_missing() {
     use sqlx::Connection;
     let h = harness().await;
@@ -180,10 +158,10 @@ async fn not_ready_while_a_migration_is_missing() {
     let forget =
         "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)";
     if common::on_postgres() {
-        let mut c = sqlx::PgConnection::connect(&h._db.url).await.unwrap();
+        let mut c = sqlx::PgConnection::connect(&h.s.db.url).await.unwrap();
         sqlx::raw_sql(forget).execute(&mut c).await.unwrap();
     } else {
-        let mut c = sqlx::SqliteConnection::connect(&h._db.url).await.unwrap();
+        let mut c = sqlx::SqliteConnection::connect(&h.s.db.url).await.unwrap();
         sqlx::raw_sql(forget).execute(&mut c).await.unwrap();
     }
     let r = h.get("/readyz", None).await;
@@ -197,7 +175,7 @@ async fn not_ready_while_a_migration_is_missing() {
     assert_eq!(h.get("/healthz", None).await.status, StatusCode::OK);
 }
 
-#[tokio::test]
+test_both_dbs!(sign_up_validates_and_sets_a_safe_cookie);
 async fn sign_up_validates_and_sets_a_safe_cookie() {
     let h = harness().await;
     let r = h
@@ -245,7 +223,7 @@ async fn sign_up_validates_and_sets_a_safe_cookie() {
     assert!(r.body.contains("taken"));
 }
 
-#[tokio::test]
+test_both_dbs!(wrong_password_and_unknown_user_look_the_same);
 async fn wrong_password_and_unknown_user_look_the_same() {
     let h = harness().await;
     h.sign_up("alice").await;
@@ -277,7 +255,7 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     assert!(ok.headers.get(header::SET_COOKIE).is_some());
 }
 
-#[tokio::test]
+test_both_dbs!(server_functions_require_a_session_and_sign_out_revokes_it);
 async fn server_functions_require_a_session_and_sign_out_revokes_it() {
     let h = harness().await;
     let r = h.call(ListChats::PATH, &[], None).await;
@@ -307,7 +285,7 @@ async fn server_functions_require_a_session_and_sign_out_revokes_it() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(non_members_learn_nothing_about_a_chat);
 async fn non_members_learn_nothing_about_a_chat() {
     let h = harness().await;
     let alice = h.sign_up("alice").await;
@@ -382,7 +360,7 @@ async fn non_members_learn_nothing_about_a_chat() {
     assert!(page.body.contains("the password is swordfish"));
 }
 
-#[tokio::test]
+test_both_dbs!(bad_input_gets_a_4xx_with_a_message);
 async fn bad_input_gets_a_4xx_with_a_message() {
     let h = harness().await;
     let alice = h.sign_up("alice").await;
@@ -438,7 +416,7 @@ async fn bad_input_gets_a_4xx_with_a_message() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
+test_both_dbs!(direct_chats_are_reused_and_sends_are_idempotent);
 async fn direct_chats_are_reused_and_sends_are_idempotent() {
     let h = harness().await;
     let alice = h.sign_up("alice").await;
@@ -473,7 +451,7 @@ async fn direct_chats_are_reused_and_sends_are_idempotent() {
     assert_eq!(m["seq"], 1);
 }
 
-#[tokio::test]
+test_both_dbs!(pages_redirect_by_session);
 async fn pages_redirect_by_session() {
     let h = harness().await;
     // Every page, also as the router renders it with a trailing slash, and under a page.
@@ -511,7 +489,7 @@ async fn pages_redirect_by_session() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(message_text_is_escaped_in_pages);
 async fn message_text_is_escaped_in_pages() {
     let h = harness().await;
     let alice = h.sign_up("alice").await;
@@ -537,7 +515,7 @@ async fn message_text_is_escaped_in_pages() {
     assert!(page.body.contains("&lt;img src=x onerror=alert(1)&gt;"));
 }
 
-#[tokio::test]
+test_both_dbs!(pages_carry_security_headers);
 async fn pages_carry_security_headers() {
     let h = harness().await;
     let r = h.get("/login", None).await;
@@ -578,28 +556,28 @@ async fn pages_carry_security_headers() {
     assert_eq!(r.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
 }
 
-#[tokio::test]
+test_both_dbs!(plain_form_posts_redirect_back_with_the_error);
 async fn plain_form_posts_redirect_back_with_the_error() {
     let h = harness().await;
     // A browser without JavaScript: Accept: text/html and a Referer.
     let req = Request::post(SignIn::PATH)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "text/html")
-        .header(header::REFERER, "http://127.0.0.1:3000/login")
+        .header(header::REFERER, format!("{}/login", h.s.origin))
         .body(Body::from("username=nobody&password=whatever1"))
         .unwrap();
     let r = h.send(req).await;
     assert!(r.status.is_redirection(), "{}", r.status);
     let location = r.headers.get(header::LOCATION).unwrap().to_str().unwrap();
     assert!(
-        location.starts_with("http://127.0.0.1:3000/login?") && location.contains("__err="),
+        location.starts_with(&format!("{}/login?", h.s.origin)) && location.contains("__err="),
         "{location}"
     );
 
     let req = Request::post(SignUp::PATH)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "text/html")
-        .header(header::REFERER, "http://127.0.0.1:3000/signup")
+        .header(header::REFERER, format!("{}/signup", h.s.origin))
         .body(Body::from("username=carol&password=password123"))
         .unwrap();
     let r = h.send(req).await;
@@ -608,10 +586,10 @@ async fn plain_form_posts_redirect_back_with_the_error() {
     assert!(r.headers.get(header::SET_COOKIE).is_some());
 }
 
+test_both_dbs!(a_removed_member_can_do_nothing_in_the_group);
 /// The attacker's walk: bob is in a group, writes there, is removed, then tries every
 /// route on the chat and on his old message. Each gets the answer a stranger gets, and
 /// his message is unchanged.
-#[tokio::test]
 async fn a_removed_member_can_do_nothing_in_the_group() {
     use natter::api::chats::{AddMember, LeaveChat, RemoveMember};
     use natter::api::messages::{DeleteMessage, EditMessage, MarkRead, OlderMessages};
@@ -700,13 +678,13 @@ async fn a_removed_member_can_do_nothing_in_the_group() {
     assert!(!r.body.contains("rewritten"), "{}", r.body);
 }
 
+test_both_dbs!(state_changing_requests_from_other_origins_are_refused);
 /// Another origin of the same site (or any other) cannot act with the user's cookie:
 /// the POST is refused before it runs, and the session still works.
-#[tokio::test]
 async fn state_changing_requests_from_other_origins_are_refused() {
     let h = harness().await;
     let cookie = h.sign_up("alice").await;
-    let post = |origin: Option<&'static str>, site: Option<&'static str>| {
+    let post = |origin: Option<&str>, site: Option<&'static str>| {
         let mut req = Request::post(SignOut::PATH)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::COOKIE, &cookie);
@@ -747,9 +725,7 @@ async fn state_changing_requests_from_other_origins_are_refused() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // Our own origin signs out.
-    let r = h
-        .send(post(Some("http://127.0.0.1:3000"), Some("same-origin")))
-        .await;
+    let r = h.send(post(Some(&h.s.origin), Some("same-origin"))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(
         h.call(ListChats::PATH, &[], Some(&cookie)).await.status,
@@ -771,9 +747,9 @@ fn from_ip(path: &str, form: &[(&str, &str)], ip: [u8; 4]) -> Request<Body> {
     req
 }
 
+test_both_dbs!(sign_in_and_sign_up_floods_are_refused_with_429);
 /// Sign-up floods per IP, password guessing per IP and per username (known or not:
 /// the same answers) get 429 with `Retry-After`, before any hashing; others carry on.
-#[tokio::test]
 async fn sign_in_and_sign_up_floods_are_refused_with_429() {
     let h = harness().await; // 10 sign-ins and 5 sign-ups per IP and minute
     let password = ("password", "password123");
@@ -881,7 +857,7 @@ async fn sign_in_and_sign_up_floods_are_refused_with_429() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
-#[tokio::test]
+test_both_dbs!(writes_over_http_are_limited_per_user);
 async fn writes_over_http_are_limited_per_user() {
     use natter::api::chats::AddMember;
     // The WebSocket's send quota (burst 3 here) holds for server functions too.
@@ -967,7 +943,7 @@ async fn writes_over_http_are_limited_per_user() {
     assert!(first >= 18, "refused after only {first} adds");
 }
 
-#[tokio::test]
+test_both_dbs!(changing_the_password_signs_out_the_other_sessions_only);
 async fn changing_the_password_signs_out_the_other_sessions_only() {
     use natter::api::account::ChangePassword;
     let h = harness().await;
@@ -1039,7 +1015,7 @@ async fn changing_the_password_signs_out_the_other_sessions_only() {
     assert_eq!(new.status, StatusCode::OK);
 }
 
-#[tokio::test]
+test_both_dbs!(signing_out_everywhere_ends_every_session);
 async fn signing_out_everywhere_ends_every_session() {
     use natter::api::account::SignOutEverywhere;
     let h = harness().await;
@@ -1083,7 +1059,7 @@ async fn count(url: &str, sql: String) -> i64 {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(deleting_an_account_keeps_its_messages_for_the_others);
 async fn deleting_an_account_keeps_its_messages_for_the_others() {
     use natter::api::account::DeleteAccount;
     let h = harness().await;
@@ -1165,7 +1141,7 @@ async fn deleting_an_account_keeps_its_messages_for_the_others() {
         .await;
     assert!(view.body.contains("hi team"), "{}", view.body);
     let members = count(
-        &h._db.url,
+        &h.s.db.url,
         format!("SELECT COUNT(*) FROM chat_members WHERE chat_id = {group}"),
     )
     .await;
@@ -1188,7 +1164,7 @@ async fn deleting_an_account_keeps_its_messages_for_the_others() {
         )
         .await;
     assert!(r.status.is_success(), "{}", r.body);
-    let url = &h._db.url;
+    let url = &h.s.db.url;
     let left = |sql: String| count(url, sql);
     assert_eq!(
         left(format!("SELECT COUNT(*) FROM chats WHERE id = {dm}")).await,
@@ -1224,7 +1200,7 @@ async fn deleting_an_account_keeps_its_messages_for_the_others() {
     assert!(view.body.contains("hi team"), "{}", view.body);
 }
 
-#[tokio::test]
+test_both_dbs!(the_last_member_out_deletes_the_group_and_its_messages);
 async fn the_last_member_out_deletes_the_group_and_its_messages() {
     use natter::api::chats::LeaveChat;
     let h = harness().await;
@@ -1259,15 +1235,15 @@ async fn the_last_member_out_deletes_the_group_and_its_messages() {
             .await;
         assert!(r.status.is_success(), "{}", r.body);
         for table in ["chats", "messages"] {
-            assert_eq!(count(&h._db.url, rows(table)).await, left, "{table}");
+            assert_eq!(count(&h.s.db.url, rows(table)).await, left, "{table}");
         }
     }
 }
 
+test_both_dbs!(message_formatting_never_renders_user_html);
 /// Issue 17: message bodies are rendered as a Markdown subset, never as HTML; every
 /// trick below shows as text or a harmless link, in the server-rendered page (the
 /// browser renders live messages with the same code, `ui::formatted`).
-#[tokio::test]
 async fn message_formatting_never_renders_user_html() {
     let h = harness().await;
     let alice = h.sign_up("alice").await;
@@ -1341,9 +1317,9 @@ async fn message_formatting_never_renders_user_html() {
     }
 }
 
+test_both_dbs!(a_search_flood_is_refused_with_429_after_the_burst);
 /// Search is the costliest query a user can repeat: a flood of it is refused with a 429
 /// after the burst (20), not answered until the database gives out.
-#[tokio::test]
 async fn a_search_flood_is_refused_with_429_after_the_burst() {
     use natter::api::search::SearchMessages;
     let h = harness().await;
@@ -1372,9 +1348,9 @@ async fn a_search_flood_is_refused_with_429_after_the_burst() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
+test_both_dbs!(search_and_jump_to_a_message);
 /// Issue 17: search and jump to a message, over the router: members only, the page
 /// renders without JavaScript, the result opens the chat at the message.
-#[tokio::test]
 async fn search_and_jump_to_a_message() {
     use natter::api::messages::NewerMessages;
     use natter::api::search::SearchMessages;

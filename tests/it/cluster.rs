@@ -1,9 +1,10 @@
 //! Two natter nodes on one PostgreSQL database and one Redis, each a real server on its
-//! own port, with real WebSocket clients on either. Needs `NATTER_TEST_PG` (see
-//! tests/common/mod.rs; `scripts/test.sh` sets it) and Debian's `redis-server`.
+//! own port, with real WebSocket clients on either. PostgreSQL only (`test_postgres!`:
+//! ignored unless asked for, and needs `NATTER_TEST_PG`; see tests/it/common/mod.rs and
+//! `scripts/test.sh`) and Debian's `redis-server`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::redis::TestRedis;
 use common::server::{send, start_node, Client, TestServer};
@@ -13,18 +14,15 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// Two nodes sharing a fresh database and `redis`, both subscribed.
-async fn two_nodes(redis: &TestRedis) -> Option<(TestServer, TestServer)> {
-    if !common::on_postgres() {
-        eprintln!("skipped: the cluster runs on PostgreSQL (set NATTER_TEST_PG)");
-        return None;
-    }
+async fn two_nodes(redis: &TestRedis) -> (TestServer, TestServer) {
+    assert!(common::on_postgres(), "the cluster runs on PostgreSQL");
     let db = common::test_db().await;
     let url = db.url.clone();
     let with_redis = |c: &mut natter::server::config::Config| c.redis_url = Some(redis.url.clone());
     let one = start_node(db, with_redis).await;
     let two = start_node(common::connect_db(&url).await, with_redis).await;
     wait_connected(&[&one, &two], true).await;
-    Some((one, two))
+    (one, two)
 }
 
 async fn wait_connected(nodes: &[&TestServer], up: bool) {
@@ -136,12 +134,10 @@ async fn dm_across(one: &TestServer, two: &TestServer) -> (ChatId, String, Tab, 
     (chat, a, alice, bob)
 }
 
-#[tokio::test]
+test_postgres!(messages_edits_typing_and_reads_cross_nodes);
 async fn messages_edits_typing_and_reads_cross_nodes() {
     let redis = TestRedis::start().await;
-    let Some((one, two)) = two_nodes(&redis).await else {
-        return;
-    };
+    let (one, two) = two_nodes(&redis).await;
     let (chat, _, mut alice, mut bob) = dm_across(&one, &two).await;
 
     alice.client.send(&send(chat, "a1", "from node one")).await;
@@ -189,14 +185,12 @@ async fn messages_edits_typing_and_reads_cross_nodes() {
     }
 }
 
+test_postgres!(concurrent_senders_on_two_nodes_get_gapless_seqs);
 /// Senders on both nodes at once into one chat: seqs stay 1..N without gaps, each
 /// message reaches both sides once; a retry on the other node gets the original back.
-#[tokio::test]
 async fn concurrent_senders_on_two_nodes_get_gapless_seqs() {
     let redis = TestRedis::start().await;
-    let Some((one, two)) = two_nodes(&redis).await else {
-        return;
-    };
+    let (one, two) = two_nodes(&redis).await;
     let (chat, a, mut alice, mut bob) = dm_across(&one, &two).await;
     const EACH: usize = 60;
     for i in 0..EACH {
@@ -248,15 +242,13 @@ async fn concurrent_senders_on_two_nodes_get_gapless_seqs() {
     assert_eq!(stored.len(), all);
 }
 
+test_postgres!(a_redis_outage_loses_nothing_that_was_acked);
 /// Redis dies while alice (node one) keeps sending; bob (node two) misses the live
 /// events. When Redis is back, node two tells bob to resync and he gets everything that
 /// was committed meanwhile, in order, once.
-#[tokio::test]
 async fn a_redis_outage_loses_nothing_that_was_acked() {
     let mut redis = TestRedis::start().await;
-    let Some((one, two)) = two_nodes(&redis).await else {
-        return;
-    };
+    let (one, two) = two_nodes(&redis).await;
     let (chat, _, mut alice, mut bob) = dm_across(&one, &two).await;
     alice.client.send(&send(chat, "m0", "before")).await;
     bob.until("the first message", |t| t.seen.len() == 1).await;
@@ -309,14 +301,12 @@ async fn a_redis_outage_loses_nothing_that_was_acked() {
     assert_eq!(bob.bodies()[6], "after");
 }
 
+test_postgres!(a_sign_out_on_one_node_takes_effect_on_the_other);
 /// A sign-out on node one ends the session on node two at once (its cached copy is
 /// invalidated through Redis), not after the cache's 60 s.
-#[tokio::test]
 async fn a_sign_out_on_one_node_takes_effect_on_the_other() {
     let redis = TestRedis::start().await;
-    let Some((one, two)) = two_nodes(&redis).await else {
-        return;
-    };
+    let (one, two) = two_nodes(&redis).await;
     let a = one.sign_up("alice").await;
     let hash = natter::server::domain::auth::hash_token(a.trim_start_matches("natter_session="));
     // Node two has the session cached.
@@ -332,14 +322,12 @@ async fn a_sign_out_on_one_node_takes_effect_on_the_other() {
     }
 }
 
+test_postgres!(presence_follows_connections_on_every_node);
 /// Presence is cluster-wide: bob is online while any node holds a connection of his,
 /// announced once when the first opens and once when the last closes (with last seen).
-#[tokio::test]
 async fn presence_follows_connections_on_every_node() {
     let redis = TestRedis::start().await;
-    let Some((one, two)) = two_nodes(&redis).await else {
-        return;
-    };
+    let (one, two) = two_nodes(&redis).await;
     let a = one.sign_up("alice").await;
     let b = two.sign_up("bob").await;
     one.create_chat(&a, "bob", "").await;
@@ -399,16 +387,14 @@ async fn presence_follows_connections_on_every_node() {
     assert!(!online && last_seen.is_some());
 }
 
+test_postgres!(users_of_a_killed_node_go_offline_and_everyone_resyncs_after_the_ttl);
 /// A node killed with SIGKILL says no goodbye: its users' presence entries expire and
 /// another node's sweeper announces them offline, within 4/3 of the TTL (2 s here).
-#[tokio::test]
 async fn users_of_a_killed_node_go_offline_and_everyone_resyncs_after_the_ttl() {
     use futures::StreamExt;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let redis = TestRedis::start().await;
-    let Some((one, url)) = node_with_short_ttl(&redis).await else {
-        return;
-    };
+    let (one, url) = node_with_short_ttl(&redis).await;
     let a = one.sign_up("alice").await;
     let b = one.sign_up("bob").await;
     one.create_chat(&a, "bob", "").await;
@@ -464,11 +450,8 @@ async fn users_of_a_killed_node_go_offline_and_everyone_resyncs_after_the_ttl() 
 
 /// One in-process node with a presence TTL of 2 s on a fresh database, and that
 /// database's URL (for a second node as a process: [`node_process`]).
-async fn node_with_short_ttl(redis: &TestRedis) -> Option<(TestServer, String)> {
-    if !common::on_postgres() {
-        eprintln!("skipped: the cluster runs on PostgreSQL (set NATTER_TEST_PG)");
-        return None;
-    }
+async fn node_with_short_ttl(redis: &TestRedis) -> (TestServer, String) {
+    assert!(common::on_postgres(), "the cluster runs on PostgreSQL");
     let db = common::test_db().await;
     let url = db.url.clone();
     let one = start_node(db, |c| {
@@ -476,7 +459,7 @@ async fn node_with_short_ttl(redis: &TestRedis) -> Option<(TestServer, String)> 
         c.presence_ttl_secs = 2;
     })
     .await;
-    Some((one, url))
+    (one, url)
 }
 
 /// A natter node as a process of its own (presence TTL 2 s) on `db` and `redis`: the
@@ -507,13 +490,11 @@ fn node_process(db: &str, redis: &str) -> (std::process::Child, u16, String, tem
     (child, port, origin, site)
 }
 
+test_postgres!(a_node_stopped_on_purpose_makes_no_one_resync);
 /// A node stopped on purpose (SIGTERM) says goodbye: no one resyncs for it.
-#[tokio::test]
 async fn a_node_stopped_on_purpose_makes_no_one_resync() {
     let redis = TestRedis::start().await;
-    let Some((one, url)) = node_with_short_ttl(&redis).await else {
-        return;
-    };
+    let (one, url) = node_with_short_ttl(&redis).await;
     let a = one.sign_up("alice").await;
     let mut alice = one.connect(&a).await;
     let (mut two, port, _, _site) = node_process(&url, &redis.url);
@@ -564,14 +545,12 @@ async fn presence_of(
     false
 }
 
+test_postgres!(an_sse_stream_on_one_node_with_posts_on_the_other);
 /// The fallback without sticky sessions: a stream held by node one, its user's frames
 /// POSTed to node two (and a WebSocket user on node two), each frame where it belongs.
-#[tokio::test]
 async fn an_sse_stream_on_one_node_with_posts_on_the_other() {
     let redis = TestRedis::start().await;
-    let Some((one, two)) = two_nodes(&redis).await else {
-        return;
-    };
+    let (one, two) = two_nodes(&redis).await;
     let a = one.sign_up("alice").await;
     let b = two.sign_up("bob").await;
     let chat = one.create_chat(&a, "bob", "").await;
@@ -607,19 +586,17 @@ async fn an_sse_stream_on_one_node_with_posts_on_the_other() {
     assert_eq!(bob.duplicates, 0);
 }
 
+test_postgres!(a_revocation_on_one_node_closes_sockets_on_the_other_within_a_second);
 /// A revocation on one node closes the revoked sessions' sockets on the other within a
 /// second (close 4001): a password change made on node one ends alice's other device's
 /// socket on node two (her socket of the session that changed it stays), and bob's
 /// account deleted on node one ends his socket on node two. Nothing sent after the
 /// close is stored.
-#[tokio::test]
 async fn a_revocation_on_one_node_closes_sockets_on_the_other_within_a_second() {
     use leptos::server_fn::ServerFn;
     use natter::api::account::{ChangePassword, DeleteAccount};
     let redis = TestRedis::start().await;
-    let Some((one, two)) = two_nodes(&redis).await else {
-        return;
-    };
+    let (one, two) = two_nodes(&redis).await;
     let a = one.sign_up("alice").await;
     let b = one.sign_up("bob").await;
     let chat = one.create_chat(&a, "bob", "").await;

@@ -1,8 +1,9 @@
-//! The storage layer against a real SQLite file: sequence numbers under concurrency,
-//! idempotent retries, cursor pagination, unread counts, direct-chat uniqueness.
+//! The storage layer against a real database, a SQLite file and PostgreSQL
+//! (`test_both_dbs!`): sequence numbers under concurrency, idempotent retries, cursor
+//! pagination, unread counts, direct-chat uniqueness.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use natter::model::{AppError, ChatId, User};
 use natter::server::db::Store;
@@ -19,7 +20,7 @@ fn app_err(e: Error) -> AppError {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(usernames_are_unique_ignoring_case);
 async fn usernames_are_unique_ignoring_case() {
     let db = common::test_db().await;
     user(&db.store, "alice").await;
@@ -27,7 +28,7 @@ async fn usernames_are_unique_ignoring_case() {
     assert!(matches!(app_err(err), AppError::Conflict(_)));
 }
 
-#[tokio::test]
+test_both_dbs!(one_direct_chat_per_pair);
 async fn one_direct_chat_per_pair() {
     let db = common::test_db().await;
     let a = user(&db.store, "alice").await;
@@ -39,7 +40,7 @@ async fn one_direct_chat_per_pair() {
     assert_eq!(c1, c2);
 }
 
-#[tokio::test]
+test_both_dbs!(sequence_numbers_have_no_gaps_under_concurrent_inserts);
 async fn sequence_numbers_have_no_gaps_under_concurrent_inserts() {
     let db = common::test_db().await;
     let mut users = Vec::new();
@@ -79,7 +80,7 @@ async fn sequence_numbers_have_no_gaps_under_concurrent_inserts() {
     assert!(page.messages.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
 }
 
-#[tokio::test]
+test_both_dbs!(a_retried_send_returns_the_original);
 async fn a_retried_send_returns_the_original() {
     let db = common::test_db().await;
     let a = user(&db.store, "alice").await;
@@ -115,7 +116,7 @@ async fn a_retried_send_returns_the_original() {
     assert_eq!(m4.seq, 3);
 }
 
-#[tokio::test]
+test_both_dbs!(non_members_cannot_send_or_read);
 async fn non_members_cannot_send_or_read() {
     let db = common::test_db().await;
     let a = user(&db.store, "alice").await;
@@ -143,7 +144,7 @@ async fn non_members_cannot_send_or_read() {
     assert!(db.store.list_chats(eve.id).await.unwrap().is_empty());
 }
 
-#[tokio::test]
+test_both_dbs!(history_pages_by_cursor);
 async fn history_pages_by_cursor() {
     let db = common::test_db().await;
     let a = user(&db.store, "alice").await;
@@ -169,7 +170,7 @@ async fn history_pages_by_cursor() {
     assert_eq!(p3.messages[0].body, "message 1");
 }
 
-#[tokio::test]
+test_both_dbs!(unread_counts_follow_the_read_pointer);
 async fn unread_counts_follow_the_read_pointer() {
     let db = common::test_db().await;
     let a = user(&db.store, "alice").await;
@@ -213,7 +214,7 @@ async fn unread_counts_follow_the_read_pointer() {
     assert_eq!(unread(db.store.list_chats(a.id).await.unwrap()), 1);
 }
 
-#[tokio::test]
+test_both_dbs!(chat_list_is_sorted_by_activity_with_previews);
 async fn chat_list_is_sorted_by_activity_with_previews() {
     let db = common::test_db().await;
     let a = user(&db.store, "alice").await;
@@ -242,7 +243,7 @@ async fn chat_list_is_sorted_by_activity_with_previews() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(only_authors_edit_and_delete);
 async fn only_authors_edit_and_delete() {
     let db = common::test_db().await;
     let a = user(&db.store, "alice").await;
@@ -269,7 +270,7 @@ async fn only_authors_edit_and_delete() {
     assert!(db.store.edit_message(m.id, a.id, "undead").await.is_err());
 }
 
-#[tokio::test]
+test_both_dbs!(sessions_expire_and_revoke);
 async fn sessions_expire_and_revoke() {
     let db = common::test_db().await;
     let a = user(&db.store, "alice").await;
@@ -292,9 +293,9 @@ async fn sessions_expire_and_revoke() {
     assert!(db.store.session_user(b"live").await.unwrap().is_none());
 }
 
+test_both_dbs!(the_writer_statements_prepare_ahead_and_then_serve_a_batch);
 /// The writer prepares its statements at start (so the first message does not wait for
 /// SQLite to parse and plan them); the batch path then uses the same cached statements.
-#[tokio::test]
 async fn the_writer_statements_prepare_ahead_and_then_serve_a_batch() {
     use natter::server::db::NewMessage;
     let db = common::test_db().await;
@@ -359,10 +360,10 @@ fn msg(chat: ChatId, sender: &User, cid: &str) -> natter::server::db::NewMessage
     }
 }
 
+test_both_dbs!(a_batch_stores_in_order_and_settles_each_message);
 /// One group-commit batch mixing two chats, a stranger, a retry of a stored message and
 /// a repeat inside the batch: each gets the right outcome, seqs stay gap-free per chat,
 /// and what the batch returns is what a later read finds.
-#[tokio::test]
 async fn a_batch_stores_in_order_and_settles_each_message() {
     use natter::server::db::Inserted;
     let BatchChats {
@@ -430,12 +431,12 @@ async fn a_batch_stores_in_order_and_settles_each_message() {
     assert_eq!(bob.last_read_seq, 1);
 }
 
+test_both_dbs!(a_batch_without_retries_settles_each_message_unchecked);
 /// A batch with no retry in it is written without looking up earlier copies (the
 /// writer's common case; a retry sends the batch down the looked-up path that
 /// `a_batch_stores_in_order_and_settles_each_message` covers): members' messages get
 /// gap-free seqs in batch order per chat, a stranger's is refused without using up a
 /// seq, and the chats' last seq and the senders' read pointers move.
-#[tokio::test]
 async fn a_batch_without_retries_settles_each_message_unchecked() {
     use natter::server::db::Inserted;
     let BatchChats {
@@ -526,8 +527,8 @@ async fn a_batch_without_retries_settles_each_message_unchecked() {
     assert_eq!(detail.last_seq, 4);
 }
 
+test_both_dbs!(message_text_is_stored_exactly);
 /// Batches travel to SQLite as JSON: every character must come back exactly as sent.
-#[tokio::test]
 async fn message_text_is_stored_exactly() {
     let db = common::test_db().await;
     let a = user(&db.store, "alice").await;
@@ -554,9 +555,9 @@ async fn message_text_is_stored_exactly() {
     assert_eq!(stored, bodies);
 }
 
+test_both_dbs!(a_failing_batch_rolls_back_and_the_writer_stores_the_rest);
 /// A batch that fails in the database is rolled back whole, leaves the writer's connection
 /// usable, and the writer then stores its messages one by one, so only the bad one fails.
-#[tokio::test]
 async fn a_failing_batch_rolls_back_and_the_writer_stores_the_rest() {
     use natter::server::db::NewMessage;
     use natter::server::domain::commit::Committer;
@@ -646,9 +647,7 @@ async fn a_failing_batch_rolls_back_and_the_writer_stores_the_rest() {
 #[tokio::test]
 async fn the_wal_is_checkpointed_by_its_own_task_not_by_commits() {
     use natter::server::db::NewMessage;
-    if common::on_postgres() {
-        return; // SQLite's own write-ahead log: PostgreSQL checkpoints by itself.
-    }
+    // SQLite's own write-ahead log (PostgreSQL checkpoints by itself): SQLite only.
     let db = common::test_db().await;
     let path = db.url.trim_start_matches("sqlite://").to_string();
     let file_size = || std::fs::metadata(&path).unwrap().len();
@@ -690,8 +689,8 @@ async fn the_wal_is_checkpointed_by_its_own_task_not_by_commits() {
     task.abort();
 }
 
+test_both_dbs!(group_size_limit_holds_under_concurrent_adds);
 /// Concurrent adds to a group one short of the limit: exactly one gets in.
-#[tokio::test]
 async fn group_size_limit_holds_under_concurrent_adds() {
     use natter::server::db::Added;
     let db = common::test_db().await;
@@ -725,8 +724,8 @@ async fn group_size_limit_holds_under_concurrent_adds() {
     );
 }
 
+test_both_dbs!(removed_authors_cannot_edit_or_delete);
 /// A member removed from a group can no longer change what they wrote there.
-#[tokio::test]
 async fn removed_authors_cannot_edit_or_delete() {
     let db = common::test_db().await;
     let a = user(&db.store, "alice").await;
@@ -753,9 +752,9 @@ async fn removed_authors_cannot_edit_or_delete() {
     assert_eq!(db.store.message(m.id).await.unwrap().unwrap().body, "mine");
 }
 
+test_both_dbs!(changes_are_numbered_and_can_be_replayed);
 /// Every durable change besides a new message takes the chat's next change number, and
 /// what changed after a number can be read back (what `resume` replays).
-#[tokio::test]
 async fn changes_are_numbered_and_can_be_replayed() {
     use natter::server::db::Added;
     let db = common::test_db().await;

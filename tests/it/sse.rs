@@ -1,9 +1,9 @@
 //! The fallback transport through a real server on an ephemeral port: a real SSE stream
 //! read as it arrives, and frames POSTed over real HTTP (both databases: see
-//! tests/common/mod.rs).
+//! tests/it/common/mod.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::server::{dm, send, TestServer};
 use common::sse::{resume_query, Event, Stream};
@@ -57,7 +57,7 @@ async fn acked_seq(s: &TestServer, cookie: &str, frame: &ClientFrame) -> i64 {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(the_stream_carries_each_frame_as_it_happens);
 async fn the_stream_carries_each_frame_as_it_happens() {
     let (s, chat, [a, b, _]) = dm().await;
     let mut alice = s.sse(&a, "").await;
@@ -90,7 +90,7 @@ async fn the_stream_carries_each_frame_as_it_happens() {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(the_stream_answers_with_event_stream_headers_uncompressed);
 async fn the_stream_answers_with_event_stream_headers_uncompressed() {
     let (s, _, [a, ..]) = dm().await;
     let res = s.sse_raw(Some(&a), "").await;
@@ -102,7 +102,7 @@ async fn the_stream_answers_with_event_stream_headers_uncompressed() {
     assert!(h.get("content-encoding").is_none(), "{h:?}");
 }
 
-#[tokio::test]
+test_both_dbs!(a_post_send_is_acked_after_commit_and_a_retry_returns_the_original);
 async fn a_post_send_is_acked_after_commit_and_a_retry_returns_the_original() {
     let (s, chat, [a, ..]) = dm().await;
     let frame = send(chat, "once", "only once");
@@ -131,7 +131,7 @@ async fn a_post_send_is_acked_after_commit_and_a_retry_returns_the_original() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(a_reopened_stream_gets_everything_it_missed_first);
 async fn a_reopened_stream_gets_everything_it_missed_first() {
     let (s, chat, [a, b, _]) = dm().await;
     let kept = acked_seq(&s, &b, &send(chat, "k", "kept")).await;
@@ -172,7 +172,7 @@ async fn a_reopened_stream_gets_everything_it_missed_first() {
     assert_eq!(edited.as_deref(), Some("kept, edited"));
 }
 
-#[tokio::test]
+test_both_dbs!(strangers_other_origins_and_bad_bodies_are_refused_clearly);
 async fn strangers_other_origins_and_bad_bodies_are_refused_clearly() {
     let (s, chat, [a, _, e]) = dm().await;
     // No session.
@@ -243,7 +243,7 @@ async fn strangers_other_origins_and_bad_bodies_are_refused_clearly() {
     assert_eq!(res.status(), 400);
 }
 
-#[tokio::test]
+test_both_dbs!(a_signed_out_stream_is_closed_with_its_code);
 async fn a_signed_out_stream_is_closed_with_its_code() {
     let (s, _, [a, ..]) = dm().await;
     let mut alice = s.sse(&a, "").await;
@@ -264,7 +264,7 @@ async fn a_signed_out_stream_is_closed_with_its_code() {
     assert_eq!(close, natter::model::protocol::close::UNAUTHORIZED);
 }
 
-#[tokio::test]
+test_both_dbs!(a_flood_of_posted_sends_is_refused_with_retry_after);
 async fn a_flood_of_posted_sends_is_refused_with_retry_after() {
     let s = common::server::start_with(|c| {
         c.ws_send_rate = 1;
@@ -296,7 +296,7 @@ async fn a_flood_of_posted_sends_is_refused_with_retry_after() {
     assert_eq!(stored(&s, chat).await, 2);
 }
 
-#[tokio::test]
+test_both_dbs!(a_posted_reaction_reaches_the_stream_and_strangers_and_bad_emoji_change_nothing);
 async fn a_posted_reaction_reaches_the_stream_and_strangers_and_bad_emoji_change_nothing() {
     let (s, chat, [a, b, e]) = dm().await;
     let mut alice = s.sse(&a, "").await;
@@ -345,8 +345,8 @@ async fn a_posted_reaction_reaches_the_stream_and_strangers_and_bad_emoji_change
     assert_eq!((id, list.len()), (m.id, 0));
 }
 
+test_both_dbs!(a_stream_resume_naming_too_many_chats_is_refused);
 /// A stream's `resume` naming more than `RESUME_MAX_CHATS` chats: `400`, nothing looked up.
-#[tokio::test]
 async fn a_stream_resume_naming_too_many_chats_is_refused() {
     use natter::model::protocol::RESUME_MAX_CHATS;
     let (s, chat, [a, ..]) = dm().await;
@@ -360,9 +360,9 @@ async fn a_stream_resume_naming_too_many_chats_is_refused() {
     while ok.next().await != ServerFrame::Resumed {}
 }
 
+test_both_dbs!(stream_opens_are_limited_with_socket_opens);
 /// Streams draw on the same budget of opens as sockets: after a loop of socket opens,
 /// a stream is refused with `429` and `Retry-After`.
-#[tokio::test]
 async fn stream_opens_are_limited_with_socket_opens() {
     let (s, _, [a, ..]) = dm().await;
     let mut spent = false;
@@ -385,9 +385,9 @@ async fn stream_opens_are_limited_with_socket_opens() {
     assert!(res.headers().contains_key("retry-after"));
 }
 
+test_both_dbs!(a_revoked_sessions_stream_closes_at_once);
 /// "Sign out everywhere" ends a stream of another session within a second, and that
 /// session's POSTed frames are refused (nothing stored).
-#[tokio::test]
 async fn a_revoked_sessions_stream_closes_at_once() {
     use leptos::server_fn::ServerFn;
     use natter::api::account::SignOutEverywhere;

@@ -2,7 +2,7 @@
 //! loopback port, without persistence, stopped (killed) when dropped. With a password,
 //! as a deployment should have one (anyone on the machine reaches a loopback port):
 //! every cluster test connects through `redis://:PASSWORD@…`.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! gap-free. SQLite only (PostgreSQL has `pg_dump`; the command refuses it).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::server::start_with;
 use natter::model::protocol::{ClientFrame, ServerFrame};
@@ -23,10 +23,6 @@ fn backup(database_url: &str, path: &std::path::Path) -> std::process::Output {
 
 #[tokio::test]
 async fn a_backup_under_write_load_holds_everything_acked_before_it() {
-    if common::on_postgres() {
-        eprintln!("skipped: backup copies the SQLite database");
-        return;
-    }
     let s = start_with(|c| {
         c.ws_send_rate = 100_000;
         c.ws_send_burst = 100_000;

@@ -1,39 +1,23 @@
 //! Issue 29's cheap attacks, each against the real server: what a stranger sends must
-//! stay cheap for us and inert for everyone else. Storage-touching tests run on
-//! PostgreSQL too when `NATTER_TEST_PG` is set.
+//! stay cheap for us and inert for everyone else. On both databases (`test_both_dbs!`),
+//! but for the SQLite file's own permissions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use http_body_util::BodyExt;
+use common::server::Reply;
 use leptos::server_fn::ServerFn;
 use natter::api::auth::{SignIn, SignUp};
 use natter::api::chats::{CreateChat, ListChats};
 use natter::api::messages::{OpenChat, SendMessage};
 use natter::api::search::SearchMessages;
-use natter::server::edge::router;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
 
 async fn send(s: &common::server::TestServer, req: Request<Body>) -> Reply {
-    let res = router::app(s.state.clone()).oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    s.request(req).await
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -76,7 +60,7 @@ async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> O
     }
 }
 
-#[tokio::test]
+test_both_dbs!(half_a_request_line_or_an_idle_connection_is_dropped);
 async fn half_a_request_line_or_an_idle_connection_is_dropped() {
     let s = common::server::start_with(|c| c.header_timeout_secs = 1).await;
     // Half a request line, then nothing.
@@ -108,7 +92,7 @@ async fn half_a_request_line_or_an_idle_connection_is_dropped() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
-#[tokio::test]
+test_both_dbs!(a_megabyte_username_is_refused_before_any_limiter_or_hash);
 async fn a_megabyte_username_is_refused_before_any_limiter_or_hash() {
     let s = common::server::start().await;
     let huge = "x".repeat(1 << 20);
@@ -129,7 +113,7 @@ async fn a_megabyte_username_is_refused_before_any_limiter_or_hash() {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(control_characters_get_a_clear_400_on_both_databases);
 async fn control_characters_get_a_clear_400_on_both_databases() {
     let (s, chat, [alice, ..]) = common::server::dm().await;
     let chat = chat.0.to_string();
@@ -169,7 +153,7 @@ async fn control_characters_get_a_clear_400_on_both_databases() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
-#[tokio::test]
+test_both_dbs!(opening_a_chat_page_marks_nothing_read_but_the_client_call_does);
 async fn opening_a_chat_page_marks_nothing_read_but_the_client_call_does() {
     let (s, chat, [alice, bob, _]) = common::server::dm().await;
     let id = chat.0.to_string();
@@ -205,7 +189,7 @@ async fn opening_a_chat_page_marks_nothing_read_but_the_client_call_does() {
     assert_eq!(unread(&r.body), 0, "{}", r.body);
 }
 
-#[tokio::test]
+test_both_dbs!(over_https_the_session_cookie_is_host_prefixed_and_only_that_counts);
 async fn over_https_the_session_cookie_is_host_prefixed_and_only_that_counts() {
     let s = common::server::start_with(|c| c.public_origin = "https://chat.example".into()).await;
     let r = call(
@@ -229,7 +213,7 @@ async fn over_https_the_session_cookie_is_host_prefixed_and_only_that_counts() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
 }
 
-#[tokio::test]
+test_both_dbs!(a_forged_request_id_never_reaches_the_logs);
 async fn a_forged_request_id_never_reaches_the_logs() {
     let s = common::server::start().await;
     let id = |r: &Reply| {
@@ -270,9 +254,7 @@ async fn a_forged_request_id_never_reaches_the_logs() {
 #[tokio::test]
 async fn the_database_file_is_created_for_its_owner_only() {
     use std::os::unix::fs::PermissionsExt;
-    if common::on_postgres() {
-        return; // a PostgreSQL server keeps its own files
-    }
+    // SQLite only: a PostgreSQL server keeps its own files.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fresh.db");
     let url = format!("sqlite://{}", path.display());
@@ -289,7 +271,7 @@ async fn the_database_file_is_created_for_its_owner_only() {
     store.close().await;
 }
 
-#[tokio::test]
+test_both_dbs!(made_up_http_methods_share_one_metrics_label);
 async fn made_up_http_methods_share_one_metrics_label() {
     natter::server::base::counters::install();
     let s = common::server::start().await;
@@ -308,9 +290,9 @@ async fn made_up_http_methods_share_one_metrics_label() {
     assert!(text.contains("method=\"other\""), "{text}");
 }
 
+test_both_dbs!(a_node_reaches_redis_only_with_its_password);
 /// The cluster's Redis takes a password (`redis://:PASSWORD@…`, and every cluster test
 /// uses one): a node with it is connected, a node without it is not.
-#[tokio::test]
 async fn a_node_reaches_redis_only_with_its_password() {
     let redis = common::redis::TestRedis::start().await;
     let good = redis.url.clone();
@@ -327,10 +309,10 @@ async fn a_node_reaches_redis_only_with_its_password() {
     assert!(!healthy(&t), "connected with a wrong password");
 }
 
+test_both_dbs!(a_node_reaches_redis_over_tls_with_a_private_ca);
 /// `rediss://`: a node reaches a TLS-only Redis (Debian's redis-server, built with
 /// TLS) whose certificate a private CA signed, trusted through `SSL_CERT_FILE`; the same
 /// node without the CA refuses the certificate.
-#[tokio::test]
 async fn a_node_reaches_redis_over_tls_with_a_private_ca() {
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
@@ -497,9 +479,9 @@ async fn a_node_reaches_redis_over_tls_with_a_private_ca() {
     );
 }
 
+test_both_dbs!(a_body_that_never_arrives_is_cut_off);
 /// Review of issue 29: a body announced and never sent (or sent a byte at a time) does
 /// not hold its connection past `--request-timeout-secs`.
-#[tokio::test]
 async fn a_body_that_never_arrives_is_cut_off() {
     let s = common::server::start_with(|c| c.request_timeout_secs = 1).await;
     let mut slow = tokio::net::TcpStream::connect(s.addr).await.unwrap();
@@ -525,8 +507,8 @@ async fn a_body_that_never_arrives_is_cut_off() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
 
+test_both_dbs!(connections_per_network_are_capped);
 /// Review of issue 29: one network cannot hold every connection the process may open.
-#[tokio::test]
 async fn connections_per_network_are_capped() {
     let s = common::server::start_with(|c| c.max_connections_per_ip = 5).await;
     let mut held = Vec::new();
@@ -564,9 +546,9 @@ async fn connections_per_network_are_capped() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
+test_both_dbs!(no_form_shows_words_from_a_link);
 /// Review of issue 29: every form's error read from the page's address shows only the
 /// server's own messages (the consent forms on /account and /chats too).
-#[tokio::test]
 async fn no_form_shows_words_from_a_link() {
     use leptos::server_fn::error::ServerFnUrlError;
     use natter::model::AppError;

@@ -5,7 +5,7 @@
 //! panic, a 500 or silence. Random cases, printed when one fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::server::{dm_with, TestServer};
 use futures::SinkExt;

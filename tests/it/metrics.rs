@@ -1,9 +1,10 @@
 //! `/metrics` (the operator's listener) shows the counters moving: messages stored,
 //! deliveries, open connections by transport, request latency by route, rate-limit
-//! refusals, resume replays. One test in its own binary: the recorder is per process.
+//! refusals, resume replays. The recorder is per process and the other tests run beside
+//! this one: it checks what moved by at least its own share, and gauges of its own node.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::Request;

@@ -1,10 +1,10 @@
 //! Issue 29, consent: blocks (no direct messages, no adds, no presence either way),
 //! "who can add me to groups" (else an invitation to accept or decline), and presence
-//! only between people who accepted a conversation. On SQLite, or PostgreSQL with
-//! `NATTER_TEST_PG`.
+//! only between people who accepted a conversation. On SQLite and PostgreSQL
+//! (`test_both_dbs!`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::server::{send, start, TestServer};
@@ -81,7 +81,7 @@ async fn hears_about(client: &mut common::server::Client, user: UserId, wait: Du
     false
 }
 
-#[tokio::test]
+test_both_dbs!(a_blocked_person_cannot_write_add_or_see_presence);
 async fn a_blocked_person_cannot_write_add_or_see_presence() {
     let s = start().await;
     let a = s.sign_up("alice").await; // anyone may add alice and bob (as before)
@@ -158,7 +158,7 @@ async fn a_blocked_person_cannot_write_add_or_see_presence() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "not oneself");
 }
 
-#[tokio::test]
+test_both_dbs!(nobody_turns_adds_into_invitations_to_accept_or_decline);
 async fn nobody_turns_adds_into_invitations_to_accept_or_decline() {
     let s = start().await;
     let a = s.sign_up("alice").await;
@@ -215,7 +215,7 @@ async fn nobody_turns_adds_into_invitations_to_accept_or_decline() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(a_stranger_cannot_add_me_directly_by_default);
 async fn a_stranger_cannot_add_me_directly_by_default() {
     let s = start().await;
     let e = s.sign_up("eve").await;
@@ -235,7 +235,7 @@ async fn a_stranger_cannot_add_me_directly_by_default() {
     assert!(s.db.store.is_member(trip, bob).await.unwrap());
 }
 
-#[tokio::test]
+test_both_dbs!(presence_is_hidden_until_both_accept_a_conversation);
 async fn presence_is_hidden_until_both_accept_a_conversation() {
     let s = start().await;
     let a = s.sign_up_as_is("alice").await;
@@ -266,10 +266,10 @@ async fn presence_is_hidden_until_both_accept_a_conversation() {
     assert!(sees(&s, alice, carol).await && sees(&s, carol, alice).await);
 }
 
+test_both_dbs!(a_block_stops_edits_and_reactions_in_the_direct_chat);
 /// Review of issue 29: a block stops edits and reactions in the direct chat too (on the
 /// API, the WebSocket and `POST /frames`), not only new messages; deleting one's own
 /// message stays allowed.
-#[tokio::test]
 async fn a_block_stops_edits_and_reactions_in_the_direct_chat() {
     use natter::api::messages::{DeleteMessage, EditMessage, ReactMessage};
     let s = start().await;
@@ -317,9 +317,9 @@ async fn a_block_stops_edits_and_reactions_in_the_direct_chat() {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
+test_both_dbs!(invitations_end_with_a_block_and_are_capped_per_inviter);
 /// Review of issue 29: an invitation does not outlive a block either way, and one person
 /// cannot bury another in invitations.
-#[tokio::test]
 async fn invitations_end_with_a_block_and_are_capped_per_inviter() {
     let s = start().await;
     let e = s.sign_up("eve").await;

@@ -2,12 +2,12 @@
 //! restarted on the same database. Clients reconnect, resume and resend what was not
 //! acknowledged. Every acknowledged message must be stored exactly once, in each
 //! sender's order, and every client must end up with every message exactly once, in
-//! seq order. The cluster variant runs two nodes (PostgreSQL + Redis, when
-//! `NATTER_TEST_PG` is set) and kills one while clients on both send; clients move to
-//! the other node, as behind a load balancer.
+//! seq order (on SQLite). The cluster variant runs two nodes (PostgreSQL + Redis: a
+//! `_postgres` test, see tests/it/common/mod.rs) and kills one while clients on both
+//! send; clients move to the other node, as behind a load balancer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use futures::{SinkExt, StreamExt};
 use leptos::server_fn::ServerFn;
@@ -360,15 +360,15 @@ async fn check(db_url: &str, chat: ChatId, outcomes: &[Outcome]) {
     }
 }
 
+test_postgres!(
+    a_cluster_node_killed_mid_stream_loses_nothing,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
 /// Two nodes on one PostgreSQL and one Redis; alice and carol start on node one, bob on
 /// node two. Node one is SIGKILLed mid-stream and stays down for a while: its clients
 /// reconnect to node two (as through a load balancer) and resume; then it comes back.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_node_killed_mid_stream_loses_nothing() {
-    if !common::on_postgres() {
-        eprintln!("skipped: the cluster runs on PostgreSQL (set NATTER_TEST_PG)");
-        return;
-    }
     let redis = common::redis::TestRedis::start().await;
     let db = common::test_db().await;
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,8 @@
-//! Live delivery through a real server on an ephemeral port and real WebSocket clients.
+//! Live delivery through a real server on an ephemeral port and real WebSocket clients
+//! (both databases: `test_both_dbs!`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::server::{dm, send, start, start_with, Client};
 use natter::model::protocol::{close, ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};
@@ -37,7 +38,7 @@ async fn next_ack(c: &mut Client) -> (String, i64) {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(upgrade_needs_a_session_and_our_origin);
 async fn upgrade_needs_a_session_and_our_origin() {
     let (s, _, [a, ..]) = dm().await;
     let status = |e: WsError| match e {
@@ -74,7 +75,7 @@ async fn upgrade_needs_a_session_and_our_origin() {
     s.connect(&a).await;
 }
 
-#[tokio::test]
+test_both_dbs!(messages_reach_members_only_on_every_connection);
 async fn messages_reach_members_only_on_every_connection() {
     let (s, chat, [a, b, e]) = dm().await;
     let mut alice = s.connect(&a).await;
@@ -95,7 +96,7 @@ async fn messages_reach_members_only_on_every_connection() {
     eve.expect_silence(QUIET).await;
 }
 
-#[tokio::test]
+test_both_dbs!(a_resend_is_acked_again_but_stored_and_delivered_once);
 async fn a_resend_is_acked_again_but_stored_and_delivered_once() {
     let (s, chat, [a, b, _]) = dm().await;
     let mut alice = s.connect(&a).await;
@@ -118,7 +119,7 @@ async fn a_resend_is_acked_again_but_stored_and_delivered_once() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(an_ack_means_committed);
 async fn an_ack_means_committed() {
     let (s, chat, [a, ..]) = dm().await;
     let mut alice = s.connect(&a).await;
@@ -134,7 +135,7 @@ async fn an_ack_means_committed() {
     }
 }
 
-#[tokio::test]
+test_both_dbs!(bad_sends_get_errors_with_the_client_id);
 async fn bad_sends_get_errors_with_the_client_id() {
     let (s, chat, [a, _, e]) = dm().await;
     let mut alice = s.connect(&a).await;
@@ -167,7 +168,7 @@ async fn bad_sends_get_errors_with_the_client_id() {
     ));
 }
 
-#[tokio::test]
+test_both_dbs!(resume_replays_exactly_what_was_missed);
 async fn resume_replays_exactly_what_was_missed() {
     let (s, chat, [a, b, _]) = dm().await;
     let mut alice = s.connect(&a).await;
@@ -197,7 +198,7 @@ async fn resume_replays_exactly_what_was_missed() {
     bob.expect_silence(QUIET).await;
 }
 
-#[tokio::test]
+test_both_dbs!(resume_has_no_gap_and_no_duplicate_while_messages_keep_coming);
 async fn resume_has_no_gap_and_no_duplicate_while_messages_keep_coming() {
     let s = start_with(|c| {
         c.ws_send_rate = 100_000;
@@ -248,7 +249,7 @@ async fn resume_has_no_gap_and_no_duplicate_while_messages_keep_coming() {
     bob.expect_silence(QUIET).await;
 }
 
-#[tokio::test]
+test_both_dbs!(resume_resets_when_it_cannot_close_the_gap);
 async fn resume_resets_when_it_cannot_close_the_gap() {
     let (s, chat, [a, b, _]) = dm().await;
     let alice_id = s.db.store.members(chat).await.unwrap()[0].user_id;
@@ -280,7 +281,7 @@ async fn resume_resets_when_it_cannot_close_the_gap() {
     assert_eq!(next_message(&mut bob).await.seq, too_many + 1);
 }
 
-#[tokio::test]
+test_both_dbs!(malformed_and_oversized_frames_get_errors_and_closes);
 async fn malformed_and_oversized_frames_get_errors_and_closes() {
     let (s, chat, [a, b, _]) = dm().await;
     let mut alice = s.connect(&a).await;
@@ -335,7 +336,7 @@ async fn malformed_and_oversized_frames_get_errors_and_closes() {
     assert_eq!(next_message(&mut bob).await.body, "still here");
 }
 
-#[tokio::test]
+test_both_dbs!(send_floods_are_rate_limited);
 async fn send_floods_are_rate_limited() {
     let s = start_with(|c| {
         c.ws_send_rate = 1;
@@ -365,7 +366,7 @@ async fn send_floods_are_rate_limited() {
     assert_eq!((acked, limited), (5, 3));
 }
 
-#[tokio::test]
+test_both_dbs!(typing_and_read_receipts_reach_the_others);
 async fn typing_and_read_receipts_reach_the_others() {
     let (s, chat, [a, b, _]) = dm().await;
     let mut alice = s.connect(&a).await;
@@ -407,7 +408,7 @@ async fn typing_and_read_receipts_reach_the_others() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(presence_follows_connections);
 async fn presence_follows_connections() {
     let (s, _, [a, b, _]) = dm().await;
     let mut alice = s.connect(&a).await;
@@ -442,10 +443,10 @@ async fn presence_follows_connections() {
     assert!(gone);
 }
 
+test_both_dbs!(a_new_connection_gets_one_presence_snapshot);
 /// A new connection learns every contact's presence from one `presence_snapshot`
 /// right after `hello`: who is online, and when the others were last seen (`None`:
 /// never). No `presence` frame per contact comes with it.
-#[tokio::test]
 async fn a_new_connection_gets_one_presence_snapshot() {
     let s = start().await;
     let a = s.sign_up("alice").await;
@@ -516,7 +517,7 @@ async fn a_new_connection_gets_one_presence_snapshot() {
     );
 }
 
-#[tokio::test]
+test_both_dbs!(removed_members_stop_receiving_at_once);
 async fn removed_members_stop_receiving_at_once() {
     let s = start().await;
     let a = s.sign_up("alice").await;
@@ -553,7 +554,7 @@ async fn removed_members_stop_receiving_at_once() {
     carol.expect_silence(QUIET).await;
 }
 
-#[tokio::test]
+test_both_dbs!(a_client_that_stops_reading_is_cut_off_and_others_stay_fast);
 async fn a_client_that_stops_reading_is_cut_off_and_others_stay_fast() {
     let s = start_with(|c| {
         c.ws_send_rate = 100_000;
@@ -623,9 +624,9 @@ async fn a_client_that_stops_reading_is_cut_off_and_others_stay_fast() {
     );
 }
 
+test_both_dbs!(a_removed_member_cannot_edit_or_delete_over_the_socket);
 /// A member removed from a group sends `edit` and `delete` for the message they wrote
 /// there: refused like a stranger's, and the group hears nothing.
-#[tokio::test]
 async fn a_removed_member_cannot_edit_or_delete_over_the_socket() {
     let s = start().await;
     let a = s.sign_up("alice").await;
@@ -695,9 +696,9 @@ async fn a_removed_member_cannot_edit_or_delete_over_the_socket() {
     assert_eq!((stored.body.as_str(), stored.deleted), ("original", false));
 }
 
+test_both_dbs!(reads_publish_only_moves_and_changes_are_rate_limited);
 /// `read` frames that do not move the pointer reach nobody; a flood of them is cut
 /// down to the connection's read allowance, and a flood of edits is refused like sends.
-#[tokio::test]
 async fn reads_publish_only_moves_and_changes_are_rate_limited() {
     let s = start_with(|c| {
         c.ws_send_rate = 1;
@@ -760,8 +761,8 @@ async fn reads_publish_only_moves_and_changes_are_rate_limited() {
     assert_eq!(limited, 20 - edited);
 }
 
+test_both_dbs!(open_sockets_per_user_are_capped);
 /// One account cannot open more sockets than the cap; closing one frees a place.
-#[tokio::test]
 async fn open_sockets_per_user_are_capped() {
     let s = start_with(|c| c.ws_max_per_user = 3).await;
     let a = s.sign_up("alice").await;
@@ -796,8 +797,8 @@ async fn open_sockets_per_user_are_capped() {
     open.push(s.connect(&a).await);
 }
 
+test_both_dbs!(open_sockets_per_ip_are_capped);
 /// The same cap per client address (every test client is 127.0.0.1).
-#[tokio::test]
 async fn open_sockets_per_ip_are_capped() {
     let s = start_with(|c| c.ws_max_per_ip = 2).await;
     let a = s.sign_up("alice").await;
@@ -815,11 +816,11 @@ async fn open_sockets_per_ip_are_capped() {
     }
 }
 
+test_both_dbs!(resume_replays_edits_deletes_reads_and_members_made_offline);
 /// Tried as a user would: bob's tab is offline while alice edits one message, deletes
 /// another, reads, adds carol and sends a new one. Bob's resume brings all of it: the
 /// new message, then the current state of everything changed since his page's change
 /// number, then `synced` with the number to resume from next time.
-#[tokio::test]
 async fn resume_replays_edits_deletes_reads_and_members_made_offline() {
     let s = start().await;
     let a = s.sign_up("alice").await;
@@ -948,10 +949,10 @@ async fn resume_replays_edits_deletes_reads_and_members_made_offline() {
     assert_eq!(bob.next().await, ServerFrame::Resumed);
 }
 
+test_both_dbs!(replies_and_reactions_live_and_after_resume);
 /// Issue 17: a reply carries its original; reactions reach every member live, are
 /// idempotent, members only, and `resume` replays what was missed (as the message's
 /// current state, like an edit).
-#[tokio::test]
 async fn replies_and_reactions_live_and_after_resume() {
     let (s, chat, [a, b, eve]) = dm().await;
     let mut alice = s.connect(&a).await;
@@ -1101,9 +1102,9 @@ async fn replies_and_reactions_live_and_after_resume() {
     assert_eq!(alice.next().await, ServerFrame::Resumed);
 }
 
+test_both_dbs!(a_group_rename_arrives_live_and_on_resume);
 /// Issue 17: renaming a group (its creator only) arrives live as `members` with the
 /// title, and a member who was offline gets it on resume.
-#[tokio::test]
 async fn a_group_rename_arrives_live_and_on_resume() {
     let s = start().await;
     let a = s.sign_up("alice").await;
@@ -1172,9 +1173,9 @@ async fn a_group_rename_arrives_live_and_on_resume() {
     assert_eq!(list[0].title, "Trip to Lyon");
 }
 
+test_both_dbs!(a_resume_naming_too_many_chats_is_refused);
 /// A `resume` may name at most `RESUME_MAX_CHATS` chats: one naming more is refused
 /// whole (before any membership look-up), and the connection still serves a proper one.
-#[tokio::test]
 async fn a_resume_naming_too_many_chats_is_refused() {
     use natter::model::protocol::RESUME_MAX_CHATS;
     let (s, chat, [a, ..]) = dm().await;
@@ -1205,9 +1206,9 @@ async fn a_resume_naming_too_many_chats_is_refused() {
     assert_eq!(alice.next().await, ServerFrame::Resumed);
 }
 
+test_both_dbs!(opening_sockets_in_a_loop_is_limited);
 /// Opening and closing sockets in a loop is refused after the burst (30 per user), with
 /// `429` and `Retry-After` before the upgrade; another user is not affected.
-#[tokio::test]
 async fn opening_sockets_in_a_loop_is_limited() {
     let (s, _, [a, b, _]) = dm().await;
     let mut refused = None;
@@ -1234,9 +1235,9 @@ async fn opening_sockets_in_a_loop_is_limited() {
     let _bob = s.connect(&b).await;
 }
 
+test_both_dbs!(a_flapping_connection_costs_contacts_about_one_presence_frame_a_second);
 /// A connection that flaps (opened and closed in a loop) costs a contact about one
 /// presence frame a second, not two per turn, and the contact ends up with the truth.
-#[tokio::test]
 async fn a_flapping_connection_costs_contacts_about_one_presence_frame_a_second() {
     let (s, _, [a, b, _]) = dm().await;
     let mut alice = s.connect(&a).await;
@@ -1266,10 +1267,10 @@ async fn a_flapping_connection_costs_contacts_about_one_presence_frame_a_second(
     assert_eq!(told.last(), Some(&false), "bob ends offline: {told:?}");
 }
 
+test_both_dbs!(a_password_change_closes_the_other_sessions_sockets_at_once);
 /// A password change ends the account's other sessions: their sockets close within a
 /// second (4001), and a frame sent on one after the change is neither acked nor
 /// stored. The session that made the change keeps its socket.
-#[tokio::test]
 async fn a_password_change_closes_the_other_sessions_sockets_at_once() {
     use leptos::server_fn::ServerFn;
     use natter::api::account::ChangePassword;
@@ -1304,8 +1305,8 @@ async fn a_password_change_closes_the_other_sessions_sockets_at_once() {
     assert_eq!(kept.next().await, ServerFrame::Pong);
 }
 
+test_both_dbs!(signing_out_everywhere_closes_every_socket_at_once);
 /// "Sign out everywhere" closes every socket of the account, this session's included.
-#[tokio::test]
 async fn signing_out_everywhere_closes_every_socket_at_once() {
     use leptos::server_fn::ServerFn;
     use natter::api::account::SignOutEverywhere;
@@ -1328,9 +1329,9 @@ async fn signing_out_everywhere_closes_every_socket_at_once() {
     assert_eq!(bob.next().await, ServerFrame::Pong, "bob is not affected");
 }
 
+test_both_dbs!(a_deleted_accounts_sockets_close_at_once);
 /// A deleted account's sockets close within a second and receive nothing more (its
 /// direct chat goes on for the other person).
-#[tokio::test]
 async fn a_deleted_accounts_sockets_close_at_once() {
     use leptos::server_fn::ServerFn;
     use natter::api::account::DeleteAccount;
