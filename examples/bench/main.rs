@@ -106,6 +106,11 @@ struct Args {
     /// heartbeat or two, every connection has pinged, ponged and had its session checked).
     #[arg(long, default_value_t = 0.5)]
     idle_hold: f64,
+    /// idle: open the connections this many at a time, as fast as the server takes them
+    /// (a reconnect storm, as after a restart), and report the memory per connection
+    /// once all are open and two seconds later; 0 opens them one after another.
+    #[arg(long, default_value_t = 0)]
+    idle_storm: usize,
     /// page: concurrent HTTP clients.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -362,6 +367,7 @@ async fn main() -> Result<(), client::Error> {
                 ),
                 args.idle_hold,
                 args.sse,
+                args.idle_storm,
             )
             .await?,
         );

@@ -2,7 +2,7 @@
 
 use crate::client::{feed, next_frame, next_message, next_seen, send, Error, Seen, Server};
 use crate::stats::{rss_kib, Latency, Meter, Row};
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use natter::model::protocol::{ClientFrame, ServerFrame};
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -362,6 +362,10 @@ fn gcd(a: usize, b: usize) -> usize {
 }
 
 /// idle: `n` authenticated connections that do nothing; server memory per connection.
+/// With `storm > 0` they open `storm` at a time, as fast as the server takes them (the
+/// reconnect storm after a restart), and the row adds the memory per connection once
+/// all are open and again two seconds later.
+#[allow(clippy::too_many_arguments)]
 pub async fn idle(
     server: &Server,
     pid: u32,
@@ -370,6 +374,7 @@ pub async fn idle(
     contacts: Contacts,
     hold: f64,
     sse: bool,
+    storm: usize,
 ) -> Result<Row, Error> {
     let tag = unique("i");
     let users = users.max(1);
@@ -401,29 +406,49 @@ pub async fn idle(
     // RSS with half the connections open: the second half's growth is the cost of a
     // connection, free of whatever the allocator already had resident before the first.
     let mut half_rss = None;
-    for i in 0..n {
-        if i == n / 2 {
-            half_rss = Some(rss_kib(pid));
-        }
+    // Each connection is read from the moment it opens, as a browser's would be.
+    let open = |i: usize| {
         // 127.0.0.2, .3, …: each source address has its own ~28 000 ephemeral ports.
         let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (i / 20_000) as u8));
-        let cookie = &cookies[i % cookies.len()];
-        let opened = if sse {
-            server.open_sse(cookie).await.map(|stream| (None, stream))
-        } else {
-            server
-                .connect(cookie, Some(source))
-                .await
-                .map(|(sink, stream)| (Some(sink), stream))
-        };
-        // A connection that fails is counted as lost below.
-        if let Ok((sink, mut stream)) = opened {
-            let closed = closed.clone();
-            readers.push(tokio::spawn(async move {
-                let _sink = sink;
-                while let Ok(Some(_)) = next_seen(&mut stream).await {}
-                closed.fetch_add(1, Ordering::Relaxed);
-            }));
+        let cookie = cookies[i % cookies.len()].clone();
+        let closed = closed.clone();
+        async move {
+            let opened = if sse {
+                server.open_sse(&cookie).await.map(|stream| (None, stream))
+            } else {
+                server
+                    .connect(&cookie, Some(source))
+                    .await
+                    .map(|(sink, stream)| (Some(sink), stream))
+            };
+            // A connection that fails is counted as lost below.
+            opened.ok().map(|(sink, mut stream)| {
+                tokio::spawn(async move {
+                    let _sink = sink;
+                    while let Ok(Some(_)) = next_seen(&mut stream).await {}
+                    closed.fetch_add(1, Ordering::Relaxed);
+                })
+            })
+        }
+    };
+    let base_rss = rss_kib(pid);
+    let mut storm_rss = None;
+    if storm > 0 {
+        let all = futures::stream::iter(0..n)
+            .map(open)
+            .buffer_unordered(storm)
+            .collect::<Vec<_>>()
+            .await;
+        readers.extend(all.into_iter().flatten());
+        let now = rss_kib(pid);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        storm_rss = Some((now, rss_kib(pid)));
+    } else {
+        for i in 0..n {
+            if i == n / 2 {
+                half_rss = Some(rss_kib(pid));
+            }
+            readers.extend(open(i).await);
         }
     }
     let seconds = t0.elapsed().as_secs_f64();
@@ -432,9 +457,14 @@ pub async fn idle(
     let mut row = Row {
         scenario: "idle".into(),
         params: format!(
-            "connections={n} users={users}{} hold={hold}s{}",
+            "connections={n} users={users}{} hold={hold}s{}{}",
             contacts.describe(),
-            if sse { " SSE streams" } else { "" }
+            if sse { " SSE streams" } else { "" },
+            if storm > 0 {
+                format!(" storm={storm} at a time")
+            } else {
+                String::new()
+            }
         ),
         sent: n as u64,
         expected: n as u64,
@@ -457,6 +487,13 @@ pub async fn idle(
             "marginal_kib_per_connection".into(),
             row.server_rss_after_kib.saturating_sub(half) as f64 / second_half,
         ));
+    }
+    if let Some((all_open, later)) = storm_rss {
+        let per = |rss: u64| rss.saturating_sub(base_rss) as f64 / held.max(1) as f64;
+        row.extra
+            .push(("storm_kib_per_connection_all_open".into(), per(all_open)));
+        row.extra
+            .push(("storm_kib_per_connection_2s_later".into(), per(later)));
     }
     for reader in readers {
         reader.abort();
