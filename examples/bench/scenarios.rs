@@ -415,6 +415,14 @@ pub async fn idle(
         async move {
             let opened = if sse {
                 server.open_sse(&cookie).await.map(|stream| (None, stream))
+            } else if storm > 0 {
+                // A storm's client does not wait for `resumed` (parsing every frame up
+                // to it made the bench, not the server, the bottleneck): its reader
+                // drains the frames as they come.
+                server
+                    .open(&cookie, Some(source), 0, Default::default())
+                    .await
+                    .map(|(sink, stream)| (Some(sink), stream))
             } else {
                 server
                     .connect(&cookie, Some(source))
