@@ -119,7 +119,7 @@ def main():
         for tree in re.findall(r"\bpub\s+use\s+([^;]+);", code):
             for path in expand_use(tree):
                 segs = path.split("::")
-                reexports[(mod, segs[-1])] = absolute(mod, rel, segs)
+                reexports[(mod, segs[-1])] = absolute(mod, segs)
 
     def resolve(segs):
         """The file that defines the absolute path `segs` (('server', 'live', 'hub', 'Hub'))."""
@@ -150,7 +150,7 @@ def main():
         rest = re.sub(r"\buse\s+[^;]+;", "", code)
         paths += re.findall(r"\b(?:crate|super|self)(?:::\w+)+", rest)
         for path in paths:
-            segs = absolute(mod, rel, path.split("::"))
+            segs = absolute(mod, path.split("::"))
             if not segs or segs[0] != "server":
                 continue
             target = resolve(segs)
@@ -186,7 +186,7 @@ def main():
     return 0
 
 
-def absolute(mod, rel, segs):
+def absolute(mod, segs):
     """A path as written in module `mod` (file `rel`), from the crate root."""
     segs = [s for s in segs if s]
     if not segs:

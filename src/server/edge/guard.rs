@@ -60,8 +60,9 @@ impl Pages {
             .find_map(|(route, access)| fits(route, &parts).then_some(*access));
         exact.or_else(|| {
             self.0.iter().find_map(|(route, access)| {
+                let root = route.as_slice() == [Segment::Fixed(String::new())];
                 let under = *access == Access::SignedIn
-                    && route.iter().any(|s| *s != Segment::Fixed(String::new()))
+                    && !root
                     && route.len() < parts.len()
                     && fits(route, &parts[..route.len()]);
                 under.then_some(Access::SignedIn)
