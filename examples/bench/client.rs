@@ -138,6 +138,34 @@ impl Server {
         Ok(cookie.to_string())
     }
 
+    /// Signs in an existing user and returns the session cookie.
+    pub async fn sign_in(&self, name: &str, password: &str) -> Result<String, Error> {
+        use leptos::server_fn::ServerFn;
+        let res = self
+            .post(
+                natter::api::auth::SignIn::PATH,
+                &[("username", name), ("password", password)],
+                None,
+            )
+            .await?;
+        res.headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_string)
+            .ok_or_else(|| "no session cookie".into())
+    }
+
+    /// Calls a server function (`path`) with `form`; its JSON answer as text.
+    pub async fn call(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        cookie: &str,
+    ) -> Result<String, Error> {
+        Ok(self.post(path, form, Some(cookie)).await?.text().await?)
+    }
+
     /// One sign-in attempt; its HTTP status (the flood of `--sign-in-flood`).
     pub async fn sign_in_status(&self, name: &str, password: &str) -> Result<u16, Error> {
         use leptos::server_fn::ServerFn;

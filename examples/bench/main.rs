@@ -12,6 +12,7 @@
 
 mod client;
 mod flood;
+mod scale;
 mod scenarios;
 mod stats;
 
@@ -28,6 +29,9 @@ enum Scenario {
     Idle,
     Page,
     Resume,
+    /// A database filled by `examples/fill.rs` (--database-url): history, search,
+    /// resume and cold start over a year of a team's messages. Not part of `all`.
+    Scale,
     All,
 }
 
@@ -126,6 +130,9 @@ struct Args {
     /// resume: messages missed while offline.
     #[arg(long, default_value_t = 10_000)]
     missed: usize,
+    /// scale: requests per figure (searches: at most 180, the users' rate limit).
+    #[arg(long, default_value_t = 200)]
+    samples: usize,
 }
 
 /// A path on the server under test (the bench only ever targets its loopback address).
@@ -142,6 +149,8 @@ fn local_path(s: &str) -> Result<String, String> {
 struct Spawned {
     child: Child,
     _dir: tempfile::TempDir,
+    /// From spawning the process to its first successful `/healthz`.
+    started_in: Duration,
 }
 
 impl Drop for Spawned {
@@ -224,17 +233,23 @@ async fn spawn_server(
             Ok(())
         });
     }
+    let t0 = Instant::now();
     let child = command.spawn()?;
     let pid = child.id();
-    let spawned = Spawned { child, _dir: dir };
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut spawned = Spawned {
+        child,
+        _dir: dir,
+        started_in: Duration::ZERO,
+    };
+    let deadline = t0 + Duration::from_secs(120);
     while Instant::now() < deadline {
         if let Ok(r) = reqwest::get(format!("http://{addr}/healthz")).await {
             if r.status().is_success() {
+                spawned.started_in = t0.elapsed();
                 return Ok((addr, pid, spawned));
             }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Err("server did not start".into())
 }
@@ -343,6 +358,17 @@ async fn main() -> Result<(), client::Error> {
                 .await?,
             );
         }
+    }
+    if args.scenario == Scenario::Scale {
+        rows.extend(
+            scale::scale(
+                &server,
+                args.database_url.as_deref(),
+                spawned.first().map(|s| s.started_in),
+                args.samples,
+            )
+            .await?,
+        );
     }
     if want(Scenario::Resume) {
         rows.push(scenarios::resume(&target, args.missed).await?);

@@ -208,6 +208,19 @@ pub struct SearchHit {
     pub snippet: Vec<(String, bool)>,
 }
 
+/// Unread messages are counted up to this many per chat (the list shows "999+"):
+/// counting a channel never read would walk all of its history on every list.
+pub const UNREAD_CAP: i64 = 1000;
+
+/// An unread count as the chat list shows it.
+pub fn unread_label(unread: i64) -> String {
+    if unread >= UNREAD_CAP {
+        format!("{}+", UNREAD_CAP - 1)
+    } else {
+        unread.to_string()
+    }
+}
+
 /// Hits per page of search results.
 pub const SEARCH_PAGE_SIZE: i64 = 20;
 

@@ -266,7 +266,7 @@ fn ChatList(list: Vec<ChatSummary>) -> impl IntoView {
                                         })
                                     }
                                     {move || (unread > 0 && !current()).then(|| view! {
-                                        <span class=if muted { "badge badge-muted" } else { "badge" } title=format!("{unread} unread")>{unread}</span>
+                                        <span class=if muted { "badge badge-muted" } else { "badge" } title=format!("{} unread", crate::model::unread_label(unread))>{crate::model::unread_label(unread)}</span>
                                     })}
                                 </span>
                             </span>

@@ -31,14 +31,21 @@ struct SummaryRow {
 macro_rules! summaries_sql {
     () => {
         "SELECT c.id, c.kind, c.title, c.last_activity_at, c.last_seq,
-                (SELECT u.username FROM chat_members o JOIN users u ON u.id = o.user_id
-                  WHERE o.chat_id = c.id AND o.user_id != m.user_id
-                  ORDER BY o.joined_at, o.user_id LIMIT 1) AS other_name,
-                (SELECT COUNT(*) FROM messages x
+                -- Only a title needs the other member (a channel of 10 000 would sort
+                -- all of them for a name nobody shows).
+                CASE WHEN c.kind = 'direct' OR c.title IS NULL THEN
+                  (SELECT u.username FROM chat_members o JOIN users u ON u.id = o.user_id
+                    WHERE o.chat_id = c.id AND o.user_id != m.user_id
+                    ORDER BY o.joined_at, o.user_id LIMIT 1) END AS other_name,
+                -- Counted up to UNREAD_CAP: a channel never read costs the same as one
+                -- with a thousand unread, not a walk over all of its history.
+                (SELECT COUNT(*) FROM (SELECT 1 FROM messages x
                   WHERE x.chat_id = c.id AND x.seq > m.last_read_seq
-                    AND x.sender_id != m.user_id AND x.deleted_at IS NULL) AS unread,
+                    AND x.sender_id != m.user_id AND x.deleted_at IS NULL
+                  LIMIT 1000) AS capped) AS unread,
                 lu.username AS last_sender,
-                lm.body AS last_body,
+                -- The start of the newest message is all a preview shows.
+                substr(lm.body, 1, 200) AS last_body,
                 (lm.deleted_at IS NOT NULL) AS last_deleted,
                 m.muted,
                 EXISTS (SELECT 1 FROM mentions n

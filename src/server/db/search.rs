@@ -16,6 +16,15 @@ const STOP: char = '\u{E001}';
 /// At most this many words of a query count, each at most this many characters.
 const MAX_TERMS: usize = 8;
 const MAX_TERM_CHARS: usize = 64;
+/// Shorter words match whole words only: the start of a word of one letter is a third
+/// of everything ever written, which both databases would gather whole before the
+/// first page (seconds over ten million messages; BENCHMARKS.md, issue 31).
+const MIN_PREFIX_CHARS: usize = 2;
+
+/// Whether a query word matches the starts of words, or only whole words.
+fn as_prefix(term: &str) -> bool {
+    term.chars().count() >= MIN_PREFIX_CHARS
+}
 
 #[derive(sqlx::FromRow)]
 struct HitRow {
@@ -136,7 +145,13 @@ impl Store {
         let before = before.map_or(i64::MAX, |m| m.0);
         let mut rows = match &self.pool {
             Pool::Sqlite(p) => {
-                let q: Vec<String> = terms.iter().map(|t| format!("\"{t}\"*")).collect();
+                let q: Vec<String> = terms
+                    .iter()
+                    .map(|t| match as_prefix(t) {
+                        true => format!("\"{t}\"*"),
+                        false => format!("\"{t}\""),
+                    })
+                    .collect();
                 sqlx::query_as::<_, HitRow>(SQLITE)
                     .bind(user)
                     .bind(q.join(" "))
@@ -145,7 +160,13 @@ impl Store {
                     .await?
             }
             Pool::Postgres(p) => {
-                let q: Vec<String> = terms.iter().map(|t| format!("{t}:*")).collect();
+                let q: Vec<String> = terms
+                    .iter()
+                    .map(|t| match as_prefix(t) {
+                        true => format!("{t}:*"),
+                        false => t.clone(),
+                    })
+                    .collect();
                 // The window's lower bound as a value, not a subquery, so that the
                 // planner sees how narrow the first plan's range is. A next page
                 // starts below `before`; only a first page needs the newest id.
