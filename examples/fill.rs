@@ -19,8 +19,8 @@
 //!   message, 3% mention a member, 6% carry reactions; one in 100 000 says `zanzibar`
 //!   (the bench's rare word).
 //!
-//! Rows go in as multi-row statements in large transactions, with the search index
-//! dropped and rebuilt at the end (its definition is read from the database and put
+//! Rows go in as multi-row statements in large transactions, and the search index is
+//! built once at the end (PostgreSQL's definition is read from the database and put
 //! back as it was, so this file never repeats the migrations).
 
 use clap::Parser;
@@ -683,21 +683,11 @@ async fn finish_chats(
     commit(db).await
 }
 
-/// The search index's definition, after dropping it: SQLite's insert trigger (the
-/// FTS5 table stays and is rebuilt), PostgreSQL's GIN index.
+/// PostgreSQL's search index definition, after dropping it (SQLite indexes after the
+/// commit, migrations/sqlite/0010: nothing to drop).
 async fn drop_search_index(db: &mut Db) -> Result<String, Error> {
     match db {
-        Db::Sqlite(c) => {
-            let sql: String = sqlx::query_scalar(
-                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'messages_fts_insert'",
-            )
-            .fetch_one(&mut *c)
-            .await?;
-            sqlx::query("DROP TRIGGER messages_fts_insert")
-                .execute(&mut *c)
-                .await?;
-            Ok(sql)
-        }
+        Db::Sqlite(_) => Ok(String::new()),
         Db::Postgres(c) => {
             let sql: String =
                 sqlx::query_scalar("SELECT pg_get_indexdef('messages_search'::regclass)")
@@ -711,15 +701,19 @@ async fn drop_search_index(db: &mut Db) -> Result<String, Error> {
     }
 }
 
+/// Indexes everything at once: SQLite's FTS5 table is rebuilt and marked as holding
+/// every message; PostgreSQL's index is created again as it was.
 async fn restore_search_index(db: &mut Db, definition: &str) -> Result<(), Error> {
     match db {
         Db::Sqlite(c) => {
             sqlx::query("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
                 .execute(&mut *c)
                 .await?;
-            sqlx::query(sqlx::AssertSqlSafe(definition.to_string()))
-                .execute(&mut *c)
-                .await?;
+            sqlx::query(
+                "UPDATE search_indexed SET upto = (SELECT COALESCE(MAX(id), 0) FROM messages)",
+            )
+            .execute(&mut *c)
+            .await?;
         }
         Db::Postgres(c) => {
             sqlx::query("SET maintenance_work_mem = '1GB'")

@@ -110,7 +110,7 @@ macro_rules! author_still_member {
 }
 
 // After the macros above, which they use.
-mod batch;
+pub(super) mod batch;
 mod batch_pg;
 
 /// Whether a stored message was created by this call or found as the original of a retry.

@@ -16,10 +16,15 @@ const STOP: char = '\u{E001}';
 /// At most this many words of a query count, each at most this many characters.
 const MAX_TERMS: usize = 8;
 const MAX_TERM_CHARS: usize = 64;
-/// Shorter words match whole words only: the start of a word of one letter is a third
-/// of everything ever written, which both databases would gather whole before the
-/// first page (seconds over ten million messages; BENCHMARKS.md, issue 31).
-const MIN_PREFIX_CHARS: usize = 2;
+/// Shorter words match whole words only: the start of a word of one or two letters is
+/// a good part of everything ever written, which both databases would gather whole
+/// before the first page (seconds over ten million messages; BENCHMARKS.md, issue 31).
+/// SQLite's index has prefixes of 3 and 4 letters (migrations/sqlite/0010).
+const MIN_PREFIX_CHARS: usize = 3;
+
+/// Messages a search indexes first, at most, if the committer has fallen behind (it
+/// indexes when idle): one's own message is found the moment it is acknowledged.
+const SEARCH_CATCH_UP: i64 = 5_000;
 
 /// Whether a query word matches the starts of words, or only whole words.
 fn as_prefix(term: &str) -> bool {
@@ -145,6 +150,7 @@ impl Store {
         let before = before.map_or(i64::MAX, |m| m.0);
         let mut rows = match &self.pool {
             Pool::Sqlite(p) => {
+                self.index_pending(SEARCH_CATCH_UP).await?;
                 let q: Vec<String> = terms
                     .iter()
                     .map(|t| match as_prefix(t) {
@@ -212,6 +218,61 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(SearchPage { hits, next_before })
+    }
+}
+
+impl Store {
+    /// Adds up to `limit` of the messages stored since the last call to SQLite's search
+    /// index, oldest first; how many. Called by the message committer when its queue is
+    /// empty, and by a search before it looks. On the committer's connection, so it
+    /// never waits for SQLite's write lock behind a batch (and no message is stored
+    /// meanwhile: ids only grow). PostgreSQL indexes in the commit (its GIN index
+    /// defers its own work): nothing to do.
+    pub async fn index_pending(&self, limit: i64) -> Result<u64> {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return Ok(0);
+        };
+        let mut slot = self.batch_conn.lock().await;
+        let conn = super::messages::batch::batch_conn(pool, &mut slot).await?;
+        let (from, to): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT s.upto, (SELECT MAX(id) FROM (SELECT id FROM messages
+                               WHERE id > s.upto ORDER BY id LIMIT $1))
+             FROM search_indexed s",
+        )
+        .bind(limit)
+        .fetch_one(&mut *conn)
+        .await?;
+        let Some(to) = to else {
+            return Ok(0);
+        };
+        let step = async {
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            let added = sqlx::query(
+                "INSERT INTO messages_fts (rowid, body)
+                 SELECT id, body FROM messages WHERE id > $1 AND id <= $2",
+            )
+            .bind(from)
+            .bind(to)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            sqlx::query("UPDATE search_indexed SET upto = $1")
+                .bind(to)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            Ok::<u64, sqlx::Error>(added)
+        };
+        match step.await {
+            Ok(added) => Ok(added),
+            Err(e) => {
+                // Never leave a transaction open on the committer's connection.
+                if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                    *slot = None;
+                }
+                Err(e.into())
+            }
+        }
     }
 }
 

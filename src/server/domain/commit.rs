@@ -11,6 +11,10 @@
 //! workers overlap instead of taking turns (+20–50% messages/s in a 20 000-message burst,
 //! BENCHMARKS.md, sixth pass). One publisher also means the messages of a chat are
 //! published in the order of their seq, so connections never see a gap they must fill.
+//!
+//! Between batches, when nothing waits, the store task adds what it stored to SQLite's
+//! search index (`Store::index_pending`): off the commit, so a burst's acks do not wait
+//! for it (issue 31).
 
 use super::notify::Notifier;
 use crate::server::base::error::{Error, Result};
@@ -23,6 +27,10 @@ const MAX_BATCH: usize = 1024;
 const QUEUE: usize = 4096;
 /// Committed batches waiting for the publish task; the store task waits beyond this.
 const PUBLISH_QUEUE: usize = 2;
+/// Messages added to the search index per step (~1 ms on SQLite).
+const INDEX_STEP: i64 = 512;
+/// Under unrelenting load, a search index step at least this often.
+const INDEX_EVERY_BATCHES: u32 = 8;
 
 /// What the sender of a queued message waits on: its commit (or why it failed).
 pub type Queued = oneshot::Receiver<Result<Stored>>;
@@ -69,7 +77,29 @@ async fn store_batches(mut rx: mpsc::Receiver<Job>, store: Store, settled: mpsc:
         tracing::warn!(error = %e, "could not prepare the committer's statements ahead");
     }
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+    // Messages may wait for the search index (since the last start, too).
+    let mut unindexed = true;
+    let mut batches_since_index = 0;
+    loop {
+        // Search indexing waits for a quiet moment, a step at a time, so that it never
+        // stands between a burst and its acks; under load that never lets up, a step
+        // every few batches keeps the index from falling far behind.
+        if unindexed && (rx.is_empty() || batches_since_index >= INDEX_EVERY_BATCHES) {
+            batches_since_index = 0;
+            unindexed = match store.index_pending(INDEX_STEP).await {
+                Ok(added) => added >= INDEX_STEP as u64,
+                Err(e) => {
+                    tracing::warn!(error = %e, "search indexing failed (a search retries)");
+                    false
+                }
+            };
+            continue;
+        }
+        if rx.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+            break;
+        }
+        unindexed = true;
+        batches_since_index += 1;
         let (messages, senders): (Vec<NewMessage>, Vec<_>) =
             jobs.drain(..).map(|j| (j.message, j.done)).unzip();
         let started = std::time::Instant::now();

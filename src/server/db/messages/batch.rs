@@ -84,7 +84,7 @@ impl Store {
 }
 
 /// The committer's own connection (held in `slot`), opened on first use.
-async fn batch_conn<'a>(
+pub(in crate::server::db) async fn batch_conn<'a>(
     pool: &SqlitePool,
     slot: &'a mut Option<SqliteConnection>,
 ) -> Result<&'a mut SqliteConnection> {
