@@ -10,8 +10,8 @@
 //! - `--users` people named `u00000`…, all with the password `bench-password`; the first
 //!   `--power-users` of them are each a member of exactly 100 chats (the bench signs in
 //!   as them: `list_chats` for a user in 100 chats, search, history, resume).
-//! - `--chats` chats: two channels of the whole company and of 30% of it, 2% large
-//!   groups (200–1 000), 18% medium (15–150), 30% small (3–14), half direct chats.
+//! - `--chats` chats: two busy channels at natter's group cap (200), 2% large groups
+//!   (100–200), 18% medium (15–99), 30% small (3–14), half direct chats.
 //! - messages spread over the chats by a Zipf law (the busiest chat, a team room of the
 //!   first power user, holds ~13% of them), over a year; senders by a Zipf law within
 //!   each chat; bodies of 1–150 words drawn from a Zipf vocabulary (common English chat
@@ -24,6 +24,7 @@
 //! back as it was, so this file never repeats the migrations).
 
 use clap::Parser;
+use natter::model::validate::GROUP_MAX_MEMBERS;
 use natter::server::db::Store;
 use rand::distributions::{Distribution, WeightedIndex};
 use rand::rngs::StdRng;
@@ -279,17 +280,20 @@ fn plan_chats(args: &Args, users: &[i64], rng: &mut StdRng) -> Vec<Chat> {
     let power: Vec<i64> = users.iter().copied().take(args.power_users).collect();
     let ordinary: Vec<i64> = users.iter().copied().skip(args.power_users).collect();
     let mut sizes: Vec<(bool, usize)> = Vec::with_capacity(n);
+    // natter's groups hold at most GROUP_MAX_MEMBERS (200): the two busiest "channels"
+    // are at the cap (channels beyond it come with issue 34's public channels).
+    let cap = GROUP_MAX_MEMBERS;
     sizes.push((false, 40));
-    sizes.push((false, users.len()));
-    sizes.push((false, users.len() * 3 / 10));
+    sizes.push((false, cap));
+    sizes.push((false, cap));
     let large = n * 2 / 100;
     let medium = n * 18 / 100;
     let small = n * 30 / 100;
     for _ in 0..large {
-        sizes.push((false, rng.gen_range(200..=1000)));
+        sizes.push((false, rng.gen_range(100..=cap)));
     }
     for _ in 0..medium {
-        sizes.push((false, rng.gen_range(15..=150)));
+        sizes.push((false, rng.gen_range(15..=99)));
     }
     for _ in 0..small {
         sizes.push((false, rng.gen_range(3..=14)));
@@ -322,7 +326,8 @@ fn plan_chats(args: &Args, users: &[i64], rng: &mut StdRng) -> Vec<Chat> {
     let mut pairs: HashSet<(i64, i64)> = HashSet::new();
     for (c, &(_, size)) in sizes.iter().enumerate() {
         let mut have: HashSet<i64> = members[c].iter().copied().collect();
-        let size = size.min(users.len());
+        // Never more than there are people to draw (a small --users would loop).
+        let size = size.min(users.len()).min(ordinary.len() + have.len());
         if size == users.len() {
             members[c] = users.to_vec();
             continue;
@@ -706,6 +711,8 @@ async fn drop_search_index(db: &mut Db) -> Result<String, Error> {
 async fn restore_search_index(db: &mut Db, definition: &str) -> Result<(), Error> {
     match db {
         Db::Sqlite(c) => {
+            // One transaction: the index and its mark agree even if this is killed.
+            sqlx::query("BEGIN").execute(&mut *c).await?;
             sqlx::query("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
                 .execute(&mut *c)
                 .await?;
@@ -714,6 +721,7 @@ async fn restore_search_index(db: &mut Db, definition: &str) -> Result<(), Error
             )
             .execute(&mut *c)
             .await?;
+            sqlx::query("COMMIT").execute(&mut *c).await?;
         }
         Db::Postgres(c) => {
             sqlx::query("SET maintenance_work_mem = '1GB'")

@@ -208,11 +208,13 @@ fn title_badge(unread: Option<i64>) {
         let doc = document();
         let title = doc.title();
         let bare = match title.strip_prefix('(').and_then(|t| t.split_once(") ")) {
-            Some((n, rest)) if n.chars().all(|c| c.is_ascii_digit()) => rest.to_string(),
+            Some((n, rest)) if n.chars().all(|c| c.is_ascii_digit() || c == '+') => {
+                rest.to_string()
+            }
             _ => title.clone(),
         };
         let want = match unread {
-            Some(n) => format!("({n}) {bare}"),
+            Some(n) => format!("({}) {bare}", crate::model::unread_label(n)),
             None => bare,
         };
         if want != title {

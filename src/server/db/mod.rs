@@ -34,6 +34,7 @@ pub use messages::{Inserted, NewMessage, Stored};
 mod reactions;
 pub use reactions::Reacted;
 mod search;
+pub use search::INDEX_STEP_ROWS;
 mod sessions;
 mod users;
 

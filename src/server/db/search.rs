@@ -22,13 +22,15 @@ const MAX_TERM_CHARS: usize = 64;
 /// SQLite's index has prefixes of 3 and 4 letters (migrations/sqlite/0010).
 const MIN_PREFIX_CHARS: usize = 3;
 
-/// Messages a search indexes first, at most, if the committer has fallen behind (it
-/// indexes when idle): one's own message is found the moment it is acknowledged.
-const SEARCH_CATCH_UP: i64 = 5_000;
+/// Indexer steps a search runs first, at most, if the committer has fallen behind.
+const SEARCH_CATCH_UP_STEPS: usize = 4;
 
-/// Whether a query word matches the starts of words, or only whole words.
+/// Whether a query word matches the starts of words, or only whole words. Words in
+/// scripts written without spaces (Chinese, Japanese; Korean words are short) stay
+/// prefixes at any length: a sentence is one token there, and "東京" must find
+/// "東京に行きます".
 fn as_prefix(term: &str) -> bool {
-    term.chars().count() >= MIN_PREFIX_CHARS
+    term.chars().count() >= MIN_PREFIX_CHARS || !term.is_ascii()
 }
 
 #[derive(sqlx::FromRow)]
@@ -60,14 +62,17 @@ fn terms(query: &str) -> Vec<String> {
         .collect()
 }
 
-/// The chat title columns shared by both queries (`c` the chat, `$1` the reader).
+/// The chat title columns shared by both queries (`c` the chat, `$1` the reader). The
+/// other member only where a title needs one: for a hit in a channel of 10 000 it
+/// sorted all of them (issue 31).
 macro_rules! hit_columns {
     () => {
         "m.id AS message_id, m.chat_id, m.seq, u.username AS sender, m.created_at,
          c.kind, c.title,
-         (SELECT ou.username FROM chat_members o JOIN users ou ON ou.id = o.user_id
-           WHERE o.chat_id = c.id AND o.user_id != $1
-           ORDER BY o.joined_at, o.user_id LIMIT 1) AS other_name"
+         CASE WHEN c.kind = 'direct' OR c.title IS NULL THEN
+           (SELECT ou.username FROM chat_members o JOIN users ou ON ou.id = o.user_id
+             WHERE o.chat_id = c.id AND o.user_id != $1
+             ORDER BY o.joined_at, o.user_id LIMIT 1) END AS other_name"
     };
 }
 
@@ -150,7 +155,7 @@ impl Store {
         let before = before.map_or(i64::MAX, |m| m.0);
         let mut rows = match &self.pool {
             Pool::Sqlite(p) => {
-                self.index_pending(SEARCH_CATCH_UP).await?;
+                self.catch_up_index().await;
                 let q: Vec<String> = terms
                     .iter()
                     .map(|t| match as_prefix(t) {
@@ -221,45 +226,67 @@ impl Store {
     }
 }
 
+/// One step of the search indexer: at most this many messages …
+pub const INDEX_STEP_ROWS: i64 = 512;
+/// … and this many characters of them, past the first (a step of long messages of
+/// distinct words took ~0.5 s before this bound, holding the committer).
+const INDEX_STEP_CHARS: i64 = 64 * 1024;
+
+/// The ids one step covers: after `upto`, bounded in rows and characters.
+const STEP_RANGE_SQL: &str = "SELECT s.upto, (
+       SELECT MAX(id) FROM (
+         SELECT id, SUM(length(body)) OVER (ORDER BY id) AS total,
+                ROW_NUMBER() OVER (ORDER BY id) AS n
+         FROM (SELECT id, body FROM messages WHERE id > s.upto ORDER BY id LIMIT $1))
+       WHERE n = 1 OR total <= $2)
+     FROM search_indexed s";
+
 impl Store {
-    /// Adds up to `limit` of the messages stored since the last call to SQLite's search
-    /// index, oldest first; how many. Called by the message committer when its queue is
-    /// empty, and by a search before it looks. On the committer's connection, so it
-    /// never waits for SQLite's write lock behind a batch (and no message is stored
-    /// meanwhile: ids only grow). PostgreSQL indexes in the commit (its GIN index
-    /// defers its own work): nothing to do.
-    pub async fn index_pending(&self, limit: i64) -> Result<u64> {
+    /// One step of SQLite's search indexer: adds the oldest messages not yet in the
+    /// index (at most `rows`, and [`INDEX_STEP_CHARS`] of text) and returns how many.
+    /// Called by the message committer between batches, and by a search before it
+    /// looks. On the committer's connection, so it never waits for SQLite's write lock
+    /// behind a batch, and no message is stored meanwhile. PostgreSQL indexes in the
+    /// commit (its GIN index defers its own work): nothing to do.
+    pub async fn index_pending(&self, rows: i64) -> Result<u64> {
         let Pool::Sqlite(pool) = &self.pool else {
             return Ok(0);
         };
         let mut slot = self.batch_conn.lock().await;
         let conn = super::messages::batch::batch_conn(pool, &mut slot).await?;
-        let (from, to): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT s.upto, (SELECT MAX(id) FROM (SELECT id FROM messages
-                               WHERE id > s.upto ORDER BY id LIMIT $1))
-             FROM search_indexed s",
+        // Nothing pending (the usual case): no write lock taken.
+        let pending: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE id > (SELECT upto FROM search_indexed))",
         )
-        .bind(limit)
         .fetch_one(&mut *conn)
         .await?;
-        let Some(to) = to else {
+        if !pending {
             return Ok(0);
-        };
+        }
+        // A failed BEGIN leaves no transaction to undo.
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
         let step = async {
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-            let added = sqlx::query(
-                "INSERT INTO messages_fts (rowid, body)
-                 SELECT id, body FROM messages WHERE id > $1 AND id <= $2",
-            )
-            .bind(from)
-            .bind(to)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            sqlx::query("UPDATE search_indexed SET upto = $1")
+            let (from, to): (i64, Option<i64>) = sqlx::query_as(STEP_RANGE_SQL)
+                .bind(rows.max(1))
+                .bind(INDEX_STEP_CHARS)
+                .fetch_one(&mut *conn)
+                .await?;
+            let mut added = 0;
+            if let Some(to) = to {
+                added = sqlx::query(
+                    "INSERT INTO messages_fts (rowid, body)
+                     SELECT id, body FROM messages WHERE id > $1 AND id <= $2",
+                )
+                .bind(from)
                 .bind(to)
                 .execute(&mut *conn)
-                .await?;
+                .await?
+                .rows_affected();
+                sqlx::query("UPDATE search_indexed SET upto = $1")
+                    .bind(to)
+                    .execute(&mut *conn)
+                    .await?;
+            }
             sqlx::query("COMMIT").execute(&mut *conn).await?;
             Ok::<u64, sqlx::Error>(added)
         };
@@ -271,6 +298,22 @@ impl Store {
                     *slot = None;
                 }
                 Err(e.into())
+            }
+        }
+    }
+
+    /// A search's catch-up: a few indexer steps, so that one's own message is found the
+    /// moment it is acknowledged. Bounded (the committer does the rest when idle), and
+    /// a failure only means the newest messages may not be found yet.
+    async fn catch_up_index(&self) {
+        for _ in 0..SEARCH_CATCH_UP_STEPS {
+            match self.index_pending(INDEX_STEP_ROWS).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "search: indexing the newest messages failed");
+                    break;
+                }
             }
         }
     }

@@ -18,7 +18,7 @@
 
 use super::notify::Notifier;
 use crate::server::base::error::{Error, Result};
-use crate::server::db::{Inserted, NewMessage, Store, Stored};
+use crate::server::db::{Inserted, NewMessage, Store, Stored, INDEX_STEP_ROWS};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most messages stored by one transaction.
@@ -27,10 +27,8 @@ const MAX_BATCH: usize = 1024;
 const QUEUE: usize = 4096;
 /// Committed batches waiting for the publish task; the store task waits beyond this.
 const PUBLISH_QUEUE: usize = 2;
-/// Messages added to the search index per step (~1 ms on SQLite).
-const INDEX_STEP: i64 = 512;
 /// Under unrelenting load, a search index step at least this often.
-const INDEX_EVERY_BATCHES: u32 = 8;
+const INDEX_EVERY_BATCHES: u32 = 2;
 
 /// What the sender of a queued message waits on: its commit (or why it failed).
 pub type Queued = oneshot::Receiver<Result<Stored>>;
@@ -86,8 +84,8 @@ async fn store_batches(mut rx: mpsc::Receiver<Job>, store: Store, settled: mpsc:
         // every few batches keeps the index from falling far behind.
         if unindexed && (rx.is_empty() || batches_since_index >= INDEX_EVERY_BATCHES) {
             batches_since_index = 0;
-            unindexed = match store.index_pending(INDEX_STEP).await {
-                Ok(added) => added >= INDEX_STEP as u64,
+            unindexed = match store.index_pending(INDEX_STEP_ROWS).await {
+                Ok(added) => added > 0,
                 Err(e) => {
                     tracing::warn!(error = %e, "search indexing failed (a search retries)");
                     false

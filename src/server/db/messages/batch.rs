@@ -117,6 +117,9 @@ pub(super) struct BatchFacts {
     /// Each chat's `last_seq` before this batch.
     pub last_seq: HashMap<ChatId, i64>,
     /// The highest message id so far (SQLite: ids are taken under its write lock).
+    /// Never below what the search index covers (`search_indexed.upto`): SQLite would
+    /// hand a deleted newest message's id to the next one, which the index would then
+    /// never take, and whose edit would delete words it never had (issue 31's review).
     pub max_id: i64,
     /// Messages stored earlier under the same sender and client id (sender → client id →
     /// message, so a lookup borrows the batch's client id instead of copying it).
@@ -139,7 +142,8 @@ macro_rules! read_members_sql {
     () => {
         "BEGIN IMMEDIATE;
          SELECT m.chat_id, m.user_id, u.username, c.last_seq,
-                (SELECT COALESCE(MAX(id), 0) FROM messages)
+                max((SELECT COALESCE(MAX(id), 0) FROM messages),
+                    (SELECT upto FROM search_indexed))
          FROM jsonb_each(?) AS v
          CROSS JOIN chat_members m ON m.chat_id = v.value ->> 0 AND m.user_id = v.value ->> 1
          JOIN users u ON u.id = m.user_id JOIN chats c ON c.id = m.chat_id;"
