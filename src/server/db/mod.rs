@@ -362,7 +362,10 @@ fn create_private(path: &std::path::Path) -> Result<()> {
 /// PostgreSQL: its own migrations, applied under sqlx's advisory lock, so nodes that
 /// start together migrate once.
 async fn open_postgres(url: &str, connections: u32) -> Result<PgPool> {
-    let options = PgConnectOptions::from_str(url)?;
+    // No JIT: natter's queries are short, and PostgreSQL compiled one whenever a plan's
+    // estimate was high, even for a branch never run (12 ms of every search over ten
+    // million messages; BENCHMARKS.md, issue 31).
+    let options = PgConnectOptions::from_str(url)?.options([("jit", "off")]);
     let pool = PgPoolOptions::new()
         .max_connections(connections.max(1))
         .acquire_timeout(Duration::from_secs(10))

@@ -192,7 +192,15 @@ impl Store {
                     b => b,
                 };
                 let lo = top.saturating_sub(PG_WINDOW);
-                sqlx::query_as::<_, HitRow>(POSTGRES)
+                // Room for the search index's bitmap: with the default 4 MB a common
+                // prefix's bitmap turns lossy and every row of every page it names is
+                // read and its tsvector computed again (9 s → 0.7 s for three common
+                // words rare together over ten million messages; BENCHMARKS.md).
+                let mut tx = p.begin().await?;
+                sqlx::query("SET LOCAL work_mem = '64MB'")
+                    .execute(&mut *tx)
+                    .await?;
+                let rows = sqlx::query_as::<_, HitRow>(POSTGRES)
                     .bind(user)
                     .bind(q.join(" & "))
                     .bind(before)
@@ -200,8 +208,10 @@ impl Store {
                     // Planned for these values each time: a generic plan cached after a
                     // few calls would not know the window and may fetch every match.
                     .persistent(false)
-                    .fetch_all(p)
-                    .await?
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows
             }
         };
         let more = rows.len() as i64 > SEARCH_PAGE_SIZE;
