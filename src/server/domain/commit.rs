@@ -28,7 +28,9 @@ const QUEUE: usize = 4096;
 /// Committed batches waiting for the publish task; the store task waits beyond this.
 const PUBLISH_QUEUE: usize = 2;
 /// Under unrelenting load, a search index step at least this often.
-const INDEX_EVERY_BATCHES: u32 = 2;
+const INDEX_EVERY_BATCHES: u32 = 16;
+/// How long nothing must arrive before the committer indexes.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// What the sender of a queued message waits on: its commit (or why it failed).
 pub type Queued = oneshot::Receiver<Result<Stored>>;
@@ -79,21 +81,32 @@ async fn store_batches(mut rx: mpsc::Receiver<Job>, store: Store, settled: mpsc:
     let mut unindexed = true;
     let mut batches_since_index = 0;
     loop {
-        // Search indexing waits for a quiet moment, a step at a time, so that it never
-        // stands between a burst and its acks; under load that never lets up, a step
-        // every few batches keeps the index from falling far behind.
-        if unindexed && (rx.is_empty() || batches_since_index >= INDEX_EVERY_BATCHES) {
-            batches_since_index = 0;
-            unindexed = match store.index_pending(INDEX_STEP_ROWS).await {
-                Ok(added) => added > 0,
-                Err(e) => {
-                    tracing::warn!(error = %e, "search indexing failed (a search retries)");
-                    false
+        // Search indexing waits for a quiet moment (nothing new for QUIET: an empty
+        // queue between two batches of a burst is not one), a step at a time, so that
+        // it never stands between a burst and its acks; under load that never lets up,
+        // a step every few batches keeps the index from falling far behind.
+        if unindexed {
+            let forced = batches_since_index >= INDEX_EVERY_BATCHES;
+            if !forced {
+                // Cancel-safe: a timed-out wait has taken nothing from the queue.
+                match tokio::time::timeout(QUIET, rx.recv_many(&mut jobs, MAX_BATCH)).await {
+                    Ok(0) => break,
+                    Ok(_) | Err(_) => {}
                 }
-            };
-            continue;
+            }
+            if forced || jobs.is_empty() {
+                batches_since_index = 0;
+                unindexed = match store.index_pending(INDEX_STEP_ROWS).await {
+                    Ok(added) => added > 0,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "search indexing failed (a search retries)");
+                        false
+                    }
+                };
+                continue;
+            }
         }
-        if rx.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+        if jobs.is_empty() && rx.recv_many(&mut jobs, MAX_BATCH).await == 0 {
             break;
         }
         unindexed = true;
