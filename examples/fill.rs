@@ -195,8 +195,7 @@ async fn main() -> Result<(), Error> {
         }
         let reply_to = if rng.gen_bool(0.08) {
             chat.recent
-                .iter()
-                .nth(rng.gen_range(0..chat.recent.len().max(1)))
+                .get(rng.gen_range(0..chat.recent.len().max(1)))
                 .copied()
         } else {
             None

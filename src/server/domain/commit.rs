@@ -89,9 +89,9 @@ async fn store_batches(mut rx: mpsc::Receiver<Job>, store: Store, settled: mpsc:
             let forced = batches_since_index >= INDEX_EVERY_BATCHES;
             if !forced {
                 // Cancel-safe: a timed-out wait has taken nothing from the queue.
-                match tokio::time::timeout(QUIET, rx.recv_many(&mut jobs, MAX_BATCH)).await {
-                    Ok(0) => break,
-                    Ok(_) | Err(_) => {}
+                let waited = tokio::time::timeout(QUIET, rx.recv_many(&mut jobs, MAX_BATCH));
+                if let Ok(0) = waited.await {
+                    break;
                 }
             }
             if forced || jobs.is_empty() {
