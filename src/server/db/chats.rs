@@ -1,6 +1,7 @@
 //! `chats`: direct chats and groups, the chat list, one chat as a member sees it.
 //! Membership and read pointers are in `members.rs`.
 
+use super::write_tx::BeginWrite;
 use super::{now_ms, Invalidation, Pool, Store};
 use crate::model::{ChatDetail, ChatId, ChatKind, ChatSummary, Member, Preview, UserId};
 use crate::server::base::error::{Error, Result};
@@ -113,7 +114,7 @@ impl Store {
         }
         let now = now_ms();
         let created: Option<ChatId> = on_pool!(&self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let inserted: Option<(ChatId,)> = sqlx::query_as(
                 "INSERT INTO chats (kind, dm_key, creator_id, last_activity_at, created_at)
                  VALUES ('direct', $1, $2, $3, $3) ON CONFLICT (dm_key) DO NOTHING RETURNING id",
@@ -169,7 +170,7 @@ impl Store {
     ) -> Result<ChatId> {
         let now = now_ms();
         let id = on_pool!(&self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let (id,): (ChatId,) = sqlx::query_as(
                 "INSERT INTO chats (kind, title, creator_id, last_activity_at, created_at)
                  VALUES ('group', $1, $2, $3, $3) RETURNING id",

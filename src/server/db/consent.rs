@@ -2,6 +2,7 @@
 //! consent rules' storage (issue 29; the rules are in `domain::consent` and
 //! `domain::chats`).
 
+use super::write_tx::BeginWrite;
 use super::{now_ms, Invalidation, Store};
 use crate::model::{Blocked, ChatId, GroupAdds, Invitation, UserId};
 use crate::server::base::error::Result;
@@ -80,7 +81,7 @@ impl Store {
     /// from `blocked` go. `false`: `blocker` has [`MAX_BLOCKS`] blocks already.
     pub async fn block(&self, blocker: UserId, blocked: UserId) -> Result<bool> {
         let done: bool = on_pool!(&self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let (count,): (i64,) =
                 sqlx::query_as("SELECT COUNT(*) FROM blocks WHERE blocker_id = $1")
                     .bind(blocker)

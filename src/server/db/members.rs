@@ -5,6 +5,7 @@
 //! touches `chat_members`: one lock order for every writer (the committer's batches
 //! too), so concurrent writers on PostgreSQL wait for each other instead of deadlocking.
 
+use super::write_tx::BeginWrite;
 use super::{Invalidation, Store};
 use crate::model::{AppError, ChatId, Member, UserId};
 use crate::server::base::error::{Error, Result};
@@ -49,7 +50,7 @@ const NEXT_MEMBERS_CHANGE: &str =
 macro_rules! change_chat {
     ($store:expr, $chat:expr, $take:expr, |$change:ident, $last_seq:ident| $write:expr) => {
         on_pool!(&$store.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let taken: Option<(i64, i64)> =
                 sqlx::query_as($take).bind($chat).fetch_optional(&mut *tx).await?;
             match taken {

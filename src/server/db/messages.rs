@@ -1,5 +1,6 @@
 //! `messages`: the history, with gap-free per-chat sequence numbers.
 
+use super::write_tx::BeginWrite;
 use super::{mentions, now_ms, Pool, Store};
 use crate::model::{snippet, AppError, ChatId, HistoryPage, Message, MessageId, ReplyTo, UserId};
 use crate::server::base::error::{Error, Result};
@@ -286,7 +287,7 @@ impl Store {
         let names = body.map(mentions::names).unwrap_or_default();
         let record = mentions::insert_sql(&self.pool);
         let change = on_pool!(&self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let bumped: Option<(i64,)> = sqlx::query_as(concat!(
                 "UPDATE chats SET last_change = last_change + 1
                  WHERE id = (SELECT chat_id FROM messages",

@@ -37,6 +37,7 @@ mod search;
 pub use search::INDEX_STEP_ROWS;
 mod sessions;
 mod users;
+mod write_tx;
 
 use crate::model::{AppError, ChatId, User, UserId};
 use crate::server::base::error::{Error, Result};

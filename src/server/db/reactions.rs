@@ -2,6 +2,7 @@
 //! change of its chat (it takes the next change number, and the message's `change_seq`
 //! moves to it), so `resume` replays the message's current reactions like an edit.
 
+use super::write_tx::BeginWrite;
 use super::Store;
 use crate::model::validate::REACTIONS_PER_USER_MAX;
 use crate::model::{AppError, ChatId, Message, MessageId, Reaction, UserId};
@@ -49,7 +50,7 @@ impl Store {
     ) -> Result<Reacted> {
         let now = super::now_ms();
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             // The chat's counter first: its row lock orders concurrent changes (and on
             // SQLite takes the write lock before anything is read).
             let bumped: Option<(i64, ChatId)> = sqlx::query_as(

@@ -1,5 +1,6 @@
 //! `users`: accounts and their password hashes.
 
+use super::write_tx::BeginWrite;
 use super::{now_ms, Invalidation, Pool, Store};
 use crate::model::{AppError, ChatId, User, UserId};
 use crate::server::base::error::Result;
@@ -60,7 +61,7 @@ impl Store {
     /// messages. Returns the chats that went.
     pub async fn close_account(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<ChatId>> {
         let (sessions, direct, gone) = on_pool!(&self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query(
                 "UPDATE users SET username = $1, password_hash = '', deleted_at = $2 WHERE id = $3",
             )
