@@ -90,6 +90,16 @@ enum Db {
     Postgres(PgConnection),
 }
 
+/// Runs the same code on either connection (as `on_pool!` does in the store).
+macro_rules! on_db {
+    ($db:expr, $c:ident => $body:expr) => {
+        match $db {
+            Db::Sqlite($c) => $body,
+            Db::Postgres($c) => $body,
+        }
+    };
+}
+
 struct Chat {
     direct: bool,
     members: Vec<i64>,
@@ -121,18 +131,11 @@ async fn main() -> Result<(), Error> {
     } else {
         Db::Sqlite(SqliteConnection::connect(&args.database_url).await?)
     };
-    let existing: i64 = match &mut db {
-        Db::Sqlite(c) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM users")
-                .fetch_one(c)
-                .await?
-        }
-        Db::Postgres(c) => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM users")
-                .fetch_one(c)
-                .await?
-        }
-    };
+    let existing: i64 = on_db!(&mut db, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(c)
+            .await?
+    });
     if existing > 0 {
         return Err("the database is not empty: give a new file or database".into());
     }
@@ -443,54 +446,35 @@ impl Vocabulary {
     }
 }
 
-async fn begin(db: &mut Db) -> Result<(), Error> {
-    match db {
-        Db::Sqlite(c) => {
-            sqlx::query("BEGIN").execute(c).await?;
-        }
-        Db::Postgres(c) => {
-            sqlx::query("BEGIN").execute(c).await?;
-        }
-    }
+/// One statement, the same text on both databases.
+async fn exec(db: &mut Db, sql: &'static str) -> Result<(), Error> {
+    on_db!(db, c => {
+        sqlx::query(sql).execute(&mut *c).await?;
+    });
     Ok(())
 }
 
+async fn begin(db: &mut Db) -> Result<(), Error> {
+    exec(db, "BEGIN").await
+}
+
 async fn commit(db: &mut Db) -> Result<(), Error> {
-    match db {
-        Db::Sqlite(c) => {
-            sqlx::query("COMMIT").execute(c).await?;
-        }
-        Db::Postgres(c) => {
-            sqlx::query("COMMIT").execute(c).await?;
-        }
-    }
-    Ok(())
+    exec(db, "COMMIT").await
 }
 
 /// Runs a query builder on either database (the SQL is the same text on both: the
 /// builders number PostgreSQL's parameters themselves).
 macro_rules! run_builder {
     ($db:expr, $sql:expr, $rows:expr, |$b:ident, $row:ident| $push:expr) => {
-        match $db {
-            Db::Sqlite(c) => {
-                for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
-                    let mut q = QueryBuilder::<sqlx::Sqlite>::new($sql);
-                    q.push_values(chunk, |mut $b, $row| {
-                        $push;
-                    });
-                    q.build().execute(&mut *c).await?;
-                }
+        on_db!($db, c => {
+            for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::new($sql);
+                q.push_values(chunk, |mut $b, $row| {
+                    $push;
+                });
+                q.build().execute(&mut *c).await?;
             }
-            Db::Postgres(c) => {
-                for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
-                    let mut q = QueryBuilder::<sqlx::Postgres>::new($sql);
-                    q.push_values(chunk, |mut $b, $row| {
-                        $push;
-                    });
-                    q.build().execute(&mut *c).await?;
-                }
-            }
-        }
+        })
     };
 }
 
@@ -632,58 +616,33 @@ async fn finish_chats(
     begin(db).await?;
     for (i, chat) in chats.iter().enumerate() {
         let id = i as i64 + 1;
-        match db {
-            Db::Sqlite(c) => {
-                sqlx::query("UPDATE chats SET last_seq = ?, last_activity_at = ? WHERE id = ?")
-                    .bind(chat.last_seq)
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *c)
-                    .await?;
-                sqlx::query(
-                    "UPDATE chat_members SET last_read_seq = CASE WHEN user_id % 10 = 3
-                       THEN max(0, ? - user_id % 500) ELSE ? END WHERE chat_id = ?",
-                )
+        on_db!(&mut *db, c => {
+            sqlx::query("UPDATE chats SET last_seq = $1, last_activity_at = $2 WHERE id = $3")
                 .bind(chat.last_seq)
-                .bind(chat.last_seq)
+                .bind(now)
                 .bind(id)
                 .execute(&mut *c)
                 .await?;
-            }
-            Db::Postgres(c) => {
-                sqlx::query("UPDATE chats SET last_seq = $1, last_activity_at = $2 WHERE id = $3")
-                    .bind(chat.last_seq)
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *c)
-                    .await?;
-                sqlx::query(
-                    "UPDATE chat_members SET last_read_seq = CASE WHEN user_id % 10 = 3
-                       THEN greatest(0, $1 - user_id % 500) ELSE $1 END WHERE chat_id = $2",
-                )
-                .bind(chat.last_seq)
-                .bind(id)
-                .execute(&mut *c)
-                .await?;
-            }
-        }
+            sqlx::query(
+                "UPDATE chat_members SET last_read_seq = CASE
+                   WHEN user_id % 10 = 3 AND $1 > user_id % 500 THEN $1 - user_id % 500
+                   WHEN user_id % 10 = 3 THEN 0 ELSE $1 END
+                 WHERE chat_id = $2",
+            )
+            .bind(chat.last_seq)
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+        });
     }
-    let never_read =
-        "UPDATE chat_members SET last_read_seq = 0 WHERE chat_id = 3 AND user_id <= $1";
-    match db {
-        Db::Sqlite(c) => {
-            sqlx::query(never_read)
-                .bind(power_users as i64)
-                .execute(&mut *c)
-                .await?;
-        }
-        Db::Postgres(c) => {
-            sqlx::query(never_read)
-                .bind(power_users as i64)
-                .execute(&mut *c)
-                .await?;
-        }
-    }
+    on_db!(&mut *db, c => {
+        sqlx::query(
+            "UPDATE chat_members SET last_read_seq = 0 WHERE chat_id = 3 AND user_id <= $1",
+        )
+        .bind(power_users as i64)
+        .execute(&mut *c)
+        .await?;
+    });
     commit(db).await
 }
 

@@ -267,8 +267,12 @@ fn ChatList(list: Vec<ChatSummary>) -> impl IntoView {
                                             <span class="badge badge-mention" title="You were mentioned" aria-label="mentioned">"@"</span>
                                         })
                                     }
-                                    {move || (unread > 0 && !current()).then(|| view! {
-                                        <span class=if muted { "badge badge-muted" } else { "badge" } title=format!("{} unread", crate::model::unread_label(unread))>{crate::model::unread_label(unread)}</span>
+                                    {move || (unread > 0 && !current()).then(|| {
+                                        let label = crate::model::unread_label(unread);
+                                        let title = format!("{label} unread");
+                                        view! {
+                                            <span class=if muted { "badge badge-muted" } else { "badge" } title=title>{label}</span>
+                                        }
                                     })}
                                 </span>
                             </span>

@@ -158,10 +158,7 @@ impl Store {
                 self.catch_up_index().await;
                 let q: Vec<String> = terms
                     .iter()
-                    .map(|t| match as_prefix(t) {
-                        true => format!("\"{t}\"*"),
-                        false => format!("\"{t}\""),
-                    })
+                    .map(|t| format!("\"{t}\"{}", if as_prefix(t) { "*" } else { "" }))
                     .collect();
                 sqlx::query_as::<_, HitRow>(SQLITE)
                     .bind(user)
@@ -173,10 +170,7 @@ impl Store {
             Pool::Postgres(p) => {
                 let q: Vec<String> = terms
                     .iter()
-                    .map(|t| match as_prefix(t) {
-                        true => format!("{t}:*"),
-                        false => t.clone(),
-                    })
+                    .map(|t| format!("{t}{}", if as_prefix(t) { ":*" } else { "" }))
                     .collect();
                 // The window's lower bound as a value, not a subquery, so that the
                 // planner sees how narrow the first plan's range is. A next page
