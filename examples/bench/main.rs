@@ -122,6 +122,10 @@ struct Args {
     /// (`/login`: the floor, a page with no data).
     #[arg(long, value_delimiter = ',', value_parser = local_path)]
     page_also: Vec<String>,
+    /// page: fail (exit non-zero) when the first visit of the chat page, with every file
+    /// it loads, weighs more than this compressed (KiB). CI runs it on the release build.
+    #[arg(long)]
+    first_visit_budget_kib: Option<f64>,
     /// Meanwhile, this many clients send sign-in attempts with wrong passwords (a new
     /// username each time, so no lock-out stops them before the password hash) as fast
     /// as they are answered: the burst's figure under a sign-in flood.
@@ -408,6 +412,21 @@ async fn main() -> Result<(), client::Error> {
     }
     if broken {
         return Err("messages were lost or duplicated, or page requests did not get a 200 (see the rows above)".into());
+    }
+    if let Some(budget) = args.first_visit_budget_kib {
+        let weight = rows
+            .iter()
+            .flat_map(|r| &r.extra)
+            .find(|(name, _)| name == "first_visit_compressed_kib")
+            .map(|(_, kib)| *kib)
+            .ok_or("--first-visit-budget-kib needs the page scenario")?;
+        if weight > budget {
+            return Err(format!(
+                "the first visit of a chat page weighs {weight:.1} KiB compressed, over its budget of {budget} KiB"
+            )
+            .into());
+        }
+        eprintln!("first visit: {weight:.1} KiB compressed, within the budget of {budget} KiB");
     }
     Ok(())
 }
