@@ -101,6 +101,7 @@ async fn main() {
             client_id: format!("s{i}"),
             body,
             reply: None,
+            files: Vec::new(),
         });
         if batch.len() == 500 {
             store.insert_messages(&batch).await.unwrap();

@@ -158,6 +158,7 @@ async fn run_client(
                 chat_id: chat,
                 body: format!("from {}", me.name),
                 reply_to: None,
+                files: Vec::new(),
             };
             if send(&mut sink, &frame).await.is_err() {
                 break;
@@ -184,7 +185,7 @@ async fn run_client(
                     ledger.sent.push((chat, id.clone()));
                     ledger.pending.push((chat, id.clone()));
                     sends.fetch_add(1, Ordering::Relaxed);
-                    let frame = ClientFrame::Send { client_id: id, chat_id: chat, body: format!("from {}", me.name), reply_to: None };
+                    let frame = ClientFrame::Send { client_id: id, chat_id: chat, body: format!("from {}", me.name), reply_to: None, files: Vec::new() };
                     if send(&mut sink, &frame).await.is_err() {
                         break;
                     }
@@ -212,7 +213,7 @@ async fn run_client(
                     let mut broken = false;
                     for (chat, id) in ledger.pending.clone() {
                         ledger.resent += 1;
-                        let frame = ClientFrame::Send { client_id: id, chat_id: chat, body: format!("from {}", me.name), reply_to: None };
+                        let frame = ClientFrame::Send { client_id: id, chat_id: chat, body: format!("from {}", me.name), reply_to: None, files: Vec::new() };
                         if send(&mut sink, &frame).await.is_err() {
                             broken = true;
                             break;

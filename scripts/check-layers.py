@@ -32,6 +32,7 @@ LAYERS = [
     ("domain", ["domain/"]),
     ("live", ["live/"]),
     ("db", ["db/"]),
+    ("blobs", ["blobs.rs"]),
     ("base", ["base/"]),
 ]
 # Layers whose files may name the assembled state.

@@ -117,6 +117,7 @@ pub async fn burst(target: &Target, n: usize) -> Result<Row, Error> {
             chat_id: chat,
             body: stamped(&tag, i),
             reply_to: None,
+            files: Vec::new(),
         };
         feed(&mut sa, &frame).await?;
     }
@@ -234,6 +235,7 @@ pub async fn fanout(
                     chat_id: chat,
                     body: stamped(&tag, i),
                     reply_to: None,
+                    files: Vec::new(),
                 };
                 if send(&mut sink, &frame).await.is_err() {
                     break;
@@ -532,6 +534,7 @@ pub async fn page(
                 chat_id: chat,
                 body: format!("message number {i} with some ordinary text in it"),
                 reply_to: None,
+                files: Vec::new(),
             },
         )
         .await?;
@@ -672,6 +675,7 @@ pub async fn resume(target: &Target, n: usize) -> Result<Row, Error> {
                     chat_id: chat,
                     body: format!("{tag} {i}"),
                     reply_to: None,
+                    files: Vec::new(),
                 },
             )
             .await?;

@@ -54,7 +54,7 @@ pub async fn send_message(
     as_user_to(Write::Send, |state, user| async move {
         state
             .chats
-            .send(&user, chat_id, &client_id, &body, reply_to)
+            .send(&user, chat_id, &client_id, &body, reply_to, &[])
             .await
     })
     .await

@@ -26,6 +26,9 @@ pub enum AppError {
     /// Clashes with existing data (e.g. a taken username).
     #[error("{0}")]
     Conflict(String),
+    /// Over a size or storage limit (a file); the message says which.
+    #[error("{0}")]
+    TooLarge(String),
     /// Slow down.
     #[error("Too many requests, try again in a moment")]
     RateLimited,
@@ -46,6 +49,7 @@ impl AppError {
             AppError::Forbidden => 403,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
+            AppError::TooLarge(_) => 413,
             AppError::RateLimited => 429,
             AppError::Internal => 500,
             AppError::Transport(_) => 502,
@@ -56,7 +60,9 @@ impl AppError {
     /// above; see [`ErrorCode::status`] for the way back to HTTP).
     pub fn code(&self) -> ErrorCode {
         match self {
-            AppError::Invalid(_) | AppError::Conflict(_) => ErrorCode::Invalid,
+            AppError::Invalid(_) | AppError::Conflict(_) | AppError::TooLarge(_) => {
+                ErrorCode::Invalid
+            }
             AppError::NotFound(_) => ErrorCode::NotFound,
             AppError::Forbidden | AppError::Unauthorized | AppError::BadCredentials => {
                 ErrorCode::Forbidden
@@ -91,6 +97,7 @@ impl AppError {
             AppError::Invalid(_)
             | AppError::Conflict(_)
             | AppError::NotFound(_)
+            | AppError::TooLarge(_)
             | AppError::Transport(_) => AppError::Invalid(ADDRESS_ERROR.into()),
             fixed => fixed,
         }

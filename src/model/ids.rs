@@ -40,3 +40,7 @@ id_type!(
     /// A stored message (globally unique; `seq` orders messages within a chat).
     MessageId
 );
+id_type!(
+    /// A file shared in a chat (an upload; it belongs to a message once that is sent).
+    FileId
+);

@@ -13,5 +13,5 @@ pub mod validate;
 
 pub use consent::{Blocked, Consent, GroupAdds, Invitation, MemberAdded};
 pub use error::AppError;
-pub use ids::{ChatId, MessageId, UserId};
+pub use ids::{ChatId, FileId, MessageId, UserId};
 pub use types::*;

@@ -67,6 +67,10 @@ pub enum ClientFrame {
         /// The message (of the same chat) this one answers.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<MessageId>,
+        /// Files uploaded to this chat by the sender (`POST /api/files`) and not yet sent,
+        /// at most `validate::FILES_PER_MESSAGE`; with files, the body may be empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<crate::model::FileId>,
     },
     Edit {
         message_id: MessageId,

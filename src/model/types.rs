@@ -113,6 +113,62 @@ pub struct Message {
     /// Emoji reactions, in the order they were first given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// Files sent with it, in the order the sender attached them (none once deleted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileInfo>,
+}
+
+/// A stored file, as members see it. Its bytes are at [`FileInfo::url`] (members only).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub id: crate::model::FileId,
+    /// The name it was uploaded under, made safe (see `validate::file_name`).
+    pub name: String,
+    /// Bytes.
+    pub size: i64,
+    /// The type the server found in its first bytes (never the name's or the client's).
+    pub mime: String,
+    /// Pixels, for an image of the safe subset (PNG, JPEG, GIF, WebP): the page reserves
+    /// its box before it loads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Whether a thumbnail exists (`/files/ID/thumb`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub thumb: bool,
+}
+
+impl FileInfo {
+    /// Where members fetch it; the name is only for the browser's download name.
+    pub fn url(&self) -> String {
+        let name: String = form_urlencoded::byte_serialize(self.name.as_bytes()).collect();
+        format!("/files/{}/{}", self.id, name)
+    }
+
+    pub fn thumb_url(&self) -> String {
+        format!("/files/{}/thumb", self.id)
+    }
+
+    /// An image shown inline (a thumbnail was made from it).
+    pub fn is_image(&self) -> bool {
+        self.thumb && self.width.is_some() && self.height.is_some()
+    }
+}
+
+/// "2.5 MB", "340 KB", "12 bytes": a file's size for people.
+pub fn size_label(bytes: i64) -> String {
+    const KB: i64 = 1000;
+    const MB: i64 = 1000 * KB;
+    if bytes >= MB {
+        format!("{}.{} MB", bytes / MB, (bytes % MB) / (MB / 10))
+    } else if bytes >= KB {
+        format!("{} KB", bytes / KB)
+    } else if bytes == 1 {
+        "1 byte".into()
+    } else {
+        format!("{bytes} bytes")
+    }
 }
 
 /// What a reply shows of its original: who wrote it and its first line.

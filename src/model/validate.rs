@@ -137,6 +137,52 @@ pub fn body(raw: &str) -> Result<String, AppError> {
     Ok(body.to_string())
 }
 
+/// A message's text when files go with it: as [`body`], but it may be empty.
+pub fn caption(raw: &str) -> Result<String, AppError> {
+    if raw.trim().is_empty() {
+        return Ok(String::new());
+    }
+    body(raw)
+}
+
+/// Files one message carries at most.
+pub const FILES_PER_MESSAGE: usize = 10;
+/// Longest file name kept, in characters (the extension is kept when shortened).
+pub const FILE_NAME_MAX: usize = 120;
+
+/// A name for an uploaded file that is safe to show and to put in a download header:
+/// the last path component only, no control or invisible characters, no quotes or
+/// backslashes, trimmed of dots and spaces at either end, at most [`FILE_NAME_MAX`]
+/// characters (the extension kept); "file" when nothing is left. Never an error: the
+/// name is the uploader's label, not an identifier.
+pub fn file_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last
+        .chars()
+        .map(|c| {
+            if forbidden_char(c, false) || invisible_in_a_name(c) || matches!(c, '"' | '\\') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_matches(|c: char| c == '.' || c.is_whitespace());
+    if trimmed.is_empty() {
+        return "file".into();
+    }
+    if trimmed.chars().count() <= FILE_NAME_MAX {
+        return trimmed.to_string();
+    }
+    let ext: String = match trimmed.rsplit_once('.') {
+        Some((_, e)) if (1..=10).contains(&e.chars().count()) => format!(".{e}"),
+        _ => String::new(),
+    };
+    let keep = FILE_NAME_MAX - ext.chars().count();
+    let stem: String = trimmed.chars().take(keep).collect();
+    format!("{}{ext}", stem.trim_end())
+}
+
 /// Trims an optional group title; empty means none.
 pub fn title(raw: &str) -> Result<Option<String>, AppError> {
     let t = raw.trim();
@@ -284,6 +330,15 @@ mod tests {
     fn bodies_are_trimmed_and_bounded() {
         assert_eq!(body("  hi \n").unwrap(), "hi");
         assert!(body("   \n\t ").is_err());
+        assert!(caption("  ").is_ok_and(|c| c.is_empty()));
+        assert!(caption("\u{7}").is_err());
+        assert_eq!(file_name("../../etc/passwd"), "passwd");
+        assert_eq!(file_name("C:\\Users\\me\\shot.png"), "shot.png");
+        assert_eq!(file_name(" .. "), "file");
+        assert_eq!(file_name("a\"b\u{202E}c\n.txt"), "a_b_c_.txt");
+        let long = format!("{}.png", "x".repeat(500));
+        assert_eq!(file_name(&long).chars().count(), FILE_NAME_MAX);
+        assert!(file_name(&long).ends_with(".png"));
         assert!(body(&"é".repeat(BODY_MAX)).is_ok());
         assert!(body(&"é".repeat(BODY_MAX + 1)).is_err());
         // Inner newlines are kept.

@@ -10,6 +10,7 @@ use super::domain::auth::SessionRules;
 use super::domain::chats::Chats;
 use super::domain::commit::Committer;
 use super::domain::consent::Consents;
+use super::domain::files::{FileRules, Files};
 use super::domain::limits::{AuthLimits, UserLimits};
 use super::domain::notify::Notifier;
 use super::domain::presence::Presence;
@@ -58,6 +59,8 @@ pub struct AppStateInner {
     pub chats: Chats,
     /// Blocks, group adds and invitations (`domain::consent`).
     pub consent: Consents,
+    /// Files shared in chats (`domain::files`).
+    pub files: Files,
 }
 
 impl AppState {
@@ -101,6 +104,22 @@ impl AppState {
         let consent = Consents::new(store.clone(), notify.clone(), presence.clone());
         let commit = Committer::start(store.clone(), notify.clone());
         let chats = Chats::new(store.clone(), commit, notify.clone(), consent.clone());
+        let blobs = match &config.files_url {
+            Some(url) => super::blobs::Blobs::s3(url)?,
+            None => super::blobs::Blobs::local(&config.files_dir())?,
+        };
+        tracing::info!(storage = %blobs.label, "files");
+        const MB: u64 = 1_000_000;
+        let files = Files::new(
+            store.clone(),
+            blobs,
+            FileRules {
+                max_bytes: config.file_max_mb.saturating_mul(MB),
+                quota_bytes: config.files_quota_mb.saturating_mul(MB),
+                uploads_per_minute: config.uploads_per_minute,
+            },
+        );
+        files.spawn_sweeper();
         store.spawn_checkpointer();
         store.spawn_session_sweeper();
         let state = AppState(Arc::new(AppStateInner {
@@ -119,6 +138,7 @@ impl AppState {
             presence,
             chats,
             consent,
+            files,
         }));
         if let Some(gone) = gone {
             state.announce_swept(gone);

@@ -124,6 +124,29 @@ pub struct Config {
     /// closed at once. The `--trusted-proxy`'s connections are not counted.
     #[arg(long, env = "NATTER_MAX_CONNECTIONS_PER_IP", default_value_t = 512)]
     pub max_connections_per_ip: u32,
+
+    /// Folder for shared files. Default: beside the SQLite file (`natter.db` → `natter-files/`);
+    /// with PostgreSQL, `natter-files/` here, unless `--files-url` is set.
+    #[arg(long, env = "NATTER_FILES_DIR")]
+    pub files_dir: Option<std::path::PathBuf>,
+
+    /// S3-compatible storage for shared files instead of a folder (several nodes):
+    /// `s3://bucket/prefix`; endpoint and credentials from `AWS_ENDPOINT_URL`, `AWS_REGION`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (`AWS_ALLOW_HTTP=true` for http://).
+    #[arg(long, env = "NATTER_FILES_URL")]
+    pub files_url: Option<String>,
+
+    /// Largest file one can share, in megabytes (10^6 bytes).
+    #[arg(long, env = "NATTER_FILE_MAX_MB", default_value_t = 25)]
+    pub file_max_mb: u64,
+
+    /// Storage each person's shared files may take together, in megabytes.
+    #[arg(long, env = "NATTER_FILES_QUOTA_MB", default_value_t = 1000)]
+    pub files_quota_mb: u64,
+
+    /// Uploads a person may start per minute.
+    #[arg(long, env = "NATTER_UPLOADS_PER_MINUTE", default_value_t = 30)]
+    pub uploads_per_minute: u32,
 }
 
 impl Config {
@@ -156,6 +179,31 @@ impl Config {
             max_connections_per_ip: 512,
             sign_in_per_minute: 10,
             sign_up_per_minute: 5,
+            files_dir: None,
+            files_url: None,
+            file_max_mb: 25,
+            files_quota_mb: 1000,
+            uploads_per_minute: 30,
+        }
+    }
+
+    /// Where shared files go when no `--files-url` is set (see `--files-dir`).
+    pub fn files_dir(&self) -> std::path::PathBuf {
+        if let Some(dir) = &self.files_dir {
+            return dir.clone();
+        }
+        let sqlite = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .map(|rest| rest.split('?').next().unwrap_or(rest))
+            .filter(|path| !path.is_empty() && !path.starts_with(':'));
+        match sqlite {
+            Some(path) => {
+                let db = std::path::Path::new(path);
+                let stem = db.file_stem().and_then(|s| s.to_str()).unwrap_or("natter");
+                db.with_file_name(format!("{stem}-files"))
+            }
+            None => "natter-files".into(),
         }
     }
 }

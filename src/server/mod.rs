@@ -15,11 +15,13 @@
 //! - [`live`]: the live machinery: frames, queues, the hub, connection caps, brokers
 //!   (in-process and Redis), the cluster's presence.
 //! - [`db`]: all SQL, one file per table, behind [`db::Store`].
+//! - [`blobs`]: where files' bytes live (a directory or S3-compatible storage).
 //! - [`base`]: the error type, metrics counters, client addresses; `crate::model`
 //!   (shared with the browser) is below everything.
 
 pub mod app;
 pub mod base;
+pub mod blobs;
 pub mod config;
 pub mod conn;
 pub mod db;

@@ -113,7 +113,7 @@ pub fn Composer(
             body.set(String::new());
             refocus();
             drafts::save(chat_id, "");
-            live.send_message(chat_id, text, replying.get_untracked());
+            live.send_message(chat_id, text, replying.get_untracked(), Vec::new());
             replying.set(None);
             // The others clear "typing" when the message lands; the next key says it again.
             last_typing.set_value(0.0);

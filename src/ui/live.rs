@@ -62,6 +62,9 @@ pub struct Pending {
     /// The message it answers.
     #[serde(default)]
     pub reply_to: Option<crate::model::ReplyTo>,
+    /// Its files, already uploaded (the message is queued only once all are stored).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<crate::model::FileInfo>,
     /// Set when the server refused it for good ("not sent — retry").
     pub failed: Option<String>,
 }
@@ -95,12 +98,14 @@ impl Live {
         chat_id: ChatId,
         body: String,
         reply_to: Option<crate::model::ReplyTo>,
+        files: Vec<crate::model::FileInfo>,
     ) {
         let pending = Pending {
             client_id: super::new_client_id(),
             chat_id,
             body,
             reply_to,
+            files,
             failed: None,
         };
         self.outbox.update(|o| o.push(pending.clone()));

@@ -45,6 +45,7 @@ async fn a_backup_under_write_load_holds_everything_acked_before_it() {
                         chat_id: chat,
                         body: format!("message {i}"),
                         reply_to: None,
+                        files: Vec::new(),
                     })
                     .await;
                 loop {

@@ -348,6 +348,7 @@ async fn search_reaches_matches_far_back_and_pages_across_them() {
             client_id: format!("c{i}"),
             body: body(i),
             reply: None,
+            files: Vec::new(),
         })
         .collect();
     for chunk in batch.chunks(500) {
@@ -684,6 +685,7 @@ async fn recorded_mentions_follow_edits_deletes_reads_and_membership() {
             client_id: client.into(),
             body: body.into(),
             reply: None,
+            files: Vec::new(),
         })
         .collect();
     for stored in s.insert_messages(&batch).await.unwrap() {
@@ -712,6 +714,7 @@ async fn the_chat_list_finds_a_mention_by_index_whatever_the_unread_count() {
                 client_id: format!("e{part}-{i}"),
                 body: format!("{} @bob", ">".repeat(20)),
                 reply: None,
+                files: Vec::new(),
             })
             .collect();
         for stored in s.insert_messages(&batch).await.unwrap() {

@@ -222,6 +222,7 @@ async fn client(
                 chat_id: chat,
                 body: cid.clone(),
                 reply_to: None,
+                files: Vec::new(),
             };
             if ws
                 .send(WsMessage::Text(serde_json::to_string(&f).unwrap().into()))
@@ -241,6 +242,7 @@ async fn client(
                     chat_id: chat,
                     body: cid,
                     reply_to: None,
+                    files: Vec::new(),
                 };
                 if ws
                     .send(WsMessage::Text(serde_json::to_string(&f).unwrap().into()))

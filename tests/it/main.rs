@@ -17,6 +17,7 @@ mod cluster;
 mod consent;
 mod conversation;
 mod fault;
+mod files;
 mod fuzz;
 mod hostile;
 mod http;

@@ -52,6 +52,7 @@ async fn metrics_show_the_counters_moving() {
                 chat_id: chat,
                 body: "counted".into(),
                 reply_to: None,
+                files: Vec::new(),
             })
             .await;
     }

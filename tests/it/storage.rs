@@ -311,6 +311,7 @@ async fn the_writer_statements_prepare_ahead_and_then_serve_a_batch() {
             client_id: "w1".into(),
             body: "first".into(),
             reply: None,
+            files: Vec::new(),
         }])
         .await
         .unwrap();
@@ -357,6 +358,7 @@ fn msg(chat: ChatId, sender: &User, cid: &str) -> natter::server::db::NewMessage
         client_id: cid.into(),
         body: format!("{cid} from {}", sender.username),
         reply: None,
+        files: Vec::new(),
     }
 }
 
@@ -602,6 +604,7 @@ async fn a_failing_batch_rolls_back_and_the_writer_stores_the_rest() {
         client_id: cid.into(),
         body: body.into(),
         reply: None,
+        files: Vec::new(),
     };
 
     // The store: the whole batch fails and nothing of it stays.
@@ -666,6 +669,7 @@ async fn the_wal_is_checkpointed_by_its_own_task_not_by_commits() {
                 client_id: format!("c{round}-{i}"),
                 body: body.clone(),
                 reply: None,
+                files: Vec::new(),
             })
             .collect();
         let stored = db.store.insert_messages(&batch).await.unwrap();

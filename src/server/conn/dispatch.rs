@@ -107,6 +107,7 @@ pub(super) async fn dispatch(
             chat_id,
             body,
             reply_to,
+            files,
         } => {
             if !budget.allows(Write::Send) {
                 return Outcome::Refused(Refusal::new(
@@ -116,7 +117,7 @@ pub(super) async fn dispatch(
                 ));
             }
             match chats
-                .queue_send(user, chat_id, &client_id, &body, reply_to)
+                .queue_send(user, chat_id, &client_id, &body, reply_to, &files)
                 .await
             {
                 Ok(queued) => Outcome::Queued {

@@ -58,6 +58,7 @@ impl From<MessageRow> for Message {
             deleted,
             reply_to,
             reactions: Vec::new(),
+            files: Vec::new(),
         }
     }
 }
@@ -130,6 +131,9 @@ pub struct NewMessage {
     pub body: String,
     /// The original it answers, checked to be in the same chat.
     pub reply: Option<ReplyTo>,
+    /// Its files, checked to be the sender's unsent uploads to this chat
+    /// (`Store::files_to_send`); the batch that stores it attaches them.
+    pub files: Vec<crate::model::FileInfo>,
 }
 
 /// What happened to one message of a batch: stored (or found as a retry's original), or
@@ -176,6 +180,7 @@ impl Store {
             client_id: client_id.to_string(),
             body: body.to_string(),
             reply: None,
+            files: Vec::new(),
         };
         Ok(self.insert_one(&one).await??)
     }
@@ -189,6 +194,18 @@ impl Store {
             .ok_or_else(|| Error::internal("empty batch result"))
     }
 
+    /// Whether `sender` has a stored message with `client_id` (a retry's original).
+    pub async fn has_sent(&self, sender: UserId, client_id: &str) -> Result<bool> {
+        let found: Option<(i64,)> = on_pool!(&self.pool, p => {
+            sqlx::query_as("SELECT 1 FROM messages WHERE sender_id = $1 AND client_id = $2")
+                .bind(sender)
+                .bind(client_id)
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(found.is_some())
+    }
+
     pub async fn message(&self, id: MessageId) -> Result<Option<Message>> {
         let row = on_pool!(&self.pool, p => {
             sqlx::query_as::<_, MessageRow>(select_message!(" WHERE m.id = $1"))
@@ -198,6 +215,7 @@ impl Store {
         })?;
         let mut one: Vec<Message> = row.into_iter().map(Into::into).collect();
         self.attach_reactions(&mut one).await?;
+        self.attach_files(&mut one).await?;
         Ok(one.pop())
     }
 
@@ -226,6 +244,7 @@ impl Store {
         rows.reverse();
         let mut messages: Vec<Message> = rows.into_iter().map(Into::into).collect();
         self.attach_reactions(&mut messages).await?;
+        self.attach_files(&mut messages).await?;
         Ok(HistoryPage {
             messages,
             has_more,
@@ -253,6 +272,7 @@ impl Store {
         })?;
         let mut messages: Vec<Message> = rows.into_iter().map(Into::into).collect();
         self.attach_reactions(&mut messages).await?;
+        self.attach_files(&mut messages).await?;
         Ok(messages)
     }
 
@@ -313,6 +333,15 @@ impl Store {
                 query = query.bind(body);
             }
             let (chat, seq): (ChatId, i64) = query.fetch_one(&mut *tx).await?;
+            // A deleted message's files go with its text (the sweeper removes the bytes).
+            if body.is_none() {
+                sqlx::query("UPDATE files SET state = $3 WHERE chat_id = $1 AND message_id = $2")
+                    .bind(chat)
+                    .bind(id)
+                    .bind(super::files::DOOMED)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             // What it mentions now: nothing once deleted, the new text's names once edited.
             sqlx::query(mentions::FORGET_SQL)
                 .bind(chat)
@@ -361,6 +390,7 @@ impl Store {
         })?;
         let mut messages: Vec<Message> = rows.into_iter().map(Into::into).collect();
         self.attach_reactions(&mut messages).await?;
+        self.attach_files(&mut messages).await?;
         Ok(messages)
     }
 }

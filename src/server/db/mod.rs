@@ -26,6 +26,8 @@ pub use consent::{SendCheck, INVITATIONS_MAX, INVITATIONS_PER_INVITER, MAX_BLOCK
 mod members;
 pub use members::{Added, ChatChanges};
 mod checkpoint;
+mod files;
+pub use files::Uploaded;
 // Before `messages`, whose batch writers use its SQL macros.
 #[macro_use]
 mod mentions;

@@ -19,8 +19,8 @@ use super::consent::{self, group_full, Consents};
 use super::notify::{log_publish, Notifier};
 use crate::model::protocol::ServerFrame;
 use crate::model::{
-    validate, AppError, ChatDetail, ChatId, ChatKind, ChatView, HistoryPage, MemberAdded, Message,
-    MessageId, Reaction, ReplyTo, User, UserId, PAGE_SIZE,
+    validate, AppError, ChatDetail, ChatId, ChatKind, ChatView, FileId, HistoryPage, MemberAdded,
+    Message, MessageId, Reaction, ReplyTo, User, UserId, PAGE_SIZE,
 };
 use crate::server::base::error::{Error, Result};
 use crate::server::db::{NewMessage, Store, Stored};
@@ -135,8 +135,20 @@ impl Chats {
         client_id: &str,
         body: &str,
         reply_to: Option<MessageId>,
+        files: &[FileId],
     ) -> Result<Queued> {
-        let body = validate::body(body)?;
+        if files.len() > validate::FILES_PER_MESSAGE {
+            return Err(AppError::invalid(format!(
+                "A message carries at most {} files",
+                validate::FILES_PER_MESSAGE
+            ))
+            .into());
+        }
+        let body = if files.is_empty() {
+            validate::body(body)?
+        } else {
+            validate::caption(body)?
+        };
         let client_id = validate::client_id(client_id)?;
         let check = self
             .store
@@ -153,6 +165,13 @@ impl Chats {
             Some(original) => Some(reply_target(&self.store, user, chat, original).await?),
             None => None,
         };
+        let files = match self.store.files_to_send(files, user.id, chat).await {
+            Ok(files) => files,
+            // A retry of a message already stored: its files are attached to it, and the
+            // committer answers with the original.
+            Err(_) if self.store.has_sent(user.id, &client_id).await? => Vec::new(),
+            Err(e) => return Err(e),
+        };
         self.commit
             .enqueue(NewMessage {
                 chat,
@@ -160,6 +179,7 @@ impl Chats {
                 client_id,
                 body,
                 reply,
+                files,
             })
             .await
     }
@@ -217,9 +237,10 @@ impl Chats {
         client_id: &str,
         body: &str,
         reply_to: Option<MessageId>,
+        files: &[FileId],
     ) -> Result<Message> {
         sent(
-            self.queue_send(user, chat, client_id, body, reply_to)
+            self.queue_send(user, chat, client_id, body, reply_to, files)
                 .await?,
         )
         .await

@@ -11,6 +11,7 @@
 //! - [`presence`]: who is online, told to whom; [`announce`] coalesces it per user.
 //! - [`auth`]: passwords, session tokens, the cookie.
 //! - [`limits`]: sign-in and sign-up limits per address and name; write limits per user.
+//! - [`files`]: uploads, thumbnails, members-only reads and the sweeper of files.
 
 pub mod account;
 pub mod announce;
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod chats;
 pub mod commit;
 pub mod consent;
+pub mod files;
 pub mod limits;
 pub mod notify;
 pub mod presence;
@@ -59,7 +61,10 @@ mod tests {
         let _ = bobs.queue.try_pop(); // the first frame
 
         let chat = chats.create(&alice, "bob", "").await.unwrap();
-        let sent = chats.send(&alice, chat, "c1", "hello", None).await.unwrap();
+        let sent = chats
+            .send(&alice, chat, "c1", "hello", None, &[])
+            .await
+            .unwrap();
         assert_eq!((sent.seq, sent.body.as_str()), (1, "hello"));
         // Bob's connection was told: the chat, then the message.
         let mut told = Vec::new();
@@ -72,7 +77,7 @@ mod tests {
             "{told:?}"
         );
         // A non-member learns nothing: "not found", as for a chat that does not exist.
-        let refused = chats.send(&eve, chat, "c2", "hi", None).await;
+        let refused = chats.send(&eve, chat, "c2", "hi", None, &[]).await;
         assert!(
             matches!(refused, Err(Error::App(AppError::NotFound(_)))),
             "{refused:?}"

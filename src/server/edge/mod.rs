@@ -8,9 +8,11 @@
 //! - [`client_ip`]: each request's client address.
 //! - [`metrics`]: the operator's `GET /metrics` and request timings.
 //! - [`calls`]: the glue of server functions: state, user, address, `reply`.
+//! - [`files`]: uploading and fetching shared files.
 
 pub mod calls;
 pub mod client_ip;
+pub mod files;
 pub mod guard;
 pub mod metrics;
 pub mod origin;

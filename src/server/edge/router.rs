@@ -10,7 +10,7 @@ use super::guard::{self, Guard, Pages};
 use crate::server::app::AppState;
 use crate::server::conn;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -53,6 +53,15 @@ pub fn app(state: AppState) -> Router {
         .route("/ws", get(conn::socket::upgrade))
         .route("/sse", get(conn::sse::stream))
         .route("/frames", axum::routing::post(conn::post::post))
+        .route(
+            "/api/files",
+            // Each file is held to `--file-max-mb` as it streams, and an upload carries
+            // at most ten: the body as a whole needs no limit of its own.
+            axum::routing::post(super::files::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/chat_files", get(super::files::chat_files))
+        .route("/files/{id}/thumb", get(super::files::thumbnail))
+        .route("/files/{id}/{name}", get(super::files::download))
         .leptos_routes_with_context(&state, routes, page_ctx.clone(), shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
@@ -72,10 +81,17 @@ pub fn app(state: AppState) -> Router {
             super::client_ip::client_ip,
         ))
         // Head to answer, body included: a body sent a byte at a time (or announced and
-        // never sent) must not hold a connection (`--request-timeout-secs`).
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            std::time::Duration::from_secs(state.config.request_timeout_secs.max(1)),
+        // never sent) must not hold a connection (`--request-timeout-secs`; uploads get
+        // the time a file of `--file-max-mb` needs at a slow 100 KB/s).
+        .layer(middleware::from_fn_with_state(
+            RequestTimeouts {
+                any: std::time::Duration::from_secs(state.config.request_timeout_secs.max(1)),
+                upload: std::time::Duration::from_secs(
+                    state.config.request_timeout_secs.max(1)
+                        + state.config.file_max_mb.saturating_mul(10),
+                ),
+            },
+            request_timeout,
         ))
         .layer(middleware::from_fn(server_fn_error_status))
         .layer(middleware::from_fn(super::metrics::time_requests))
@@ -114,6 +130,27 @@ pub fn app(state: AppState) -> Router {
         // A client's own id only if it looks like one: it goes into every log line.
         .layer(middleware::from_fn(drop_odd_request_id))
         .with_state(state)
+}
+
+/// How long a request may take, head to answer ([`request_timeout`]).
+#[derive(Clone, Copy)]
+struct RequestTimeouts {
+    any: std::time::Duration,
+    upload: std::time::Duration,
+}
+
+/// 408 past the request's time: what `tower_http`'s timeout did, with a longer time for
+/// `POST /api/files`. A cut upload's row is doomed by the file sweeper.
+async fn request_timeout(State(t): State<RequestTimeouts>, req: Request, next: Next) -> Response {
+    let limit = if req.method() == Method::POST && req.uri().path() == "/api/files" {
+        t.upload
+    } else {
+        t.any
+    };
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
 }
 
 /// Longest `x-request-id` kept from a client or proxy.
@@ -193,7 +230,9 @@ async fn content_security_policy(
              object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         )
     } else {
-        "default-src 'none'; frame-ancestors 'none'".to_string()
+        // `sandbox`: a shared file opened on its own (an HTML or SVG someone uploaded)
+        // runs nothing and is not same-origin with natter.
+        "default-src 'none'; frame-ancestors 'none'; sandbox".to_string()
     };
     if let Ok(v) = HeaderValue::from_str(&policy) {
         res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);

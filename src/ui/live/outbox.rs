@@ -53,6 +53,7 @@ pub fn send_frame(p: &Pending) -> ClientFrame {
         chat_id: p.chat_id,
         body: p.body.clone(),
         reply_to: p.reply_to.as_ref().map(|r| r.id),
+        files: p.files.iter().map(|f| f.id).collect(),
     }
 }
 
@@ -96,6 +97,7 @@ mod tests {
             chat_id: ChatId(1),
             body: format!("body {id}"),
             reply_to: None,
+            files: Vec::new(),
             failed: None,
         }
     }

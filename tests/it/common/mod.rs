@@ -96,6 +96,13 @@ pub struct TestDb {
     _dir: tempfile::TempDir,
 }
 
+impl TestDb {
+    /// A folder that lives as long as this database (its shared files go here).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+}
+
 /// A fresh database on the running test's backend ([`Backend::current`]).
 pub async fn test_db() -> TestDb {
     let dir = tempfile::tempdir().unwrap();

@@ -51,6 +51,7 @@ pub fn send(chat: ChatId, client_id: &str, body: &str) -> ClientFrame {
         chat_id: chat,
         body: body.into(),
         reply_to: None,
+        files: Vec::new(),
     }
 }
 
@@ -90,6 +91,7 @@ pub async fn start_node(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServ
     let addr = listener.local_addr().unwrap();
     let mut config = Config::for_tests(&db.url);
     config.public_origin = format!("http://{addr}");
+    config.files_dir = Some(db.dir().join("files"));
     tweak(&mut config);
     let state = AppState::new(config, db.store.clone()).unwrap();
     let app = router::app(state.clone());

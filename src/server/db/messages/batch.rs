@@ -180,6 +180,9 @@ const WRITE_FRESH_SQL: &str = concat!(
     ",
     insert_mentions_sqlite!(),
     ";
+    UPDATE files SET message_id = v.value ->> 1
+    FROM jsonb_each(?) AS v
+    WHERE files.id = v.value ->> 0 AND files.message_id IS NULL AND files.state = 1;
     COMMIT"
 );
 
@@ -373,6 +376,7 @@ pub(super) fn settle(batch: &[NewMessage], plans: Vec<Plan>, now: i64) -> Vec<St
                     deleted: false,
                     reply_to: m.reply.clone().map(Box::new),
                     reactions: Vec::new(),
+                    files: m.files.clone(),
                 },
                 Inserted::New,
             )),
@@ -403,7 +407,8 @@ pub(super) fn moves(fresh: &[(&NewMessage, i64, MessageId)]) -> (Vec<(ChatId, i6
 }
 
 /// The second round trip: writes the new messages, moves each chat's `last_seq` and the
-/// senders' read pointers, records the mentions (`mentions`: JSON rows), and commits (fixed SQL over `jsonb_each`, as in [`read_facts`]).
+/// senders' read pointers, records the mentions (`mentions`: JSON rows), attaches the
+/// messages' files, and commits (fixed SQL over `jsonb_each`, as in [`read_facts`]).
 async fn write_fresh(
     conn: &mut SqliteConnection,
     fresh: &[(&NewMessage, i64, MessageId)],
@@ -425,7 +430,17 @@ async fn write_fresh(
         .bind(serde_json::to_string(&rows)?)
         .bind(serde_json::to_string(&read_upto)?)
         .bind(mentions)
+        .bind(serde_json::to_string(&attachments(fresh))?)
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// (file, message) for every file of the new messages: the batch attaches them (a file
+/// already attached, by a send that raced this one, stays with the first).
+pub(super) fn attachments(fresh: &[(&NewMessage, i64, MessageId)]) -> Vec<(i64, i64)> {
+    fresh
+        .iter()
+        .flat_map(|(m, _, id)| m.files.iter().map(move |f| (f.id.0, id.0)))
+        .collect()
 }

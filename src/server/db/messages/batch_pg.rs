@@ -158,7 +158,7 @@ struct MessageColumns<'a> {
 }
 
 /// Writes the new messages, moves each chat's `last_seq` and the senders' read
-/// pointers, and records the mentions (`mentions`: JSON rows, see `mentions.rs`), in one
+/// pointers, attaches the messages' files, and records the mentions (`mentions`: JSON rows, see `mentions.rs`), in one
 /// statement (one round trip; the chats are locked already). The mentions reference
 /// the messages the same statement inserts: PostgreSQL checks foreign keys at the
 /// statement's end.
@@ -180,6 +180,7 @@ async fn write_fresh(
         rows.bodies.push(&m.body);
         rows.replies.push(m.reply.as_ref().map(|r| r.id.0));
     }
+    let attached: (Vec<i64>, Vec<i64>) = super::batch::attachments(fresh).into_iter().unzip();
     let mut reads: (Vec<i64>, Vec<i64>, Vec<i64>) = Default::default();
     for (c, u, s) in read_upto {
         reads.0.push(c.0);
@@ -194,6 +195,10 @@ async fn write_fresh(
            UPDATE chat_members SET last_read_seq = GREATEST(last_read_seq, v.seq)
            FROM unnest($10::bigint[], $11::bigint[], $12::bigint[]) AS v(chat_id, user_id, seq)
            WHERE chat_members.chat_id = v.chat_id AND chat_members.user_id = v.user_id
+         ), attached AS (
+           UPDATE files SET message_id = v.message_id
+           FROM unnest($15::bigint[], $16::bigint[]) AS v(id, message_id)
+           WHERE files.id = v.id AND files.message_id IS NULL AND files.state = 1
          ), mentioned AS (",
         insert_mentions_pg!("$14"),
         "
@@ -216,6 +221,8 @@ async fn write_fresh(
     .bind(&reads.2)
     .bind(&rows.replies)
     .bind(mentions)
+    .bind(&attached.0)
+    .bind(&attached.1)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -1,0 +1,511 @@
+//! Files shared in chats: uploads (streamed to storage, typed from their bytes, limited
+//! in size, per-user storage and rate), thumbnails of the safe image formats (decoding
+//! bounded in pixels, memory and time), members-only reads, and the sweeper that
+//! removes what was never sent or was deleted.
+//!
+//! An upload's life: a row in state "uploading" (`Store::begin_upload`), the bytes to
+//! `blobs`, a thumbnail if it is an image, then "stored"; any failure dooms the row. A
+//! `send` naming stored files attaches them in the batch that stores the message
+//! (`db/messages/batch.rs`). The sweeper dooms uploads left unsent for
+//! [`UNSENT_TTL_MS`] and deletes doomed files' objects, then their rows, so storage and
+//! database agree after a crash at any point.
+
+use crate::model::{validate, AppError, ChatId, FileId, FileInfo, User, UserId};
+use crate::server::base::error::{Error, Result};
+use crate::server::blobs::{Blobs, Object, PutError, Reading};
+use crate::server::db::{Store, Uploaded};
+use bytes::Bytes;
+use futures::Stream;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// An upload not sent in a message within this long is removed.
+pub const UNSENT_TTL_MS: i64 = 24 * 3600 * 1000;
+/// How often the sweeper looks.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Uploads streaming at once on this node; more wait (each holds a part in memory).
+const UPLOADS_AT_ONCE: usize = 64;
+/// Thumbnails decoded at once (CPU and memory bound).
+const THUMBS_AT_ONCE: usize = 2;
+/// An image with more pixels than this is not decoded (a decompression bomb is a small
+/// file that claims a huge picture): it is shared as a plain file, without a thumbnail.
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+/// Memory the decoder may allocate for one image.
+const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+/// Longest a thumbnail may take; past it the file is shared without one.
+const THUMB_TIME: Duration = Duration::from_secs(10);
+/// The thumbnail's longest side, in pixels (shown at half that on a 2× screen).
+pub const THUMB_SIDE: u32 = 480;
+
+/// The limits (`--file-max-mb`, `--files-quota-mb`, `--uploads-per-minute`).
+#[derive(Clone, Copy, Debug)]
+pub struct FileRules {
+    pub max_bytes: u64,
+    pub quota_bytes: u64,
+    pub uploads_per_minute: u32,
+}
+
+/// The file service (cheap to clone).
+#[derive(Clone)]
+pub struct Files {
+    store: Store,
+    blobs: Blobs,
+    rules: FileRules,
+    uploads: Arc<DefaultKeyedRateLimiter<UserId>>,
+    streaming: Arc<Semaphore>,
+    thumbs: Arc<Semaphore>,
+}
+
+/// A file being read: what it is and its bytes.
+pub struct Download {
+    pub info: FileInfo,
+    pub reading: Reading,
+    /// Whether it may be shown in the page (an image of the safe subset); anything else
+    /// is only ever a download.
+    pub inline: bool,
+}
+
+impl Files {
+    pub fn new(store: Store, blobs: Blobs, rules: FileRules) -> Self {
+        let per_minute =
+            NonZeroU32::new(rules.uploads_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        Files {
+            store,
+            blobs,
+            rules,
+            uploads: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+            streaming: Arc::new(Semaphore::new(UPLOADS_AT_ONCE)),
+            thumbs: Arc::new(Semaphore::new(THUMBS_AT_ONCE)),
+        }
+    }
+
+    pub fn rules(&self) -> FileRules {
+        self.rules
+    }
+
+    /// Stores one file that `user` uploads to `chat`, streamed from `source`.
+    pub async fn upload<S, E>(
+        &self,
+        user: &User,
+        chat: ChatId,
+        name: &str,
+        source: S,
+    ) -> Result<FileInfo>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        if self.uploads.check_key(&user.id).is_err() {
+            crate::server::base::counters::rate_limited("upload");
+            return Err(AppError::RateLimited.into());
+        }
+        // Forget users who have not uploaded for a while (the map is keyed by user).
+        if self.uploads.len() > 10_000 {
+            self.uploads.retain_recent();
+        }
+        let used = self.store.file_usage(user.id).await?;
+        let room = self
+            .rules
+            .quota_bytes
+            .saturating_sub(u64::try_from(used).unwrap_or(0));
+        if room == 0 {
+            return Err(quota_error(self.rules.quota_bytes).into());
+        }
+        let name = validate::file_name(name);
+        let id = self
+            .store
+            .begin_upload(chat, user.id, &name)
+            .await?
+            .ok_or_else(AppError::chat_not_found)?;
+        match self.store_bytes(id, name, source, room).await {
+            Ok(info) => Ok(info),
+            Err(e) => {
+                if let Err(doom) = self.store.doom_file(id).await {
+                    tracing::warn!(error = %doom, file = %id, "could not doom a failed upload");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn store_bytes<S, E>(
+        &self,
+        id: FileId,
+        name: String,
+        source: S,
+        room: u64,
+    ) -> Result<FileInfo>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let _slot = self
+            .streaming
+            .acquire()
+            .await
+            .map_err(|_| Error::internal("upload slots closed"))?;
+        let max = self.rules.max_bytes.min(room);
+        let mut head = Head::default();
+        let source = futures::StreamExt::inspect(source, |chunk| {
+            if let Ok(bytes) = chunk {
+                head.keep(bytes);
+            }
+        });
+        let size = match self.blobs.put_stream(Object::File(id), source, max).await {
+            Ok(size) => size,
+            Err(PutError::TooLarge) if max < self.rules.max_bytes => {
+                return Err(quota_error(self.rules.quota_bytes).into())
+            }
+            Err(PutError::TooLarge) => {
+                return Err(AppError::TooLarge(format!(
+                    "The file is too large (at most {})",
+                    crate::model::size_label(
+                        i64::try_from(self.rules.max_bytes).unwrap_or(i64::MAX)
+                    )
+                ))
+                .into())
+            }
+            Err(PutError::Source(e)) => {
+                return Err(AppError::invalid(format!("The upload did not complete: {e}")).into())
+            }
+            Err(PutError::Storage(e)) => return Err(e),
+        };
+        if size == 0 {
+            return Err(AppError::invalid("The file is empty").into());
+        }
+        let kind = sniff(&head.bytes);
+        let mut facts = Uploaded {
+            size: i64::try_from(size).unwrap_or(i64::MAX),
+            mime: kind.mime().to_string(),
+            ..Uploaded::default()
+        };
+        if let Kind::Image(format) = kind {
+            match self.thumbnail(id, format).await {
+                Ok(Some((w, h))) => {
+                    facts.width = Some(w);
+                    facts.height = Some(h);
+                    facts.thumb = true;
+                }
+                // Not decodable within the bounds: shared as a plain file.
+                Ok(None) => facts.mime = "application/octet-stream".into(),
+                Err(e) => return Err(e),
+            }
+        }
+        self.store.finish_upload(id, &facts).await?;
+        Ok(FileInfo {
+            id,
+            name,
+            size: facts.size,
+            mime: facts.mime,
+            width: facts.width,
+            height: facts.height,
+            thumb: facts.thumb,
+        })
+    }
+
+    /// Decodes the stored image (bounded) and stores its thumbnail; its size after the
+    /// EXIF orientation, or `None` if it is too large, broken or too slow to decode.
+    async fn thumbnail(
+        &self,
+        id: FileId,
+        format: image::ImageFormat,
+    ) -> Result<Option<(u32, u32)>> {
+        let _slot = self
+            .thumbs
+            .acquire()
+            .await
+            .map_err(|_| Error::internal("thumbnail slots closed"))?;
+        let Some(bytes) = self
+            .blobs
+            .read_all(Object::File(id), self.rules.max_bytes)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let job = tokio::task::spawn_blocking(move || make_thumbnail(&bytes, format));
+        let made = match tokio::time::timeout(THUMB_TIME, job).await {
+            Ok(Ok(made)) => made,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, file = %id, "thumbnail task failed");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(file = %id, "thumbnail took too long");
+                None
+            }
+        };
+        let Some((jpeg, w, h)) = made else {
+            return Ok(None);
+        };
+        self.blobs.put(Object::Thumb(id), jpeg).await?;
+        Ok(Some((w, h)))
+    }
+
+    /// A file (or its thumbnail) for `reader`, who must be a member of its chat now.
+    pub async fn open(&self, reader: UserId, id: FileId, thumb: bool) -> Result<Download> {
+        let info = self
+            .store
+            .file_for(id, reader)
+            .await?
+            .ok_or_else(|| AppError::NotFound("File".into()))?;
+        if thumb && !info.thumb {
+            return Err(AppError::NotFound("File".into()).into());
+        }
+        let object = if thumb {
+            Object::Thumb(id)
+        } else {
+            Object::File(id)
+        };
+        let reading = self
+            .blobs
+            .get(object)
+            .await?
+            .ok_or_else(|| Error::internal(format!("file {id}: its bytes are missing")))?;
+        let inline = info.is_image();
+        Ok(Download {
+            info,
+            reading,
+            inline,
+        })
+    }
+
+    /// A page of a chat's files for a member (the Files panel).
+    pub async fn of_chat(
+        &self,
+        reader: UserId,
+        chat: ChatId,
+        before: Option<FileId>,
+        limit: i64,
+    ) -> Result<Vec<FileInfo>> {
+        self.store
+            .chat_files(chat, reader, before, limit)
+            .await?
+            .ok_or_else(|| AppError::chat_not_found().into())
+    }
+
+    /// One pass of the sweeper: dooms uploads unsent since `unsent_before_ms`, then
+    /// deletes doomed files' objects and rows. Returns how many files were removed.
+    pub async fn sweep(&self, unsent_before_ms: i64) -> Result<usize> {
+        self.store.doom_unsent(unsent_before_ms).await?;
+        let mut removed = 0;
+        loop {
+            let doomed = self.store.doomed_files(100).await?;
+            if doomed.is_empty() {
+                return Ok(removed);
+            }
+            for id in &doomed {
+                self.blobs.delete(Object::Thumb(*id)).await?;
+                self.blobs.delete(Object::File(*id)).await?;
+                self.store.forget_file(*id).await?;
+                removed += 1;
+            }
+        }
+    }
+
+    /// Runs [`Self::sweep`] every minute for as long as the process lives (every node
+    /// may: deleting twice is harmless).
+    pub fn spawn_sweeper(&self) {
+        let files = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_EVERY);
+            loop {
+                tick.tick().await;
+                let before = crate::server::db::now_ms() - UNSENT_TTL_MS;
+                match files.sweep(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "files swept"),
+                    Err(e) => tracing::warn!(error = %e, "file sweep failed"),
+                }
+            }
+        });
+    }
+}
+
+fn quota_error(quota: u64) -> AppError {
+    AppError::TooLarge(format!(
+        "Your files take all the storage you have ({}): delete some messages with files first",
+        crate::model::size_label(i64::try_from(quota).unwrap_or(i64::MAX))
+    ))
+}
+
+/// The first bytes of an upload, for [`sniff`].
+#[derive(Default)]
+struct Head {
+    bytes: Vec<u8>,
+}
+
+/// Bytes enough to tell every type apart.
+const HEAD_BYTES: usize = 8192;
+
+impl Head {
+    fn keep(&mut self, chunk: &Bytes) {
+        let room = HEAD_BYTES.saturating_sub(self.bytes.len());
+        self.bytes
+            .extend_from_slice(&chunk[..room.min(chunk.len())]);
+    }
+}
+
+/// What a file is, from its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// One of the formats natter decodes and shows inline.
+    Image(image::ImageFormat),
+    /// Anything else, with the type its bytes suggest (for the card; it is always
+    /// served as a download).
+    Other(&'static str),
+}
+
+impl Kind {
+    pub fn mime(self) -> &'static str {
+        match self {
+            Kind::Image(f) => f.to_mime_type(),
+            Kind::Other(m) => m,
+        }
+    }
+}
+
+/// The type of a file from its first bytes: never from its name or the client's word.
+pub fn sniff(head: &[u8]) -> Kind {
+    use image::ImageFormat as F;
+    if let Ok(f @ (F::Png | F::Jpeg | F::Gif | F::WebP)) = image::guess_format(head) {
+        return Kind::Image(f);
+    }
+    if let Some(t) = infer::get(head) {
+        // A static string for every type `infer` knows; images outside the safe subset
+        // (SVG is text, and never inline) land here as downloads too.
+        return Kind::Other(t.mime_type());
+    }
+    let text = !head.contains(&0) && std::str::from_utf8(trim_partial_utf8(head)).is_ok();
+    Kind::Other(if text {
+        "text/plain"
+    } else {
+        "application/octet-stream"
+    })
+}
+
+/// `head` without a UTF-8 sequence cut at its end (the head is the first 8 KiB).
+fn trim_partial_utf8(head: &[u8]) -> &[u8] {
+    match std::str::from_utf8(head) {
+        Ok(_) => head,
+        Err(e) if e.error_len().is_none() => &head[..e.valid_up_to()],
+        Err(_) => head,
+    }
+}
+
+/// Decodes `bytes` as `format` within the bounds and makes a JPEG thumbnail of at most
+/// [`THUMB_SIDE`]: (jpeg, width, height) of the upright image, or `None`.
+fn make_thumbnail(bytes: &[u8], format: image::ImageFormat) -> Option<(Vec<u8>, u32, u32)> {
+    use image::{DynamicImage, ImageDecoder, ImageReader};
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().ok()?;
+    let (w, h) = decoder.dimensions();
+    if w == 0 || h == 0 || u64::from(w) * u64::from(h) > MAX_IMAGE_PIXELS {
+        return None;
+    }
+    let orientation = decoder.orientation().ok();
+    let mut image = DynamicImage::from_decoder(decoder).ok()?;
+    if let Some(o) = orientation {
+        image.apply_orientation(o);
+    }
+    let (width, height) = (image.width(), image.height());
+    let small = image.thumbnail(THUMB_SIDE, THUMB_SIDE);
+    // JPEG has no alpha: transparent pixels are shown on white, as a page would.
+    let rgba = small.to_rgba8();
+    let mut rgb = image::RgbImage::new(rgba.width(), rgba.height());
+    for (x, y, p) in rgba.enumerate_pixels() {
+        let a = u16::from(p[3]);
+        let blend = |c: u8| ((u16::from(c) * a + 255 * (255 - a)) / 255) as u8;
+        rgb.put_pixel(x, y, image::Rgb([blend(p[0]), blend(p[1]), blend(p[2])]));
+    }
+    let mut jpeg = Vec::new();
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80);
+    rgb.write_with_encoder(encoder).ok()?;
+    Some((jpeg, width, height))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_come_from_the_bytes() {
+        assert_eq!(
+            sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
+            Kind::Image(image::ImageFormat::Png)
+        );
+        // HTML and SVG are never images here, whatever their name says.
+        assert!(matches!(
+            sniff(b"<!doctype html><script>alert(1)</script>"),
+            Kind::Other(_)
+        ));
+        assert!(matches!(
+            sniff(b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script/></svg>"),
+            Kind::Other(_)
+        ));
+        assert_eq!(sniff(b"%PDF-1.7\n").mime(), "application/pdf");
+        assert_eq!(
+            sniff(&[0, 159, 146, 150]).mime(),
+            "application/octet-stream"
+        );
+        // A UTF-8 character cut by the 8 KiB head is still text.
+        let mut head = "a".repeat(HEAD_BYTES - 1).into_bytes();
+        head.push(0xC3);
+        assert_eq!(sniff(&head).mime(), "text/plain");
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_not_decoded() {
+        // A valid PNG header that claims 100 000 × 100 000 pixels.
+        let mut png = Vec::new();
+        png.extend_from_slice(b"\x89PNG\r\n\x1a\n");
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+        ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        png.extend_from_slice(&13u32.to_be_bytes());
+        png.extend_from_slice(b"IHDR");
+        png.extend_from_slice(&ihdr);
+        let mut crc_input = b"IHDR".to_vec();
+        crc_input.extend_from_slice(&ihdr);
+        png.extend_from_slice(&crc32(&crc_input).to_be_bytes());
+        assert!(make_thumbnail(&png, image::ImageFormat::Png).is_none());
+    }
+
+    #[test]
+    fn a_thumbnail_keeps_the_aspect_ratio() {
+        let img = image::RgbaImage::from_pixel(1000, 500, image::Rgba([10, 20, 30, 128]));
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgba8(img)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap_or_else(|e| panic!("encode: {e}"));
+        let (jpeg, w, h) =
+            make_thumbnail(&png, image::ImageFormat::Png).unwrap_or_else(|| panic!("no thumbnail"));
+        assert_eq!((w, h), (1000, 500));
+        let thumb = image::load_from_memory(&jpeg).unwrap_or_else(|e| panic!("decode: {e}"));
+        assert_eq!(
+            (thumb.width(), thumb.height()),
+            (THUMB_SIDE, THUMB_SIDE / 2)
+        );
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+}

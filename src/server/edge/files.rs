@@ -1,0 +1,197 @@
+//! The file routes (docs/API.md, "Files"):
+//!
+//! - `POST /api/files`: `multipart/form-data` with `chat_id` first, then one or more
+//!   `file` parts; each is streamed to storage (`domain::files`). Answers the stored
+//!   files as JSON (`[FileInfo]`), to be named in a `send` frame's `files`.
+//! - `GET /files/{id}/{name}`: the bytes, for members of the file's chat only (checked
+//!   on every request). Images of the safe subset are shown inline; everything else is
+//!   an attachment (`application/octet-stream`). Every answer is sandboxed by the
+//!   router's CSP and `nosniff`, so an uploaded HTML or SVG never runs in natter's origin.
+//! - `GET /files/{id}/thumb`: the thumbnail (JPEG) of an image.
+//! - `GET /api/chat_files?chat_id=&before=`: a chat's files, newest first (the Files panel).
+
+use crate::model::{AppError, ChatId, FileId, FileInfo};
+use crate::server::app::AppState;
+use crate::server::domain::auth::AuthUser;
+use crate::server::domain::files::Download;
+use crate::server::Error;
+use axum::body::Body;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use axum::{Extension, Json};
+use futures::TryStreamExt;
+
+/// Files one `POST /api/files` may carry.
+const FILES_PER_UPLOAD: usize = crate::model::validate::FILES_PER_MESSAGE;
+
+fn signed_in(user: Option<Extension<AuthUser>>) -> Result<crate::model::User, Error> {
+    user.map(|Extension(AuthUser(u))| u)
+        .ok_or_else(|| AppError::Unauthorized.into())
+}
+
+/// `POST /api/files`.
+pub async fn upload(
+    State(state): State<AppState>,
+    user: Option<Extension<AuthUser>>,
+    mut form: Multipart,
+) -> Result<Json<Vec<FileInfo>>, Error> {
+    let user = signed_in(user)?;
+    let bad = |e: axum::extract::multipart::MultipartError| -> Error {
+        AppError::invalid(format!("Bad upload: {}", e.body_text())).into()
+    };
+    let mut chat: Option<ChatId> = None;
+    let mut stored = Vec::new();
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        match field.name() {
+            Some("chat_id") => {
+                // Read a few bytes at most: a field's size is the sender's choice.
+                let mut field = field;
+                let mut text = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                    text.extend_from_slice(&chunk);
+                    if text.len() > 32 {
+                        return Err(AppError::invalid("chat_id must be a number").into());
+                    }
+                }
+                let id = String::from_utf8_lossy(&text)
+                    .trim()
+                    .parse()
+                    .map_err(|_| AppError::invalid("chat_id must be a number"))?;
+                chat = Some(id);
+            }
+            Some("file") => {
+                let chat =
+                    chat.ok_or_else(|| AppError::invalid("chat_id must come before the files"))?;
+                if stored.len() == FILES_PER_UPLOAD {
+                    return Err(AppError::invalid(format!(
+                        "At most {FILES_PER_UPLOAD} files at once"
+                    ))
+                    .into());
+                }
+                let name = field.file_name().unwrap_or("file").to_string();
+                let bytes = field.map_err(|e| e.body_text());
+                stored.push(
+                    state
+                        .files
+                        .upload(&user, chat, &name, Box::pin(bytes))
+                        .await?,
+                );
+            }
+            _ => return Err(AppError::invalid("Unknown form field in an upload").into()),
+        }
+    }
+    if stored.is_empty() {
+        return Err(AppError::invalid("No file in the upload").into());
+    }
+    Ok(Json(stored))
+}
+
+/// `GET /files/{id}/{name}`.
+pub async fn download(
+    State(state): State<AppState>,
+    user: Option<Extension<AuthUser>>,
+    Path((id, _name)): Path<(FileId, String)>,
+) -> Result<Response, Error> {
+    let user = signed_in(user)?;
+    Ok(respond(state.files.open(user.id, id, false).await?, false))
+}
+
+/// `GET /files/{id}/thumb`.
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    user: Option<Extension<AuthUser>>,
+    Path(id): Path<FileId>,
+) -> Result<Response, Error> {
+    let user = signed_in(user)?;
+    Ok(respond(state.files.open(user.id, id, true).await?, true))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ChatFilesQuery {
+    chat_id: ChatId,
+    #[serde(default)]
+    before: Option<FileId>,
+}
+
+/// Files per page of the Files panel.
+pub const CHAT_FILES_PAGE: i64 = 30;
+
+/// `GET /api/chat_files`.
+pub async fn chat_files(
+    State(state): State<AppState>,
+    user: Option<Extension<AuthUser>>,
+    Query(q): Query<ChatFilesQuery>,
+) -> Result<Json<Vec<FileInfo>>, Error> {
+    let user = signed_in(user)?;
+    let files = state
+        .files
+        .of_chat(user.id, q.chat_id, q.before, CHAT_FILES_PAGE)
+        .await?;
+    Ok(Json(files))
+}
+
+fn respond(download: Download, thumb: bool) -> Response {
+    let Download {
+        info,
+        reading,
+        inline,
+    } = download;
+    let mime = if thumb {
+        "image/jpeg"
+    } else if inline {
+        info.mime.as_str()
+    } else {
+        "application/octet-stream"
+    };
+    let disposition = content_disposition(
+        if inline || thumb {
+            "inline"
+        } else {
+            "attachment"
+        },
+        &info.name,
+    );
+    let mut res = Response::new(Body::from_stream(reading.bytes));
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(mime) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(reading.size));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    // A file never changes under its id; access is checked on every request, so only
+    // the browser that fetched it keeps a copy.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400, immutable"),
+    );
+    res
+}
+
+/// `inline` or `attachment` with the name twice: plain ASCII (anything else as `_`) for
+/// old clients, and RFC 5987's UTF-8 form that browsers prefer.
+pub fn content_disposition(kind: &str, name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}

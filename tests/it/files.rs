@@ -1,0 +1,390 @@
+//! Files shared in chats (issue 32), through a real server: uploads streamed to a real
+//! folder, fetches checked against membership, types from the bytes, limits, the
+//! thumbnail, files attached by a real WebSocket `send`, deletion and the sweeper. On
+//! both databases (`test_both_dbs!`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use common::server::{dm_with, Reply, TestServer};
+use natter::model::protocol::{ClientFrame, ServerFrame};
+use natter::model::{ChatId, FileId, FileInfo};
+
+const BOUNDARY: &str = "natter-test-boundary";
+
+/// A `multipart/form-data` body: `chat_id`, then each (name, bytes) as a `file`.
+fn form(chat: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n{chat}\r\n"
+        )
+        .as_bytes(),
+    );
+    for (name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+                 Content-Type: image/png\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+async fn upload(
+    s: &TestServer,
+    cookie: Option<&str>,
+    chat: ChatId,
+    files: &[(&str, &[u8])],
+) -> Reply {
+    let mut req = Request::post("/api/files").header(
+        header::CONTENT_TYPE,
+        format!("multipart/form-data; boundary={BOUNDARY}"),
+    );
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    s.request(
+        req.body(Body::from(form(&chat.to_string(), files)))
+            .unwrap(),
+    )
+    .await
+}
+
+async fn uploaded(
+    s: &TestServer,
+    cookie: &str,
+    chat: ChatId,
+    files: &[(&str, &[u8])],
+) -> Vec<FileInfo> {
+    let r = upload(s, Some(cookie), chat, files).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    serde_json::from_str(&r.body).unwrap()
+}
+
+async fn get(
+    s: &TestServer,
+    cookie: Option<&str>,
+    path: &str,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    use http_body_util::BodyExt;
+    let mut req = Request::get(path);
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    let res = tower::ServiceExt::oneshot(
+        natter::server::edge::router::app(s.state.clone()),
+        req.body(Body::empty()).unwrap(),
+    )
+    .await
+    .unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+    (status, headers, bytes)
+}
+
+/// A real PNG of `w` × `h`.
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(w, h, image::Rgb([200, 30, 30]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+fn files_dir(s: &TestServer) -> std::path::PathBuf {
+    s.db.dir().join("files")
+}
+
+test_both_dbs!(an_image_is_stored_thumbnailed_and_served_to_members_only);
+async fn an_image_is_stored_thumbnailed_and_served_to_members_only() {
+    let (s, chat, [a, b, e]) = dm_with(|_| {}).await;
+    let picture = png(1200, 600);
+    let files = uploaded(&s, &a, chat, &[("holiday photo.png", &picture)]).await;
+    let [f] = files.as_slice() else {
+        panic!("{files:?}")
+    };
+    assert_eq!(
+        (f.name.as_str(), f.mime.as_str()),
+        ("holiday photo.png", "image/png")
+    );
+    assert_eq!((f.width, f.height, f.thumb), (Some(1200), Some(600), true));
+    assert_eq!(f.size as usize, picture.len());
+    assert!(files_dir(&s).join("f").join(f.id.to_string()).exists());
+
+    // Before it is sent, only its uploader sees it.
+    assert_eq!(get(&s, Some(&a), &f.url()).await.0, StatusCode::OK);
+    assert_eq!(get(&s, Some(&b), &f.url()).await.0, StatusCode::NOT_FOUND);
+
+    // Sent over a real WebSocket: the message frame carries it, and the other member
+    // can fetch it from then on.
+    let mut alice = s.connect(&a).await;
+    let mut bob = s.connect(&b).await;
+    alice
+        .send(&ClientFrame::Send {
+            client_id: "with-photo".into(),
+            chat_id: chat,
+            body: String::new(),
+            reply_to: None,
+            files: vec![f.id],
+        })
+        .await;
+    let message = loop {
+        if let ServerFrame::Message { message } = bob.next().await {
+            break message;
+        }
+    };
+    assert_eq!(message.files, files);
+    let (status, headers, bytes) = get(&s, Some(&b), &f.url()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, picture);
+    assert_eq!(headers[header::CONTENT_TYPE], "image/png");
+    assert!(headers[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .starts_with("inline;"));
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert!(headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .contains("sandbox"));
+    let (status, headers, thumb) = get(&s, Some(&b), &f.thumb_url()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "image/jpeg");
+    let thumb = image::load_from_memory(&thumb).unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (480, 240));
+
+    // A stranger, a signed-out visitor: nothing (not even that it exists).
+    assert_eq!(get(&s, Some(&e), &f.url()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&s, Some(&e), &f.thumb_url()).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(get(&s, None, &f.url()).await.0, StatusCode::UNAUTHORIZED);
+    // Nor can anyone upload where they are not a member.
+    assert_eq!(
+        upload(&s, Some(&e), chat, &[("x.txt", b"x")]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        upload(&s, None, chat, &[("x.txt", b"x")]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A reload shows it too (the history carries the files).
+    let page = s.db.store.history(chat, None, 50).await.unwrap();
+    assert_eq!(page.messages.last().unwrap().files, files);
+
+    // The same file cannot go out in a second message.
+    alice
+        .send(&ClientFrame::Send {
+            client_id: "again".into(),
+            chat_id: chat,
+            body: "again".into(),
+            reply_to: None,
+            files: vec![f.id],
+        })
+        .await;
+    loop {
+        match alice.next().await {
+            ServerFrame::Error { client_id, .. } if client_id.as_deref() == Some("again") => break,
+            ServerFrame::Ack { client_id, .. } if client_id == "again" => panic!("sent twice"),
+            _ => {}
+        }
+    }
+}
+
+test_both_dbs!(a_removed_member_loses_access_at_once);
+async fn a_removed_member_loses_access_at_once() {
+    let s = common::server::start().await;
+    let a = s.sign_up("alice").await;
+    let b = s.sign_up("bob").await;
+    s.sign_up("carol").await;
+    let group = s.create_chat(&a, "bob carol", "Team").await;
+    let [f] =
+        <[FileInfo; 1]>::try_from(uploaded(&s, &a, group, &[("notes.txt", b"plain notes")]).await)
+            .unwrap();
+    let mut alice = s.connect(&a).await;
+    alice
+        .send(&ClientFrame::Send {
+            client_id: "notes".into(),
+            chat_id: group,
+            body: "the notes".into(),
+            reply_to: None,
+            files: vec![f.id],
+        })
+        .await;
+    while !matches!(alice.next().await, ServerFrame::Ack { .. }) {}
+    assert_eq!(get(&s, Some(&b), &f.url()).await.0, StatusCode::OK);
+    let bob =
+        s.db.store
+            .users_by_names(&["bob".into()])
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+    s.db.store.remove_member(group, bob.id).await.unwrap();
+    assert_eq!(get(&s, Some(&b), &f.url()).await.0, StatusCode::NOT_FOUND);
+}
+
+test_both_dbs!(types_come_from_the_bytes_and_nothing_runs_in_our_origin);
+async fn types_come_from_the_bytes_and_nothing_runs_in_our_origin() {
+    let (s, chat, [a, _, _]) = dm_with(|_| {}).await;
+    let html = b"<!doctype html><script>fetch('/api/list_chats')</script>";
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"></svg>";
+    let files = uploaded(&s, &a, chat, &[("cat.png", html), ("logo.svg", svg)]).await;
+    for f in &files {
+        assert!(!f.thumb && f.width.is_none(), "{f:?}");
+        assert_ne!(f.mime, "image/png");
+        let (status, headers, _) = get(&s, Some(&a), &f.url()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/octet-stream");
+        let disposition = headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+        assert!(disposition.starts_with("attachment;"), "{disposition}");
+        assert!(headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("sandbox"));
+    }
+    // A name is a label, never a path or a header break.
+    let [f] = <[FileInfo; 1]>::try_from(
+        uploaded(&s, &a, chat, &[("../..\\x\u{202e}y.txt", b"hi")]).await,
+    )
+    .unwrap();
+    assert_eq!(f.name, "x_y.txt");
+}
+
+test_both_dbs!(limits_refuse_with_a_clear_error_and_leave_nothing);
+async fn limits_refuse_with_a_clear_error_and_leave_nothing() {
+    let (s, chat, [a, _, _]) = dm_with(|c| {
+        c.file_max_mb = 1;
+        c.files_quota_mb = 2;
+        c.uploads_per_minute = 1000;
+    })
+    .await;
+    let big = vec![7u8; 1_000_001];
+    let r = upload(&s, Some(&a), chat, &[("big.bin", &big)]).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    assert!(r.body.contains("too large"), "{}", r.body);
+    let r = upload(&s, Some(&a), chat, &[("empty.bin", b"")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // The quota: two files of 0.9 MB fit, the third does not.
+    let part = vec![1u8; 900_000];
+    uploaded(&s, &a, chat, &[("1.bin", &part)]).await;
+    uploaded(&s, &a, chat, &[("2.bin", &part)]).await;
+    let r = upload(&s, Some(&a), chat, &[("3.bin", &part)]).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    assert!(r.body.contains("storage"), "{}", r.body);
+    // What was refused is swept at once; what was never sent, once old enough: then
+    // no object is left.
+    assert_eq!(s.state.files.sweep(0).await.unwrap(), 3);
+    let later = natter::server::db::now_ms() + 1000;
+    assert_eq!(s.state.files.sweep(later).await.unwrap(), 2);
+    let left: Vec<_> = std::fs::read_dir(files_dir(&s).join("f"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // Eleven files in one message are refused.
+    let many: Vec<FileId> = (1..=11).map(FileId).collect();
+    let mut alice = s.connect(&a).await;
+    alice
+        .send(&ClientFrame::Send {
+            client_id: "many".into(),
+            chat_id: chat,
+            body: "x".into(),
+            reply_to: None,
+            files: many,
+        })
+        .await;
+    loop {
+        if let ServerFrame::Error { message, .. } = alice.next().await {
+            assert!(message.contains("at most 10 files"), "{message}");
+            break;
+        }
+    }
+}
+
+test_both_dbs!(a_decompression_bomb_is_shared_as_a_plain_file);
+async fn a_decompression_bomb_is_shared_as_a_plain_file() {
+    let (s, chat, [a, _, _]) = dm_with(|_| {}).await;
+    // A small file whose header claims 100 000 × 100 000 pixels: never decoded.
+    let mut bomb = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    bomb.extend_from_slice(&13u32.to_be_bytes());
+    bomb.extend_from_slice(&ihdr);
+    bomb.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    bomb.extend_from_slice(&[0u8; 4096]);
+    let [f] =
+        <[FileInfo; 1]>::try_from(uploaded(&s, &a, chat, &[("bomb.png", &bomb)]).await).unwrap();
+    assert!(!f.thumb && f.width.is_none(), "{f:?}");
+    assert_eq!(f.mime, "application/octet-stream");
+    assert_eq!(
+        get(&s, Some(&a), &f.thumb_url()).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+test_both_dbs!(deleting_the_message_deletes_its_files_and_unsent_ones_are_swept);
+async fn deleting_the_message_deletes_its_files_and_unsent_ones_are_swept() {
+    let (s, chat, [a, b, _]) = dm_with(|_| {}).await;
+    let [sent] =
+        <[FileInfo; 1]>::try_from(uploaded(&s, &a, chat, &[("a.txt", b"aaa")]).await).unwrap();
+    let [unsent] =
+        <[FileInfo; 1]>::try_from(uploaded(&s, &a, chat, &[("b.txt", b"bbb")]).await).unwrap();
+    let mut alice = s.connect(&a).await;
+    alice
+        .send(&ClientFrame::Send {
+            client_id: "doc".into(),
+            chat_id: chat,
+            body: "doc".into(),
+            reply_to: None,
+            files: vec![sent.id],
+        })
+        .await;
+    let message_id = loop {
+        if let ServerFrame::Ack { id, .. } = alice.next().await {
+            break id;
+        }
+    };
+    // A fresh sweep keeps both: one is sent, the other recent.
+    assert_eq!(s.state.files.sweep(0).await.unwrap(), 0);
+    alice.send(&ClientFrame::Delete { message_id }).await;
+    while !matches!(alice.next().await, ServerFrame::Deleted { .. }) {}
+    assert_eq!(
+        get(&s, Some(&b), &sent.url()).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(s.state.files.sweep(0).await.unwrap(), 1);
+    assert!(!files_dir(&s).join("f").join(sent.id.to_string()).exists());
+    // The unsent one goes once it is older than the cut-off.
+    let later = natter::server::db::now_ms() + 1000;
+    assert_eq!(s.state.files.sweep(later).await.unwrap(), 1);
+    assert!(!files_dir(&s).join("f").join(unsent.id.to_string()).exists());
+}
