@@ -1,9 +1,14 @@
 //! Message formatting: a small Markdown subset (bold, italic, strikethrough, inline
 //! code, fenced code blocks, block quotes, bullet and numbered lists, links, line
-//! breaks), bare `http(s)://` links and `@mentions`, parsed by pulldown-cmark into a
-//! tree of plain data that the UI turns into view nodes. Compiled into the server and
-//! the WASM client alike, so a page rendered on the server and a message arriving live
-//! look the same.
+//! breaks), bare `http(s)://` links and `@mentions`, parsed into a tree of plain data
+//! that the UI turns into view nodes.
+//!
+//! Only the server runs pulldown-cmark ([`parse`], feature `ssr`): a body that needs it
+//! travels with its tree (`Message::formatted`), and the browser renders that tree, so
+//! the parser and its tables (~55 KB of compressed WASM) stay out of the first visit.
+//! A body without Markdown (most chat messages: [`needs_parser`] is false) travels
+//! alone, and both sides read it with [`parse_plain`], the same code. Either way a page
+//! rendered on the server and a message arriving live look the same.
 //!
 //! Nothing here produces HTML: every string ends up as a text node or, for links, an
 //! `href` whose scheme was checked (http, https, mailto). Markdown the subset leaves out
@@ -18,15 +23,18 @@
 //! and its time grows linearly on the deepest bodies (4 000 `>`, `- `, `[`,
 //! `*_`: 1.5–2.6 ms each in a debug build; the tests bound them).
 
+#[cfg(feature = "ssr")]
 use pulldown_cmark::{CodeBlockKind, Event, LinkType, Options, Parser, Tag};
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
+#[cfg(feature = "ssr")]
 use std::ops::Range;
 
 /// How many containers (quotes, lists, strong, emphasis, strikethrough, links) may
 /// nest, all kinds together. Chat messages need two or three.
 pub const MAX_DEPTH: usize = 8;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Block {
     Para(Vec<Inline>),
     Quote(Vec<Block>),
@@ -40,7 +48,7 @@ pub enum Block {
     Code(String),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Inline {
     Text(String),
     Strong(Vec<Inline>),
@@ -65,14 +73,42 @@ pub enum Inline {
 /// parser.
 const MARKDOWN_CHARS: &[char] = &['*', '_', '~', '`', '>', '[', '<', '&', '\\'];
 
+/// Whether `body` needs the Markdown parser; if not, [`parse_plain`] reads it whole.
+pub fn needs_parser(body: &str) -> bool {
+    body.contains(MARKDOWN_CHARS) || body.lines().any(starts_like_list_item)
+}
+
+/// A body without Markdown ([`needs_parser`] false): one paragraph of text, bare links
+/// and mentions. `me` is the reader's username, for `@me` mentions.
+pub fn parse_plain(body: &str, me: &str) -> Vec<Block> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Vec::new();
+    }
+    vec![Block::Para(plain(body, me, true))]
+}
+
+/// The tree to show for a message: the server's (`formatted`) when it sent one, else
+/// the plain reading of its body.
+pub fn tree_of(body: &str, formatted: Option<&[Block]>, me: &str) -> Vec<Block> {
+    match formatted {
+        Some(tree) => tree.to_vec(),
+        None => parse_plain(body, me),
+    }
+}
+
+/// What a message carries besides its body: the parsed tree when the body needs the
+/// parser (mentions unmarked: each reader's view marks its own), else nothing.
+#[cfg(feature = "ssr")]
+pub fn formatted(body: &str) -> Option<Vec<Block>> {
+    needs_parser(body).then(|| parse(body, ""))
+}
+
 /// Parses a message body. `me` is the reader's username, for `@me` mentions.
+#[cfg(feature = "ssr")]
 pub fn parse(body: &str, me: &str) -> Vec<Block> {
-    if !body.contains(MARKDOWN_CHARS) && !body.lines().any(starts_like_list_item) {
-        let body = body.trim();
-        if body.is_empty() {
-            return Vec::new();
-        }
-        return vec![Block::Para(plain(body, me, true))];
+    if !needs_parser(body) {
+        return parse_plain(body, me);
     }
     let mut events = Parser::new_ext(body, Options::ENABLE_STRIKETHROUGH)
         .into_offset_iter()
@@ -99,17 +135,32 @@ fn starts_like_list_item(line: &str) -> bool {
 
 /// The `@names` a body mentions (lower case, each once, in order), as [`parse`]
 /// highlights them.
+#[cfg(feature = "ssr")]
 pub fn mentions(body: &str) -> Vec<String> {
+    if !body.contains('@') {
+        return Vec::new();
+    }
+    mentions_in(&parse(body, ""))
+}
+
+/// The `@names` a message mentions, from its tree or its plain body (the browser's
+/// [`mentions`]).
+pub fn message_mentions(body: &str, formatted: Option<&[Block]>) -> Vec<String> {
+    match formatted {
+        Some(tree) => mentions_in(tree),
+        None if body.contains('@') => mentions_in(&parse_plain(body, "")),
+        None => Vec::new(),
+    }
+}
+
+/// The `@names` in a tree (lower case, each once, in order).
+pub fn mentions_in(tree: &[Block]) -> Vec<String> {
     /// Where the walk is at each level: a loop over a stack rather than recursion.
     enum Walk<'a> {
         Blocks(std::slice::Iter<'a, Block>),
         Items(std::slice::Iter<'a, Vec<Block>>),
         Inlines(std::slice::Iter<'a, Inline>),
     }
-    if !body.contains('@') {
-        return Vec::new();
-    }
-    let tree = parse(body, "");
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     let mut stack = vec![Walk::Blocks(tree.iter())];
@@ -148,10 +199,12 @@ pub fn mentions(body: &str) -> Vec<String> {
     out
 }
 
+#[cfg(feature = "ssr")]
 type Events<'a> = std::iter::Peekable<pulldown_cmark::OffsetIter<'a>>;
 
 /// Whether an event belongs inside a paragraph. A tight list item holds these directly,
 /// without a paragraph around them.
+#[cfg(feature = "ssr")]
 fn is_inline(event: &Event<'_>) -> bool {
     match event {
         Event::Start(tag) => matches!(
@@ -169,11 +222,13 @@ fn is_inline(event: &Event<'_>) -> bool {
     }
 }
 
+#[cfg(feature = "ssr")]
 struct Cx<'a> {
     src: &'a str,
     me: &'a str,
 }
 
+#[cfg(feature = "ssr")]
 impl<'a> Cx<'a> {
     /// Blocks until the end of the enclosing container (or of the input), `depth`
     /// containers down. Recurses at most [`MAX_DEPTH`] times: a deeper container is
@@ -328,6 +383,7 @@ impl<'a> Cx<'a> {
 }
 
 /// Consumes events up to the end of the tag just started.
+#[cfg(feature = "ssr")]
 fn skip_to_end(events: &mut Events<'_>) {
     let mut depth = 1;
     for (e, _) in events.by_ref() {

@@ -113,6 +113,11 @@ pub struct Message {
     /// Emoji reactions, in the order they were first given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// The body's formatting, parsed by the server, when the body has Markdown
+    /// (`markup::needs_parser`); without it the body reads as plain text
+    /// (`markup::parse_plain`). Never set for a deleted message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<Vec<crate::model::markup::Block>>,
     /// Files sent with it, in the order the sender attached them (none once deleted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileInfo>,

@@ -3,6 +3,7 @@
 //! what is typed but not sent is kept per chat in the browser (across chats and
 //! reloads; forgotten on sign-out).
 
+use super::attach::{self, AttachmentList};
 use super::live::use_live;
 use super::new_client_id;
 use super::time::now_ms;
@@ -35,8 +36,15 @@ pub fn Composer(
     replying: RwSignal<Option<ReplyTo>>,
     members: RwSignal<Vec<Member>>,
     me: UserId,
+    /// Files on their way with the next message (dropping on the conversation adds too).
+    attachments: RwSignal<Vec<attach::Attachment>>,
 ) -> impl IntoView {
     let body = RwSignal::new(String::new());
+    // False in the server's HTML, true once the page is live: the plain file form (no
+    // JavaScript) gives way to the "Attach files" button.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let picker = NodeRef::<leptos::html::Input>::new();
     let client_id = RwSignal::new(new_client_id());
     let error = RwSignal::new(None::<String>);
     let sending = RwSignal::new(false);
@@ -101,7 +109,19 @@ pub fn Composer(
 
     let send = move || {
         let text = body.get_untracked();
-        if let Err(e) = validate::body(&text) {
+        let files = match attachments.with_untracked(|list| attach::ready(list)) {
+            Ok(files) => files,
+            Err(why) => {
+                error.set(Some(why.to_string()));
+                return;
+            }
+        };
+        let checked = if files.is_empty() {
+            validate::body(&text)
+        } else {
+            validate::caption(&text)
+        };
+        if let Err(e) = checked {
             if !text.trim().is_empty() {
                 error.set(Some(e.to_string()));
             }
@@ -113,10 +133,17 @@ pub fn Composer(
             body.set(String::new());
             refocus();
             drafts::save(chat_id, "");
-            live.send_message(chat_id, text, replying.get_untracked(), Vec::new());
+            attachments.set(Vec::new());
+            live.send_message(chat_id, text, replying.get_untracked(), files);
             replying.set(None);
             // The others clear "typing" when the message lands; the next key says it again.
             last_typing.set_value(0.0);
+            return;
+        }
+        if !files.is_empty() {
+            error.set(Some(
+                "Files go out over the live connection: reload the page".into(),
+            ));
             return;
         }
         let id = client_id.get_untracked();
@@ -182,13 +209,38 @@ pub fn Composer(
         {move || error.get().map(|e| view! { <p class="form-error composer-error" role="alert">{e}</p> })}
         {reply_bar}
         {suggestion_list}
+        <AttachmentList list=attachments />
+        // Without JavaScript: pick files and send them (a plain multipart form). With it,
+        // the input is the picker behind "Attach files" and each file uploads at once.
+        <form class="attach-form" class:attach-live=move || hydrated.get() method="post"
+            enctype="multipart/form-data" action=format!("/chats/{chat_id}/files")>
+            <input type="hidden" name="client_id" value=super::new_client_id() />
+            <input type="file" name="file" multiple aria-label="Attach files" node_ref=picker
+                on:change=move |_| {
+                    #[cfg(feature = "hydrate")]
+                    if let Some(input) = picker.get_untracked() {
+                        if let Some(files) = input.files() {
+                            attach::start_all(chat_id, &files, attachments);
+                        }
+                        input.set_value("");
+                    }
+                } />
+            <button class="btn btn-small" type="submit" hidden=move || hydrated.get()>"Send files"</button>
+        </form>
         <form class="composer" method="post" action=SendMessage::url()
             on:submit=move |ev| { ev.prevent_default(); send(); }>
+            <button class="btn btn-ghost btn-attach" type="button" aria-label="Attach files"
+                hidden=move || !hydrated.get()
+                on:click=move |_| {
+                    if let Some(input) = picker.get_untracked() {
+                        input.click();
+                    }
+                }>"📎"</button>
             <input type="hidden" name="chat_id" value=chat_id.to_string() />
             <input type="hidden" name="client_id" value=move || client_id.get() />
             {move || replying.get().map(|r| view! { <input type="hidden" name="reply_to" value=r.id.to_string() /> })}
             <label class="visually-hidden" for="composer-input">"Message"</label>
-            <textarea id="composer-input" node_ref=input name="body" rows="1" placeholder="Write a message…" required
+            <textarea id="composer-input" node_ref=input name="body" rows="1" placeholder="Write a message…" required=move || attachments.with(Vec::is_empty)
                 maxlength=validate::BODY_MAX.to_string()
                 prop:value=move || body.get()
                 aria-autocomplete="list"
@@ -208,6 +260,18 @@ pub fn Composer(
                             live.typing(chat_id);
                         }
                     }
+                }
+                on:paste=move |ev| {
+                    // A screenshot pasted from the clipboard is attached, not typed.
+                    #[cfg(feature = "hydrate")]
+                    if let Some(files) = ev.clipboard_data().and_then(|d| d.files()) {
+                        if files.length() > 0 {
+                            ev.prevent_default();
+                            attach::start_all(chat_id, &files, attachments);
+                        }
+                    }
+                    #[cfg(not(feature = "hydrate"))]
+                    let _ = ev;
                 }
                 on:keydown=move |ev| {
                     let open = suggestions.with_untracked(Vec::len);
@@ -242,7 +306,8 @@ pub fn Composer(
                         send();
                     }
                 }></textarea>
-            <button class="btn btn-primary btn-send" type="submit" disabled=move || sending.get()>"Send"</button>
+            <button class="btn btn-primary btn-send" type="submit"
+                disabled=move || sending.get() || attachments.with(|l| l.iter().any(|a| a.state == attach::Upload::Sending))>"Send"</button>
         </form>
     }
 }

@@ -3,6 +3,7 @@
 
 use super::auth::FormError;
 use super::composer::Composer;
+use super::files::ImageViewer;
 use super::layout::refresh_chat_list;
 use super::live::{self, use_live, Live};
 use super::message::{MessageActions, MessageView};
@@ -238,6 +239,8 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
 
     let me_id = me.id;
     let me_name: std::sync::Arc<str> = me.username.as_str().into();
+    let viewer = super::files::provide_viewer();
+    let attachments = RwSignal::new(Vec::<super::attach::Attachment>::new());
     // The document's title reads a signal of its own, reference-counted rather than in
     // the view's arena: leptos_meta reads it while it streams the page's head, outside
     // any arena (an arena signal panicked there, once in ~8 000 pages under load), and
@@ -251,6 +254,19 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
         <PageTitle text=move || doc_title.get() />
         <ChatHeader chat=chat.clone() me=me.id title blocked />
         <div class="log" role="log" aria-label="Messages" node_ref=log_ref
+            // Files dropped on the conversation are attached to the next message.
+            on:dragover=|ev| ev.prevent_default()
+            on:drop=move |ev| {
+                #[cfg(feature = "hydrate")]
+                if let Some(files) = ev.data_transfer().and_then(|d| d.files()) {
+                    if files.length() > 0 {
+                        ev.prevent_default();
+                        super::attach::start_all(chat_id, &files, attachments);
+                    }
+                }
+                #[cfg(not(feature = "hydrate"))]
+                let _ = ev;
+            }
             on:scroll=move |_| {
                 let Some(log) = log_ref.get_untracked() else { return };
                 if log.scroll_top() < 80 {
@@ -297,7 +313,8 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
         {actions_for_picker.picker()}
         <FormError error=action_error />
         <div class="typing" aria-live="polite">{move || typing_line(typing)}</div>
-        <Composer chat_id on_sent=on_change replying=replying members=members me=me_id />
+        <ImageViewer viewer />
+        <Composer chat_id on_sent=on_change replying=replying members=members me=me_id attachments />
     }
 }
 
@@ -528,7 +545,7 @@ fn PendingMessages(live: Live, chat_id: ChatId, messages: RwSignal<Vec<Message>>
                 view! {
                     <article class=class>
                         <div class="msg-bubble">
-                            {super::formatted::formatted(&p.body, "")}
+                            {super::formatted::formatted(crate::model::markup::parse_plain(&p.body, ""), "")}
                             <span class="msg-meta">
                                 <span class="msg-status">{if failed.is_some() { "not sent" } else { "sending…" }}</span>
                             </span>

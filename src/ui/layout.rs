@@ -105,7 +105,8 @@ pub fn ChatsLayout() -> impl IntoView {
                 let me = my_name.get_untracked();
                 let wanted = chat.is_some_and(|c| !c.muted)
                     && (chat.is_some_and(|c| c.kind == ChatKind::Direct)
-                        || markup::mentions(&message.body).contains(&me));
+                        || markup::message_mentions(&message.body, message.formatted.as_deref())
+                            .contains(&me));
                 if wanted {
                     let title = match chat {
                         Some(c) if c.kind == ChatKind::Group => {

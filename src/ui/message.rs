@@ -3,6 +3,7 @@
 //! [`super::formatted`]: text nodes and checked links, never HTML.
 
 use super::auth::action_error;
+use super::files::Attachments;
 use super::formatted::formatted;
 use super::search::message_href;
 use super::time::Time;
@@ -152,11 +153,21 @@ pub fn MessageView(
             let text = if message.deleted {
                 view! { <p class="msg-body msg-deleted">"message deleted"</p> }.into_any()
             } else {
-                formatted(&message.body, &me_name)
+                formatted(
+                    crate::model::markup::tree_of(
+                        &message.body,
+                        message.formatted.as_deref(),
+                        &me_name,
+                    ),
+                    &me_name,
+                )
             };
+            let files = (!message.deleted && !message.files.is_empty())
+                .then(|| view! { <Attachments files=message.files.clone() /> });
             view! {
                 <div class="msg-bubble">
                     {text}
+                    {files}
                     <span class="msg-meta">
                         {(message.edited_at.is_some() && !message.deleted).then(|| view! { <span class="msg-edited">"edited"</span> })}
                         <Time ms=message.created_at />

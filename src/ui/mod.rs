@@ -15,10 +15,12 @@
 //! - [`notify`][]: browser notifications (direct messages, mentions; asked on a click).
 
 mod account;
+mod attach;
 mod auth;
 mod boot;
 mod composer;
 mod conversation;
+mod files;
 mod formatted;
 mod invitations;
 mod layout;

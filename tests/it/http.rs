@@ -545,7 +545,7 @@ async fn pages_carry_security_headers() {
     let api = h.call(ListChats::PATH, &[], None).await;
     assert_eq!(
         api.headers.get(header::CONTENT_SECURITY_POLICY).unwrap(),
-        "default-src 'none'; frame-ancestors 'none'"
+        "default-src 'none'; frame-ancestors 'none'; sandbox"
     );
     assert!(!csp.contains("unsafe-inline"));
     assert_eq!(

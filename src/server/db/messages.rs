@@ -52,6 +52,11 @@ impl From<MessageRow> for Message {
             sender: r.sender,
             client_id: r.client_id,
             // A deleted message's text never leaves the server.
+            formatted: if deleted {
+                None
+            } else {
+                crate::model::markup::formatted(&r.body)
+            },
             body: if deleted { String::new() } else { r.body },
             created_at: r.created_at,
             edited_at: r.edited_at,

@@ -9,6 +9,8 @@
 //!   router's CSP and `nosniff`, so an uploaded HTML or SVG never runs in natter's origin.
 //! - `GET /files/{id}/thumb`: the thumbnail (JPEG) of an image.
 //! - `GET /api/chat_files?chat_id=&before=`: a chat's files, newest first (the Files panel).
+//! - `POST /chats/{id}/files`: the composer's plain form (no JavaScript): `client_id`,
+//!   then the files; uploads them, sends them as one message and goes back to the chat.
 
 use crate::model::{AppError, ChatId, FileId, FileInfo};
 use crate::server::app::AppState;
@@ -18,7 +20,7 @@ use crate::server::Error;
 use axum::body::Body;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use futures::TryStreamExt;
 
@@ -85,6 +87,63 @@ pub async fn upload(
         return Err(AppError::invalid("No file in the upload").into());
     }
     Ok(Json(stored))
+}
+
+/// `POST /chats/{id}/files`: the no-JavaScript way to share files.
+pub async fn send_form(
+    State(state): State<AppState>,
+    user: Option<Extension<AuthUser>>,
+    Path(chat): Path<ChatId>,
+    mut form: Multipart,
+) -> Result<Response, Error> {
+    let user = signed_in(user)?;
+    let bad = |e: axum::extract::multipart::MultipartError| -> Error {
+        AppError::invalid(format!("Bad upload: {}", e.body_text())).into()
+    };
+    let mut client_id = String::new();
+    let mut files = Vec::new();
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
+        match field.name() {
+            Some("client_id") => {
+                let mut text = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                    text.extend_from_slice(&chunk);
+                    if text.len() > 256 {
+                        return Err(AppError::invalid("Bad client id").into());
+                    }
+                }
+                client_id = String::from_utf8_lossy(&text).into_owned();
+            }
+            // A form posted with no file chosen still has one empty, nameless part.
+            Some("file") if field.file_name().is_none_or(str::is_empty) => {}
+            Some("file") => {
+                if files.len() == FILES_PER_UPLOAD {
+                    return Err(AppError::invalid(format!(
+                        "At most {FILES_PER_UPLOAD} files at once"
+                    ))
+                    .into());
+                }
+                let name = field.file_name().unwrap_or("file").to_string();
+                let bytes = field.map_err(|e| e.body_text());
+                files.push(
+                    state
+                        .files
+                        .upload(&user, chat, &name, Box::pin(bytes))
+                        .await?
+                        .id,
+                );
+            }
+            _ => return Err(AppError::invalid("Unknown form field in an upload").into()),
+        }
+    }
+    if files.is_empty() {
+        return Err(AppError::invalid("Choose a file to send").into());
+    }
+    state
+        .chats
+        .send(&user, chat, &client_id, "", None, &files)
+        .await?;
+    Ok(axum::response::Redirect::to(&format!("/chats/{chat}")).into_response())
 }
 
 /// `GET /files/{id}/{name}`.

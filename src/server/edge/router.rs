@@ -59,6 +59,10 @@ pub fn app(state: AppState) -> Router {
             // at most ten: the body as a whole needs no limit of its own.
             axum::routing::post(super::files::upload).layer(DefaultBodyLimit::disable()),
         )
+        .route(
+            "/chats/{id}/files",
+            axum::routing::post(super::files::send_form).layer(DefaultBodyLimit::disable()),
+        )
         .route("/api/chat_files", get(super::files::chat_files))
         .route("/files/{id}/thumb", get(super::files::thumbnail))
         .route("/files/{id}/{name}", get(super::files::download))
@@ -142,7 +146,9 @@ struct RequestTimeouts {
 /// 408 past the request's time: what `tower_http`'s timeout did, with a longer time for
 /// `POST /api/files`. A cut upload's row is doomed by the file sweeper.
 async fn request_timeout(State(t): State<RequestTimeouts>, req: Request, next: Next) -> Response {
-    let limit = if req.method() == Method::POST && req.uri().path() == "/api/files" {
+    let path = req.uri().path();
+    let upload = path == "/api/files" || (path.starts_with("/chats/") && path.ends_with("/files"));
+    let limit = if req.method() == Method::POST && upload {
         t.upload
     } else {
         t.any

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 /// One event off the stream.
 #[derive(Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // a test helper: one event at a time
 pub enum Event {
     Frame(ServerFrame),
     Heartbeat,

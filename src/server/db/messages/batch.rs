@@ -371,6 +371,7 @@ pub(super) fn settle(batch: &[NewMessage], plans: Vec<Plan>, now: i64) -> Vec<St
                     sender: sender_name,
                     client_id: m.client_id.clone(),
                     body: m.body.clone(),
+                    formatted: crate::model::markup::formatted(&m.body),
                     created_at: now,
                     edited_at: None,
                     deleted: false,
