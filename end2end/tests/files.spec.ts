@@ -81,6 +81,18 @@ test('files: picked with the keyboard, pasted and dropped; live thumbnails, the 
   await download.click();
   expect((await saved).suggestedFilename()).toBe('notes.txt');
 
+  // The chat's Files panel lists what was shared, newest first.
+  await pageB.getByRole('button', { name: 'Files', exact: true }).click();
+  const panel = pageB.getByRole('region', { name: 'Files' });
+  await expect(panel.getByRole('link')).toHaveCount(3);
+  expect(await panel.getByRole('link').evaluateAll((links) => links.map((l) => l.getAttribute('aria-label')))).toEqual([
+    'Download notes.txt',
+    'Download clip.png',
+    'Download red.png',
+  ]);
+  await panel.press('Escape');
+  await expect(panel).toHaveCount(0);
+
   // Deleting the message takes its files with it, for both.
   const own = messageLog(pageA).locator('article', { has: pageA.getByRole('link', { name: 'Download notes.txt' }) });
   await own.hover();

@@ -21,7 +21,7 @@ CREATE INDEX files_uploader ON files(uploader_id, state, size);
 
 CREATE FUNCTION natter_doom_chat_files() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE files SET state = 2 WHERE chat_id = OLD.id;
+    UPDATE files SET state = 2 WHERE chat_id = OLD.id AND state = 1;
     RETURN OLD;
 END $$;
 CREATE TRIGGER files_chat_deleted AFTER DELETE ON chats

@@ -8,7 +8,9 @@
 -- (`message_id`); one left unsent is doomed after a while. Objects are keyed by the id
 -- (`f/ID`, `t/ID`): ids are not secrets, every fetch checks membership of `chat_id`.
 CREATE TABLE files (
-    id          INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: an id is never reused, so nothing stale (a cached copy, a late
+    -- upload) can ever stand for another file.
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     chat_id     INTEGER NOT NULL,
     uploader_id INTEGER NOT NULL,
     message_id  INTEGER,
@@ -30,8 +32,10 @@ CREATE INDEX files_unsent ON files(created_at) WHERE message_id IS NULL;
 CREATE INDEX files_doomed ON files(id) WHERE state = 2;
 CREATE INDEX files_uploader ON files(uploader_id, state, size);
 
--- A chat deleted (its last member left): its files go too.
+-- A chat deleted (its last member left): its stored files go too. An upload still
+-- streaming is left alone (the sweeper must never remove a row under it): it ends
+-- unsent, and goes with the unsent ones a day later.
 CREATE TRIGGER files_chat_deleted AFTER DELETE ON chats
 BEGIN
-    UPDATE files SET state = 2 WHERE chat_id = old.id;
+    UPDATE files SET state = 2 WHERE chat_id = old.id AND state = 1;
 END;

@@ -8,5 +8,6 @@ pub mod account;
 pub mod auth;
 pub mod chats;
 pub mod consent;
+pub mod files;
 pub mod messages;
 pub mod search;

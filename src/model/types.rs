@@ -139,7 +139,7 @@ pub struct FileInfo {
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
-    /// Whether a thumbnail exists (`/files/ID/thumb`).
+    /// Whether a thumbnail exists (`/thumbs/ID`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub thumb: bool,
 }
@@ -152,7 +152,7 @@ impl FileInfo {
     }
 
     pub fn thumb_url(&self) -> String {
-        format!("/files/{}/thumb", self.id)
+        format!("/thumbs/{}", self.id)
     }
 
     /// An image shown inline (a thumbnail was made from it).

@@ -59,6 +59,8 @@ pub struct Blobs {
     part: usize,
     /// Where, for the log (`dir …` or `s3://…`).
     pub label: String,
+    /// The folder, for a local store (its staging files: [`Blobs::clean_staging`]).
+    dir: Option<std::path::PathBuf>,
 }
 
 /// Parts of one upload being sent to the storage at once.
@@ -74,6 +76,7 @@ impl Blobs {
             store: Arc::new(store),
             part: 256 * 1024,
             label: format!("dir {}", dir.display()),
+            dir: Some(dir.to_path_buf()),
         })
     }
 
@@ -100,13 +103,15 @@ impl Blobs {
             store,
             part: 5 * 1024 * 1024,
             label: format!("s3://{bucket}/{prefix}"),
+            dir: None,
         })
     }
 
     /// Stores `source` as `object`, a part at a time, refusing it past `max` bytes.
-    /// Returns its length. On any error nothing is left under the key (the multipart
-    /// upload is aborted; a crash may leave a part behind, which the row still in
-    /// state "uploading" lets the sweeper remove).
+    /// Returns its length. On an error the multipart upload is aborted. What a crash or
+    /// a cut request (its future dropped) leaves behind: in a folder, a staging file
+    /// (`f/ID#N`) that [`Blobs::clean_staging`] removes; on S3, an incomplete multipart
+    /// upload, for the bucket's lifecycle rule (README, "Configuration").
     pub async fn put_stream<S, E>(
         &self,
         object: Object,
@@ -153,6 +158,38 @@ impl Blobs {
                 Err(e)
             }
         }
+    }
+
+    /// In a folder: removes staging files (`NAME#N`, an upload's parts before it is
+    /// whole) older than `age`, which a crash or a cut request left behind. Returns how
+    /// many. Nothing to do on S3.
+    pub async fn clean_staging(&self, age: std::time::Duration) -> Result<usize> {
+        let Some(dir) = self.dir.clone() else {
+            return Ok(0);
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut removed = 0;
+            for sub in ["f", "t"] {
+                let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let staging = entry.file_name().to_string_lossy().contains('#');
+                    let old = entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|elapsed| elapsed >= age);
+                    if staging && old && std::fs::remove_file(entry.path()).is_ok() {
+                        removed += 1;
+                    }
+                }
+            }
+            removed
+        })
+        .await
+        .map_err(|e| Error::internal(format!("staging cleanup: {e}")))
     }
 
     /// Stores small bytes (a thumbnail) in one request.

@@ -1,6 +1,6 @@
 //! Attaching files to the next message: picked with "Attach files", pasted or dropped.
-//! Each file uploads at once (`POST /api/files`, with progress) and shows in the
-//! composer, where it can be cancelled or removed; the message goes out, with its
+//! Each file uploads at once (`POST /api/files`, its bytes as the body, with progress)
+//! and shows in the composer, where it can be cancelled or removed; the message goes out, with its
 //! `client_id` as always, only when every file of it is stored.
 //!
 //! The list's rules are pure ([`ready`], [`failure`]) and tested natively; the uploads
@@ -117,7 +117,7 @@ mod imp {
     use std::collections::HashMap;
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
-    use web_sys::{File, FileList, FormData, ProgressEvent, XmlHttpRequest};
+    use web_sys::{File, FileList, ProgressEvent, XmlHttpRequest};
 
     thread_local! {
         /// The uploads still going, by key (to cancel them).
@@ -168,7 +168,7 @@ mod imp {
                 }
             });
         };
-        let Some((xhr, form)) = prepare(chat, &file, &name) else {
+        let Some(xhr) = prepare(chat, &name) else {
             set(Upload::Failed(failure(0, "")));
             return;
         };
@@ -192,9 +192,8 @@ mod imp {
             let status = done.status().unwrap_or(0);
             let body = done.response_text().ok().flatten().unwrap_or_default();
             let stored = (status == 200)
-                .then(|| serde_json::from_str::<Vec<FileInfo>>(&body).ok())
-                .flatten()
-                .and_then(|mut files| files.pop());
+                .then(|| serde_json::from_str::<FileInfo>(&body).ok())
+                .flatten();
             set(match stored {
                 Some(f) => Upload::Stored(f),
                 None => Upload::Failed(failure(status, &body)),
@@ -205,21 +204,21 @@ mod imp {
         let onerror = Closure::<dyn Fn()>::new(move || set(Upload::Failed(failure(0, ""))));
         xhr.set_onerror(Some(onerror.as_ref().unchecked_ref()));
         onerror.forget();
-        if xhr.send_with_opt_form_data(Some(&form)).is_err() {
+        if xhr.send_with_opt_blob(Some(&file)).is_err() {
             set(Upload::Failed(failure(0, "")));
             return;
         }
         GOING.with_borrow_mut(|g| g.insert(key, xhr));
     }
 
-    fn prepare(chat: ChatId, file: &File, name: &str) -> Option<(XmlHttpRequest, FormData)> {
-        let form = FormData::new().ok()?;
-        form.append_with_str("chat_id", &chat.to_string()).ok()?;
-        form.append_with_blob_and_filename("file", file, name)
-            .ok()?;
+    /// The request that uploads a file named `name`: its bytes are the body
+    /// (docs/API.md, "Files").
+    fn prepare(chat: ChatId, name: &str) -> Option<XmlHttpRequest> {
+        let name: String = js_sys::encode_uri_component(name).into();
         let xhr = XmlHttpRequest::new().ok()?;
-        xhr.open("POST", "/api/files").ok()?;
-        Some((xhr, form))
+        xhr.open("POST", &format!("/api/files?chat_id={chat}&name={name}"))
+            .ok()?;
+        Some(xhr)
     }
 }
 

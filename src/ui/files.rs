@@ -3,7 +3,8 @@
 //! image viewer, a dialog named by the file (arrows move between the message's images,
 //! Escape closes). Without JavaScript a thumbnail is a plain link to the image.
 
-use crate::model::{size_label, FileInfo};
+use crate::api::files::{chat_files, CHAT_FILES_PAGE};
+use crate::model::{size_label, ChatId, FileId, FileInfo};
 use leptos::prelude::*;
 
 /// The largest box a thumbnail takes in a message, in CSS pixels.
@@ -76,14 +77,75 @@ pub fn Attachments(files: Vec<FileInfo>) -> impl IntoView {
 pub fn file_card(f: FileInfo) -> impl IntoView {
     let label = format!("Download {}", f.name);
     let meta = format!("{} · {}", size_label(f.size), f.mime);
+    let icon = if f.is_image() {
+        view! { <img class="file-icon" src=f.thumb_url() alt="" width="40" height="40" loading="lazy" /> }.into_any()
+    } else {
+        view! { <span class="file-icon" aria-hidden="true">"📄"</span> }.into_any()
+    };
     view! {
         <div class="file-card">
-            <span class="file-icon" aria-hidden="true">"📄"</span>
+            {icon}
             <span class="file-text">
                 <span class="file-name">{f.name.clone()}</span>
                 <span class="file-meta">{meta}</span>
             </span>
             <a class="btn btn-ghost btn-small" href=f.url() download=f.name.clone() aria-label=label>"Download"</a>
+        </div>
+    }
+}
+
+/// The header's "Files" button and the panel of the chat's files it opens (newest
+/// first, a page at a time; Escape closes it).
+#[component]
+pub fn FilesPanel(chat_id: ChatId) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let files = RwSignal::new(Vec::<FileInfo>::new());
+    let more = RwSignal::new(false);
+    let loading = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let load = move |before: Option<FileId>| {
+        loading.set(true);
+        leptos::task::spawn_local(async move {
+            match chat_files(chat_id, before).await {
+                Ok(page) => {
+                    more.set(page.len() as i64 == CHAT_FILES_PAGE);
+                    files.update(|f| f.extend(page));
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            loading.set(false);
+        });
+    };
+    let toggle = move |_| {
+        let now = !open.get_untracked();
+        open.set(now);
+        if now {
+            files.set(Vec::new());
+            load(None);
+        }
+    };
+    view! {
+        <div class="files-toggle">
+            <button class="btn btn-ghost btn-small" type="button" aria-controls="files-panel"
+                aria-expanded=move || open.get().to_string() on:click=toggle>"Files"</button>
+            {move || open.get().then(|| view! {
+                <section id="files-panel" class="files-panel" role="region" aria-label="Files" tabindex="-1"
+                    on:keydown=move |ev| if ev.key() == "Escape" { open.set(false) }>
+                    {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+                    {move || (files.with(Vec::is_empty) && !loading.get())
+                        .then(|| view! { <p class="muted">"No files shared here yet."</p> })}
+                    <ul class="files-list">
+                        {move || files.get().into_iter().map(|f| view! { <li>{file_card(f)}</li> }).collect_view()}
+                    </ul>
+                    {move || more.get().then(|| view! {
+                        <button class="btn btn-ghost btn-small" type="button" disabled=move || loading.get()
+                            on:click=move |_| load(files.with_untracked(|f| f.last().map(|x| x.id)))>
+                            "Load more files"
+                        </button>
+                    })}
+                </section>
+            })}
         </div>
     }
 }

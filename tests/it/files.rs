@@ -13,12 +13,13 @@ use natter::model::{ChatId, FileId, FileInfo};
 
 const BOUNDARY: &str = "natter-test-boundary";
 
-/// A `multipart/form-data` body: `chat_id`, then each (name, bytes) as a `file`.
-fn form(chat: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+/// A `multipart/form-data` body as the no-JavaScript form posts it: `client_id`, then
+/// each (name, bytes) as a `file`.
+fn form(client_id: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut body = Vec::new();
     body.extend_from_slice(
         format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n{chat}\r\n"
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"client_id\"\r\n\r\n{client_id}\r\n"
         )
         .as_bytes(),
     );
@@ -26,7 +27,7 @@ fn form(chat: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
         body.extend_from_slice(
             format!(
                 "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
-                 Content-Type: image/png\r\n\r\n"
+                 Content-Type: application/octet-stream\r\n\r\n"
             )
             .as_bytes(),
         );
@@ -37,24 +38,22 @@ fn form(chat: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
     body
 }
 
+/// `POST /api/files`: one file, its bytes as the body.
 async fn upload(
     s: &TestServer,
     cookie: Option<&str>,
     chat: ChatId,
-    files: &[(&str, &[u8])],
+    name: &str,
+    bytes: &[u8],
 ) -> Reply {
-    let mut req = Request::post("/api/files").header(
-        header::CONTENT_TYPE,
-        format!("multipart/form-data; boundary={BOUNDARY}"),
-    );
+    let name: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    let mut req = Request::post(format!("/api/files?chat_id={chat}&name={name}"))
+        .header(header::CONTENT_TYPE, "application/octet-stream");
     if let Some(c) = cookie {
         req = req.header(header::COOKIE, c);
     }
-    s.request(
-        req.body(Body::from(form(&chat.to_string(), files)))
-            .unwrap(),
-    )
-    .await
+    s.request(req.body(Body::from(bytes.to_vec())).unwrap())
+        .await
 }
 
 async fn uploaded(
@@ -63,9 +62,13 @@ async fn uploaded(
     chat: ChatId,
     files: &[(&str, &[u8])],
 ) -> Vec<FileInfo> {
-    let r = upload(s, Some(cookie), chat, files).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    serde_json::from_str(&r.body).unwrap()
+    let mut out = Vec::new();
+    for (name, bytes) in files {
+        let r = upload(s, Some(cookie), chat, name, bytes).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        out.push(serde_json::from_str(&r.body).unwrap());
+    }
+    out
 }
 
 async fn get(
@@ -171,11 +174,11 @@ async fn an_image_is_stored_thumbnailed_and_served_to_members_only() {
     assert_eq!(get(&s, None, &f.url()).await.0, StatusCode::UNAUTHORIZED);
     // Nor can anyone upload where they are not a member.
     assert_eq!(
-        upload(&s, Some(&e), chat, &[("x.txt", b"x")]).await.status,
+        upload(&s, Some(&e), chat, "x.txt", b"x").await.status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        upload(&s, None, chat, &[("x.txt", b"x")]).await.status,
+        upload(&s, None, chat, "x.txt", b"x").await.status,
         StatusCode::UNAUTHORIZED
     );
 
@@ -271,16 +274,16 @@ async fn limits_refuse_with_a_clear_error_and_leave_nothing() {
     })
     .await;
     let big = vec![7u8; 1_000_001];
-    let r = upload(&s, Some(&a), chat, &[("big.bin", &big)]).await;
+    let r = upload(&s, Some(&a), chat, "big.bin", &big).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
     assert!(r.body.contains("too large"), "{}", r.body);
-    let r = upload(&s, Some(&a), chat, &[("empty.bin", b"")]).await;
+    let r = upload(&s, Some(&a), chat, "empty.bin", b"").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     // The quota: two files of 0.9 MB fit, the third does not.
     let part = vec![1u8; 900_000];
     uploaded(&s, &a, chat, &[("1.bin", &part)]).await;
     uploaded(&s, &a, chat, &[("2.bin", &part)]).await;
-    let r = upload(&s, Some(&a), chat, &[("3.bin", &part)]).await;
+    let r = upload(&s, Some(&a), chat, "3.bin", &part).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
     assert!(r.body.contains("storage"), "{}", r.body);
     // What was refused is swept at once; what was never sent, once old enough: then
@@ -387,4 +390,106 @@ async fn deleting_the_message_deletes_its_files_and_unsent_ones_are_swept() {
     let later = natter::server::db::now_ms() + 1000;
     assert_eq!(s.state.files.sweep(later).await.unwrap(), 1);
     assert!(!files_dir(&s).join("f").join(unsent.id.to_string()).exists());
+}
+
+test_both_dbs!(photos_lose_their_exif_location_on_the_way_in);
+async fn photos_lose_their_exif_location_on_the_way_in() {
+    let (s, chat, [a, b, _]) = dm_with(|_| {}).await;
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+        40,
+        20,
+        image::Rgb([9, 99, 199]),
+    ))
+    .write_to(
+        &mut std::io::Cursor::new(&mut jpeg),
+        image::ImageFormat::Jpeg,
+    )
+    .unwrap();
+    // An EXIF block (no orientation) carrying a location, right after the start marker.
+    let payload = [
+        &b"Exif\0\0"[..],
+        b"MM\0*\0\0\0\x08\0\0\0\0\0\0GPS 51.5074N 0.1278W",
+    ]
+    .concat();
+    let mut segment = vec![0xFF, 0xE1];
+    segment.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+    segment.extend_from_slice(&payload);
+    let photo = [&jpeg[..2], &segment, &jpeg[2..]].concat();
+    let [f] =
+        <[FileInfo; 1]>::try_from(uploaded(&s, &a, chat, &[("photo.jpg", &photo)]).await).unwrap();
+    assert_eq!((f.mime.as_str(), f.thumb), ("image/jpeg", true));
+    assert_eq!(f.size as usize, jpeg.len());
+    let mut alice = s.connect(&a).await;
+    alice
+        .send(&ClientFrame::Send {
+            client_id: "photo".into(),
+            chat_id: chat,
+            body: String::new(),
+            reply_to: None,
+            files: vec![f.id],
+        })
+        .await;
+    while !matches!(alice.next().await, ServerFrame::Ack { .. }) {}
+    let (status, _, bytes) = get(&s, Some(&b), &f.url()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        bytes, jpeg,
+        "the stored photo is the original without its EXIF block"
+    );
+}
+
+test_both_dbs!(the_plain_form_sends_files_and_its_body_is_limited);
+async fn the_plain_form_sends_files_and_its_body_is_limited() {
+    let (s, chat, [a, b, _]) = dm_with(|c| c.file_max_mb = 1).await;
+    let post = |cookie: &str, body: Vec<u8>| {
+        Request::post(format!("/chats/{chat}/files"))
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .header(header::COOKIE, cookie)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // Two files, one message; a file may even be called "thumb".
+    let r = s
+        .request(post(
+            &a,
+            form("nojs-1", &[("thumb", b"one"), ("b.txt", b"two")]),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.headers[header::LOCATION], format!("/chats/{chat}"));
+    let page = s.db.store.history(chat, None, 50).await.unwrap();
+    let sent = page.messages.last().unwrap();
+    let names: Vec<&str> = sent.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["thumb", "b.txt"]);
+    let (status, _, bytes) = get(&s, Some(&b), &sent.files[0].url()).await;
+    assert_eq!((status, bytes.as_slice()), (StatusCode::OK, &b"one"[..]));
+    // The same form again (a double click): the same message, nothing sent twice.
+    let r = s
+        .request(post(&a, form("nojs-1", &[("c.txt", b"three")])))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        s.db.store
+            .history(chat, None, 50)
+            .await
+            .unwrap()
+            .messages
+            .len(),
+        page.messages.len()
+    );
+    // A body over one file's worth is refused before it is parsed to the end.
+    let r = s
+        .request(post(
+            &a,
+            form("nojs-2", &[("big.bin", &vec![0u8; 1_100_000])]),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    // A form without a file says so.
+    let r = s.request(post(&a, form("nojs-3", &[]))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
 }

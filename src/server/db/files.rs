@@ -85,9 +85,10 @@ impl Store {
         Ok(id.map(|(id,)| id))
     }
 
-    /// The upload's bytes are all stored: the file can be sent.
-    pub async fn finish_upload(&self, id: FileId, stored: &Uploaded) -> Result<()> {
-        on_pool!(&self.pool, p => {
+    /// The upload's bytes are all stored: the file can be sent. `false` if the row is
+    /// no longer uploading (doomed meanwhile): then nothing changed.
+    pub async fn finish_upload(&self, id: FileId, stored: &Uploaded) -> Result<bool> {
+        let done = on_pool!(&self.pool, p => {
             sqlx::query(
                 "UPDATE files SET state = $2, size = $3, mime = $4, width = $5, height = $6,
                  thumb = $7 WHERE id = $1 AND state = $8",
@@ -101,19 +102,37 @@ impl Store {
             .bind(stored.thumb)
             .bind(UPLOADING)
             .execute(p)
-            .await?;
+            .await?
+            .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
+    /// An upload that failed or was refused (still uploading): its objects go with the
+    /// next sweep.
+    pub async fn doom_file(&self, id: FileId) -> Result<()> {
+        on_pool!(&self.pool, p => {
+            sqlx::query("UPDATE files SET state = $2 WHERE id = $1 AND state = $3")
+                .bind(id)
+                .bind(DOOMED)
+                .bind(UPLOADING)
+                .execute(p)
+                .await?;
         });
         Ok(())
     }
 
-    /// An upload that failed or was refused: its objects go with the next sweep.
-    pub async fn doom_file(&self, id: FileId) -> Result<()> {
+    /// A stored upload that no message took: doomed (never one that a message holds).
+    pub async fn doom_unsent_file(&self, id: FileId) -> Result<()> {
         on_pool!(&self.pool, p => {
-            sqlx::query("UPDATE files SET state = $2 WHERE id = $1")
-                .bind(id)
-                .bind(DOOMED)
-                .execute(p)
-                .await?;
+            sqlx::query(
+                "UPDATE files SET state = $2 WHERE id = $1 AND message_id IS NULL AND state = $3",
+            )
+            .bind(id)
+            .bind(DOOMED)
+            .bind(STORED)
+            .execute(p)
+            .await?;
         });
         Ok(())
     }
@@ -252,15 +271,14 @@ impl Store {
         }
         let sql = format!(
             "SELECT {FILE_COLUMNS} FROM files f JOIN messages m ON m.id = f.message_id
-             WHERE f.chat_id = $1 AND f.message_id IS NOT NULL AND f.state = $2 AND f.id < $3
-               AND m.deleted_at IS NULL
+             WHERE f.chat_id = $1 AND f.message_id IS NOT NULL AND f.state = {STORED}
+               AND f.id < $2 AND m.deleted_at IS NULL
              ORDER BY f.id DESC LIMIT {}",
             limit.clamp(1, 200)
         );
         let rows: Vec<FileRow> = on_pool!(&self.pool, p => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(chat)
-                .bind(STORED)
                 .bind(before.map_or(i64::MAX, |b| b.0))
                 .fetch_all(p)
                 .await?
@@ -285,15 +303,17 @@ impl Store {
         Ok(done)
     }
 
-    /// Up to `limit` doomed files: their objects are to be deleted, then their rows.
-    pub async fn doomed_files(&self, limit: i64) -> Result<Vec<FileId>> {
+    /// Up to `limit` doomed files after `after`: their objects are to be deleted, then
+    /// their rows. (The state is written into the SQL, not bound, so SQLite uses the
+    /// partial index `files_doomed`.)
+    pub async fn doomed_files(&self, after: FileId, limit: i64) -> Result<Vec<FileId>> {
         let sql = format!(
-            "SELECT id FROM files WHERE state = $1 ORDER BY id LIMIT {}",
+            "SELECT id FROM files WHERE state = {DOOMED} AND id > $1 ORDER BY id LIMIT {}",
             limit.clamp(1, 1000)
         );
         let rows: Vec<(FileId,)> = on_pool!(&self.pool, p => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(DOOMED)
+                .bind(after)
                 .fetch_all(p)
                 .await?
         });

@@ -26,14 +26,24 @@ use tokio::sync::Semaphore;
 pub const UNSENT_TTL_MS: i64 = 24 * 3600 * 1000;
 /// How often the sweeper looks.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
-/// Uploads streaming at once on this node; more wait (each holds a part in memory).
-const UPLOADS_AT_ONCE: usize = 64;
+/// A staging file this old belongs to no upload still running (uploads time out long
+/// before).
+const STAGING_AGE: Duration = Duration::from_secs(3600);
+/// Uploads streaming at once on this node; more wait up to [`SLOT_WAIT`], then are
+/// refused (each holds a part in memory: 256 KiB on a folder, 5 MiB on S3).
+const UPLOADS_AT_ONCE: usize = 32;
+/// Uploads one person may have streaming at once (a slow client must not take every
+/// slot of the node).
+pub const UPLOADS_PER_USER: u32 = 3;
+/// Longest wait for a free upload slot.
+const SLOT_WAIT: Duration = Duration::from_secs(10);
 /// Thumbnails decoded at once (CPU and memory bound).
 const THUMBS_AT_ONCE: usize = 2;
 /// An image with more pixels than this is not decoded (a decompression bomb is a small
 /// file that claims a huge picture): it is shared as a plain file, without a thumbnail.
 pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
-/// Memory the decoder may allocate for one image.
+/// Memory the decoder may allocate for one image; the decoded picture itself may take
+/// at most half of it (turning it upright makes a second copy).
 const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
 /// Longest a thumbnail may take; past it the file is shared without one.
 const THUMB_TIME: Duration = Duration::from_secs(10);
@@ -55,6 +65,9 @@ pub struct Files {
     blobs: Blobs,
     rules: FileRules,
     uploads: Arc<DefaultKeyedRateLimiter<UserId>>,
+    /// Uploads streaming per person now (entries leave at zero: bounded by the
+    /// uploads in flight, never by who has ever uploaded).
+    per_user: Arc<std::sync::Mutex<std::collections::HashMap<UserId, u32>>>,
     streaming: Arc<Semaphore>,
     thumbs: Arc<Semaphore>,
 }
@@ -77,6 +90,7 @@ impl Files {
             blobs,
             rules,
             uploads: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+            per_user: Arc::default(),
             streaming: Arc::new(Semaphore::new(UPLOADS_AT_ONCE)),
             thumbs: Arc::new(Semaphore::new(THUMBS_AT_ONCE)),
         }
@@ -95,8 +109,8 @@ impl Files {
         source: S,
     ) -> Result<FileInfo>
     where
-        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: std::fmt::Display + Send,
     {
         if self.uploads.check_key(&user.id).is_err() {
             crate::server::base::counters::rate_limited("upload");
@@ -106,6 +120,7 @@ impl Files {
         if self.uploads.len() > 10_000 {
             self.uploads.retain_recent();
         }
+        let _mine = self.claim_user_slot(user.id)?;
         let used = self.store.file_usage(user.id).await?;
         let room = self
             .rules
@@ -139,14 +154,14 @@ impl Files {
         room: u64,
     ) -> Result<FileInfo>
     where
-        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: std::fmt::Display + Send,
     {
-        let _slot = self
-            .streaming
-            .acquire()
-            .await
-            .map_err(|_| Error::internal("upload slots closed"))?;
+        let _slot = match tokio::time::timeout(SLOT_WAIT, self.streaming.acquire()).await {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(_)) => return Err(Error::internal("upload slots closed")),
+            Err(_) => return Err(AppError::RateLimited.into()),
+        };
         let max = self.rules.max_bytes.min(room);
         let mut head = Head::default();
         let source = futures::StreamExt::inspect(source, |chunk| {
@@ -154,6 +169,9 @@ impl Files {
                 head.keep(bytes);
             }
         });
+        // What others download carries no EXIF but the orientation (`exif`); what is
+        // stripped counts against nothing, so stripping stops past `max` bytes in.
+        let source = super::exif::stripped(source, max);
         let size = match self.blobs.put_stream(Object::File(id), source, max).await {
             Ok(size) => size,
             Err(PutError::TooLarge) if max < self.rules.max_bytes => {
@@ -194,7 +212,13 @@ impl Files {
                 Err(e) => return Err(e),
             }
         }
-        self.store.finish_upload(id, &facts).await?;
+        if !self.store.finish_upload(id, &facts).await? {
+            // Doomed while it streamed (nothing does that today): the sweeper may have
+            // removed the row already, so the objects are removed here.
+            self.blobs.delete(Object::Thumb(id)).await?;
+            self.blobs.delete(Object::File(id)).await?;
+            return Err(AppError::chat_not_found().into());
+        }
         Ok(FileInfo {
             id,
             name,
@@ -213,9 +237,10 @@ impl Files {
         id: FileId,
         format: image::ImageFormat,
     ) -> Result<Option<(u32, u32)>> {
-        let _slot = self
+        let slot = self
             .thumbs
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| Error::internal("thumbnail slots closed"))?;
         let Some(bytes) = self
@@ -225,7 +250,13 @@ impl Files {
         else {
             return Ok(None);
         };
-        let job = tokio::task::spawn_blocking(move || make_thumbnail(&bytes, format));
+        // The slot goes with the decoding: a decode past its time is no longer waited
+        // for, but it still holds its slot until it ends.
+        let job = tokio::task::spawn_blocking(move || {
+            let made = make_thumbnail(&bytes, format);
+            drop(slot);
+            made
+        });
         let made = match tokio::time::timeout(THUMB_TIME, job).await {
             Ok(Ok(made)) => made,
             Ok(Err(e)) => {
@@ -272,6 +303,16 @@ impl Files {
         })
     }
 
+    /// Uploads that will not be sent after all (a form whose message was refused): their
+    /// objects go with the next sweep. Failures are only logged.
+    pub async fn forget_unsent(&self, ids: &[FileId]) {
+        for id in ids {
+            if let Err(e) = self.store.doom_unsent_file(*id).await {
+                tracing::warn!(error = %e, file = %id, "could not doom an unsent upload");
+            }
+        }
+    }
+
     /// A page of a chat's files for a member (the Files panel).
     pub async fn of_chat(
         &self,
@@ -291,18 +332,46 @@ impl Files {
     pub async fn sweep(&self, unsent_before_ms: i64) -> Result<usize> {
         self.store.doom_unsent(unsent_before_ms).await?;
         let mut removed = 0;
+        let mut after = FileId(0);
         loop {
-            let doomed = self.store.doomed_files(100).await?;
-            if doomed.is_empty() {
+            let doomed = self.store.doomed_files(after, 100).await?;
+            let Some(last) = doomed.last() else {
                 return Ok(removed);
-            }
-            for id in &doomed {
-                self.blobs.delete(Object::Thumb(*id)).await?;
-                self.blobs.delete(Object::File(*id)).await?;
-                self.store.forget_file(*id).await?;
-                removed += 1;
+            };
+            after = *last;
+            for id in doomed {
+                // One that fails is left for the next sweep; the others go on.
+                let gone = async {
+                    self.blobs.delete(Object::Thumb(id)).await?;
+                    self.blobs.delete(Object::File(id)).await?;
+                    self.store.forget_file(id).await
+                };
+                match gone.await {
+                    Ok(()) => removed += 1,
+                    Err(e) => tracing::warn!(error = %e, file = %id, "could not remove a file"),
+                }
             }
         }
+    }
+
+    /// Counts an upload of `user` while the guard lives; refused past [`UPLOADS_PER_USER`].
+    fn claim_user_slot(&self, user: UserId) -> Result<UserSlot> {
+        let mut map = self
+            .per_user
+            .lock()
+            .map_err(|_| Error::internal("upload counts poisoned"))?;
+        let n = map.entry(user).or_insert(0);
+        if *n >= UPLOADS_PER_USER {
+            return Err(AppError::invalid(format!(
+                "At most {UPLOADS_PER_USER} uploads at once: wait for one to finish"
+            ))
+            .into());
+        }
+        *n += 1;
+        Ok(UserSlot {
+            map: self.per_user.clone(),
+            user,
+        })
     }
 
     /// Runs [`Self::sweep`] every minute for as long as the process lives (every node
@@ -311,8 +380,18 @@ impl Files {
         let files = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SWEEP_EVERY);
+            let mut passes: u64 = 0;
             loop {
                 tick.tick().await;
+                // At start and then hourly: staging files of uploads a crash cut short.
+                if passes.is_multiple_of(60) {
+                    match files.blobs.clean_staging(STAGING_AGE).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(removed = n, "upload staging files removed"),
+                        Err(e) => tracing::warn!(error = %e, "staging cleanup failed"),
+                    }
+                }
+                passes += 1;
                 let before = crate::server::db::now_ms() - UNSENT_TTL_MS;
                 match files.sweep(before).await {
                     Ok(0) => {}
@@ -321,6 +400,25 @@ impl Files {
                 }
             }
         });
+    }
+}
+
+/// One upload of a user counted in [`Files::per_user`] until dropped.
+struct UserSlot {
+    map: Arc<std::sync::Mutex<std::collections::HashMap<UserId, u32>>>,
+    user: UserId,
+}
+
+impl Drop for UserSlot {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.map.lock() {
+            if let Some(n) = map.get_mut(&self.user) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    map.remove(&self.user);
+                }
+            }
+        }
     }
 }
 
@@ -402,10 +500,16 @@ fn make_thumbnail(bytes: &[u8], format: image::ImageFormat) -> Option<(Vec<u8>, 
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
-    reader.limits(limits);
+    reader.limits(limits.clone());
     let mut decoder = reader.into_decoder().ok()?;
     let (w, h) = decoder.dimensions();
     if w == 0 || h == 0 || u64::from(w) * u64::from(h) > MAX_IMAGE_PIXELS {
+        return None;
+    }
+    // The limits again on the decoder itself (`into_decoder` leaves them with the
+    // reader), and the picture at most half of them: upright, it is copied once.
+    decoder.set_limits(limits).ok()?;
+    if decoder.total_bytes() > MAX_DECODE_BYTES / 2 {
         return None;
     }
     let orientation = decoder.orientation().ok();

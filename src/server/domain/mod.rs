@@ -11,7 +11,8 @@
 //! - [`presence`]: who is online, told to whom; [`announce`] coalesces it per user.
 //! - [`auth`]: passwords, session tokens, the cookie.
 //! - [`limits`]: sign-in and sign-up limits per address and name; write limits per user.
-//! - [`files`]: uploads, thumbnails, members-only reads and the sweeper of files.
+//! - [`files`]: uploads, thumbnails, members-only reads and the sweeper of files;
+//!   [`exif`] strips photos' metadata as they stream in.
 
 pub mod account;
 pub mod announce;
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod chats;
 pub mod commit;
 pub mod consent;
+pub mod exif;
 pub mod files;
 pub mod limits;
 pub mod notify;

@@ -1,16 +1,17 @@
 //! The file routes (docs/API.md, "Files"):
 //!
-//! - `POST /api/files`: `multipart/form-data` with `chat_id` first, then one or more
-//!   `file` parts; each is streamed to storage (`domain::files`). Answers the stored
-//!   files as JSON (`[FileInfo]`), to be named in a `send` frame's `files`.
+//! - `POST /api/files?chat_id=&name=`: one file as the request's body, streamed to
+//!   storage (`domain::files`). Answers the stored file as JSON (`FileInfo`), to be named
+//!   in a `send` frame's `files`.
 //! - `GET /files/{id}/{name}`: the bytes, for members of the file's chat only (checked
 //!   on every request). Images of the safe subset are shown inline; everything else is
 //!   an attachment (`application/octet-stream`). Every answer is sandboxed by the
 //!   router's CSP and `nosniff`, so an uploaded HTML or SVG never runs in natter's origin.
-//! - `GET /files/{id}/thumb`: the thumbnail (JPEG) of an image.
-//! - `GET /api/chat_files?chat_id=&before=`: a chat's files, newest first (the Files panel).
-//! - `POST /chats/{id}/files`: the composer's plain form (no JavaScript): `client_id`,
-//!   then the files; uploads them, sends them as one message and goes back to the chat.
+//! - `GET /thumbs/{id}`: the thumbnail (JPEG) of an image.
+//! - `POST /chats/{id}/files`: the composer's plain form (no JavaScript): multipart,
+//!   `client_id`, then the files (all together at most `--file-max-mb`: the router
+//!   limits the body, so the parser never holds more); uploads them, sends them as one
+//!   message and goes back to the chat.
 
 use crate::model::{AppError, ChatId, FileId, FileInfo};
 use crate::server::app::AppState;
@@ -32,61 +33,24 @@ fn signed_in(user: Option<Extension<AuthUser>>) -> Result<crate::model::User, Er
         .ok_or_else(|| AppError::Unauthorized.into())
 }
 
-/// `POST /api/files`.
+#[derive(serde::Deserialize)]
+pub struct UploadQuery {
+    chat_id: ChatId,
+    name: String,
+}
+
+/// `POST /api/files?chat_id=ID&name=NAME`: one file, the request's body as it is (no
+/// multipart to parse: nothing but the file's bytes is ever read, and they stream).
 pub async fn upload(
     State(state): State<AppState>,
     user: Option<Extension<AuthUser>>,
-    mut form: Multipart,
-) -> Result<Json<Vec<FileInfo>>, Error> {
+    Query(q): Query<UploadQuery>,
+    body: Body,
+) -> Result<Json<FileInfo>, Error> {
     let user = signed_in(user)?;
-    let bad = |e: axum::extract::multipart::MultipartError| -> Error {
-        AppError::invalid(format!("Bad upload: {}", e.body_text())).into()
-    };
-    let mut chat: Option<ChatId> = None;
-    let mut stored = Vec::new();
-    while let Some(field) = form.next_field().await.map_err(bad)? {
-        match field.name() {
-            Some("chat_id") => {
-                // Read a few bytes at most: a field's size is the sender's choice.
-                let mut field = field;
-                let mut text = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(bad)? {
-                    text.extend_from_slice(&chunk);
-                    if text.len() > 32 {
-                        return Err(AppError::invalid("chat_id must be a number").into());
-                    }
-                }
-                let id = String::from_utf8_lossy(&text)
-                    .trim()
-                    .parse()
-                    .map_err(|_| AppError::invalid("chat_id must be a number"))?;
-                chat = Some(id);
-            }
-            Some("file") => {
-                let chat =
-                    chat.ok_or_else(|| AppError::invalid("chat_id must come before the files"))?;
-                if stored.len() == FILES_PER_UPLOAD {
-                    return Err(AppError::invalid(format!(
-                        "At most {FILES_PER_UPLOAD} files at once"
-                    ))
-                    .into());
-                }
-                let name = field.file_name().unwrap_or("file").to_string();
-                let bytes = field.map_err(|e| e.body_text());
-                stored.push(
-                    state
-                        .files
-                        .upload(&user, chat, &name, Box::pin(bytes))
-                        .await?,
-                );
-            }
-            _ => return Err(AppError::invalid("Unknown form field in an upload").into()),
-        }
-    }
-    if stored.is_empty() {
-        return Err(AppError::invalid("No file in the upload").into());
-    }
-    Ok(Json(stored))
+    let bytes = Box::pin(body.into_data_stream());
+    let file = state.files.upload(&user, q.chat_id, &q.name, bytes).await?;
+    Ok(Json(file))
 }
 
 /// `POST /chats/{id}/files`: the no-JavaScript way to share files.
@@ -98,6 +62,9 @@ pub async fn send_form(
 ) -> Result<Response, Error> {
     let user = signed_in(user)?;
     let bad = |e: axum::extract::multipart::MultipartError| -> Error {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return AppError::TooLarge("The files are too large together".into()).into();
+        }
         AppError::invalid(format!("Bad upload: {}", e.body_text())).into()
     };
     let mut client_id = String::new();
@@ -139,10 +106,26 @@ pub async fn send_form(
     if files.is_empty() {
         return Err(AppError::invalid("Choose a file to send").into());
     }
-    state
+    // Files no message took (a refusal, or a form posted twice whose first message
+    // stands) should not wait a day, counting against the quota.
+    match state
         .chats
         .send(&user, chat, &client_id, "", None, &files)
-        .await?;
+        .await
+    {
+        Ok(sent) => {
+            let left: Vec<FileId> = files
+                .iter()
+                .filter(|id| !sent.files.iter().any(|f| f.id == **id))
+                .copied()
+                .collect();
+            state.files.forget_unsent(&left).await;
+        }
+        Err(e) => {
+            state.files.forget_unsent(&files).await;
+            return Err(e);
+        }
+    }
     Ok(axum::response::Redirect::to(&format!("/chats/{chat}")).into_response())
 }
 
@@ -156,7 +139,7 @@ pub async fn download(
     Ok(respond(state.files.open(user.id, id, false).await?, false))
 }
 
-/// `GET /files/{id}/thumb`.
+/// `GET /thumbs/{id}`.
 pub async fn thumbnail(
     State(state): State<AppState>,
     user: Option<Extension<AuthUser>>,
@@ -164,30 +147,6 @@ pub async fn thumbnail(
 ) -> Result<Response, Error> {
     let user = signed_in(user)?;
     Ok(respond(state.files.open(user.id, id, true).await?, true))
-}
-
-#[derive(serde::Deserialize)]
-pub struct ChatFilesQuery {
-    chat_id: ChatId,
-    #[serde(default)]
-    before: Option<FileId>,
-}
-
-/// Files per page of the Files panel.
-pub const CHAT_FILES_PAGE: i64 = 30;
-
-/// `GET /api/chat_files`.
-pub async fn chat_files(
-    State(state): State<AppState>,
-    user: Option<Extension<AuthUser>>,
-    Query(q): Query<ChatFilesQuery>,
-) -> Result<Json<Vec<FileInfo>>, Error> {
-    let user = signed_in(user)?;
-    let files = state
-        .files
-        .of_chat(user.id, q.chat_id, q.before, CHAT_FILES_PAGE)
-        .await?;
-    Ok(Json(files))
 }
 
 fn respond(download: Download, thumb: bool) -> Response {
@@ -220,8 +179,13 @@ fn respond(download: Download, thumb: bool) -> Response {
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
-    // A file never changes under its id; access is checked on every request, so only
-    // the browser that fetched it keeps a copy.
+    // Other sites may not embed it (an image tag elsewhere would send the cookie).
+    headers.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    // A file never changes under its id (ids are never reused); access is checked on
+    // every request, so only the browser that fetched it keeps a copy.
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=86400, immutable"),

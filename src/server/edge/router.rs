@@ -19,6 +19,7 @@ use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::LeptosRoutes;
 use std::sync::Arc;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -55,16 +56,21 @@ pub fn app(state: AppState) -> Router {
         .route("/frames", axum::routing::post(conn::post::post))
         .route(
             "/api/files",
-            // Each file is held to `--file-max-mb` as it streams, and an upload carries
-            // at most ten: the body as a whole needs no limit of its own.
+            // The body is the file, streamed and held to `--file-max-mb` as it comes
+            // (nothing parses it, so nothing buffers it).
             axum::routing::post(super::files::upload).layer(DefaultBodyLimit::disable()),
         )
         .route(
             "/chats/{id}/files",
-            axum::routing::post(super::files::send_form).layer(DefaultBodyLimit::disable()),
+            // Multipart: the parser holds what precedes a part's data, so the whole body
+            // is limited (one file's worth and the form's few fields).
+            axum::routing::post(super::files::send_form).layer(DefaultBodyLimit::max(
+                usize::try_from(state.config.file_max_mb.saturating_mul(1_000_000))
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(64 * 1024),
+            )),
         )
-        .route("/api/chat_files", get(super::files::chat_files))
-        .route("/files/{id}/thumb", get(super::files::thumbnail))
+        .route("/thumbs/{id}", get(super::files::thumbnail))
         .route("/files/{id}/{name}", get(super::files::download))
         .leptos_routes_with_context(&state, routes, page_ctx.clone(), shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
@@ -124,7 +130,13 @@ pub fn app(state: AppState) -> Router {
         .layer(
             CompressionLayer::new()
                 .gzip(true)
-                .quality(CompressionLevel::Fastest),
+                .quality(CompressionLevel::Fastest)
+                // Shared files are sent as they are: images are compressed already, and
+                // gzipping a 25 MB download on every request is CPU for nothing.
+                .compress_when(
+                    DefaultPredicate::new()
+                        .and(NotForContentType::const_new("application/octet-stream")),
+                ),
         )
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         // The proxy's request id when it sent one, else a new one; returned in the

@@ -7,6 +7,7 @@ use crate::api::chats::{AddMember, LeaveChat, RemoveMember, RenameChat, SetMuted
 use crate::api::consent::{BlockUser, UnblockUser};
 use crate::model::{ChatDetail, ChatKind, MemberAdded, UserId};
 use crate::ui::auth::{action_error, FormError};
+use crate::ui::files::FilesPanel;
 use crate::ui::layout::{refresh_chat_list, Avatar};
 use crate::ui::live::use_live;
 use crate::ui::time::hh_mm_local;
@@ -52,6 +53,7 @@ pub(super) fn ChatHeader(
             <div class="conv-actions">
                 <MuteButton chat_id=chat.id muted=chat.muted />
                 {other.filter(|_| !is_group).map(|other| view! { <BlockButton other blocked /> })}
+                <FilesPanel chat_id=chat.id />
                 {is_group.then(|| view! { <MembersPanel chat me /> })}
             </div>
         </header>
