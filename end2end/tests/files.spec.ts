@@ -111,6 +111,15 @@ test('a file that is refused says why in the composer, and can be removed', asyn
   await expect(pageA.getByRole('alert')).toContainText('Remove the files that did not upload');
   await pageA.getByRole('button', { name: 'Remove empty.txt' }).click();
   await expect(attached(pageA)).toHaveCount(0);
+
+  // Five files at once: they queue (the server takes a few per person at a time) and all
+  // go out in one message.
+  for (const n of [1, 2, 3, 4, 5]) await deliverFile(pageA, 'drop', `f${n}.txt`, 'text/plain', btoa(`file ${n}\n`));
+  await expect(attached(pageA).getByRole('status')).toHaveText(['ready', 'ready', 'ready', 'ready', 'ready']);
+  await composer(pageA).press('Enter');
+  for (const n of [1, 2, 3, 4, 5]) {
+    await expect(messageLog(pageA).getByRole('link', { name: `Download f${n}.txt` })).toBeVisible();
+  }
 });
 
 test('without JavaScript a file is picked and sent with a plain form', async ({ openPage }) => {

@@ -174,14 +174,17 @@ impl Blobs {
                     continue;
                 };
                 for entry in entries.flatten() {
-                    let staging = entry.file_name().to_string_lossy().contains('#');
+                    // The name first: most files are whole ones, no metadata read for them.
+                    if !entry.file_name().to_string_lossy().contains('#') {
+                        continue;
+                    }
                     let old = entry
                         .metadata()
                         .and_then(|m| m.modified())
                         .ok()
                         .and_then(|t| t.elapsed().ok())
                         .is_some_and(|elapsed| elapsed >= age);
-                    if staging && old && std::fs::remove_file(entry.path()).is_ok() {
+                    if old && std::fs::remove_file(entry.path()).is_ok() {
                         removed += 1;
                     }
                 }

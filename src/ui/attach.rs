@@ -119,47 +119,89 @@ mod imp {
     use wasm_bindgen::JsCast;
     use web_sys::{File, FileList, ProgressEvent, XmlHttpRequest};
 
+    /// Uploads running at once from this tab (the server takes 3 per person: one is
+    /// left for another tab or device).
+    const AT_ONCE: usize = 2;
+
+    /// A file waiting for its turn.
+    struct Queued {
+        key: u64,
+        chat: ChatId,
+        file: File,
+        name: String,
+        list: RwSignal<Vec<Attachment>>,
+    }
+
     thread_local! {
         /// The uploads still going, by key (to cancel them).
         static GOING: RefCell<HashMap<u64, XmlHttpRequest>> = RefCell::new(HashMap::new());
+        /// Files picked but not started yet, oldest first.
+        static WAITING: RefCell<std::collections::VecDeque<Queued>> = RefCell::new(Default::default());
         static NEXT: RefCell<u64> = const { RefCell::new(0) };
     }
 
     pub fn abort(key: u64) {
+        WAITING.with_borrow_mut(|w| w.retain(|q| q.key != key));
         if let Some(xhr) = GOING.with_borrow_mut(|g| g.remove(&key)) {
             let _ = xhr.abort();
         }
+        pump();
     }
 
-    /// Uploads every file of `files` to `chat`.
+    /// Uploads every file of `files` to `chat`, [`AT_ONCE`] at a time.
     pub fn start_all(chat: ChatId, files: &FileList, list: RwSignal<Vec<Attachment>>) {
         for i in 0..files.length() {
-            if let Some(file) = files.get(i) {
-                start(chat, file, list);
-            }
+            let Some(file) = files.get(i) else { continue };
+            let key = NEXT.with_borrow_mut(|n| {
+                *n += 1;
+                *n
+            });
+            let name = if file.name().is_empty() {
+                "pasted image".to_string()
+            } else {
+                file.name()
+            };
+            list.update(|l| {
+                l.push(Attachment {
+                    key,
+                    name: name.clone(),
+                    sent: 0.0,
+                    size: file.size(),
+                    state: Upload::Sending,
+                })
+            });
+            WAITING.with_borrow_mut(|w| {
+                w.push_back(Queued {
+                    key,
+                    chat,
+                    file,
+                    name,
+                    list,
+                })
+            });
+        }
+        pump();
+    }
+
+    /// Starts waiting files while fewer than [`AT_ONCE`] are going.
+    fn pump() {
+        while GOING.with_borrow(HashMap::len) < AT_ONCE {
+            let Some(next) = WAITING.with_borrow_mut(std::collections::VecDeque::pop_front) else {
+                return;
+            };
+            start(next);
         }
     }
 
-    /// Uploads `file` to `chat`, tracked in `list`.
-    fn start(chat: ChatId, file: File, list: RwSignal<Vec<Attachment>>) {
-        let key = NEXT.with_borrow_mut(|n| {
-            *n += 1;
-            *n
-        });
-        let name = if file.name().is_empty() {
-            "pasted image".to_string()
-        } else {
-            file.name()
-        };
-        list.update(|l| {
-            l.push(Attachment {
-                key,
-                name: name.clone(),
-                sent: 0.0,
-                size: file.size(),
-                state: Upload::Sending,
-            })
-        });
+    /// Uploads one file, tracked in its list.
+    fn start(q: Queued) {
+        let Queued {
+            key,
+            chat,
+            file,
+            name,
+            list,
+        } = q;
         let set = move |state: Upload| {
             GOING.with_borrow_mut(|g| g.remove(&key));
             list.update(|l| {
@@ -167,6 +209,7 @@ mod imp {
                     a.state = state;
                 }
             });
+            pump();
         };
         let Some(xhr) = prepare(chat, &name) else {
             set(Upload::Failed(failure(0, "")));

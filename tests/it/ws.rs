@@ -473,8 +473,28 @@ async fn a_new_connection_gets_one_presence_snapshot() {
         id("carol").await,
         id("dave").await,
     );
-    let _bob_online = s.connect(&b).await;
+    let mut bob_online = s.connect(&b).await;
     drop(s.connect(&c).await);
+    // Carol's going offline has been announced to her contacts (bob hears it): a
+    // connection opened after that gets her in the snapshot, and no late `presence`
+    // (under load the announcement could trail the stored last seen; CI saw it once).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "carol's going offline never announced"
+        );
+        if let Some(ServerFrame::Presence {
+            user_id,
+            online: false,
+            ..
+        }) = bob_online.next_any(Duration::from_millis(200)).await
+        {
+            if user_id == carol {
+                break;
+            }
+        }
+    }
     // Carol's last connection closed: wait until it is stored as her last seen.
     let deadline = Instant::now() + Duration::from_secs(5);
     while !s

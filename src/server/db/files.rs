@@ -303,6 +303,23 @@ impl Store {
         Ok(done)
     }
 
+    /// Uploads still "uploading" that started before `before_ms` are doomed.
+    pub async fn doom_stale_uploads(&self, before_ms: i64) -> Result<u64> {
+        let done = on_pool!(&self.pool, p => {
+            sqlx::query(
+                "UPDATE files SET state = $2
+                 WHERE message_id IS NULL AND created_at < $1 AND state = $3",
+            )
+                .bind(before_ms)
+                .bind(DOOMED)
+                .bind(UPLOADING)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(done)
+    }
+
     /// Up to `limit` doomed files after `after`: their objects are to be deleted, then
     /// their rows. (The state is written into the SQL, not bound, so SQLite uses the
     /// partial index `files_doomed`.)

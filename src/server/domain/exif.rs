@@ -2,11 +2,13 @@
 //! from JPEG and PNG uploads while they stream to storage. The pixels are untouched:
 //! only metadata segments go.
 //!
-//! JPEG: the `APP1` segments (EXIF and XMP) among the segments before the image data
-//! (`SOS`). PNG: the `eXIf` chunks and the XMP text chunk (`iTXt` keyword
+//! JPEG: the `APP1` (EXIF, XMP) and `APP13` (IPTC) segments among the segments before
+//! the image data (`SOS`). PNG: the `eXIf` chunks and the XMP text chunk (`iTXt` keyword
 //! `XML:com.adobe.xmp`) before the first `IDAT`. Not stripped (known gaps): metadata a
-//! PNG carries after its image data (rare; viewers ignore it), WebP's `EXIF`/`XMP `
-//! chunks (its container size would change mid-stream), other formats. Anything that
+//! PNG carries after its image data or in other text chunks (ImageMagick's "Raw
+//! profile"), data after a JPEG's end (a motion photo's video), WebP's `EXIF`/`XMP `
+//! chunks (its container size would change mid-stream), other formats. Dropping XMP
+//! also drops what some formats keep there (Ultra HDR's gain map description). Anything that
 //! does not parse passes through unchanged. Memory is bounded: at most one segment
 //! (JPEG: 64 KiB; PNG: [`MAX_PNG_CHUNK`]) is held; time is linear in the upload (a
 //! cursor walks the held bytes, which are compacted once per chunk), and stripping
@@ -176,6 +178,11 @@ impl Strip {
         let whole = 2 + len;
         if h.len() < whole {
             return false;
+        }
+        // APP13 (Photoshop's IPTC block, which may hold a copy of the EXIF): dropped.
+        if marker == 0xED {
+            self.take(whole, false, out);
+            return true;
         }
         // APP1: EXIF or XMP. Only an EXIF orientation is kept (rewritten alone).
         if marker == 0xE1 {

@@ -24,6 +24,9 @@ use tokio::sync::Semaphore;
 
 /// An upload not sent in a message within this long is removed.
 pub const UNSENT_TTL_MS: i64 = 24 * 3600 * 1000;
+/// An upload still "uploading" after this long was cut short (uploads time out well
+/// before): doomed.
+const STALE_UPLOAD_MS: i64 = 3600 * 1000;
 /// How often the sweeper looks.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// A staging file this old belongs to no upload still running (uploads time out long
@@ -37,8 +40,9 @@ const UPLOADS_AT_ONCE: usize = 32;
 pub const UPLOADS_PER_USER: u32 = 3;
 /// Longest wait for a free upload slot.
 const SLOT_WAIT: Duration = Duration::from_secs(10);
-/// Thumbnails decoded at once (CPU and memory bound).
-const THUMBS_AT_ONCE: usize = 2;
+/// Thumbnails decoded at once (CPU and memory bound: a progressive JPEG near the pixel
+/// cap can take several hundred MB while it decodes, beyond the decoder's own limits).
+const THUMBS_AT_ONCE: usize = 1;
 /// An image with more pixels than this is not decoded (a decompression bomb is a small
 /// file that claims a huge picture): it is shared as a plain file, without a thumbnail.
 pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
@@ -135,15 +139,23 @@ impl Files {
             .begin_upload(chat, user.id, &name)
             .await?
             .ok_or_else(AppError::chat_not_found)?;
-        match self.store_bytes(id, name, source, room).await {
-            Ok(info) => Ok(info),
-            Err(e) => {
-                if let Err(doom) = self.store.doom_file(id).await {
-                    tracing::warn!(error = %doom, file = %id, "could not doom a failed upload");
-                }
-                Err(e)
+        // Whatever ends this upload early (an error, or the request dropped: the
+        // client went away, the time ran out), its row is doomed and its bytes swept.
+        let mut guard = Unfinished {
+            store: self.store.clone(),
+            id,
+            done: false,
+        };
+        let stored = self.store_bytes(id, name, source, room).await;
+        if stored.is_err() {
+            // At once, not from the guard's task: the answer says it failed, so a sweep
+            // right after must find the row doomed.
+            if let Err(doom) = self.store.doom_file(id).await {
+                tracing::warn!(error = %doom, file = %id, "could not doom a failed upload");
             }
         }
+        guard.done = true;
+        stored
     }
 
     async fn store_bytes<S, E>(
@@ -157,7 +169,7 @@ impl Files {
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: std::fmt::Display + Send,
     {
-        let _slot = match tokio::time::timeout(SLOT_WAIT, self.streaming.acquire()).await {
+        let slot = match tokio::time::timeout(SLOT_WAIT, self.streaming.acquire()).await {
             Ok(Ok(slot)) => slot,
             Ok(Err(_)) => return Err(Error::internal("upload slots closed")),
             Err(_) => return Err(AppError::RateLimited.into()),
@@ -194,6 +206,8 @@ impl Files {
         if size == 0 {
             return Err(AppError::invalid("The file is empty").into());
         }
+        // The upload's slot is for streaming; a thumbnail waits for its own.
+        drop(slot);
         let kind = sniff(&head.bytes);
         let mut facts = Uploaded {
             size: i64::try_from(size).unwrap_or(i64::MAX),
@@ -331,6 +345,10 @@ impl Files {
     /// deletes doomed files' objects and rows. Returns how many files were removed.
     pub async fn sweep(&self, unsent_before_ms: i64) -> Result<usize> {
         self.store.doom_unsent(unsent_before_ms).await?;
+        // A row still "uploading" an hour on belongs to no request still running.
+        self.store
+            .doom_stale_uploads(crate::server::db::now_ms() - STALE_UPLOAD_MS)
+            .await?;
         let mut removed = 0;
         let mut after = FileId(0);
         loop {
@@ -355,7 +373,8 @@ impl Files {
     }
 
     /// Counts an upload of `user` while the guard lives; refused past [`UPLOADS_PER_USER`].
-    fn claim_user_slot(&self, user: UserId) -> Result<UserSlot> {
+    /// The no-JavaScript form holds one while its body is parsed, before any upload.
+    pub fn claim_user_slot(&self, user: UserId) -> Result<UserSlot> {
         let mut map = self
             .per_user
             .lock()
@@ -403,8 +422,32 @@ impl Files {
     }
 }
 
+/// An upload between its row and its end: dropped before it finished (an error, or the
+/// request's future dropped mid-way), it dooms the row, from a task of its own since a
+/// drop cannot wait. Without it, bytes stored by a request cut short would stay a day,
+/// counted against no quota (their row still "uploading", at size 0).
+struct Unfinished {
+    store: Store,
+    id: FileId,
+    done: bool,
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let (store, id) = (self.store.clone(), self.id);
+        tokio::spawn(async move {
+            if let Err(e) = store.doom_file(id).await {
+                tracing::warn!(error = %e, file = %id, "could not doom an unfinished upload");
+            }
+        });
+    }
+}
+
 /// One upload of a user counted in [`Files::per_user`] until dropped.
-struct UserSlot {
+pub struct UserSlot {
     map: Arc<std::sync::Mutex<std::collections::HashMap<UserId, u32>>>,
     user: UserId,
 }

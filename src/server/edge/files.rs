@@ -61,6 +61,9 @@ pub async fn send_form(
     mut form: Multipart,
 ) -> Result<Response, Error> {
     let user = signed_in(user)?;
+    // Counted as one of the person's uploads while the body is parsed: the parser holds
+    // what precedes a part's data (up to the body limit), so this bounds it per person.
+    let _parsing = state.files.claim_user_slot(user.id)?;
     let bad = |e: axum::extract::multipart::MultipartError| -> Error {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             return AppError::TooLarge("The files are too large together".into()).into();
