@@ -134,3 +134,34 @@ test('keyboard: the message box keeps the focus after sending; Escape closes the
   await expect(page.getByRole('button', { name: 'Leave group', exact: true })).toBeHidden();
   await expect(toggle).toBeFocused();
 });
+
+test('files pass axe: the composer with attachments, a message with files, the viewer, the Files panel', async ({ openPage }) => {
+  const { pageA, pageB } = await openDm(openPage);
+  for (const p of [pageA, pageB]) await p.emulateMedia({ reducedMotion: 'reduce' });
+  // A 60 × 30 PNG and a text file, dropped on the conversation.
+  const png =
+    'iVBORw0KGgoAAAANSUhEUgAAADwAAAAeCAIAAAD/+uoYAAAAOUlEQVR4nO3OAQkAIBAAsY/0/VMYyRieMFiAzdn9zjwfSIdJS0sHSEtLB0hLSwdIS0sHSEtLB3yZvtuAWfl0S10eAAAAAElFTkSuQmCC';
+  await pageA.evaluate((png) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([Uint8Array.from(atob(png), (c) => c.charCodeAt(0))], 'chart.png', { type: 'image/png' }));
+    dt.items.add(new File(['minutes'], 'minutes.txt', { type: 'text/plain' }));
+    document
+      .querySelector('[role="log"]')!
+      .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, png);
+  const attached = pageA.getByRole('list', { name: 'Attached files' });
+  await expect(attached.getByRole('status')).toHaveText(['ready', 'ready']);
+  await expectNoViolations(pageA, 'the composer with two attachments');
+  await composer(pageA).press('Enter');
+  const thumb = messageLog(pageB).getByRole('img', { name: 'chart.png' });
+  await expect(thumb).toBeVisible();
+  await expect(messageLog(pageB).getByRole('link', { name: 'Download minutes.txt' })).toBeVisible();
+  await expectNoViolations(pageB, 'a message with an image and a file');
+  await thumb.click();
+  await expect(pageB.getByRole('dialog', { name: 'chart.png' })).toBeVisible();
+  await expectNoViolations(pageB, 'the image viewer');
+  await pageB.keyboard.press('Escape');
+  await pageB.getByRole('button', { name: 'Files', exact: true }).click();
+  await expect(pageB.getByRole('region', { name: 'Files' }).getByRole('link')).toHaveCount(2);
+  await expectNoViolations(pageB, 'the Files panel');
+});
