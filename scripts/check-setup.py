@@ -39,7 +39,12 @@ PROGRAMS = {
     "openssl": ("openssl", "setup_cluster_services"),
     "curl": ("curl", "setup_cluster_services"),
     "chromium": ("chromium", "setup_browser"),
+    # From PyPI, into natter's own virtual environment (setup.sh's NATTER_VENV).
+    "moto_server": ("moto[server]", "setup_s3"),
 }
+
+# Where set-up puts programs that are not on PATH (the virtual environment).
+VENV_BIN = os.path.join(os.environ.get("NATTER_VENV", os.path.expanduser("~/.cache/natter-venv")), "bin")
 
 # What a machine has before natter's set-up runs (Debian base, the toolchains the README
 # asks for) and shell builtins/keywords.
@@ -56,7 +61,8 @@ BASE = set(
 )
 
 # Installed by the script that uses them, from a registry (not Debian).
-SELF_INSTALLED = {"wasm-bindgen", "wasm-opt", "cargo-leptos", "lighthouse"}
+SELF_INSTALLED = {"wasm-bindgen", "wasm-opt", "cargo-leptos", "lighthouse",
+                  "pip", "python"}  # the last two: the virtual environment's own
 
 # Functions set-up scripts define and call like commands.
 SHELL_FUNCS = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(\)\s*\{", re.M)
@@ -134,13 +140,13 @@ def main():
     for s in scripts:
         funcs |= set(SHELL_FUNCS.findall(open(s, encoding="utf-8").read()))
 
-    # 2. each program's package is on its set-up function's install line.
+    # 2. each program's package is on its set-up function's install line (apt-get or pip).
     for prog, (pkg, fn) in PROGRAMS.items():
         body = re.search(r"^%s\(\) \{\n(.*?)^\}" % fn, setup_text, re.M | re.S)
         if not body:
             errors.append(f"setup.sh has no function {fn} (installs {prog})")
-        elif not re.search(r"apt-get install[^\n]*\b%s\b" % re.escape(pkg), body.group(1)):
-            errors.append(f"setup.sh: {fn} does not apt-get install {pkg} (for {prog})")
+        elif not re.search(r"(apt-get|pip\"?) install[^\n]*(?<![\w-])%s(?![\w-])" % re.escape(pkg), body.group(1)):
+            errors.append(f"setup.sh: {fn} does not apt-get or pip install {pkg} (for {prog})")
 
     # 1 and 3 for shell scripts.
     for s in scripts:
@@ -194,7 +200,8 @@ def main():
 
     if "--installed" in sys.argv:
         for prog in PROGRAMS:
-            if shutil.which(prog) is None and not glob.glob(f"/usr/lib/postgresql/*/bin/{prog}"):
+            if (shutil.which(prog) is None and not glob.glob(f"/usr/lib/postgresql/*/bin/{prog}")
+                    and not os.access(os.path.join(VENV_BIN, prog), os.X_OK)):
                 errors.append(f"'{prog}' is not installed although set-up ran ({PROGRAMS[prog][1]})")
 
     for e in errors:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Command 3: a local natter cluster on this machine: a throwaway PostgreSQL, Redis, two
-# natter nodes and nginx round-robin in front on http://127.0.0.1:3000 (no sticky
-# sessions). Installs what is missing, builds the release. Ctrl-C stops everything it
+# Command 3: a local natter cluster on this machine: a throwaway PostgreSQL, Redis, an
+# S3-compatible server for shared files (moto), two natter nodes and nginx round-robin in
+# front on http://127.0.0.1:3000 (no sticky sessions). Installs what is missing, builds the release. Ctrl-C stops everything it
 # started; the cluster's data lives in a temporary folder and goes with it.
 #   NATTER_CLUSTER_PORT  the proxy's port (default 3000)
 #   NATTER_CLUSTER_PROXY=plain  a proxy that does not pass WebSocket upgrades
@@ -39,6 +39,7 @@ stop_all() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   bash scripts/pg.sh stop "$DIR/pg"
+  bash scripts/s3.sh stop "$DIR/s3"
   rm -rf "$DIR"
 }
 trap stop_all EXIT INT TERM
@@ -59,11 +60,17 @@ PIDS+=($!)
 # In the environment rather than as --redis-url, for the same reason.
 export NATTER_REDIS_URL="redis://:$REDIS_PASS@127.0.0.1:$REDIS_PORT"
 
+step "S3-compatible storage for shared files (moto, in memory: its files go with it)"
+S3_ENDPOINT="$(bash scripts/s3.sh start "$DIR/s3")"
+# The usual AWS variables, as a deployment sets them (moto accepts any key).
+export AWS_ENDPOINT_URL="$S3_ENDPOINT" AWS_REGION=us-east-1 AWS_ALLOW_HTTP=true
+export AWS_ACCESS_KEY_ID=natter-cluster AWS_SECRET_ACCESS_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+
 NODE1="$(free_port)"; NODE2="$(free_port)"
 for port in "$NODE1" "$NODE2"; do
   step "natter node on 127.0.0.1:$port"
   "$BIN" --bind "127.0.0.1:$port" --public-origin "$ORIGIN" --site-root target/site \
-    --database-url "$DATABASE_URL" --trusted-proxy 127.0.0.1 &
+    --database-url "$DATABASE_URL" --trusted-proxy 127.0.0.1 --files-url s3://natter/cluster &
   PIDS+=($!)
 done
 for port in "$NODE1" "$NODE2"; do

@@ -80,6 +80,18 @@ setup_cluster_services() {
   fi
 }
 
+# moto's S3 server, in a virtual environment of natter's own outside the clone (a fresh
+# clone reuses it). For tests and scripts/cluster.sh only; natter itself needs no Python.
+NATTER_VENV="${NATTER_VENV:-$HOME/.cache/natter-venv}"
+MOTO_VERSION="5.2.6"
+setup_s3() {
+  step "moto[server] $MOTO_VERSION (PyPI, in $NATTER_VENV: an S3-compatible server for tests; the first time ~1.5 min)"
+  if [ "$("$NATTER_VENV/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]; then
+    python3 -m venv "$NATTER_VENV"
+    "$NATTER_VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  fi
+}
+
 setup_all() {
   setup_rust
   setup_node

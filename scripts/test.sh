@@ -29,7 +29,7 @@ cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warn
 step "unit and integration tests (SQLite)"
 cargo test --features ssr
 
-step "the integration tests' PostgreSQL variants (storage, HTTP, WebSocket, SSE...), and two nodes with Redis"
+step "the integration tests' PostgreSQL and S3 variants (storage, HTTP, WebSocket, SSE, files...), and two nodes with Redis"
 PG_DIR="$(mktemp -d)"
 CLUSTER_PID=""
 # Stops what this script started, whatever state it is in (never fails the run itself).
@@ -37,13 +37,16 @@ cleanup() {
   set +e
   if [ -n "$CLUSTER_PID" ]; then kill -TERM "$CLUSTER_PID" 2>/dev/null; wait "$CLUSTER_PID" 2>/dev/null; fi
   bash scripts/pg.sh stop "$PG_DIR/pg"
+  bash scripts/s3.sh stop "$PG_DIR/s3"
   rm -rf "$PG_DIR" "${CLUSTER_LOG:-}"
 }
 trap cleanup EXIT
 NATTER_TEST_PG="$(bash scripts/pg.sh start "$PG_DIR/pg")"
-# The ignored tests are the `_postgres` ones: each fails without NATTER_TEST_PG.
-NATTER_TEST_PG="$NATTER_TEST_PG" cargo test --features ssr --test it -- --ignored
+NATTER_TEST_S3="$(bash scripts/s3.sh start "$PG_DIR/s3")" # moto, an S3-compatible server
+# The ignored tests are the `_postgres` and `_s3` ones: each fails without its server.
+NATTER_TEST_PG="$NATTER_TEST_PG" NATTER_TEST_S3="$NATTER_TEST_S3" cargo test --features ssr --test it -- --ignored
 bash scripts/pg.sh stop "$PG_DIR/pg"
+bash scripts/s3.sh stop "$PG_DIR/s3"
 
 step "benchmark smoke: every scenario once at a tiny size (figures: BENCHMARKS.md)"
 cargo run --features ssr --example bench -- --smoke --repeat 2 --page-also /login --server-bin "$CARGO_TARGET_DIR/debug/natter"

@@ -9,6 +9,7 @@ import {
   gotoHydrated,
   messageLog,
   openDm,
+  PNG_BASE64,
   signUp,
   test,
   uniqueSuffix,
@@ -139,8 +140,6 @@ test('files pass axe: the composer with attachments, a message with files, the v
   const { pageA, pageB } = await openDm(openPage);
   for (const p of [pageA, pageB]) await p.emulateMedia({ reducedMotion: 'reduce' });
   // A 60 × 30 PNG and a text file, dropped on the conversation.
-  const png =
-    'iVBORw0KGgoAAAANSUhEUgAAADwAAAAeCAIAAAD/+uoYAAAAOUlEQVR4nO3OAQkAIBAAsY/0/VMYyRieMFiAzdn9zjwfSIdJS0sHSEtLB0hLSwdIS0sHSEtLB3yZvtuAWfl0S10eAAAAAElFTkSuQmCC';
   await pageA.evaluate((png) => {
     const dt = new DataTransfer();
     dt.items.add(new File([Uint8Array.from(atob(png), (c) => c.charCodeAt(0))], 'chart.png', { type: 'image/png' }));
@@ -148,7 +147,7 @@ test('files pass axe: the composer with attachments, a message with files, the v
     document
       .querySelector('[role="log"]')!
       .dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, png);
+  }, PNG_BASE64);
   const attached = pageA.getByRole('list', { name: 'Attached files' });
   await expect(attached.getByRole('status')).toHaveText(['ready', 'ready']);
   await expectNoViolations(pageA, 'the composer with two attachments');

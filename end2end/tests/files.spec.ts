@@ -4,6 +4,7 @@ import {
   expectPath,
   messageLog,
   openDm,
+  PNG_BASE64,
   signUp,
   test,
   uniqueSuffix,
@@ -11,10 +12,6 @@ import {
   composer,
 } from './helpers';
 import type { Page } from '@playwright/test';
-
-// A real 60 × 30 PNG.
-const PNG_BASE64 =
-  'iVBORw0KGgoAAAANSUhEUgAAADwAAAAeCAIAAAD/+uoYAAAAOUlEQVR4nO3OAQkAIBAAsY/0/VMYyRieMFiAzdn9zjwfSIdJS0sHSEtLB0hLSwdIS0sHSEtLB3yZvtuAWfl0S10eAAAAAElFTkSuQmCC';
 
 function attached(page: Page) {
   return page.getByRole('list', { name: 'Attached files' });

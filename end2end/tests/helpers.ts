@@ -297,3 +297,7 @@ export async function expectMessagesInOrder(page: Page, texts: string[]): Promis
   const sorted = [...positions].sort((a, b) => a - b);
   expect(positions, `messages should appear in order ${JSON.stringify(texts)}; log text:\n${all}`).toEqual(sorted);
 }
+
+/** A real 60 × 30 PNG (red), for the file tests. */
+export const PNG_BASE64 =
+  'iVBORw0KGgoAAAANSUhEUgAAADwAAAAeCAIAAAD/+uoYAAAAOUlEQVR4nO3OAQkAIBAAsY/0/VMYyRieMFiAzdn9zjwfSIdJS0sHSEtLB0hLSwdIS0sHSEtLB3yZvtuAWfl0S10eAAAAAElFTkSuQmCC';

@@ -15,6 +15,7 @@ mod flood;
 mod scale;
 mod scenarios;
 mod stats;
+mod uploads;
 
 use clap::{Parser, ValueEnum};
 use std::net::SocketAddr;
@@ -131,6 +132,12 @@ struct Args {
     /// as they are answered: the burst's figure under a sign-in flood.
     #[arg(long, default_value_t = 0)]
     sign_in_flood: usize,
+    /// Meanwhile, this many uploads of `--upload-mb` stream into the server at once, each
+    /// starting again when answered: the figures while files are shared (issue 32).
+    #[arg(long, default_value_t = 0)]
+    uploads: usize,
+    #[arg(long, default_value_t = 25)]
+    upload_mb: usize,
     /// resume: messages missed while offline.
     #[arg(long, default_value_t = 10_000)]
     missed: usize,
@@ -217,6 +224,17 @@ async fn spawn_server(
             "1000000",
         ])
         .args(redis_url.iter().flat_map(|url| ["--redis-url", url]))
+        // Files in the bench's folder (also on PostgreSQL), with the limits on volume
+        // lifted for `--uploads`; every upload it starts streams at once.
+        .arg("--files-dir")
+        .arg(dir.path().join("files"))
+        .args([
+            "--uploads-per-minute",
+            "1000000",
+            "--files-quota-mb",
+            "1000000000",
+        ])
+        .args(["--uploads-at-once", "1000"])
         .env("RUST_LOG", "warn")
         .env("LEPTOS_OUTPUT_NAME", "natter")
         .stdout(Stdio::null());
@@ -330,6 +348,10 @@ async fn main() -> Result<(), client::Error> {
         stats::Row::header();
     }
     let flood = (args.sign_in_flood > 0).then(|| flood::start(&server, args.sign_in_flood));
+    let uploads = match args.uploads {
+        0 => None,
+        n => Some(uploads::start(&server, pid, n, args.upload_mb).await?),
+    };
     let want = |s: Scenario| args.scenario == s || args.scenario == Scenario::All;
     let mut rows = Vec::new();
     let page_secs = if args.smoke { 0.5 } else { 5.0 };
@@ -404,6 +426,9 @@ async fn main() -> Result<(), client::Error> {
     }
     if let Some(flood) = flood {
         eprintln!("{}", flood.stop().await);
+    }
+    if let Some(uploads) = uploads {
+        eprintln!("{}", uploads.stop().await);
     }
     let mut broken = false;
     for row in &rows {

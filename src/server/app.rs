@@ -105,7 +105,7 @@ impl AppState {
         let commit = Committer::start(store.clone(), notify.clone());
         let chats = Chats::new(store.clone(), commit, notify.clone(), consent.clone());
         let blobs = match &config.files_url {
-            Some(url) => super::blobs::Blobs::s3(url)?,
+            Some(url) => super::blobs::Blobs::s3(url, &config.files_s3)?,
             None => super::blobs::Blobs::local(&config.files_dir())?,
         };
         tracing::info!(storage = %blobs.label, "files");
@@ -117,6 +117,7 @@ impl AppState {
                 max_bytes: config.file_max_mb.saturating_mul(MB),
                 quota_bytes: config.files_quota_mb.saturating_mul(MB),
                 uploads_per_minute: config.uploads_per_minute,
+                at_once: config.uploads_at_once,
             },
         );
         files.spawn_sweeper();

@@ -82,8 +82,9 @@ impl Blobs {
 
     /// `s3://bucket[/prefix]`. Endpoint, region and credentials come from the usual
     /// variables (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP=true` for a plain-HTTP endpoint).
-    pub fn s3(url: &str) -> Result<Self> {
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP=true` for a plain-HTTP endpoint), then
+    /// `settings` (`--files-s3 KEY=VALUE`) over them.
+    pub fn s3(url: &str, settings: &[(String, String)]) -> Result<Self> {
         let rest = url.strip_prefix("s3://").ok_or_else(|| {
             Error::internal(format!("--files-url must be s3://bucket/prefix, not {url}"))
         })?;
@@ -91,6 +92,12 @@ impl Blobs {
         let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
         if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
             builder = builder.with_endpoint(endpoint);
+        }
+        for (key, value) in settings {
+            let key: object_store::aws::AmazonS3ConfigKey = key
+                .parse()
+                .map_err(|_| Error::internal(format!("--files-s3: no S3 setting {key:?}")))?;
+            builder = builder.with_config(key, value);
         }
         let s3 = builder.build().map_err(storage)?;
         let prefix = prefix.trim_matches('/');
@@ -232,6 +239,51 @@ impl Blobs {
             }
         }
         Ok(Some(all))
+    }
+
+    /// Writes `object` to a new file `dest` (mode 0600), streamed. `Ok(false)` if the
+    /// object is not there.
+    pub async fn copy_out(&self, object: Object, dest: &std::path::Path) -> Result<bool> {
+        use tokio::io::AsyncWriteExt;
+        let Some(mut reading) = self.get(object).await? else {
+            return Ok(false);
+        };
+        let io = |e: std::io::Error| Error::internal(format!("{}: {e}", dest.display()));
+        let mut out = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dest)
+            .await
+            .map_err(io)?;
+        while let Some(chunk) = reading.bytes.next().await {
+            out.write_all(&chunk?).await.map_err(io)?;
+        }
+        out.sync_all().await.map_err(io)?;
+        Ok(true)
+    }
+
+    /// Every whole object stored (a folder's staging files are not listed): what the
+    /// tests compare with the database, and a check after a crash.
+    pub async fn objects(&self) -> Result<Vec<Object>> {
+        let mut listing = self.store.list(None);
+        let mut out = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(storage)?;
+            let mut parts = meta.location.parts();
+            let (Some(kind), Some(id), None) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
+            let Ok(id) = id.as_ref().parse::<i64>() else {
+                continue;
+            };
+            match kind.as_ref() {
+                "f" => out.push(Object::File(FileId(id))),
+                "t" => out.push(Object::Thumb(FileId(id))),
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 
     /// Deletes the object; one that is not there is fine (deleting is retried).

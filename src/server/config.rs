@@ -6,9 +6,12 @@ use clap::Parser;
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum Command {
     /// Copies the SQLite database (`--database-url`) to PATH, consistent and complete as
-    /// of one moment, while the server keeps running (SQLite's `VACUUM INTO`). PATH must
-    /// not exist yet. To restore: stop natter, move the copy to the database file's
-    /// place (removing any `-wal` and `-shm` files beside it), start natter.
+    /// of one moment, while the server keeps running (SQLite's `VACUUM INTO`), then the
+    /// shared files it names to the folder PATH's stem + `-files` beside it (with
+    /// `--files-url`, the bucket is backed up with its own tools). Neither may exist yet.
+    /// To restore: stop natter, move the copy to the database file's place (removing any
+    /// `-wal` and `-shm` files beside it) and the folder to the files folder's place
+    /// (`natter.db` → `natter-files`), start natter.
     Backup { path: std::path::PathBuf },
 }
 
@@ -136,6 +139,13 @@ pub struct Config {
     #[arg(long, env = "NATTER_FILES_URL")]
     pub files_url: Option<String>,
 
+    /// One setting of `--files-url`'s storage, `KEY=VALUE`, overriding the environment;
+    /// repeatable. KEY is one of object_store's S3 settings (`endpoint`, `region`,
+    /// `allow_http`, `access_key_id`, ...). Keep secrets in the environment: a command
+    /// line is visible to everyone on the machine.
+    #[arg(long = "files-s3", value_parser = key_value, value_name = "KEY=VALUE")]
+    pub files_s3: Vec<(String, String)>,
+
     /// Largest file one can share, in megabytes (10^6 bytes).
     #[arg(long, env = "NATTER_FILE_MAX_MB", default_value_t = 25)]
     pub file_max_mb: u64,
@@ -147,6 +157,18 @@ pub struct Config {
     /// Uploads a person may start per minute.
     #[arg(long, env = "NATTER_UPLOADS_PER_MINUTE", default_value_t = 30)]
     pub uploads_per_minute: u32,
+
+    /// Uploads streaming at once on this node; more wait up to 10 s for a turn, then are
+    /// refused (429). Each holds one part in memory: 256 KiB in a folder, 5 MiB on S3.
+    #[arg(long, env = "NATTER_UPLOADS_AT_ONCE", default_value_t = super::domain::files::UPLOADS_AT_ONCE)]
+    pub uploads_at_once: usize,
+}
+
+/// `KEY=VALUE` (`--files-s3`).
+fn key_value(arg: &str) -> Result<(String, String), String> {
+    arg.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, not {arg:?}"))
 }
 
 impl Config {
@@ -181,9 +203,11 @@ impl Config {
             sign_up_per_minute: 5,
             files_dir: None,
             files_url: None,
+            files_s3: Vec::new(),
             file_max_mb: 25,
             files_quota_mb: 1000,
             uploads_per_minute: 30,
+            uploads_at_once: super::domain::files::UPLOADS_AT_ONCE,
         }
     }
 

@@ -38,13 +38,40 @@ use config::Config;
 pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::Error>> {
     if let Some(config::Command::Backup { path }) = &config.command {
         let store = db::Store::open(&config.database_url, 1).await?;
-        store.backup_to(path).await?;
+        let blobs = match &config.files_url {
+            None => Some(blobs::Blobs::local(&config.files_dir())?),
+            Some(_) => None,
+        };
+        let done = domain::backup::backup(&store, blobs.as_ref(), path).await;
         store.close().await;
+        let report = done?;
         println!(
             "natter: backed up {} to {}",
             config.database_url,
             path.display()
         );
+        match (&report.files_dir, &config.files_url) {
+            (Some(dir), _) => {
+                println!(
+                    "natter: and {} shared files ({} thumbnails) to {}",
+                    report.files,
+                    report.thumbs,
+                    dir.display()
+                );
+                if report.missing > 0 {
+                    println!(
+                        "natter: {} files were deleted after the copy was taken (their \
+                         messages too) and are not in it",
+                        report.missing
+                    );
+                }
+            }
+            (None, Some(url)) => println!(
+                "natter: shared files are in {url}, not copied: back up that bucket with \
+                 its own tools (README, \"Backups\")"
+            ),
+            (None, None) => {}
+        }
         return Ok(());
     }
     let store = db::Store::open(&config.database_url, config.db_connections).await?;

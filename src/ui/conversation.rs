@@ -546,6 +546,8 @@ fn PendingMessages(live: Live, chat_id: ChatId, messages: RwSignal<Vec<Message>>
                     <article class=class>
                         <div class="msg-bubble">
                             {super::formatted::formatted(crate::model::markup::parse_plain(&p.body, ""), "")}
+                            // Its files, stored already: shown as they will be once sent.
+                            {(!p.files.is_empty()).then(|| view! { <super::files::Attachments files=p.files.clone() /> })}
                             <span class="msg-meta">
                                 <span class="msg-status">{if failed.is_some() { "not sent" } else { "sending…" }}</span>
                             </span>

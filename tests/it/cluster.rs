@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 async fn two_nodes(redis: &TestRedis) -> (TestServer, TestServer) {
     assert!(common::on_postgres(), "the cluster runs on PostgreSQL");
     let db = common::test_db().await;
-    let url = db.url.clone();
+    let second = common::connect_db(&db).await;
     let with_redis = |c: &mut natter::server::config::Config| c.redis_url = Some(redis.url.clone());
     let one = start_node(db, with_redis).await;
-    let two = start_node(common::connect_db(&url).await, with_redis).await;
+    let two = start_node(second, with_redis).await;
     wait_connected(&[&one, &two], true).await;
     (one, two)
 }

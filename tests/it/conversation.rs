@@ -762,13 +762,13 @@ async fn mentions_stored_before_the_table_are_backfilled_at_start() {
     )
     .await;
     assert!(!mentioned(s, &b, dm).await, "the rows are gone");
-    let again = common::connect_db(&db.url).await;
+    let again = common::connect_db(&db).await;
     assert!(mentioned(&again.store, &b, dm).await, "backfilled");
     again.store.mark_read(dm, b.id, m.seq).await.unwrap();
     assert!(!mentioned(&again.store, &b, dm).await);
     raw_sql(&db.url, "DELETE FROM mentions").await;
     again.store.close().await;
-    let third = common::connect_db(&db.url).await;
+    let third = common::connect_db(&db).await;
     // Done once: with the marker gone, a start does not parse the history again.
     raw_sql(&db.url, "UPDATE chat_members SET last_read_seq = 0").await;
     assert!(!mentioned(&third.store, &b, dm).await, "not run again");

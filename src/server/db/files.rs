@@ -337,6 +337,17 @@ impl Store {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
+    /// Every stored file, and whether it has a thumbnail: what a backup copies.
+    pub async fn stored_file_ids(&self) -> Result<Vec<(FileId, bool)>> {
+        let rows: Vec<(FileId, bool)> = on_pool!(&self.pool, p => {
+            sqlx::query_as("SELECT id, thumb FROM files WHERE state = $1 ORDER BY id")
+                .bind(STORED)
+                .fetch_all(p)
+                .await?
+        });
+        Ok(rows)
+    }
+
     /// Forgets a doomed file whose objects are gone.
     pub async fn forget_file(&self, id: FileId) -> Result<()> {
         on_pool!(&self.pool, p => {

@@ -2,6 +2,11 @@
 //! (`messages_fts`, migrations/sqlite/0005) or PostgreSQL full text
 //! (`messages_search`, migrations/postgres/0003). Same query rules and result shape on
 //! both: every word of the query must match the start of a word of the message.
+//!
+//! Shared files are found by name too (issue 32): a message one of whose files has every
+//! word of the query in its name is a hit, its snippet the file's name. Names are
+//! matched as text (`report` finds `q3-report.pdf`): they are short, and file names
+//! join words with `-`, `_` and `.` rather than spaces.
 
 use super::chats::{display_title, kind};
 use super::{Pool, Store};
@@ -134,6 +139,73 @@ const POSTGRES: &str = concat!(
      ORDER BY m.id DESC"
 );
 
+/// Messages of the reader's chats (`$1`) older than `$2` with a stored file whose name
+/// has every word: the `lower(f.name) LIKE` conditions are appended, one per word
+/// (`$3`...), and the query closed by [`FILES_TAIL`]. Words are letters and digits
+/// only ([`terms`]), so none carries a `LIKE` wildcard. Walks the files of the reader's
+/// chats newest first (`files_chat`): files are few beside messages.
+const FILES_HEAD: &str = "WITH found AS (
+       SELECT f.message_id AS id, MIN(f.name) AS name FROM files f
+       WHERE f.state = 1 AND f.message_id < $2
+         AND f.chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = $1)";
+const FILES_TAIL: &str = concat!(
+    " GROUP BY f.message_id ORDER BY f.message_id DESC LIMIT 21)
+     SELECT ",
+    hit_columns!(),
+    ", found.name AS snippet
+     FROM found
+     JOIN messages m ON m.id = found.id
+     JOIN chats c ON c.id = m.chat_id
+     JOIN users u ON u.id = m.sender_id
+     WHERE m.deleted_at IS NULL
+     ORDER BY m.id DESC"
+);
+
+/// The file-name query for `n` words.
+fn files_sql(n: usize) -> String {
+    let mut sql = FILES_HEAD.to_string();
+    for i in 0..n {
+        sql.push_str(&format!(" AND lower(f.name) LIKE ${}", i + 3));
+    }
+    sql.push_str(FILES_TAIL);
+    sql
+}
+
+/// `name` marked where the `terms` are, for [`pieces`]. Case folded a character at a
+/// time, so the marks fall on the name's own characters.
+fn mark_name(name: &str, terms: &[String]) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let folded: Vec<char> = chars
+        .iter()
+        .map(|c| c.to_lowercase().next().unwrap_or(*c))
+        .collect();
+    let mut hit = vec![false; chars.len()];
+    for term in terms {
+        let t: Vec<char> = term.chars().collect();
+        if t.is_empty() || t.len() > folded.len() {
+            continue;
+        }
+        for start in 0..=folded.len() - t.len() {
+            if folded[start..start + t.len()] == t[..] {
+                hit[start..start + t.len()].fill(true);
+            }
+        }
+    }
+    let mut out = String::from("File: ");
+    let mut inside = false;
+    for (c, h) in chars.iter().zip(hit) {
+        if h != inside {
+            out.push(if h { START } else { STOP });
+            inside = h;
+        }
+        out.push(*c);
+    }
+    if inside {
+        out.push(STOP);
+    }
+    out
+}
+
 /// How many of the newest message ids the first PostgreSQL plan may walk (~5 µs each
 /// when it has to look at all of them: each body's tsvector is computed).
 const PG_WINDOW: i64 = 1000;
@@ -210,6 +282,38 @@ impl Store {
                 rows
             }
         };
+        // Hits by file name, merged in: newest first, a message once (its text hit
+        // first), the page cut as before.
+        let sql = files_sql(terms.len());
+        let patterns: Vec<String> = terms.iter().map(|t| format!("%{t}%")).collect();
+        let by_name = match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut q = sqlx::query_as::<_, HitRow>(sqlx::AssertSqlSafe(sql))
+                    .bind(user)
+                    .bind(before);
+                for pattern in patterns {
+                    q = q.bind(pattern);
+                }
+                q.fetch_all(p).await?
+            }
+            Pool::Postgres(p) => {
+                let mut q = sqlx::query_as::<_, HitRow>(sqlx::AssertSqlSafe(sql))
+                    .bind(user)
+                    .bind(before);
+                for pattern in patterns {
+                    q = q.bind(pattern);
+                }
+                q.fetch_all(p).await?
+            }
+        };
+        if !by_name.is_empty() {
+            rows.extend(by_name.into_iter().map(|mut r| {
+                r.snippet = mark_name(&r.snippet, &terms);
+                r
+            }));
+            rows.sort_by_key(|r| std::cmp::Reverse(r.message_id));
+            rows.dedup_by_key(|r| r.message_id);
+        }
         let more = rows.len() as i64 > SEARCH_PAGE_SIZE;
         rows.truncate(SEARCH_PAGE_SIZE as usize);
         let next_before = more.then(|| rows.last().map(|r| r.message_id)).flatten();
@@ -353,6 +457,27 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         assert!(terms("  ** ").is_empty());
+    }
+
+    #[test]
+    fn file_names_are_marked_where_the_words_are() {
+        let marked = mark_name("Q3-Report_FINAL.pdf", &["report".into(), "final".into()]);
+        assert_eq!(
+            pieces(&marked),
+            vec![
+                ("File: Q3-".to_string(), false),
+                ("Report".to_string(), true),
+                ("_".to_string(), false),
+                ("FINAL".to_string(), true),
+                (".pdf".to_string(), false)
+            ]
+        );
+        assert_eq!(
+            pieces(&mark_name("x", &["y".into()])),
+            vec![("File: x".to_string(), false)]
+        );
+        assert_eq!(files_sql(2).matches("LIKE").count(), 2);
+        assert!(files_sql(2).contains("LIKE $4"));
     }
 
     #[test]

@@ -26,15 +26,16 @@ use tokio::sync::Semaphore;
 pub const UNSENT_TTL_MS: i64 = 24 * 3600 * 1000;
 /// An upload still "uploading" after this long was cut short (uploads time out well
 /// before): doomed.
-const STALE_UPLOAD_MS: i64 = 3600 * 1000;
+pub const STALE_UPLOAD_MS: i64 = 3600 * 1000;
 /// How often the sweeper looks.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// A staging file this old belongs to no upload still running (uploads time out long
 /// before).
 const STAGING_AGE: Duration = Duration::from_secs(3600);
-/// Uploads streaming at once on this node; more wait up to [`SLOT_WAIT`], then are
-/// refused (each holds a part in memory: 256 KiB on a folder, 5 MiB on S3).
-const UPLOADS_AT_ONCE: usize = 32;
+/// Uploads streaming at once on this node by default (`--uploads-at-once`); more wait
+/// up to [`SLOT_WAIT`], then are refused (each holds a part in memory: 256 KiB on a
+/// folder, 5 MiB on S3).
+pub const UPLOADS_AT_ONCE: usize = 32;
 /// Uploads one person may have streaming at once (a slow client must not take every
 /// slot of the node).
 pub const UPLOADS_PER_USER: u32 = 3;
@@ -60,6 +61,8 @@ pub struct FileRules {
     pub max_bytes: u64,
     pub quota_bytes: u64,
     pub uploads_per_minute: u32,
+    /// Uploads streaming at once on this node (more wait, then are refused).
+    pub at_once: usize,
 }
 
 /// The file service (cheap to clone).
@@ -95,9 +98,14 @@ impl Files {
             rules,
             uploads: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             per_user: Arc::default(),
-            streaming: Arc::new(Semaphore::new(UPLOADS_AT_ONCE)),
+            streaming: Arc::new(Semaphore::new(rules.at_once.max(1))),
             thumbs: Arc::new(Semaphore::new(THUMBS_AT_ONCE)),
         }
+    }
+
+    /// The storage (tests compare it with the database).
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
     }
 
     pub fn rules(&self) -> FileRules {
@@ -341,14 +349,13 @@ impl Files {
             .ok_or_else(|| AppError::chat_not_found().into())
     }
 
-    /// One pass of the sweeper: dooms uploads unsent since `unsent_before_ms`, then
-    /// deletes doomed files' objects and rows. Returns how many files were removed.
-    pub async fn sweep(&self, unsent_before_ms: i64) -> Result<usize> {
+    /// One pass of the sweeper: dooms uploads stored but unsent since
+    /// `unsent_before_ms`, and rows still "uploading" since `stale_before_ms` (a crash
+    /// cut them short: no request still running is that old), then deletes doomed files'
+    /// objects and rows. Returns how many files were removed.
+    pub async fn sweep(&self, unsent_before_ms: i64, stale_before_ms: i64) -> Result<usize> {
         self.store.doom_unsent(unsent_before_ms).await?;
-        // A row still "uploading" an hour on belongs to no request still running.
-        self.store
-            .doom_stale_uploads(crate::server::db::now_ms() - STALE_UPLOAD_MS)
-            .await?;
+        self.store.doom_stale_uploads(stale_before_ms).await?;
         let mut removed = 0;
         let mut after = FileId(0);
         loop {
@@ -411,8 +418,11 @@ impl Files {
                     }
                 }
                 passes += 1;
-                let before = crate::server::db::now_ms() - UNSENT_TTL_MS;
-                match files.sweep(before).await {
+                let now = crate::server::db::now_ms();
+                match files
+                    .sweep(now - UNSENT_TTL_MS, now - STALE_UPLOAD_MS)
+                    .await
+                {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "files swept"),
                     Err(e) => tracing::warn!(error = %e, "file sweep failed"),

@@ -13,10 +13,12 @@
 //! - [`limits`]: sign-in and sign-up limits per address and name; write limits per user.
 //! - [`files`]: uploads, thumbnails, members-only reads and the sweeper of files;
 //!   [`exif`] strips photos' metadata as they stream in.
+//! - [`backup`]: `natter backup`, the database and its files folder.
 
 pub mod account;
 pub mod announce;
 pub mod auth;
+pub mod backup;
 pub mod chats;
 pub mod commit;
 pub mod consent;

@@ -91,7 +91,7 @@ pub async fn start_node(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServ
     let addr = listener.local_addr().unwrap();
     let mut config = Config::for_tests(&db.url);
     config.public_origin = format!("http://{addr}");
-    config.files_dir = Some(db.dir().join("files"));
+    super::Storage::current().configure(&mut config, &db);
     tweak(&mut config);
     let state = AppState::new(config, db.store.clone()).unwrap();
     let app = router::app(state.clone());
