@@ -160,7 +160,11 @@ pub fn file_name(raw: &str) -> String {
     let cleaned: String = last
         .chars()
         .map(|c| {
-            if forbidden_char(c, false) || invisible_in_a_name(c) || matches!(c, '"' | '\\') {
+            // Private use U+E000 and U+E001 mark search matches (`db/search.rs`).
+            if forbidden_char(c, false)
+                || invisible_in_a_name(c)
+                || matches!(c, '"' | '\\' | '\u{E000}' | '\u{E001}')
+            {
                 '_'
             } else {
                 c

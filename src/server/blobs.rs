@@ -69,8 +69,24 @@ const PARTS_IN_FLIGHT: usize = 2;
 impl Blobs {
     /// A directory, created if missing.
     pub fn local(dir: &std::path::Path) -> Result<Self> {
-        std::fs::create_dir_all(dir)
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .map_err(|e| Error::internal(format!("files dir {}: {e}", dir.display())))?;
+        Self::existing(dir)
+    }
+
+    /// A directory that must exist already (`natter backup`: a mistyped `--files-dir`
+    /// must not look like a folder whose files were all deleted).
+    pub fn existing(dir: &std::path::Path) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::internal(format!(
+                "no files folder at {} (is --files-dir right?)",
+                dir.display()
+            )));
+        }
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(storage)?;
         Ok(Blobs {
             store: Arc::new(store),

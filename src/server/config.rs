@@ -159,7 +159,7 @@ pub struct Config {
     pub uploads_per_minute: u32,
 
     /// Uploads streaming at once on this node; more wait up to 10 s for a turn, then are
-    /// refused (429). Each holds one part in memory: 256 KiB in a folder, 5 MiB on S3.
+    /// refused (429). Each holds up to three parts in memory: 256 KiB each in a folder, 5 MiB on S3.
     #[arg(long, env = "NATTER_UPLOADS_AT_ONCE", default_value_t = super::domain::files::UPLOADS_AT_ONCE)]
     pub uploads_at_once: usize,
 }

@@ -36,13 +36,19 @@ use config::Config;
 
 /// Starts natter: logging, database, router, then serves until SIGTERM / Ctrl-C.
 pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    // Everything natter writes (shared files, the database, backups) is the server
+    // user's alone, whatever the shell's umask.
+    // SAFETY: umask only swaps the process's file-mode mask.
+    unsafe {
+        libc::umask(0o077);
+    }
     if let Some(config::Command::Backup { path }) = &config.command {
         let store = db::Store::open(&config.database_url, 1).await?;
-        let blobs = match &config.files_url {
-            None => Some(blobs::Blobs::local(&config.files_dir())?),
-            Some(_) => None,
+        let folder = match &config.files_url {
+            None if store.backend() == "sqlite" => Some(config.files_dir()),
+            _ => None,
         };
-        let done = domain::backup::backup(&store, blobs.as_ref(), path).await;
+        let done = domain::backup::backup(&store, folder.as_deref(), path).await;
         store.close().await;
         let report = done?;
         println!(

@@ -211,6 +211,17 @@ async fn the_shared_files_go_beside_the_copy_and_a_restored_server_serves_them()
         .await;
     assert_eq!(r.status, StatusCode::OK);
 
+    // A mistyped --files-dir fails before anything is written, and makes no folder.
+    let elsewhere = dir.path().join("no-such-files");
+    let out = backup_with(
+        &s.db.url,
+        &["--files-dir", elsewhere.to_str().unwrap()],
+        &dir.path().join("second.db"),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no files folder"));
+    assert!(!elsewhere.exists() && !dir.path().join("second.db").exists());
+
     // Again to the same path: refused, as the folder would be.
     let out = backup_with(&s.db.url, &flags, &copy);
     assert!(!out.status.success());

@@ -214,6 +214,28 @@ impl Store {
         Ok(out)
     }
 
+    /// Of `ids`, those stored and in no message yet (the committer's last look before a
+    /// batch attaches them: two sends that raced past [`Store::files_to_send`] with the
+    /// same file must not both show it).
+    pub async fn unattached_files(&self, ids: &[FileId]) -> Result<Vec<FileId>> {
+        let ids = serde_json::to_string(ids)?;
+        let sql = match &self.pool {
+            super::Pool::Sqlite(_) => {
+                "SELECT f.id FROM files f JOIN json_each($1) AS v ON f.id = v.value
+                 WHERE f.message_id IS NULL AND f.state = $2"
+            }
+            super::Pool::Postgres(_) => {
+                "SELECT f.id FROM files f
+                 WHERE f.id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)::bigint))
+                   AND f.message_id IS NULL AND f.state = $2"
+            }
+        };
+        let rows: Vec<(FileId,)> = on_pool!(&self.pool, p => {
+            sqlx::query_as(sql).bind(ids).bind(STORED).fetch_all(p).await?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     /// Fills in the files of `messages` (all of one chat, as a page is), in upload order.
     pub(super) async fn attach_files(&self, messages: &mut [Message]) -> Result<()> {
         let (Some(first), Some(last)) = (messages.first(), messages.last()) else {

@@ -141,12 +141,15 @@ const POSTGRES: &str = concat!(
 
 /// Messages of the reader's chats (`$1`) older than `$2` with a stored file whose name
 /// has every word: the `lower(f.name) LIKE` conditions are appended, one per word
-/// (`$3`...), and the query closed by [`FILES_TAIL`]. Words are letters and digits
-/// only ([`terms`]), so none carries a `LIKE` wildcard. Walks the files of the reader's
-/// chats newest first (`files_chat`): files are few beside messages.
+/// (`$4`...), and the query closed by [`FILES_TAIL`]. Words are letters and digits
+/// only ([`terms`]), so none carries a `LIKE` wildcard. No index serves `LIKE '%w%'`:
+/// the scan is bounded to the newest [`FILES_WINDOW`] files of the instance (`$3`), so
+/// one search costs the same whoever fills a chat with files.
+const FILES_WINDOW: i64 = 20_000;
 const FILES_HEAD: &str = "WITH found AS (
        SELECT f.message_id AS id, MIN(f.name) AS name FROM files f
        WHERE f.state = 1 AND f.message_id < $2
+         AND f.id >= (SELECT COALESCE(MAX(id), 0) FROM files) - $3
          AND f.chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = $1)";
 const FILES_TAIL: &str = concat!(
     " GROUP BY f.message_id ORDER BY f.message_id DESC LIMIT 21)
@@ -165,7 +168,7 @@ const FILES_TAIL: &str = concat!(
 fn files_sql(n: usize) -> String {
     let mut sql = FILES_HEAD.to_string();
     for i in 0..n {
-        sql.push_str(&format!(" AND lower(f.name) LIKE ${}", i + 3));
+        sql.push_str(&format!(" AND lower(f.name) LIKE ${}", i + 4));
     }
     sql.push_str(FILES_TAIL);
     sql
@@ -174,7 +177,9 @@ fn files_sql(n: usize) -> String {
 /// `name` marked where the `terms` are, for [`pieces`]. Case folded a character at a
 /// time, so the marks fall on the name's own characters.
 fn mark_name(name: &str, terms: &[String]) -> String {
-    let chars: Vec<char> = name.chars().collect();
+    // A name never carries the marks themselves (`validate::file_name`), whatever an
+    // older row holds.
+    let chars: Vec<char> = name.chars().filter(|c| *c != START && *c != STOP).collect();
     let folded: Vec<char> = chars
         .iter()
         .map(|c| c.to_lowercase().next().unwrap_or(*c))
@@ -284,13 +289,18 @@ impl Store {
         };
         // Hits by file name, merged in: newest first, a message once (its text hit
         // first), the page cut as before.
+        // Names are matched anywhere in them: a word of one or two letters would match
+        // most names, so only longer words search them (as prefixes do for text).
+        let name_terms = terms.iter().all(|t| as_prefix(t));
         let sql = files_sql(terms.len());
         let patterns: Vec<String> = terms.iter().map(|t| format!("%{t}%")).collect();
         let by_name = match &self.pool {
+            _ if !name_terms => Vec::new(),
             Pool::Sqlite(p) => {
                 let mut q = sqlx::query_as::<_, HitRow>(sqlx::AssertSqlSafe(sql))
                     .bind(user)
-                    .bind(before);
+                    .bind(before)
+                    .bind(FILES_WINDOW);
                 for pattern in patterns {
                     q = q.bind(pattern);
                 }
@@ -299,7 +309,8 @@ impl Store {
             Pool::Postgres(p) => {
                 let mut q = sqlx::query_as::<_, HitRow>(sqlx::AssertSqlSafe(sql))
                     .bind(user)
-                    .bind(before);
+                    .bind(before)
+                    .bind(FILES_WINDOW);
                 for pattern in patterns {
                     q = q.bind(pattern);
                 }
@@ -477,7 +488,7 @@ mod tests {
             vec![("File: x".to_string(), false)]
         );
         assert_eq!(files_sql(2).matches("LIKE").count(), 2);
-        assert!(files_sql(2).contains("LIKE $4"));
+        assert!(files_sql(2).contains("LIKE $5"));
     }
 
     #[test]

@@ -33,19 +33,31 @@ pub fn files_dir_of(path: &Path) -> PathBuf {
     path.with_file_name(format!("{stem}-files"))
 }
 
-/// Copies the database to `path` and, if `blobs` is the local folder, its stored files
-/// to [`files_dir_of`]`(path)` (which must not exist).
-pub async fn backup(store: &Store, blobs: Option<&Blobs>, path: &Path) -> Result<Report> {
+/// Copies the database to `path` and, if the files are in the folder `files`, its
+/// stored files to [`files_dir_of`]`(path)` (which must not exist). The folder must be
+/// there already when the database names files: a mistyped `--files-dir` fails before
+/// anything is written, rather than look like a folder whose files were all deleted.
+pub async fn backup(store: &Store, files: Option<&Path>, path: &Path) -> Result<Report> {
     let folder = files_dir_of(path);
-    if blobs.is_some() && folder.exists() {
+    if files.is_some() && folder.exists() {
         return Err(AppError::Invalid(format!(
             "{} exists already: give a new backup path",
             folder.display()
         ))
         .into());
     }
+    let blobs = match files {
+        Some(dir) if dir.is_dir() => Some(Blobs::existing(dir)?),
+        Some(dir) if !store.stored_file_ids().await?.is_empty() => {
+            return Err(Error::internal(format!(
+                "no files folder at {} although the database names files (is --files-dir right?)",
+                dir.display()
+            )));
+        }
+        _ => None,
+    };
     store.backup_to(path).await?;
-    let Some(blobs) = blobs else {
+    let Some(blobs) = blobs.as_ref() else {
         return Ok(Report::default());
     };
     // What the copy names, from the copy itself: exactly the files it can show.
@@ -53,6 +65,14 @@ pub async fn backup(store: &Store, blobs: Option<&Blobs>, path: &Path) -> Result
     let stored = copy.stored_file_ids().await;
     copy.close().await;
     let stored = stored?;
+    // A file the live database still calls stored but the folder lacks is not a
+    // deletion: the folder is the wrong one, or damaged.
+    let live: std::collections::HashSet<_> = store
+        .stored_file_ids()
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     let mut report = Report {
         files_dir: Some(folder.clone()),
         ..Report::default()
@@ -66,6 +86,13 @@ pub async fn backup(store: &Store, blobs: Option<&Blobs>, path: &Path) -> Result
             .await?
         {
             report.files += 1;
+        } else if live.contains(&id) {
+            return Err(Error::internal(format!(
+                "file {id} is stored in the database but not in {}: is --files-dir right? \
+                 (the database copy at {} is complete; the files folder beside it is not)",
+                blobs.label,
+                path.display()
+            )));
         } else {
             report.missing += 1;
             continue;

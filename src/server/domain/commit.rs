@@ -111,8 +111,9 @@ async fn store_batches(mut rx: mpsc::Receiver<Job>, store: Store, settled: mpsc:
         }
         unindexed = true;
         batches_since_index += 1;
-        let (messages, senders): (Vec<NewMessage>, Vec<_>) =
+        let (mut messages, senders): (Vec<NewMessage>, Vec<_>) =
             jobs.drain(..).map(|j| (j.message, j.done)).unzip();
+        keep_files_once(&store, &mut messages).await;
         let started = std::time::Instant::now();
         let results = store_batch(&store, &messages).await;
         metrics::histogram!("natter_writer_batch_size").record(messages.len() as f64);
@@ -146,6 +147,33 @@ async fn publish_batches(mut settled: mpsc::Receiver<Settled>, notify: Notifier)
             // The sender may have gone away; the message is stored regardless.
             let _ = done.send(result);
         }
+    }
+}
+
+/// A file goes out in one message only: two sends that named the same file raced past
+/// the check at send time, so the first in commit order keeps it and the others go
+/// without it (their live frames too). The committer attaches files one batch after
+/// another, so on one node this is exact; across nodes on PostgreSQL, the database's
+/// attach (`message_id IS NULL`) keeps the rows right, and a racing frame may still
+/// show a file until a reload.
+async fn keep_files_once(store: &Store, messages: &mut [NewMessage]) {
+    let named: Vec<_> = messages
+        .iter()
+        .flat_map(|m| m.files.iter().map(|f| f.id))
+        .collect();
+    if named.is_empty() {
+        return;
+    }
+    let mut free: std::collections::HashSet<_> = match store.unattached_files(&named).await {
+        Ok(ids) => ids.into_iter().collect(),
+        Err(e) => {
+            // The batch's own attach still keeps the database right.
+            tracing::warn!(error = %e, "could not check a batch's files");
+            return;
+        }
+    };
+    for m in messages.iter_mut() {
+        m.files.retain(|f| free.remove(&f.id));
     }
 }
 

@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 /// An upload not sent in a message within this long is removed.
 pub const UNSENT_TTL_MS: i64 = 24 * 3600 * 1000;
 /// An upload still "uploading" after this long was cut short (uploads time out well
-/// before): doomed.
+/// before; longer for a large `--file-max-mb`: `Files::stale_upload_ms`): doomed.
 pub const STALE_UPLOAD_MS: i64 = 3600 * 1000;
 /// How often the sweeper looks.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -33,8 +33,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// before).
 const STAGING_AGE: Duration = Duration::from_secs(3600);
 /// Uploads streaming at once on this node by default (`--uploads-at-once`); more wait
-/// up to [`SLOT_WAIT`], then are refused (each holds a part in memory: 256 KiB on a
-/// folder, 5 MiB on S3).
+/// up to [`SLOT_WAIT`], then are refused (each holds up to three parts in memory, one
+/// filling and two being written: 256 KiB each in a folder, 5 MiB on S3).
 pub const UPLOADS_AT_ONCE: usize = 32;
 /// Uploads one person may have streaming at once (a slow client must not take every
 /// slot of the node).
@@ -106,6 +106,13 @@ impl Files {
     /// The storage (tests compare it with the database).
     pub fn blobs(&self) -> &Blobs {
         &self.blobs
+    }
+
+    /// How old a row still "uploading" must be to be taken for a crash's leftover: an
+    /// hour, or longer when the largest file at the slowest rate allowed takes longer.
+    pub fn stale_upload_ms(&self) -> i64 {
+        let slowest = self.rules.max_bytes / UPLOAD_MIN_RATE + UPLOAD_GRACE_SECS + 600;
+        STALE_UPLOAD_MS.max(i64::try_from(slowest.saturating_mul(1000)).unwrap_or(i64::MAX))
     }
 
     pub fn rules(&self) -> FileRules {
@@ -184,6 +191,7 @@ impl Files {
         };
         let max = self.rules.max_bytes.min(room);
         let mut head = Head::default();
+        let source = paced(source);
         let source = futures::StreamExt::inspect(source, |chunk| {
             if let Ok(bytes) = chunk {
                 head.keep(bytes);
@@ -259,12 +267,17 @@ impl Files {
         id: FileId,
         format: image::ImageFormat,
     ) -> Result<Option<(u32, u32)>> {
-        let slot = self
-            .thumbs
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::internal("thumbnail slots closed"))?;
+        // Bounded: with others' decodes ahead, the file is shared without a thumbnail
+        // rather than the upload waiting until it times out.
+        let slot = match tokio::time::timeout(THUMB_TIME, self.thumbs.clone().acquire_owned()).await
+        {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(_)) => return Err(Error::internal("thumbnail slots closed")),
+            Err(_) => {
+                tracing::info!(file = %id, "no thumbnail: others' thumbnails were in the way");
+                return Ok(None);
+            }
+        };
         let Some(bytes) = self
             .blobs
             .read_all(Object::File(id), self.rules.max_bytes)
@@ -432,6 +445,51 @@ impl Files {
     }
 }
 
+/// An upload that sends nothing for this long is cut (it would hold a node's slot).
+const UPLOAD_IDLE: Duration = Duration::from_secs(15);
+/// After this long, an upload must have averaged at least [`UPLOAD_MIN_RATE`]: a body
+/// trickled in a byte at a time cannot hold a slot for the whole upload time limit.
+const UPLOAD_GRACE_SECS: u64 = 30;
+/// Bytes a second (64 kbit/s: a poor mobile link still passes).
+const UPLOAD_MIN_RATE: u64 = 8_000;
+
+/// `source`, cut with an error when it stalls ([`UPLOAD_IDLE`]) or crawls
+/// ([`UPLOAD_MIN_RATE`] after [`UPLOAD_GRACE_SECS`]).
+fn paced<S, E>(source: S) -> impl Stream<Item = std::result::Result<Bytes, String>> + Unpin + Send
+where
+    S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+    E: std::fmt::Display + Send,
+{
+    // tokio's clock (the tests pause it).
+    let started = tokio::time::Instant::now();
+    Box::pin(futures::stream::unfold(
+        (source, 0u64, false),
+        move |(mut source, mut got, ended)| async move {
+            if ended {
+                return None;
+            }
+            let cut = |why: String, source, got| Some((Err(why), (source, got, true)));
+            match tokio::time::timeout(UPLOAD_IDLE, futures::StreamExt::next(&mut source)).await {
+                Err(_) => cut(
+                    format!("no data for {} s", UPLOAD_IDLE.as_secs()),
+                    source,
+                    got,
+                ),
+                Ok(None) => None,
+                Ok(Some(Err(e))) => cut(e.to_string(), source, got),
+                Ok(Some(Ok(bytes))) => {
+                    got += bytes.len() as u64;
+                    let secs = started.elapsed().as_secs();
+                    if secs >= UPLOAD_GRACE_SECS && got < UPLOAD_MIN_RATE * secs {
+                        return cut("it arrives too slowly".into(), source, got);
+                    }
+                    Some((Ok(bytes), (source, got, false)))
+                }
+            }
+        },
+    ))
+}
+
 /// An upload between its row and its end: dropped before it finished (an error, or the
 /// request's future dropped mid-way), it dooms the row, from a task of its own since a
 /// drop cannot wait. Without it, bytes stored by a request cut short would stay a day,
@@ -589,6 +647,41 @@ fn make_thumbnail(bytes: &[u8], format: image::ImageFormat) -> Option<(Vec<u8>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_or_trickled_upload_is_cut() {
+        use futures::StreamExt;
+        let stalled = futures::stream::pending::<std::result::Result<Bytes, String>>();
+        let first = paced(stalled).next().await;
+        assert!(
+            matches!(first, Some(Err(ref e)) if e.contains("no data")),
+            "{first:?}"
+        );
+
+        // A byte a second: past the grace, cut for its pace.
+        let trickle = futures::stream::unfold((), |()| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Some((Ok::<_, String>(Bytes::from_static(b"x")), ()))
+        });
+        let mut paced_trickle = paced(Box::pin(trickle));
+        let mut bytes = 0;
+        let why = loop {
+            match paced_trickle.next().await {
+                Some(Ok(b)) => bytes += b.len(),
+                Some(Err(e)) => break e,
+                None => panic!("ended"),
+            }
+        };
+        assert!(why.contains("too slowly"), "{why}");
+        assert!((29..=31).contains(&bytes), "{bytes}");
+
+        // A fast one passes whole.
+        let chunks: Vec<std::result::Result<Bytes, String>> = (0..5)
+            .map(|_| Ok(Bytes::from(vec![1u8; 100_000])))
+            .collect();
+        let got: Vec<_> = paced(futures::stream::iter(chunks)).collect().await;
+        assert!(got.iter().all(|c| c.is_ok()) && got.len() == 5);
+    }
 
     #[test]
     fn types_come_from_the_bytes() {

@@ -13,7 +13,7 @@
 //!   limits the body, so the parser never holds more); uploads them, sends them as one
 //!   message and goes back to the chat.
 
-use crate::model::{AppError, ChatId, FileId, FileInfo};
+use crate::model::{AppError, ChatId, FileId, FileInfo, User};
 use crate::server::app::AppState;
 use crate::server::domain::auth::AuthUser;
 use crate::server::domain::files::Download;
@@ -64,47 +64,14 @@ pub async fn send_form(
     // Counted as one of the person's uploads while the body is parsed: the parser holds
     // what precedes a part's data (up to the body limit), so this bounds it per person.
     let _parsing = state.files.claim_user_slot(user.id)?;
-    let bad = |e: axum::extract::multipart::MultipartError| -> Error {
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            return AppError::TooLarge("The files are too large together".into()).into();
-        }
-        AppError::invalid(format!("Bad upload: {}", e.body_text())).into()
-    };
     let mut client_id = String::new();
     let mut files = Vec::new();
-    while let Some(mut field) = form.next_field().await.map_err(bad)? {
-        match field.name() {
-            Some("client_id") => {
-                let mut text = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(bad)? {
-                    text.extend_from_slice(&chunk);
-                    if text.len() > 256 {
-                        return Err(AppError::invalid("Bad client id").into());
-                    }
-                }
-                client_id = String::from_utf8_lossy(&text).into_owned();
-            }
-            // A form posted with no file chosen still has one empty, nameless part.
-            Some("file") if field.file_name().is_none_or(str::is_empty) => {}
-            Some("file") => {
-                if files.len() == FILES_PER_UPLOAD {
-                    return Err(AppError::invalid(format!(
-                        "At most {FILES_PER_UPLOAD} files at once"
-                    ))
-                    .into());
-                }
-                let name = field.file_name().unwrap_or("file").to_string();
-                let bytes = field.map_err(|e| e.body_text());
-                files.push(
-                    state
-                        .files
-                        .upload(&user, chat, &name, Box::pin(bytes))
-                        .await?
-                        .id,
-                );
-            }
-            _ => return Err(AppError::invalid("Unknown form field in an upload").into()),
-        }
+    // Whatever ends the form early, the files it stored go at once (not after a day,
+    // counted against the sender's quota meanwhile).
+    let read = read_form(&state, &user, chat, &mut form, &mut client_id, &mut files).await;
+    if let Err(e) = read {
+        state.files.forget_unsent(&files).await;
+        return Err(e);
     }
     if files.is_empty() {
         return Err(AppError::invalid("Choose a file to send").into());
@@ -220,4 +187,57 @@ pub fn content_disposition(kind: &str, name: &str) -> String {
         })
         .collect();
     format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// Reads the no-JavaScript form's parts: its client id, and each file uploaded as it
+/// comes (their ids pushed to `files`, so the caller can undo them on an error).
+async fn read_form(
+    state: &AppState,
+    user: &User,
+    chat: ChatId,
+    form: &mut Multipart,
+    client_id: &mut String,
+    files: &mut Vec<FileId>,
+) -> Result<(), Error> {
+    let bad = |e: axum::extract::multipart::MultipartError| -> Error {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return AppError::TooLarge("The files are too large together".into()).into();
+        }
+        AppError::invalid(format!("Bad upload: {}", e.body_text())).into()
+    };
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
+        match field.name() {
+            Some("client_id") => {
+                let mut text = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                    text.extend_from_slice(&chunk);
+                    if text.len() > 256 {
+                        return Err(AppError::invalid("Bad client id").into());
+                    }
+                }
+                *client_id = String::from_utf8_lossy(&text).into_owned();
+            }
+            // A form posted with no file chosen still has one empty, nameless part.
+            Some("file") if field.file_name().is_none_or(str::is_empty) => {}
+            Some("file") => {
+                if files.len() == FILES_PER_UPLOAD {
+                    return Err(AppError::invalid(format!(
+                        "At most {FILES_PER_UPLOAD} files at once"
+                    ))
+                    .into());
+                }
+                let name = field.file_name().unwrap_or("file").to_string();
+                let bytes = field.map_err(|e| e.body_text());
+                files.push(
+                    state
+                        .files
+                        .upload(user, chat, &name, Box::pin(bytes))
+                        .await?
+                        .id,
+                );
+            }
+            _ => return Err(AppError::invalid("Unknown form field in an upload").into()),
+        }
+    }
+    Ok(())
 }
