@@ -52,7 +52,7 @@ test('a picture shared through one node is seen, opened and downloaded through b
   // stored it, served by whichever node nginx picks).
   const thumb = messageLog(pageB).getByRole('img', { name: `map-${suffix}.png` });
   await expect(thumb).toBeVisible();
-  await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(60);
+  await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
 
   // Round robin: consecutive fetches land on both nodes; each checks membership itself
   // and reads the same bytes from the shared storage.

@@ -629,7 +629,12 @@ fn make_thumbnail(bytes: &[u8], format: image::ImageFormat) -> Option<(Vec<u8>, 
         image.apply_orientation(o);
     }
     let (width, height) = (image.width(), image.height());
-    let small = image.thumbnail(THUMB_SIDE, THUMB_SIDE);
+    // Never larger than the picture itself (`thumbnail` would scale a small one up).
+    let small = if width <= THUMB_SIDE && height <= THUMB_SIDE {
+        image
+    } else {
+        image.thumbnail(THUMB_SIDE, THUMB_SIDE)
+    };
     // JPEG has no alpha: transparent pixels are shown on white, as a page would.
     let rgba = small.to_rgba8();
     let mut rgb = image::RgbImage::new(rgba.width(), rgba.height());
@@ -742,6 +747,18 @@ mod tests {
             (thumb.width(), thumb.height()),
             (THUMB_SIDE, THUMB_SIDE / 2)
         );
+        // A small picture's thumbnail is its own size, never scaled up.
+        let mut small = Vec::new();
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(60, 30, image::Rgb([1, 2, 3])))
+            .write_to(
+                &mut std::io::Cursor::new(&mut small),
+                image::ImageFormat::Png,
+            )
+            .unwrap_or_else(|e| panic!("encode: {e}"));
+        let (jpeg, _, _) = make_thumbnail(&small, image::ImageFormat::Png)
+            .unwrap_or_else(|| panic!("no thumbnail"));
+        let thumb = image::load_from_memory(&jpeg).unwrap_or_else(|e| panic!("decode: {e}"));
+        assert_eq!((thumb.width(), thumb.height()), (60, 30));
     }
 
     fn crc32(data: &[u8]) -> u32 {
