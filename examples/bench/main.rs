@@ -138,6 +138,10 @@ struct Args {
     uploads: usize,
     #[arg(long, default_value_t = 25)]
     upload_mb: usize,
+    /// Each upload's pace in KB/s (1250: a 10 Mbit/s uplink); 0 sends as fast as the
+    /// loopback takes it.
+    #[arg(long, default_value_t = 1250)]
+    upload_kbps: u64,
     /// resume: messages missed while offline.
     #[arg(long, default_value_t = 10_000)]
     missed: usize,
@@ -350,7 +354,7 @@ async fn main() -> Result<(), client::Error> {
     let flood = (args.sign_in_flood > 0).then(|| flood::start(&server, args.sign_in_flood));
     let uploads = match args.uploads {
         0 => None,
-        n => Some(uploads::start(&server, pid, n, args.upload_mb).await?),
+        n => Some(uploads::start(&server, pid, n, args.upload_mb, args.upload_kbps).await?),
     };
     let want = |s: Scenario| args.scenario == s || args.scenario == Scenario::All;
     let mut rows = Vec::new();

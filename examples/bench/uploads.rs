@@ -1,6 +1,7 @@
 //! `--uploads N`: N uploads of `--upload-mb` MB stream into the server at once, each
 //! starting again as soon as it is answered, for as long as the scenarios run (issue 32:
-//! the live path's figures while files stream in). Three uploads per person (the
+//! the live path's figures while files stream in). Each sends at `--upload-kbps` KB/s
+//! (a person's uplink; 0: as fast as loopback takes it, which no network gives). Three uploads per person (the
 //! server's limit per person), each person in a direct chat of their own. The line it
 //! prints says what got through and the server's peak memory meanwhile (its resident
 //! memory sampled every 20 ms; before the uploads for comparison).
@@ -26,11 +27,18 @@ pub struct Uploads {
     started: Instant,
     at_once: usize,
     mb: usize,
+    kbps: u64,
 }
 
 /// Signs up the uploaders, starts `at_once` uploads of `mb` MB, and returns a second
 /// later, with all of them streaming.
-pub async fn start(server: &Server, pid: u32, at_once: usize, mb: usize) -> Result<Uploads, Error> {
+pub async fn start(
+    server: &Server,
+    pid: u32,
+    at_once: usize,
+    mb: usize,
+    kbps: u64,
+) -> Result<Uploads, Error> {
     let people = at_once.div_ceil(PER_PERSON);
     let tag = std::process::id();
     let mut chats = Vec::new();
@@ -79,7 +87,7 @@ pub async fn start(server: &Server, pid: u32, at_once: usize, mb: usize) -> Resu
                         .header("cookie", &cookie)
                         .header("origin", &origin)
                         .header("content-type", "application/octet-stream")
-                        .body(body.clone())
+                        .body(paced(body.clone(), kbps))
                         .send();
                     let status = match sent.await {
                         Ok(r) => r.status().as_u16(),
@@ -107,7 +115,8 @@ pub async fn start(server: &Server, pid: u32, at_once: usize, mb: usize) -> Resu
             }
         })
     };
-    // Every upload under way (a 25 MB one takes seconds with a hundred beside it).
+    // Every upload under way (a 25 MB one takes seconds with a hundred beside it); the
+    // summary counts this second too.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     Ok(Uploads {
         stop,
@@ -120,26 +129,49 @@ pub async fn start(server: &Server, pid: u32, at_once: usize, mb: usize) -> Resu
         started: Instant::now(),
         at_once,
         mb,
+        kbps,
     })
+}
+
+/// `body` as a request body sent at `kbps` KB/s, in 64 KB chunks (whole at once for 0).
+fn paced(body: bytes::Bytes, kbps: u64) -> reqwest::Body {
+    if kbps == 0 {
+        return reqwest::Body::from(body);
+    }
+    const CHUNK: usize = 64 * 1024;
+    let every = Duration::from_secs_f64(CHUNK as f64 / (kbps as f64 * 1000.0));
+    let chunks = futures::stream::unfold((body, 0usize), move |(body, at)| async move {
+        if at >= body.len() {
+            return None;
+        }
+        if at > 0 {
+            tokio::time::sleep(every).await;
+        }
+        let end = (at + CHUNK).min(body.len());
+        Some((Ok::<_, std::io::Error>(body.slice(at..end)), (body, end)))
+    });
+    reqwest::Body::wrap_stream(chunks)
 }
 
 impl Uploads {
     /// Stops starting uploads, waits for those under way; a line on what was stored.
     pub async fn stop(self) -> String {
-        let secs = self.started.elapsed().as_secs_f64();
         self.stop.store(true, Ordering::Relaxed);
         for t in self.tasks {
             let _ = t.await;
         }
+        // Until the last upload under way ended: what was stored came in that long.
+        let secs = self.started.elapsed().as_secs_f64() + 1.0;
         let _ = self.sampler.await;
         let stored = self.bytes.load(Ordering::Relaxed) as f64 / 1e6;
         let statuses = self.statuses.lock().map(|s| s.clone()).unwrap_or_default();
         let by_status: Vec<String> = statuses.iter().map(|(s, n)| format!("{n}× {s}")).collect();
         format!(
-            "uploads: {} at once of {} MB: {stored:.0} MB stored in {secs:.1} s ({:.0} MB/s), \
+            "uploads: {} at once of {} MB at {} KB/s each: {stored:.0} MB stored in {secs:.1} s ({:.0} MB/s), \
              answers {}; server RSS {:.0} MiB before, peak {:.0} MiB",
             self.at_once,
             self.mb,
+            self.kbps,
             stored / secs.max(0.001),
             by_status.join(", "),
             self.before_kib as f64 / 1024.0,
