@@ -10,4 +10,5 @@ pub mod chats;
 pub mod consent;
 pub mod files;
 pub mod messages;
+pub mod push;
 pub mod search;

@@ -8,10 +8,12 @@ pub mod error;
 pub mod ids;
 pub mod markup;
 pub mod protocol;
+pub mod push;
 pub mod types;
 pub mod validate;
 
 pub use consent::{Blocked, Consent, GroupAdds, Invitation, MemberAdded};
 pub use error::AppError;
 pub use ids::{ChatId, FileId, MessageId, UserId};
+pub use push::{PushDevice, PushSettings};
 pub use types::*;

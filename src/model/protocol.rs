@@ -110,6 +110,14 @@ pub enum ClientFrame {
     },
     /// Application-level heartbeat (browsers cannot send WebSocket pings).
     Ping,
+    /// Whether this tab (`tab`: a number the tab picks once) is visible now: sent when
+    /// it changes and every 20 s while visible. A person with a visible tab gets no Web
+    /// Push (the tab shows the message); a tab that stops saying so stops counting
+    /// after 45 s.
+    Visible {
+        tab: u64,
+        visible: bool,
+    },
 }
 
 /// Server → client.

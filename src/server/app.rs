@@ -14,6 +14,7 @@ use super::domain::files::{FileRules, Files};
 use super::domain::limits::{AuthLimits, UserLimits};
 use super::domain::notify::Notifier;
 use super::domain::presence::Presence;
+use super::domain::push::{PushRules, Pusher};
 use super::live::broker::{Broker, LocalBroker};
 use super::live::cluster_presence::{ClusterPresence, Swept};
 use super::live::hub::Hub;
@@ -61,6 +62,8 @@ pub struct AppStateInner {
     pub consent: Consents,
     /// Files shared in chats (`domain::files`).
     pub files: Files,
+    /// Web Push to closed tabs (`domain::push`).
+    pub push: Pusher,
 }
 
 impl AppState {
@@ -121,6 +124,21 @@ impl AppState {
             },
         );
         files.spawn_sweeper();
+        let push = Pusher::new(
+            store.clone(),
+            presence.clone(),
+            PushRules {
+                allow_prefix: config.push_allow_endpoint.clone(),
+                contact: config.public_origin.clone(),
+                // PostgreSQL takes ids before commits land (`Store::plan_pushes`).
+                settle_ms: if store.backend() == "postgres" {
+                    3_000
+                } else {
+                    0
+                },
+            },
+        )?;
+        push.spawn();
         store.spawn_checkpointer();
         store.spawn_session_sweeper();
         let state = AppState(Arc::new(AppStateInner {
@@ -140,6 +158,7 @@ impl AppState {
             chats,
             consent,
             files,
+            push,
         }));
         if let Some(gone) = gone {
             state.announce_swept(gone);

@@ -158,6 +158,14 @@ pub struct Config {
     #[arg(long, env = "NATTER_UPLOADS_PER_MINUTE", default_value_t = 30)]
     pub uploads_per_minute: u32,
 
+    /// Web Push: one more endpoint prefix the server may POST to besides public
+    /// `https://` addresses, e.g. a push service of your own on a private network, or a
+    /// test's (`http://127.0.0.1:PORT/`; end it with `/`). Unset by default: a browser's
+    /// endpoint on a private address is refused, so no one can make the server reach
+    /// inside its network.
+    #[arg(long, env = "NATTER_PUSH_ALLOW_ENDPOINT", value_name = "URL_PREFIX")]
+    pub push_allow_endpoint: Option<String>,
+
     /// Uploads streaming at once on this node; more wait up to 10 s for a turn, then are
     /// refused (429). Each holds up to three parts in memory: 256 KiB each in a folder, 5 MiB on S3.
     #[arg(long, env = "NATTER_UPLOADS_AT_ONCE", default_value_t = super::domain::files::UPLOADS_AT_ONCE)]
@@ -208,6 +216,7 @@ impl Config {
             files_quota_mb: 1000,
             uploads_per_minute: 30,
             uploads_at_once: super::domain::files::UPLOADS_AT_ONCE,
+            push_allow_endpoint: None,
         }
     }
 

@@ -24,6 +24,7 @@ mod http;
 mod injection;
 mod logs;
 mod metrics;
+mod push;
 mod sse;
 mod storage;
 mod ws;

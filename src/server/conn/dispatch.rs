@@ -13,6 +13,7 @@ use crate::model::{AppError, ChatId, User};
 use crate::server::domain::chats::Chats;
 use crate::server::domain::commit::Queued;
 use crate::server::domain::limits::Write;
+use crate::server::domain::presence::Presence;
 use crate::server::live::frame::ResumeRequest;
 
 /// The limits a frame is held to, per kind of write.
@@ -97,6 +98,7 @@ fn too_many_changes() -> Outcome {
 /// Acts on one client frame of `user`'s within `budget`.
 pub(super) async fn dispatch(
     chats: &Chats,
+    presence: &Presence,
     user: &User,
     frame: ClientFrame,
     budget: &mut impl Budget,
@@ -153,5 +155,11 @@ pub(super) async fn dispatch(
             Outcome::Resume(Box::new(ResumeRequest { positions, changes }))
         }
         ClientFrame::Ping => Outcome::Reply(ServerFrame::Pong),
+        // A hint, limited like typing.
+        ClientFrame::Visible { .. } if !budget.allows(Write::Typing) => Outcome::Done,
+        ClientFrame::Visible { tab, visible } => {
+            presence.tab_visible(user.id, tab, visible).await;
+            Outcome::Done
+        }
     }
 }

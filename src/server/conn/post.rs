@@ -95,7 +95,7 @@ pub async fn post(
         limits: &state.user_limits,
         user: user.id,
     };
-    match dispatch(&state.chats, &user, parsed, &mut budget).await {
+    match dispatch(&state.chats, &state.presence, &user, parsed, &mut budget).await {
         // A send is answered after its commit.
         Outcome::Queued {
             client_id,

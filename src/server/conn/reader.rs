@@ -317,7 +317,15 @@ impl Reader {
                     .map_err(|_| close_frame(1000, "bye"))?;
             }
         }
-        match dispatch(&self.state.chats, &self.user, frame, &mut self.budget).await {
+        match dispatch(
+            &self.state.chats,
+            &self.state.presence,
+            &self.user,
+            frame,
+            &mut self.budget,
+        )
+        .await
+        {
             Outcome::Queued {
                 client_id,
                 chat,

@@ -28,6 +28,8 @@ pub use members::{Added, ChatChanges};
 mod checkpoint;
 mod files;
 pub use files::Uploaded;
+mod push;
+pub use push::{Claimed, DeviceRow, Notifying};
 // Before `messages`, whose batch writers use its SQL macros.
 #[macro_use]
 mod mentions;

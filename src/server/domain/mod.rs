@@ -14,6 +14,8 @@
 //! - [`files`]: uploads, thumbnails, members-only reads and the sweeper of files;
 //!   [`exif`] strips photos' metadata as they stream in.
 //! - [`backup`]: `natter backup`, the database and its files folder.
+//! - [`push`]: Web Push to browsers whose natter tab is closed; [`push::guard`] keeps
+//!   the endpoints it posts to public.
 
 pub mod account;
 pub mod announce;
@@ -27,6 +29,7 @@ pub mod files;
 pub mod limits;
 pub mod notify;
 pub mod presence;
+pub mod push;
 
 #[cfg(test)]
 mod tests {

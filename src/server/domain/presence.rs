@@ -22,7 +22,12 @@ pub struct Presence {
     /// Who is online on the other nodes (several nodes only).
     cluster: Option<Arc<ClusterPresence>>,
     notify: Notifier,
+    /// Visible tabs on one node (several nodes: `cluster` keeps them).
+    tabs: Arc<crate::server::live::tabs::Tabs>,
 }
+
+/// How long a tab's `visible` frame counts: its heartbeat comes every 20 s.
+pub const TAB_VISIBLE_MS: i64 = 45_000;
 
 impl Presence {
     pub fn new(
@@ -36,6 +41,25 @@ impl Presence {
             hub,
             cluster,
             notify,
+            tabs: Arc::default(),
+        }
+    }
+
+    /// `user`'s tab `tab` says whether it is visible (a `visible` frame).
+    pub async fn tab_visible(&self, user: UserId, tab: u64, visible: bool) {
+        let until = visible.then(|| crate::server::db::now_ms() + TAB_VISIBLE_MS);
+        match &self.cluster {
+            Some(cluster) => cluster.set_tab(user, tab, until).await,
+            None => self.tabs.set(user, tab, until),
+        }
+    }
+
+    /// Whether `user` has a visible natter tab on any node (then no Web Push: the tab
+    /// shows the message).
+    pub async fn any_tab_visible(&self, user: UserId) -> bool {
+        match &self.cluster {
+            Some(cluster) => cluster.any_tab_visible(user).await,
+            None => self.tabs.any(user),
         }
     }
 

@@ -48,6 +48,11 @@ fn key(user: UserId) -> String {
     format!("natter:presence:{user}")
 }
 
+/// `user`'s visible tabs (tab → until, ms), on whichever node they are connected.
+fn visible_key(user: UserId) -> String {
+    format!("natter:visible:{user}")
+}
+
 pub struct ClusterPresence {
     client: redis::Client,
     conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
@@ -170,6 +175,58 @@ impl ClusterPresence {
         }
         .await;
         self.settle(outcome).await
+    }
+
+    /// Records that `user`'s tab `tab` is visible until `until` (ms), or not (`None`).
+    pub async fn set_tab(&self, user: UserId, tab: u64, until: Option<i64>) {
+        let outcome = async {
+            let mut c = self.conn().await?;
+            match until {
+                Some(until) => {
+                    redis::pipe()
+                        .cmd("HSET")
+                        .arg(visible_key(user))
+                        .arg(tab)
+                        .arg(until)
+                        .ignore()
+                        .cmd("PEXPIREAT")
+                        .arg(visible_key(user))
+                        .arg(until)
+                        .arg("GT")
+                        .ignore()
+                        .query_async::<()>(&mut c)
+                        .await
+                }
+                None => {
+                    redis::cmd("HDEL")
+                        .arg(visible_key(user))
+                        .arg(tab)
+                        .query_async::<()>(&mut c)
+                        .await
+                }
+            }
+        }
+        .await;
+        if let Err(e) = outcome {
+            tracing::debug!(error = %e, "redis: a tab's visibility not recorded");
+            self.forget_conn().await;
+        }
+    }
+
+    /// Whether `user` has a visible tab on any node (`false` when Redis cannot tell: a
+    /// push too many rather than one missed).
+    pub async fn any_tab_visible(&self, user: UserId) -> bool {
+        let outcome = async {
+            let mut c = self.conn().await?;
+            let tabs: Vec<(u64, i64)> = redis::cmd("HGETALL")
+                .arg(visible_key(user))
+                .query_async(&mut c)
+                .await?;
+            let now = now_ms();
+            Ok::<_, redis::RedisError>(tabs.iter().any(|(_, until)| *until > now))
+        }
+        .await;
+        outcome.unwrap_or(false)
     }
 
     /// Whether `user` is online on another node (`false` when Redis cannot tell).

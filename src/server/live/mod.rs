@@ -8,7 +8,8 @@
 //! - [`slots`]: caps on open connections per user and per address.
 //! - [`opens`]: limits on opening connections per user and per address.
 //! - [`broker`]: the publish seam; [`redis_broker`]: the one for several nodes.
-//! - [`cluster_presence`]: who is online on any node (Redis), for several nodes.
+//! - [`cluster_presence`]: who is online on any node (Redis), for several nodes, and
+//!   whose tabs are visible there; [`tabs`]: whose tabs are visible, on one node.
 
 pub mod broker;
 pub mod cluster_presence;
@@ -18,3 +19,4 @@ pub mod opens;
 pub mod queue;
 pub mod redis_broker;
 pub mod slots;
+pub mod tabs;

@@ -1,0 +1,425 @@
+//! Web Push (issue 33): browsers' subscriptions, the server's VAPID key, and the queue
+//! of pushes to send (`migrations/sqlite/0012_push.sql`).
+//!
+//! Pushes are planned from the messages table itself (`push_planned.upto`): nothing is
+//! added to a message's commit. A plan step reads the messages after the cursor that
+//! notify someone (a direct message, a mention), joins their recipients' subscriptions,
+//! and queues one row per (subscription, chat), a newer one replacing the payload of an
+//! unsent older one. The sender claims due rows, sends, and deletes them.
+
+use super::write_tx::BeginWrite;
+use super::{Pool, Store};
+use crate::model::{ChatId, UserId};
+use crate::server::base::error::Result;
+
+/// A device as /account lists it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DeviceRow {
+    pub id: i64,
+    pub device: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub session_hash: Vec<u8>,
+}
+
+/// A message that notifies someone with a subscription: one row per subscription.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Notifying {
+    pub message_id: i64,
+    pub chat_id: ChatId,
+    pub body: String,
+    pub sender: String,
+    pub kind: String,
+    pub title: Option<String>,
+    pub user_id: UserId,
+    pub subscription_id: i64,
+    pub previews: bool,
+}
+
+/// A push claimed for sending, with its subscription.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Claimed {
+    pub id: i64,
+    pub version: i64,
+    pub chat_id: ChatId,
+    pub payload: String,
+    pub attempts: i64,
+    pub subscription_id: i64,
+    pub user_id: UserId,
+    pub endpoint: String,
+    pub p256dh: Vec<u8>,
+    pub auth: Vec<u8>,
+}
+
+/// The messages after the cursor (`$1`, up to `$2`) that notify someone, one row per
+/// recipient's subscription: mentions of another member, and direct messages to the
+/// other member; never a muted chat's, never one's own.
+const NOTIFYING: &str = "
+WITH span AS (
+  SELECT id, chat_id, seq, sender_id FROM messages
+  WHERE id > $1 AND id <= $2 AND deleted_at IS NULL),
+recipients AS (
+  SELECT s.id AS message_id, x.user_id FROM span s
+  JOIN mentions x ON x.chat_id = s.chat_id AND x.seq = s.seq
+  WHERE x.user_id != s.sender_id
+  UNION
+  SELECT s.id, cm.user_id FROM span s
+  JOIN chats c ON c.id = s.chat_id AND c.kind = 'direct'
+  JOIN chat_members cm ON cm.chat_id = s.chat_id AND cm.user_id != s.sender_id)
+SELECT m.id AS message_id, m.chat_id, m.body, u.username AS sender, c.kind, c.title,
+       r.user_id, ps.id AS subscription_id, ru.push_previews AS previews
+FROM recipients r
+JOIN messages m ON m.id = r.message_id
+JOIN chats c ON c.id = m.chat_id
+JOIN users u ON u.id = m.sender_id
+JOIN users ru ON ru.id = r.user_id
+JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = r.user_id AND NOT cm.muted
+JOIN push_subscriptions ps ON ps.user_id = r.user_id
+ORDER BY m.id";
+
+/// Queues a push, due `$6` ms after the subscription's last push at the earliest (a
+/// subscription gets at most one push per that gap; what comes meanwhile waits, and a
+/// newer one for the same chat replaces the payload of an unsent older one, keeping
+/// its turn: the browser would replace the notification anyway).
+const ENQUEUE: &str = "
+INSERT INTO push_queue (subscription_id, user_id, chat_id, payload, due_at)
+SELECT $1, $2, $3, $4,
+       CASE WHEN COALESCE(last_used_at, 0) + $6 > $5 THEN last_used_at + $6 ELSE $5 END
+FROM push_subscriptions WHERE id = $1
+ON CONFLICT (subscription_id, chat_id) DO UPDATE
+SET payload = excluded.payload, version = push_queue.version + 1, attempts = 0";
+
+impl Store {
+    /// The server's VAPID key pair (private, public), made with `fresh` by the first
+    /// node to ask; every node reads the same one after.
+    pub async fn vapid_key(
+        &self,
+        fresh: impl FnOnce() -> (Vec<u8>, Vec<u8>),
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        let (private, public) = fresh();
+        let row: (Vec<u8>, Vec<u8>) = on_pool!(&self.pool, p => {
+            sqlx::query(
+                "INSERT INTO push_vapid (id, private_key, public_key) VALUES (1, $1, $2)
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&private)
+            .bind(&public)
+            .execute(p)
+            .await?;
+            sqlx::query_as("SELECT private_key, public_key FROM push_vapid WHERE id = 1")
+                .fetch_one(p)
+                .await?
+        });
+        Ok(row)
+    }
+
+    /// Saves `user`'s subscription from the session `session_hash` (an endpoint seen
+    /// before, from another session or person of the same browser, moves to this one),
+    /// keeping at most `max_per_user` subscriptions: the oldest go. Returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_push_subscription(
+        &self,
+        user: UserId,
+        session_hash: &[u8],
+        endpoint: &str,
+        p256dh: &[u8],
+        auth: &[u8],
+        device: &str,
+        max_per_user: i64,
+    ) -> Result<i64> {
+        let now = super::now_ms();
+        let id: i64 = on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await?;
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO push_subscriptions
+                   (user_id, session_hash, endpoint, p256dh, auth, device, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id,
+                   session_hash = excluded.session_hash, p256dh = excluded.p256dh,
+                   auth = excluded.auth, device = excluded.device,
+                   created_at = excluded.created_at, last_used_at = NULL
+                 RETURNING id",
+            )
+            .bind(user)
+            .bind(session_hash)
+            .bind(endpoint)
+            .bind(p256dh)
+            .bind(auth)
+            .bind(device)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            // What was queued for the endpoint's previous owner is not this one's.
+            sqlx::query("DELETE FROM push_queue WHERE subscription_id = $1 AND user_id != $2")
+                .bind(id)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "DELETE FROM push_subscriptions WHERE user_id = $1 AND id NOT IN (
+                   SELECT id FROM push_subscriptions WHERE user_id = $1
+                   ORDER BY created_at DESC, id DESC LIMIT $2)",
+            )
+            .bind(user)
+            .bind(max_per_user)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            id
+        });
+        Ok(id)
+    }
+
+    /// Removes one of `user`'s subscriptions by id (/account's "Remove") or endpoint
+    /// ("Disable notifications" in that browser); whether there was one.
+    pub async fn remove_push_subscription(
+        &self,
+        user: UserId,
+        id: Option<i64>,
+        endpoint: Option<&str>,
+    ) -> Result<bool> {
+        let done = on_pool!(&self.pool, p => {
+            sqlx::query(
+                "DELETE FROM push_subscriptions
+                 WHERE user_id = $1 AND (id = $2 OR endpoint = $3)",
+            )
+            .bind(user)
+            .bind(id.unwrap_or(-1))
+            .bind(endpoint.unwrap_or(""))
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// `user`'s subscriptions, newest first.
+    pub async fn push_devices(&self, user: UserId) -> Result<Vec<DeviceRow>> {
+        let rows = on_pool!(&self.pool, p => {
+            sqlx::query_as(
+                "SELECT id, device, created_at, last_used_at, session_hash
+                 FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
+            )
+            .bind(user)
+            .fetch_all(p)
+            .await?
+        });
+        Ok(rows)
+    }
+
+    /// Whether `user`'s pushes show the start of the text.
+    pub async fn push_previews(&self, user: UserId) -> Result<bool> {
+        let (on,): (bool,) = on_pool!(&self.pool, p => {
+            sqlx::query_as("SELECT push_previews FROM users WHERE id = $1")
+                .bind(user)
+                .fetch_one(p)
+                .await?
+        });
+        Ok(on)
+    }
+
+    pub async fn set_push_previews(&self, user: UserId, on: bool) -> Result<()> {
+        on_pool!(&self.pool, p => {
+            sqlx::query("UPDATE users SET push_previews = $2 WHERE id = $1")
+                .bind(user)
+                .bind(on)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// One plan step: queues the pushes of the messages after the cursor (each due
+    /// `gap_ms` after its subscription's last push at the earliest), at most
+    /// `max_messages` of them and none newer than `settled_before_ms` (on PostgreSQL,
+    /// ids are taken before commits land: a message that commits late must not be
+    /// passed by the cursor), each payload made by `payload`. Returns how many pushes
+    /// were queued. One transaction: the cursor moves with what it queued, and two
+    /// nodes never plan the same messages (PostgreSQL: the cursor's row is locked).
+    pub async fn plan_pushes(
+        &self,
+        max_messages: i64,
+        settled_before_ms: i64,
+        gap_ms: i64,
+        payload: impl Fn(&Notifying) -> String,
+    ) -> Result<usize> {
+        let now = super::now_ms();
+        let lock = match &self.pool {
+            Pool::Sqlite(_) => "SELECT upto FROM push_planned",
+            Pool::Postgres(_) => "SELECT upto FROM push_planned FOR UPDATE",
+        };
+        let queued = on_pool!(&self.pool, p => {
+            // Nothing new (the usual case between messages): no write lock taken.
+            let (upto,): (i64,) = sqlx::query_as("SELECT upto FROM push_planned")
+                .fetch_one(p)
+                .await?;
+            let newest: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(id) FROM messages WHERE id > $1 AND created_at < $2",
+            )
+            .bind(upto)
+            .bind(settled_before_ms)
+            .fetch_one(p)
+            .await?;
+            let Some(_) = newest else {
+                return Ok(0);
+            };
+            let mut tx = p.begin_write().await?;
+            let (upto,): (i64,) = sqlx::query_as(lock).fetch_one(&mut *tx).await?;
+            let newest: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(id) FROM (SELECT id FROM messages
+                   WHERE id > $1 AND created_at < $2 ORDER BY id LIMIT $3) AS next",
+            )
+            .bind(upto)
+            .bind(settled_before_ms)
+            .bind(max_messages.max(1))
+            .fetch_one(&mut *tx)
+            .await?;
+            let Some(to) = newest else {
+                return Ok(0);
+            };
+            let rows: Vec<Notifying> = sqlx::query_as(NOTIFYING)
+                .bind(upto)
+                .bind(to)
+                .fetch_all(&mut *tx)
+                .await?;
+            for r in &rows {
+                sqlx::query(ENQUEUE)
+                    .bind(r.subscription_id)
+                    .bind(r.user_id)
+                    .bind(r.chat_id)
+                    .bind(payload(r))
+                    .bind(now)
+                    .bind(gap_ms)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("UPDATE push_planned SET upto = $1")
+                .bind(to)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            rows.len()
+        });
+        Ok(queued)
+    }
+
+    /// Claims up to `limit` due pushes for `claim_ms` (another node takes them only
+    /// after that: a node that dies mid-send leaves them to the others).
+    pub async fn claim_pushes(&self, limit: i64, claim_ms: i64) -> Result<Vec<Claimed>> {
+        let now = super::now_ms();
+        let skip_locked = match &self.pool {
+            Pool::Sqlite(_) => "",
+            Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "WITH due AS (
+               SELECT id FROM push_queue WHERE due_at <= $1 AND claimed_until <= $1
+               ORDER BY due_at LIMIT $2{skip_locked})
+             UPDATE push_queue SET claimed_until = $3
+             WHERE id IN (SELECT id FROM due)
+             RETURNING id"
+        );
+        let claimed = on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await?;
+            let ids: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(now)
+                .bind(limit.max(1))
+                .bind(now + claim_ms)
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut out = Vec::with_capacity(ids.len());
+            for (id,) in ids {
+                let row: Option<Claimed> = sqlx::query_as(
+                    "SELECT q.id, q.version, q.chat_id, q.payload, q.attempts,
+                            s.id AS subscription_id, s.user_id, s.endpoint, s.p256dh, s.auth
+                     FROM push_queue q JOIN push_subscriptions s ON s.id = q.subscription_id
+                     WHERE q.id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                out.extend(row);
+            }
+            tx.commit().await?;
+            out
+        });
+        Ok(claimed)
+    }
+
+    /// The push service took it: the row goes unless a newer payload replaced it
+    /// meanwhile (then that one is due `gap_ms` later).
+    pub async fn push_sent(&self, claimed: &Claimed, gap_ms: i64) -> Result<()> {
+        let now = super::now_ms();
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await?;
+            sqlx::query("DELETE FROM push_queue WHERE id = $1 AND version = $2")
+                .bind(claimed.id)
+                .bind(claimed.version)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE push_queue SET claimed_until = 0, due_at = $2 WHERE id = $1")
+                .bind(claimed.id)
+                .bind(now + gap_ms)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE push_subscriptions SET last_used_at = $2 WHERE id = $1")
+                .bind(claimed.subscription_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Sending failed for now: due again at `due_at`, one attempt more.
+    pub async fn push_retry(&self, id: i64, due_at: i64) -> Result<()> {
+        on_pool!(&self.pool, p => {
+            sqlx::query(
+                "UPDATE push_queue SET claimed_until = 0, due_at = $2, attempts = attempts + 1
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(due_at)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Gives a push up (refused for good, or the person's tab showed it).
+    pub async fn push_drop(&self, id: i64) -> Result<()> {
+        on_pool!(&self.pool, p => {
+            sqlx::query("DELETE FROM push_queue WHERE id = $1")
+                .bind(id)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The push service says the subscription is gone (404, 410): it goes, with its queue.
+    pub async fn push_subscription_gone(&self, id: i64) -> Result<()> {
+        on_pool!(&self.pool, p => {
+            sqlx::query("DELETE FROM push_subscriptions WHERE id = $1")
+                .bind(id)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// `user` read `chat`: pushes for it not yet sent are moot.
+    pub async fn drop_pending_pushes(&self, user: UserId, chat: ChatId) -> Result<()> {
+        on_pool!(&self.pool, p => {
+            sqlx::query(
+                "DELETE FROM push_queue WHERE user_id = $1 AND chat_id = $2 AND claimed_until = 0",
+            )
+            .bind(user)
+            .bind(chat)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,376 @@
+//! Web Push (issue 33): notifications that reach a person whose natter tab is closed,
+//! through their browser's push service (RFC 8030), encrypted for that browser alone
+//! (RFC 8291) and signed with the server's VAPID key (RFC 8292). No relay of ours: the
+//! push service is the only hop.
+//!
+//! - Subscribing: a browser's endpoint is a URL the server will POST to, so it is
+//!   checked like any URL a user hands the server ([`check_endpoint`]): `https://` on a
+//!   public address only (or the one prefix an operator or a test allows), checked
+//!   again at every connection ([`guard`]: the resolver drops private addresses, so a
+//!   name that later points inward is refused), and no redirects are followed.
+//! - Planning: between messages the planner turns the new ones that notify someone (a
+//!   direct message, a mention; never muted, never one's own) into queued pushes
+//!   (`db/push.rs`): off the live path, durable from the moment they are queued.
+//! - Sending: claimed rows go out with back-off on failure; a subscription the push
+//!   service calls gone (404, 410) is deleted; nothing is sent to a person with a
+//!   visible natter tab (it already shows the message); a subscription gets a push
+//!   [`GAP_MS`] after its last at the earliest (20 a minute), the rest wait, and a newer
+//!   one for the same chat replaces the older's payload.
+
+pub mod guard;
+
+use super::presence::Presence;
+use crate::model::{AppError, ChatId, UserId};
+use crate::server::base::error::{Error, Result};
+use crate::server::db::{Claimed, Notifying, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, OnceCell};
+use web_push_native::jwt_simple::algorithms::{
+    ECDSAP256KeyPairLike, ECDSAP256PublicKeyLike, ES256KeyPair,
+};
+use web_push_native::jwt_simple::claims::Claims;
+
+/// Subscriptions a person may have (the oldest goes beyond).
+pub const SUBSCRIPTIONS_PER_USER: i64 = 10;
+/// A payload's bytes before encryption: within the 4 KB that every push service takes
+/// once the encryption's overhead (86 bytes) is added.
+pub const MAX_PAYLOAD: usize = 3000;
+/// Characters of the message's text in a preview.
+const PREVIEW_CHARS: usize = 160;
+/// The least time between two pushes to one subscription.
+pub const GAP_MS: i64 = 3_000;
+/// How long a push service may keep a push for an offline browser.
+const TTL: Duration = Duration::from_secs(24 * 3600);
+/// Attempts before a push is given up.
+const MAX_ATTEMPTS: i64 = 8;
+/// A claim's length: a node that dies mid-send leaves its pushes to others after it.
+const CLAIM_MS: i64 = 60_000;
+/// A push service's answer time.
+const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The rules an operator sets.
+#[derive(Clone, Debug, Default)]
+pub struct PushRules {
+    /// One more endpoint prefix allowed besides public `https://` (`--push-allow-endpoint`).
+    pub allow_prefix: Option<String>,
+    /// The VAPID `sub`: how a push service reaches the operator (the public origin).
+    pub contact: String,
+    /// Messages newer than this are not planned yet (PostgreSQL: ids are taken before
+    /// commits land, see `Store::plan_pushes`).
+    pub settle_ms: i64,
+}
+
+/// What is pushed: JSON the service worker reads.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Payload {
+    /// `"message"`.
+    pub kind: String,
+    pub chat_id: ChatId,
+    /// "alice", or "alice in Team".
+    pub title: String,
+    /// The start of the text, or "New message" (private previews).
+    pub body: String,
+    /// Where a click goes.
+    pub url: String,
+    /// One notification per chat: a newer one replaces it.
+    pub tag: String,
+}
+
+/// The server's VAPID key pair, and its public half as browsers want it (base64url).
+struct Vapid {
+    pair: ES256KeyPair,
+    public: String,
+}
+
+/// The service (cheap to clone).
+#[derive(Clone)]
+pub struct Pusher {
+    store: Store,
+    presence: Presence,
+    /// Read from the database (or made there) on first use: every node signs alike.
+    vapid: Arc<OnceCell<Vapid>>,
+    http: reqwest::Client,
+    rules: Arc<PushRules>,
+    wake: Arc<Notify>,
+}
+
+impl Pusher {
+    pub fn new(store: Store, presence: Presence, rules: PushRules) -> Result<Self> {
+        Ok(Pusher {
+            store,
+            presence,
+            vapid: Arc::default(),
+            http: guard::client(SEND_TIMEOUT)?,
+            rules: Arc::new(rules),
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    async fn vapid(&self) -> Result<&Vapid> {
+        self.vapid
+            .get_or_try_init(|| async {
+                let (private, _) = self
+                    .store
+                    .vapid_key(|| {
+                        let kp = ES256KeyPair::generate();
+                        (
+                            kp.to_bytes(),
+                            kp.public_key().public_key().to_bytes_uncompressed(),
+                        )
+                    })
+                    .await?;
+                let pair = ES256KeyPair::from_bytes(&private)
+                    .map_err(|e| Error::internal(format!("VAPID key: {e}")))?;
+                let public = base64url(&pair.public_key().public_key().to_bytes_uncompressed());
+                Ok::<_, Error>(Vapid { pair, public })
+            })
+            .await
+    }
+
+    /// The VAPID public key, for the browser's `applicationServerKey`.
+    pub async fn public_key(&self) -> Result<String> {
+        Ok(self.vapid().await?.public.clone())
+    }
+
+    /// Something was stored that may notify someone: the planner looks now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Saves a browser's subscription for `user`'s session.
+    pub async fn subscribe(
+        &self,
+        user: UserId,
+        session_hash: &[u8],
+        endpoint: &str,
+        p256dh: &str,
+        auth: &str,
+        user_agent: &str,
+    ) -> Result<()> {
+        guard::check_endpoint(endpoint, self.rules.allow_prefix.as_deref()).await?;
+        let p256dh = unbase64url(p256dh)
+            .filter(|k| {
+                k.len() == 65 && web_push_native::p256::PublicKey::from_sec1_bytes(k).is_ok()
+            })
+            .ok_or_else(|| {
+                AppError::invalid("The subscription's p256dh key is not a P-256 point")
+            })?;
+        let auth = unbase64url(auth)
+            .filter(|a| a.len() == 16)
+            .ok_or_else(|| AppError::invalid("The subscription's auth secret is not 16 bytes"))?;
+        self.store
+            .add_push_subscription(
+                user,
+                session_hash,
+                endpoint,
+                &p256dh,
+                &auth,
+                &device_name(user_agent),
+                SUBSCRIPTIONS_PER_USER,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The payload of one push: who, which chat, the start of the text unless the
+    /// person chose private previews; cut to fit.
+    pub fn payload(n: &Notifying) -> String {
+        let title = match (n.kind.as_str(), &n.title) {
+            ("group", Some(t)) => format!("{} in {t}", n.sender),
+            _ => n.sender.clone(),
+        };
+        let body = if n.previews {
+            let text: String = n.body.chars().take(PREVIEW_CHARS).collect();
+            if text.len() < n.body.len() {
+                format!("{text}…")
+            } else {
+                text
+            }
+        } else {
+            "New message".to_string()
+        };
+        let mut p = Payload {
+            kind: "message".into(),
+            chat_id: n.chat_id,
+            title: title.chars().take(200).collect(),
+            body,
+            url: format!("/chats/{}", n.chat_id),
+            tag: format!("chat-{}", n.chat_id),
+        };
+        let mut json = serde_json::to_string(&p).unwrap_or_default();
+        // Escapes can make JSON longer than the characters: shorten until it fits.
+        while json.len() > MAX_PAYLOAD && !p.body.is_empty() {
+            let keep = p.body.chars().count() / 2;
+            p.body = p.body.chars().take(keep).collect();
+            json = serde_json::to_string(&p).unwrap_or_default();
+        }
+        json
+    }
+
+    /// Runs the planner and the sender for as long as the process lives (every node:
+    /// claims keep two nodes from sending the same push).
+    pub fn spawn(&self) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                // Woken by a stored message, or every second (another node's messages,
+                // retries coming due).
+                let _ = tokio::time::timeout(Duration::from_secs(1), me.wake.notified()).await;
+                if let Err(e) = me.step().await {
+                    tracing::warn!(error = %e, "push step failed");
+                }
+                // At most ten steps a second: a burst is planned in a few.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+    }
+
+    /// One round: plan what is new, then send what is due; how many went out.
+    pub async fn step(&self) -> Result<usize> {
+        let settled = crate::server::db::now_ms() - self.rules.settle_ms;
+        self.store
+            .plan_pushes(1000, settled + 1, GAP_MS, Self::payload)
+            .await?;
+        let mut sent = 0;
+        loop {
+            let claimed = self.store.claim_pushes(32, CLAIM_MS).await?;
+            if claimed.is_empty() {
+                return Ok(sent);
+            }
+            for push in claimed {
+                if self.presence.any_tab_visible(push.user_id).await {
+                    // The open tab shows it already.
+                    self.store.push_drop(push.id).await?;
+                    continue;
+                }
+                sent += usize::from(self.send(&push).await?);
+            }
+        }
+    }
+
+    /// Sends one push and records the outcome; whether the push service took it.
+    async fn send(&self, push: &Claimed) -> Result<bool> {
+        let outcome = self.post(push).await;
+        let now = crate::server::db::now_ms();
+        match outcome {
+            Ok(status) if (200..300).contains(&status) => {
+                self.store.push_sent(push, GAP_MS).await?;
+                Ok(true)
+            }
+            Ok(404 | 410) => {
+                tracing::info!(
+                    subscription = push.subscription_id,
+                    "push subscription gone"
+                );
+                self.store
+                    .push_subscription_gone(push.subscription_id)
+                    .await?;
+                Ok(false)
+            }
+            Ok(400 | 403 | 413) => {
+                tracing::warn!(subscription = push.subscription_id, "push refused for good");
+                self.store.push_drop(push.id).await?;
+                Ok(false)
+            }
+            other => {
+                if push.attempts + 1 >= MAX_ATTEMPTS {
+                    tracing::warn!(subscription = push.subscription_id, ?other, "push given up");
+                    self.store.push_drop(push.id).await?;
+                } else {
+                    // 2 s, 4 s, … 256 s.
+                    let backoff = 2_000i64 << push.attempts.clamp(0, 7);
+                    tracing::info!(
+                        subscription = push.subscription_id,
+                        ?other,
+                        "push retried later"
+                    );
+                    self.store.push_retry(push.id, now + backoff).await?;
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    /// The request to the push service: the payload encrypted for the browser, the
+    /// VAPID header; the service's status, or why there was none.
+    async fn post(&self, push: &Claimed) -> std::result::Result<u16, String> {
+        let ua_public = web_push_native::p256::PublicKey::from_sec1_bytes(&push.p256dh)
+            .map_err(|e| e.to_string())?;
+        if push.auth.len() != 16 {
+            return Err("the subscription's auth secret is not 16 bytes".into());
+        }
+        let auth = web_push_native::Auth::clone_from_slice(&push.auth);
+        let body = web_push_native::encrypt(push.payload.clone().into_bytes(), &ua_public, &auth)
+            .map_err(|e| e.to_string())?;
+        let vapid = self.vapid_header(&push.endpoint).await?;
+        let res = self
+            .http
+            .post(&push.endpoint)
+            .header("TTL", TTL.as_secs())
+            .header("Urgency", "high")
+            .header("Topic", format!("chat-{}", push.chat_id))
+            .header("Content-Encoding", "aes128gcm")
+            .header("Content-Type", "application/octet-stream")
+            .header("Authorization", vapid)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(res.status().as_u16())
+    }
+
+    /// `vapid t=JWT, k=KEY` (RFC 8292): `aud` is the endpoint's origin, port included.
+    async fn vapid_header(&self, endpoint: &str) -> std::result::Result<String, String> {
+        let vapid = self.vapid().await.map_err(|e| e.to_string())?;
+        let url = url::Url::parse(endpoint).map_err(|e| e.to_string())?;
+        let origin = url.origin().ascii_serialization();
+        let claims = Claims::create(Duration::from_secs(12 * 3600).into())
+            .with_audience(origin)
+            .with_subject(self.rules.contact.clone());
+        let token = vapid.pair.sign(claims).map_err(|e| e.to_string())?;
+        Ok(format!("vapid t={token}, k={}", vapid.public))
+    }
+}
+
+/// "Chrome on Linux" from a User-Agent (what /account lists); never more than 60
+/// characters of it, and only words the list below knows.
+pub fn device_name(user_agent: &str) -> String {
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Safari/", "Safari"),
+    ]
+    .iter()
+    .find(|(needle, _)| user_agent.contains(needle))
+    .map_or("A browser", |(_, name)| *name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| user_agent.contains(needle))
+    .map(|(_, name)| *name);
+    match system {
+        Some(s) => format!("{browser} on {s}"),
+        None => browser.to_string(),
+    }
+}
+
+pub fn base64url(bytes: &[u8]) -> String {
+    use base64ct::Encoding;
+    base64ct::Base64UrlUnpadded::encode_string(bytes)
+}
+
+fn unbase64url(text: &str) -> Option<Vec<u8>> {
+    use base64ct::Encoding;
+    base64ct::Base64UrlUnpadded::decode_vec(text.trim_end_matches('=')).ok()
+}
