@@ -24,6 +24,7 @@ CREATE TABLE push_queue (
     subscription_id BIGINT NOT NULL REFERENCES push_subscriptions(id) ON DELETE CASCADE,
     user_id         BIGINT NOT NULL,
     chat_id         BIGINT NOT NULL,
+    message_id      BIGINT NOT NULL,
     payload         TEXT NOT NULL,
     version         BIGINT NOT NULL DEFAULT 0,
     due_at          BIGINT NOT NULL,

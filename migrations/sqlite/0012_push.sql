@@ -34,6 +34,9 @@ CREATE TABLE push_queue (
     subscription_id INTEGER NOT NULL REFERENCES push_subscriptions(id) ON DELETE CASCADE,
     user_id         INTEGER NOT NULL,
     chat_id         INTEGER NOT NULL,
+    -- The newest message it tells of: a push whose message was deleted (or whose
+    -- person muted or left the chat) by the time it goes is dropped.
+    message_id      INTEGER NOT NULL,
     payload         TEXT NOT NULL,
     -- Bumped when a newer push replaces the payload: a sender deletes the row only if
     -- it sent the version it read, else the newer one goes out next.

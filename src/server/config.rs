@@ -160,7 +160,8 @@ pub struct Config {
 
     /// Web Push: one more endpoint prefix the server may POST to besides public
     /// `https://` addresses, e.g. a push service of your own on a private network, or a
-    /// test's (`http://127.0.0.1:PORT/`; end it with `/`). Unset by default: a browser's
+    /// test's (`http://127.0.0.1:PORT/`: a URL ending in `/`, a private host written as
+    /// an address). Unset by default: a browser's
     /// endpoint on a private address is refused, so no one can make the server reach
     /// inside its network.
     #[arg(long, env = "NATTER_PUSH_ALLOW_ENDPOINT", value_name = "URL_PREFIX")]

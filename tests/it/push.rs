@@ -318,6 +318,13 @@ async fn mentions_notify_in_groups_and_gone_subscriptions_are_deleted() {
             "{bad}"
         );
     }
+    // Knowing bob's endpoint takes nothing from him: another person's subscription to
+    // it (other keys) is refused, and bob keeps his device.
+    assert_eq!(
+        subscribe(&s, &c, &ok, &Browser::new()).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(settings(&s, &b).await.devices.len(), 1);
     // Keys of the wrong shape are refused.
     let (status, _, _) = s
         .call(

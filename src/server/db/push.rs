@@ -41,6 +41,11 @@ pub struct Notifying {
 pub struct Claimed {
     pub id: i64,
     pub version: i64,
+    /// This claim's mark: the row's outcome is written only while it still holds it.
+    pub claimed_until: i64,
+    /// Whether it still stands: its message not deleted, its person still a member who
+    /// has not muted the chat.
+    pub live: bool,
     pub chat_id: ChatId,
     pub payload: String,
     pub attempts: i64,
@@ -75,19 +80,22 @@ JOIN users u ON u.id = m.sender_id
 JOIN users ru ON ru.id = r.user_id
 JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = r.user_id AND NOT cm.muted
 JOIN push_subscriptions ps ON ps.user_id = r.user_id
-ORDER BY m.id";
+WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = r.user_id AND b.blocked_id = m.sender_id)
+ORDER BY m.id
+LIMIT 5000";
 
 /// Queues a push, due `$6` ms after the subscription's last push at the earliest (a
 /// subscription gets at most one push per that gap; what comes meanwhile waits, and a
 /// newer one for the same chat replaces the payload of an unsent older one, keeping
 /// its turn: the browser would replace the notification anyway).
 const ENQUEUE: &str = "
-INSERT INTO push_queue (subscription_id, user_id, chat_id, payload, due_at)
-SELECT $1, $2, $3, $4,
+INSERT INTO push_queue (subscription_id, user_id, chat_id, message_id, payload, due_at)
+SELECT $1, $2, $3, $7, $4,
        CASE WHEN COALESCE(last_used_at, 0) + $6 > $5 THEN last_used_at + $6 ELSE $5 END
 FROM push_subscriptions WHERE id = $1
 ON CONFLICT (subscription_id, chat_id) DO UPDATE
-SET payload = excluded.payload, version = push_queue.version + 1, attempts = 0";
+SET payload = excluded.payload, message_id = excluded.message_id,
+    version = push_queue.version + 1, attempts = 0";
 
 impl Store {
     /// The server's VAPID key pair (private, public), made with `fresh` by the first
@@ -130,7 +138,7 @@ impl Store {
         let now = super::now_ms();
         let id: i64 = on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
-            let (id,): (i64,) = sqlx::query_as(
+            let row: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO push_subscriptions
                    (user_id, session_hash, endpoint, p256dh, auth, device, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -138,6 +146,11 @@ impl Store {
                    session_hash = excluded.session_hash, p256dh = excluded.p256dh,
                    auth = excluded.auth, device = excluded.device,
                    created_at = excluded.created_at, last_used_at = NULL
+                 -- Only the same browser (the same keys) may move an endpoint to
+                 -- another person: knowing someone's endpoint takes nothing from them.
+                 WHERE push_subscriptions.user_id = excluded.user_id
+                    OR (push_subscriptions.p256dh = excluded.p256dh
+                        AND push_subscriptions.auth = excluded.auth)
                  RETURNING id",
             )
             .bind(user)
@@ -147,8 +160,14 @@ impl Store {
             .bind(auth)
             .bind(device)
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
+            let Some((id,)) = row else {
+                return Err(crate::model::AppError::invalid(
+                    "This push endpoint belongs to another browser's subscription",
+                )
+                .into());
+            };
             // What was queued for the endpoint's previous owner is not this one's.
             sqlx::query("DELETE FROM push_queue WHERE subscription_id = $1 AND user_id != $2")
                 .bind(id)
@@ -250,21 +269,25 @@ impl Store {
         };
         let queued = on_pool!(&self.pool, p => {
             // Nothing new (the usual case between messages): no write lock taken.
-            let (upto,): (i64,) = sqlx::query_as("SELECT upto FROM push_planned")
-                .fetch_one(p)
-                .await?;
-            let newest: Option<i64> = sqlx::query_scalar(
-                "SELECT MAX(id) FROM messages WHERE id > $1 AND created_at < $2",
+            let (upto, newest, top): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+                "SELECT upto,
+                   (SELECT MAX(id) FROM messages WHERE id > upto AND created_at < $1),
+                   (SELECT MAX(id) FROM messages)
+                 FROM push_planned",
             )
-            .bind(upto)
             .bind(settled_before_ms)
             .fetch_one(p)
             .await?;
-            let Some(_) = newest else {
+            if newest.is_none() && top.unwrap_or(0) >= upto {
                 return Ok(0);
-            };
+            }
             let mut tx = p.begin_write().await?;
-            let (upto,): (i64,) = sqlx::query_as(lock).fetch_one(&mut *tx).await?;
+            let (stored,): (i64,) = sqlx::query_as(lock).fetch_one(&mut *tx).await?;
+            // SQLite may give a deleted chat's top ids again: never stand past the top.
+            let top: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM messages")
+                .fetch_one(&mut *tx)
+                .await?;
+            let upto = stored.min(top.unwrap_or(0));
             let newest: Option<i64> = sqlx::query_scalar(
                 "SELECT MAX(id) FROM (SELECT id FROM messages
                    WHERE id > $1 AND created_at < $2 ORDER BY id LIMIT $3) AS next",
@@ -275,6 +298,13 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let Some(to) = newest else {
+                if upto < stored {
+                    sqlx::query("UPDATE push_planned SET upto = $1")
+                        .bind(upto)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                }
                 return Ok(0);
             };
             let rows: Vec<Notifying> = sqlx::query_as(NOTIFYING)
@@ -290,6 +320,7 @@ impl Store {
                     .bind(payload(r))
                     .bind(now)
                     .bind(gap_ms)
+                    .bind(r.message_id)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -319,19 +350,25 @@ impl Store {
              WHERE id IN (SELECT id FROM due)
              RETURNING id"
         );
+        // A mark of this claim's own (another node's claim at the same ms differs).
+        let mark = now + claim_ms + i64::from(rand::random::<u16>());
         let claimed = on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
             let ids: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(now)
                 .bind(limit.max(1))
-                .bind(now + claim_ms)
+                .bind(mark)
                 .fetch_all(&mut *tx)
                 .await?;
             let mut out = Vec::with_capacity(ids.len());
             for (id,) in ids {
                 let row: Option<Claimed> = sqlx::query_as(
-                    "SELECT q.id, q.version, q.chat_id, q.payload, q.attempts,
-                            s.id AS subscription_id, s.user_id, s.endpoint, s.p256dh, s.auth
+                    "SELECT q.id, q.version, q.claimed_until, q.chat_id, q.payload, q.attempts,
+                            s.id AS subscription_id, s.user_id, s.endpoint, s.p256dh, s.auth,
+                            EXISTS (SELECT 1 FROM messages m
+                              JOIN chat_members cm ON cm.chat_id = m.chat_id
+                               AND cm.user_id = q.user_id AND NOT cm.muted
+                              WHERE m.id = q.message_id AND m.deleted_at IS NULL) AS live
                      FROM push_queue q JOIN push_subscriptions s ON s.id = q.subscription_id
                      WHERE q.id = $1",
                 )
@@ -352,14 +389,21 @@ impl Store {
         let now = super::now_ms();
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
-            sqlx::query("DELETE FROM push_queue WHERE id = $1 AND version = $2")
+            sqlx::query(
+                "DELETE FROM push_queue WHERE id = $1 AND version = $2 AND claimed_until = $3",
+            )
                 .bind(claimed.id)
                 .bind(claimed.version)
+                .bind(claimed.claimed_until)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE push_queue SET claimed_until = 0, due_at = $2 WHERE id = $1")
+            sqlx::query(
+                "UPDATE push_queue SET claimed_until = 0, due_at = $2
+                 WHERE id = $1 AND claimed_until = $3",
+            )
                 .bind(claimed.id)
                 .bind(now + gap_ms)
+                .bind(claimed.claimed_until)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("UPDATE push_subscriptions SET last_used_at = $2 WHERE id = $1")
@@ -372,26 +416,33 @@ impl Store {
         Ok(())
     }
 
-    /// Sending failed for now: due again at `due_at`, one attempt more.
-    pub async fn push_retry(&self, id: i64, due_at: i64) -> Result<()> {
+    /// Sending failed for now: due again at `due_at`, one attempt more (if the claim
+    /// still holds: a claim that ran out belongs to whichever node took it next).
+    pub async fn push_retry(&self, claimed: &Claimed, due_at: i64) -> Result<()> {
         on_pool!(&self.pool, p => {
             sqlx::query(
                 "UPDATE push_queue SET claimed_until = 0, due_at = $2, attempts = attempts + 1
-                 WHERE id = $1",
+                 WHERE id = $1 AND claimed_until = $3",
             )
-            .bind(id)
+            .bind(claimed.id)
             .bind(due_at)
+            .bind(claimed.claimed_until)
             .execute(p)
             .await?;
         });
         Ok(())
     }
 
-    /// Gives a push up (refused for good, or the person's tab showed it).
-    pub async fn push_drop(&self, id: i64) -> Result<()> {
+    /// Gives a push up (refused for good, moot, or the person's tab showed it) unless a
+    /// newer payload replaced it meanwhile or the claim ran out.
+    pub async fn push_drop(&self, claimed: &Claimed) -> Result<()> {
         on_pool!(&self.pool, p => {
-            sqlx::query("DELETE FROM push_queue WHERE id = $1")
-                .bind(id)
+            sqlx::query(
+                "DELETE FROM push_queue WHERE id = $1 AND version = $2 AND claimed_until = $3",
+            )
+                .bind(claimed.id)
+                .bind(claimed.version)
+                .bind(claimed.claimed_until)
                 .execute(p)
                 .await?;
         });

@@ -46,8 +46,10 @@ const TTL: Duration = Duration::from_secs(24 * 3600);
 const MAX_ATTEMPTS: i64 = 8;
 /// A claim's length: a node that dies mid-send leaves its pushes to others after it.
 const CLAIM_MS: i64 = 60_000;
-/// A push service's answer time.
-const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+/// A push service's answer time (a stalling endpoint must not hold the queue).
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pushes in flight at once on a node (a few stalling endpoints cannot hold up the rest).
+const SENDING_AT_ONCE: usize = 16;
 
 /// The rules an operator sets.
 #[derive(Clone, Debug, Default)]
@@ -97,6 +99,13 @@ pub struct Pusher {
 
 impl Pusher {
     pub fn new(store: Store, presence: Presence, rules: PushRules) -> Result<Self> {
+        if let Some(prefix) = &rules.allow_prefix {
+            if !prefix.ends_with('/') || url::Url::parse(prefix).is_err() {
+                return Err(Error::internal(format!(
+                    "--push-allow-endpoint must be a URL ending in /, not {prefix:?}"
+                )));
+            }
+        }
         Ok(Pusher {
             store,
             presence,
@@ -148,7 +157,7 @@ impl Pusher {
         auth: &str,
         user_agent: &str,
     ) -> Result<()> {
-        guard::check_endpoint(endpoint, self.rules.allow_prefix.as_deref()).await?;
+        let endpoint = guard::check_endpoint(endpoint, self.rules.allow_prefix.as_deref()).await?;
         let p256dh = unbase64url(p256dh)
             .filter(|k| {
                 k.len() == 65 && web_push_native::p256::PublicKey::from_sec1_bytes(k).is_ok()
@@ -163,7 +172,7 @@ impl Pusher {
             .add_push_subscription(
                 user,
                 session_hash,
-                endpoint,
+                &endpoint,
                 &p256dh,
                 &auth,
                 &device_name(user_agent),
@@ -238,13 +247,21 @@ impl Pusher {
             if claimed.is_empty() {
                 return Ok(sent);
             }
-            for push in claimed {
-                if self.presence.any_tab_visible(push.user_id).await {
-                    // The open tab shows it already.
-                    self.store.push_drop(push.id).await?;
-                    continue;
-                }
-                sent += usize::from(self.send(&push).await?);
+            let outcomes: Vec<Result<bool>> =
+                futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
+                    futures::stream::iter(claimed.into_iter().map(|push| async move {
+                        if !push.live || self.presence.any_tab_visible(push.user_id).await {
+                            // Moot (deleted, muted, left), or the open tab shows it.
+                            self.store.push_drop(&push).await?;
+                            return Ok(false);
+                        }
+                        self.send(&push).await
+                    })),
+                    SENDING_AT_ONCE,
+                ))
+                .await;
+            for outcome in outcomes {
+                sent += usize::from(outcome?);
             }
         }
     }
@@ -270,13 +287,13 @@ impl Pusher {
             }
             Ok(400 | 403 | 413) => {
                 tracing::warn!(subscription = push.subscription_id, "push refused for good");
-                self.store.push_drop(push.id).await?;
+                self.store.push_drop(push).await?;
                 Ok(false)
             }
             other => {
                 if push.attempts + 1 >= MAX_ATTEMPTS {
                     tracing::warn!(subscription = push.subscription_id, ?other, "push given up");
-                    self.store.push_drop(push.id).await?;
+                    self.store.push_drop(push).await?;
                 } else {
                     // 2 s, 4 s, … 256 s.
                     let backoff = 2_000i64 << push.attempts.clamp(0, 7);
@@ -285,7 +302,7 @@ impl Pusher {
                         ?other,
                         "push retried later"
                     );
-                    self.store.push_retry(push.id, now + backoff).await?;
+                    self.store.push_retry(push, now + backoff).await?;
                 }
                 Ok(false)
             }
@@ -316,7 +333,8 @@ impl Pusher {
             .body(body)
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            // Without the URL: an endpoint is a capability, not for the logs.
+            .map_err(|e| e.without_url().to_string())?;
         Ok(res.status().as_u16())
     }
 

@@ -183,19 +183,43 @@ impl ClusterPresence {
             let mut c = self.conn().await?;
             match until {
                 Some(until) => {
-                    redis::pipe()
+                    let (_, fields): ((), i64) = redis::pipe()
                         .cmd("HSET")
                         .arg(visible_key(user))
                         .arg(tab)
                         .arg(until)
-                        .ignore()
-                        .cmd("PEXPIREAT")
+                        .cmd("PEXPIRE")
                         .arg(visible_key(user))
-                        .arg(until)
-                        .arg("GT")
+                        .arg(until - now_ms() + 1000)
                         .ignore()
-                        .query_async::<()>(&mut c)
-                        .await
+                        .cmd("HLEN")
+                        .arg(visible_key(user))
+                        .query_async(&mut c)
+                        .await?;
+                    if fields > crate::server::live::tabs::TABS_PER_USER as i64 {
+                        // A client that makes up tab numbers: keep the live ones only,
+                        // and at most the cap of them.
+                        let mut tabs: Vec<(u64, i64)> = redis::cmd("HGETALL")
+                            .arg(visible_key(user))
+                            .query_async(&mut c)
+                            .await?;
+                        tabs.sort_by_key(|(_, until)| std::cmp::Reverse(*until));
+                        let now = now_ms();
+                        let drop: Vec<u64> = tabs
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, (_, until))| {
+                                *i >= crate::server::live::tabs::TABS_PER_USER || *until <= now
+                            })
+                            .map(|(_, (t, _))| *t)
+                            .collect();
+                        redis::cmd("HDEL")
+                            .arg(visible_key(user))
+                            .arg(drop)
+                            .query_async::<()>(&mut c)
+                            .await?;
+                    }
+                    Ok(())
                 }
                 None => {
                     redis::cmd("HDEL")

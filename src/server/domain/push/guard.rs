@@ -61,8 +61,10 @@ fn public_v4(ip: Ipv4Addr) -> bool {
 }
 
 /// Checks an endpoint before it is saved: a URL of at most [`MAX_ENDPOINT`] bytes,
-/// `https://` on a host whose every address is public, or under `allow_prefix`.
-pub async fn check_endpoint(endpoint: &str, allow_prefix: Option<&str>) -> Result<()> {
+/// `https://` on a host whose every address is public, or under `allow_prefix` (a URL
+/// ending in `/`, compared with the endpoint as parsed: `..` and escapes are resolved
+/// first). Returns the endpoint as parsed, the form that is stored.
+pub async fn check_endpoint(endpoint: &str, allow_prefix: Option<&str>) -> Result<String> {
     let refuse =
         |why: &str| -> Error { AppError::invalid(format!("Push endpoint refused: {why}")).into() };
     if endpoint.len() > MAX_ENDPOINT {
@@ -72,8 +74,9 @@ pub async fn check_endpoint(endpoint: &str, allow_prefix: Option<&str>) -> Resul
     if !url.username().is_empty() || url.password().is_some() {
         return Err(refuse("credentials in the URL"));
     }
-    if allow_prefix.is_some_and(|p| !p.is_empty() && endpoint.starts_with(p)) {
-        return Ok(());
+    let normal = url.as_str().to_string();
+    if allow_prefix.is_some_and(|p| p.ends_with('/') && normal.starts_with(p)) {
+        return Ok(normal);
     }
     if url.scheme() != "https" {
         return Err(refuse("only https:// endpoints"));
@@ -97,7 +100,7 @@ pub async fn check_endpoint(endpoint: &str, allow_prefix: Option<&str>) -> Resul
     if addrs.is_empty() || !addrs.iter().all(|ip| is_public(*ip)) {
         return Err(refuse("not a public address"));
     }
-    Ok(())
+    Ok(normal)
 }
 
 /// Resolves names for the push client, keeping public addresses only: what was checked
