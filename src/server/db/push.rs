@@ -255,6 +255,13 @@ impl Store {
     /// passed by the cursor), each payload made by `payload`. Returns how many pushes
     /// were queued. One transaction: the cursor moves with what it queued, and two
     /// nodes never plan the same messages (PostgreSQL: the cursor's row is locked).
+    ///
+    /// Known gap on PostgreSQL: `created_at` is taken before the batch waits for its
+    /// chats' locks and commits, so a commit that lands later than `settled_before_ms`
+    /// allows (a long lock wait, clocks apart between nodes) can be passed by the cursor,
+    /// and its pushes are never sent. The exact fix is a transaction id per message and
+    /// planning below `pg_snapshot_xmin(pg_current_snapshot())` (a migration of
+    /// `messages`); the 3 s wait covers the common case.
     pub async fn plan_pushes(
         &self,
         max_messages: i64,
