@@ -466,18 +466,4 @@ impl Store {
         });
         Ok(())
     }
-
-    /// `user` read `chat`: pushes for it not yet sent are moot.
-    pub async fn drop_pending_pushes(&self, user: UserId, chat: ChatId) -> Result<()> {
-        on_pool!(&self.pool, p => {
-            sqlx::query(
-                "DELETE FROM push_queue WHERE user_id = $1 AND chat_id = $2 AND claimed_until = 0",
-            )
-            .bind(user)
-            .bind(chat)
-            .execute(p)
-            .await?;
-        });
-        Ok(())
-    }
 }

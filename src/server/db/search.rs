@@ -294,10 +294,9 @@ impl Store {
         let name_terms = terms.iter().all(|t| as_prefix(t));
         let sql = files_sql(terms.len());
         let patterns: Vec<String> = terms.iter().map(|t| format!("%{t}%")).collect();
-        let by_name = match &self.pool {
-            _ if !name_terms => Vec::new(),
-            Pool::Sqlite(p) => {
-                let mut q = sqlx::query_as::<_, HitRow>(sqlx::AssertSqlSafe(sql))
+        let by_name: Vec<HitRow> = if name_terms {
+            on_pool!(&self.pool, p => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(user)
                     .bind(before)
                     .bind(FILES_WINDOW);
@@ -305,17 +304,9 @@ impl Store {
                     q = q.bind(pattern);
                 }
                 q.fetch_all(p).await?
-            }
-            Pool::Postgres(p) => {
-                let mut q = sqlx::query_as::<_, HitRow>(sqlx::AssertSqlSafe(sql))
-                    .bind(user)
-                    .bind(before)
-                    .bind(FILES_WINDOW);
-                for pattern in patterns {
-                    q = q.bind(pattern);
-                }
-                q.fetch_all(p).await?
-            }
+            })
+        } else {
+            Vec::new()
         };
         if !by_name.is_empty() {
             rows.extend(by_name.into_iter().map(|mut r| {

@@ -222,7 +222,8 @@ impl Strip {
                 let mut typed = b"eXIf".to_vec();
                 typed.extend_from_slice(&tiff);
                 out.extend_from_slice(&typed);
-                out.extend_from_slice(&crc32(&typed).to_be_bytes());
+                // PNG's chunk checksum (CRC-32, ISO 3309), over the chunk's type and data.
+                out.extend_from_slice(&crc32fast::hash(&typed).to_be_bytes());
             }
             self.take(whole, false, out);
         } else {
@@ -250,22 +251,6 @@ fn orientation_only(tiff: &[u8]) -> Option<Vec<u8>> {
     out.extend_from_slice(&[0, 0]); // (padding to four bytes)
     out.extend_from_slice(&0u32.to_be_bytes()); // no further directory
     Some(out)
-}
-
-/// PNG's chunk checksum (CRC-32, ISO 3309), over a chunk's type and data.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// `source` with its EXIF stripped (see [`Strip`]), chunk by chunk.

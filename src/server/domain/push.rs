@@ -25,7 +25,7 @@ use crate::server::base::error::{Error, Result};
 use crate::server::db::{Claimed, Notifying, Store};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, OnceCell};
+use tokio::sync::OnceCell;
 use web_push_native::jwt_simple::algorithms::{
     ECDSAP256KeyPairLike, ECDSAP256PublicKeyLike, ES256KeyPair,
 };
@@ -94,7 +94,6 @@ pub struct Pusher {
     vapid: Arc<OnceCell<Vapid>>,
     http: reqwest::Client,
     rules: Arc<PushRules>,
-    wake: Arc<Notify>,
 }
 
 impl Pusher {
@@ -112,7 +111,6 @@ impl Pusher {
             vapid: Arc::default(),
             http: guard::client(SEND_TIMEOUT)?,
             rules: Arc::new(rules),
-            wake: Arc::new(Notify::new()),
         })
     }
 
@@ -140,11 +138,6 @@ impl Pusher {
     /// The VAPID public key, for the browser's `applicationServerKey`.
     pub async fn public_key(&self) -> Result<String> {
         Ok(self.vapid().await?.public.clone())
-    }
-
-    /// Something was stored that may notify someone: the planner looks now.
-    pub fn wake(&self) {
-        self.wake.notify_one();
     }
 
     /// Saves a browser's subscription for `user`'s session.
@@ -223,14 +216,12 @@ impl Pusher {
         let me = self.clone();
         tokio::spawn(async move {
             loop {
-                // Woken by a stored message, or every second (another node's messages,
-                // retries coming due).
-                let _ = tokio::time::timeout(Duration::from_secs(1), me.wake.notified()).await;
+                // Every second: new messages (of any node), retries coming due. A push
+                // waits a second at most for its turn, never the live path for a push.
+                tokio::time::sleep(Duration::from_secs(1)).await;
                 if let Err(e) = me.step().await {
                     tracing::warn!(error = %e, "push step failed");
                 }
-                // At most ten steps a second: a burst is planned in a few.
-                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
     }
