@@ -1,5 +1,8 @@
 //! `/account`: change the password, sign out everywhere, delete the account; who may
-//! add me to groups and whom I blocked. Plain forms: they work without JavaScript too.
+//! add me to groups and whom I blocked; the devices that get notifications
+//! ([`devices`]). Plain forms: they work without JavaScript too.
+
+mod devices;
 
 use super::auth::{action_error, FormError};
 use super::title::PageTitle;
@@ -46,6 +49,7 @@ pub fn AccountPage() -> impl IntoView {
                     </button>
                 </ActionForm>
                 <Privacy />
+                <devices::Devices />
                 <h2 class="auth-title">"Sessions"</h2>
                 <ActionForm action=everywhere attr:class="form">
                     <p class="field-hint">"Signs out every browser and device, this one included."</p>

@@ -181,6 +181,12 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
                 }
                 now_hidden
             });
+            // On screen: this chat's notifications in this browser go (public/sw.js).
+            Effect::new(move |_| {
+                if !hidden.get() {
+                    super::notify::chat_shown(chat_id.0);
+                }
+            });
         }
         // Where `resume` starts for edits, deletes, read pointers and members.
         let last_change = chat.last_change;

@@ -119,7 +119,7 @@ pub fn ChatsLayout() -> impl IntoView {
                     notify::show(
                         &title,
                         &snippet(&message.body),
-                        &format!("natter-chat-{}", message.chat_id),
+                        &format!("chat-{}", message.chat_id),
                         move || go(&href, Default::default()),
                     );
                 }

@@ -12,7 +12,8 @@
 //! - [`composer`][]: the message box.
 //! - [`live`][]: the browser's WebSocket client (reconnect, outbox, resume).
 //! - [`title`][]: the document's title, escaped where the server writes it.
-//! - [`notify`][]: browser notifications (direct messages, mentions; asked on a click).
+//! - [`notify`][]: notifications (direct messages, mentions; asked on a click): Web Push
+//!   through the service worker (`public/sw.js`), else the page's own.
 
 mod account;
 mod attach;
@@ -49,6 +50,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <meta name="description" content="natter: self-hosted real-time chat, direct and in groups, live in the browser." />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="manifest" href="/manifest.webmanifest" />
+                <meta name="theme-color" content="#2563d8" />
                 <AutoReload options=options.clone() />
                 <boot::BootScript options />
                 <MetaTags />
@@ -92,6 +95,7 @@ pub fn App() -> impl IntoView {
         set_timeout(
             move || {
                 hydrated.set(true);
+                notify::start_worker();
                 if let Some(root) = document().document_element() {
                     let _ = root.set_attribute("data-hydrated", "true");
                 }

@@ -1,9 +1,38 @@
-//! Browser notifications: for a direct message or a mention of me, while the tab is
-//! hidden, from a chat I have not muted, never for my own messages. Permission is asked
-//! only when the "Enable notifications" button is clicked, never on load.
+//! Notifications: for a direct message or a mention of me, from a chat I have not
+//! muted, never for my own messages. Permission is asked only when the "Enable
+//! notifications" button is clicked, never on load.
+//!
+//! Where the browser has Web Push ([`worker`]), the button subscribes this browser and
+//! the server pushes while none of my tabs is visible, even with every tab closed; the
+//! page then shows none of its own ("Disable notifications" ends it). Elsewhere, or when
+//! the browser's push service refuses, the page notifies while its tab is hidden.
 
 use super::time::Hydrated;
 use leptos::prelude::*;
+
+#[cfg(feature = "hydrate")]
+pub mod worker;
+
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// This browser gets Web Push: the page shows no notifications of its own.
+    static PUSHED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Registers the service worker (browser only; once the page is live).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub fn start_worker() {
+    #[cfg(feature = "hydrate")]
+    worker::register();
+}
+
+/// A tab shows `chat` now: its notifications in this browser go.
+pub fn chat_shown(chat: i64) {
+    #[cfg(feature = "hydrate")]
+    worker::shown(chat);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = chat;
+}
 
 /// What the browser allows (only the browser build reads it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +46,7 @@ pub enum Permission {
     Unsupported,
 }
 
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub fn permission() -> Permission {
     #[cfg(feature = "hydrate")]
     {
@@ -42,7 +72,7 @@ pub fn show(title: &str, body: &str, tag: &str, open: impl FnOnce() + 'static) {
     {
         use wasm_bindgen::closure::Closure;
         use wasm_bindgen::JsCast;
-        if permission() != Permission::Granted {
+        if permission() != Permission::Granted || PUSHED.get() {
             return;
         }
         let options = web_sys::NotificationOptions::new();
@@ -62,33 +92,107 @@ pub fn show(title: &str, body: &str, tag: &str, open: impl FnOnce() + 'static) {
     let _ = (title, body, tag, open);
 }
 
-/// "Enable notifications", shown once the page is live while the browser has not been
-/// asked yet; asks on click.
+/// What the button offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+enum Offer {
+    /// Nothing (before the page is live, no API, permission denied, or page
+    /// notifications already on).
+    None,
+    Enable,
+    Disable,
+}
+
+/// "Enable notifications" (permission, then this browser's Web Push subscription) or
+/// "Disable notifications" once this browser has one; shown once the page is live.
 #[component]
 pub fn NotifyButton() -> impl IntoView {
     let hydrated = use_context::<Hydrated>();
-    let state = RwSignal::new(Permission::Unsupported);
+    let offer = RwSignal::new(Offer::None);
+    let busy = RwSignal::new(false);
+    let note = RwSignal::new(None::<String>);
     Effect::new(move |_| {
         if hydrated.is_some_and(|h| h.0.get()) {
-            state.set(permission());
+            #[cfg(feature = "hydrate")]
+            leptos::task::spawn_local(async move { offer.set(settle().await) });
         }
     });
-    let ask = move |_| {
+    let click = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        note.set(None);
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
-            if let Ok(promise) = web_sys::Notification::request_permission() {
-                let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+            let result = if offer.get_untracked() == Offer::Disable {
+                disable().await
+            } else {
+                enable().await
+            };
+            if let Err(e) = result {
+                note.set(Some(e));
             }
-            state.set(permission());
+            offer.set(settle().await);
+            busy.set(false);
         });
     };
-    move || {
-        (state.get() == Permission::Ask).then(|| {
-            view! {
-                <button class="btn btn-ghost btn-small notify-button" type="button" on:click=ask>
-                    "Enable notifications"
-                </button>
-            }
-        })
+    view! {
+        {move || (offer.get() != Offer::None).then(|| view! {
+            <button class="btn btn-ghost btn-small notify-button" type="button"
+                on:click=click disabled=move || busy.get()>
+                {move || if offer.get() == Offer::Disable { "Disable notifications" } else { "Enable notifications" }}
+            </button>
+        })}
+        {move || note.get().map(|n| view! { <p class="muted notify-note" role="status">{n}</p> })}
     }
+}
+
+/// What to offer now, from the permission and the server's list of this account's
+/// devices (the browser may keep a subscription the server has dropped).
+#[cfg(feature = "hydrate")]
+async fn settle() -> Offer {
+    let push = worker::supported();
+    let on = push
+        && permission() == Permission::Granted
+        && crate::api::push::load_push_settings()
+            .await
+            .is_ok_and(|s| s.devices.iter().any(|d| d.this_browser));
+    PUSHED.set(on);
+    match permission() {
+        _ if on => Offer::Disable,
+        Permission::Ask => Offer::Enable,
+        Permission::Granted if push => Offer::Enable,
+        _ => Offer::None,
+    }
+}
+
+#[cfg(feature = "hydrate")]
+async fn enable() -> Result<(), String> {
+    if let Ok(promise) = web_sys::Notification::request_permission() {
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+    if permission() != Permission::Granted || !worker::supported() {
+        return Ok(());
+    }
+    let settings = crate::api::push::load_push_settings()
+        .await
+        .map_err(|e| e.to_string())?;
+    let sub = worker::subscribe(&settings.key).await.map_err(|e| {
+        // Page notifications while a tab is open stay on.
+        format!("Notifications show only while natter is open here: {e}")
+    })?;
+    crate::api::push::push_subscribe(sub.endpoint, sub.keys.p256dh, sub.keys.auth)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(feature = "hydrate")]
+async fn disable() -> Result<(), String> {
+    if let Some(endpoint) = worker::unsubscribe().await {
+        crate::api::push::push_unsubscribe(endpoint)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }

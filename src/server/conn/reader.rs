@@ -141,6 +141,9 @@ pub(super) struct Reader {
     strikes: u32,
     /// Whether the outgoing task has been told that the client's first frame was handled.
     announced: bool,
+    /// The tab this connection speaks for (its `visible` frames): hidden once it
+    /// closes, so that a person who closed their last tab gets Web Push at once.
+    tab: Option<u64>,
 }
 
 impl Reader {
@@ -159,6 +162,7 @@ impl Reader {
             budget,
             strikes: 0,
             announced: false,
+            tab: None,
         }
     }
 
@@ -174,24 +178,30 @@ impl Reader {
     ) -> impl std::future::Future<Output = CloseFrame> {
         async move {
             let mut in_flight = InFlight::new();
-            loop {
+            let close = loop {
                 let waiting = in_flight.len();
                 tokio::select! {
                     biased;
                     (client_id, chat_id, outcome) = std::future::poll_fn(|cx| poll_oldest(&mut in_flight, cx)), if waiting > 0 => {
                         if let Err(frame) = Box::pin(self.acked(client_id, chat_id, outcome)).await {
-                            return frame;
+                            break frame;
                         }
                     }
                     msg = stream.next(), if waiting < MAX_IN_FLIGHT => {
-                        let Some(msg) = msg else { break };
+                        let Some(msg) = msg else { break close_frame(1000, "bye") };
                         if let Err(frame) = Box::pin(self.received(msg, &mut in_flight)).await {
-                            return frame;
+                            break frame;
                         }
                     }
                 }
+            };
+            if let Some(tab) = self.tab {
+                self.state
+                    .presence
+                    .tab_visible(self.user.id, tab, false)
+                    .await;
             }
-            close_frame(1000, "bye")
+            close
         }
     }
 
@@ -316,6 +326,9 @@ impl Reader {
                     .await
                     .map_err(|_| close_frame(1000, "bye"))?;
             }
+        }
+        if let ClientFrame::Visible { tab, .. } = frame {
+            self.tab = Some(tab);
         }
         match dispatch(
             &self.state.chats,

@@ -110,7 +110,7 @@ pub struct Guard {
 /// go to `/login`; signed-in visitors of `/`, `/login` and `/signup` go to `/chats`.
 pub async fn resolve_session(State(guard): State<Guard>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path.starts_with("/pkg/") || path == "/healthz" || path == "/favicon.svg" {
+    if is_public_file(path) || path == "/healthz" {
         return next.run(req).await;
     }
     let state = &guard.state;
@@ -131,10 +131,31 @@ pub async fn resolve_session(State(guard): State<Guard>, mut req: Request, next:
             _ => {}
         }
     }
+    let page = req.method() == Method::GET && guard.pages.access(path).is_some();
+    let id = user.as_ref().map(|u| u.id);
     if let Some(user) = user {
         req.extensions_mut().insert(AuthUser(user));
     }
-    next.run(req).await
+    let mut res = next.run(req).await;
+    // Whose page this is, for the service worker (public/sw.js): it keeps the pages
+    // it may show offline per person and drops them when another person's page (or a
+    // signed-out one) comes through.
+    if let (true, Some(id)) = (page, id) {
+        res.headers_mut()
+            .insert(PAGE_USER, http::HeaderValue::from(id.0));
+    }
+    res
+}
+
+/// The header that names a page's signed-in reader (see [`resolve_session`]).
+pub const PAGE_USER: http::HeaderName = http::HeaderName::from_static("x-natter-user");
+
+/// Files anyone may fetch, signed in or not: the WASM and CSS, the icon, and what makes
+/// natter installable (the manifest, its icons, the service worker).
+pub fn is_public_file(path: &str) -> bool {
+    path.starts_with("/pkg/")
+        || path.starts_with("/icons/")
+        || matches!(path, "/favicon.svg" | "/sw.js" | "/manifest.webmanifest")
 }
 
 #[cfg(test)]

@@ -230,6 +230,7 @@ async fn content_security_policy(
 ) -> Response {
     let nonce: std::sync::Arc<str> = leptos::nonce::Nonce::new().to_string().into();
     req.extensions_mut().insert(CspNonce(nonce.clone()));
+    let is_worker = req.uri().path() == "/sw.js";
     let mut res = next.run(req).await;
     let is_html = res
         .headers()
@@ -247,6 +248,10 @@ async fn content_security_policy(
              style-src 'self'; img-src 'self' data:; connect-src 'self'{dev_reload}; \
              object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         )
+    } else if is_worker {
+        // The service worker's own policy governs what it may fetch: natter's origin
+        // only. (A sandboxed worker would have an opaque origin and not register.)
+        "default-src 'self'; object-src 'none'".to_string()
     } else {
         // `sandbox`: a shared file opened on its own (an HTML or SVG someone uploaded)
         // runs nothing and is not same-origin with natter.
@@ -361,7 +366,7 @@ async fn cache_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     if !res.headers().contains_key(header::CACHE_CONTROL) {
         let value = if is_get
-            && (path.starts_with("/pkg/") || path == "/favicon.svg")
+            && crate::server::edge::guard::is_public_file(&path)
             && res.status().is_success()
         {
             "public, max-age=0, must-revalidate"

@@ -34,7 +34,13 @@ pub(super) struct Conn {
     reads: Reads,
     subscribers: Vec<(u64, Subscriber)>,
     next_sub: u64,
+    /// This tab's number in `visible` frames (picked once), and when it last said so.
+    tab: u64,
+    visible_at: f64,
 }
+
+/// How often a visible tab says so again (the server forgets it after 45 s).
+const VISIBLE_EVERY_MS: f64 = 20_000.0;
 
 thread_local! {
     pub(super) static CONN: RefCell<Conn> = RefCell::new(Conn::default());
@@ -61,7 +67,8 @@ pub fn start(live: Live, user: UserId) {
     listen_window("online", connect_now);
     listen_window("offline", went_offline);
     listen_document("visibilitychange", || {
-        if document().visibility_state() == web_sys::VisibilityState::Visible {
+        say_visible();
+        if tab_visible() {
             connect_now();
         }
     });
@@ -209,6 +216,9 @@ fn heartbeat() {
         }
     }
     let Some(tick) = tick else { return };
+    if tab_visible() && now - CONN.with_borrow(|c| c.visible_at) >= VISIBLE_EVERY_MS {
+        say_visible();
+    }
     if tick.dead {
         // No frame, no pong, no heartbeat event: the link is dead even if the browser
         // disagrees.
@@ -249,6 +259,7 @@ fn handle(frame: ServerFrame) {
             if transport == Transport::WebSocket {
                 send_frame(&resume);
             }
+            say_visible();
             flush_outbox();
         }
         ServerFrame::Ack { client_id, .. } => {
@@ -283,6 +294,26 @@ fn handle(frame: ServerFrame) {
     for s in subscribers {
         s(&frame);
     }
+}
+
+fn tab_visible() -> bool {
+    document().visibility_state() == web_sys::VisibilityState::Visible
+}
+
+/// Tells the server whether this tab is visible: while one of a person's tabs is, the
+/// server sends them no Web Push (the tab shows the message).
+fn say_visible() {
+    let tab = CONN.with_borrow_mut(|c| {
+        if c.tab == 0 {
+            c.tab = (js_sys::Math::random() * 9.0e15) as u64 + 1;
+        }
+        c.visible_at = now();
+        c.tab
+    });
+    send_frame(&ClientFrame::Visible {
+        tab,
+        visible: tab_visible(),
+    });
 }
 
 /// Sends every pending message, oldest first (before anything typed later).
