@@ -1,4 +1,5 @@
 import { defineConfig, devices } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -46,6 +47,19 @@ if (!fs.existsSync(dbFile)) {
   fs.writeFileSync(dbFile, '');
 }
 
+// A port for the test push service (tests/push.spec.ts), the one prefix the server
+// may push to besides public https:// (`--push-allow-endpoint`). Chosen once here
+// and inherited by the workers, like the database directory.
+const PUSH_PORT_VAR = 'NATTER_E2E_PUSH_PORT';
+if (!process.env[PUSH_PORT_VAR]) {
+  process.env[PUSH_PORT_VAR] = execFileSync('python3', [
+    '-c',
+    "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])",
+  ])
+    .toString()
+    .trim();
+}
+
 function shellQuote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
@@ -58,6 +72,7 @@ const serverCommand = [
   // Every test signs up fresh users from 127.0.0.1, far beyond the per-IP defaults
   // (tests/it/http.rs tests the limits themselves).
   '--sign-up-per-minute', '1000', '--sign-in-per-minute', '1000',
+  '--push-allow-endpoint', shellQuote(`http://127.0.0.1:${process.env[PUSH_PORT_VAR]}/`),
 ].join(' ');
 
 const passThroughEnv: Record<string, string> = {};

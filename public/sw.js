@@ -2,14 +2,19 @@
 //
 // - push: shows what the server sent (src/server/domain/push.rs, `Payload`): one
 //   notification per chat (`tag` chat-ID: a newer one replaces the older).
+// - pushsubscriptionchange: hands the browser's new subscription to the server.
 // - notificationclick: focuses a natter tab on that chat, or opens one.
-// - message {read: CHAT} from a page that shows the chat: closes its notifications.
+// - message {read: CHAT} from a page that shows the chat: closes its notifications and
+//   keeps a fresh copy of the chat's page (chats opened inside the page never pass
+//   through a navigation).
 // - fetch, page navigations only: network first. A chat page that loaded is kept, per
-//   person, so that with no network the last-opened chats show read-only (scripts
-//   removed, controls disabled, an "offline" banner) and other pages show the shell.
-//   Pages say whose they are (header x-natter-user); a page of someone else, or of no
-//   one (signed out), drops every kept page first: one person's chats are never shown
-//   to the next person using this browser.
+//   person, so that with no network (or with the server down behind a proxy) the
+//   last-opened chats show read-only (scripts removed, controls disabled, an "offline"
+//   banner) and other pages show the shell. Pages say whose they are (header
+//   x-natter-user: the id, or 0 when signed out); a page of someone else or of no one
+//   drops every kept page first, and so does any sign-in, sign-up, sign-out or account
+//   deletion this browser posts (they change who is signed in without a page load):
+//   one person's chats are never shown to the next person using this browser.
 //
 // Updates: a new natter ships a new worker, which takes over at once (nothing here
 // serves code or data from a cache while the network answers) and drops the caches of
@@ -58,6 +63,36 @@ self.addEventListener('push', (event) => {
   );
 });
 
+// The push service replaced the subscription (keys rotated, expired): hand the new one
+// to the server for this browser's session, as "Enable notifications" did.
+self.addEventListener('pushsubscriptionchange', (event) => {
+  event.waitUntil(
+    (async () => {
+      // Only where this browser's session still has notifications on (not for whoever
+      // signed in since, not for a device removed in /account).
+      const settings = await (await call('push_settings', {})).json();
+      if (!settings.devices || !settings.devices.some((d) => d.this_browser)) return;
+      const old = event.oldSubscription;
+      const sub =
+        event.newSubscription ||
+        (old && (await self.registration.pushManager.subscribe(old.options)));
+      if (!sub) return;
+      const { endpoint, keys } = sub.toJSON();
+      await call('push_subscribe', { endpoint, p256dh: keys.p256dh, auth: keys.auth });
+      if (old && old.endpoint !== endpoint) await call('push_unsubscribe', { endpoint: old.endpoint });
+    })().catch(() => {}),
+  );
+});
+
+function call(name, form) {
+  return fetch('/api/' + name, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams(form).toString(),
+  });
+}
+
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
   const url = sameOriginPath(event.notification.data && event.notification.data.url) || '/chats';
@@ -70,13 +105,13 @@ async function openChat(url) {
   tabs.sort((a, b) => Number(b.focused) - Number(a.focused) || Number(b.visibilityState === 'visible') - Number(a.visibilityState === 'visible'));
   for (const tab of tabs) {
     try {
-      const focused = await tab.focus();
-      if (new URL(focused.url).pathname + new URL(focused.url).search !== url && focused.navigate) {
-        await focused.navigate(url);
-      }
+      // Focus needs the click's activation; the tab goes to the chat either way.
+      const target = (await tab.focus().catch(() => null)) || tab;
+      const at = new URL(target.url);
+      if (at.pathname + at.search !== url) await target.navigate(url);
       return;
     } catch (_) {
-      // Not focusable or not ours to navigate: try the next, else open one.
+      // Not a tab this worker controls: try the next, else open one.
     }
   }
   await self.clients.openWindow(url);
@@ -84,7 +119,9 @@ async function openChat(url) {
 
 self.addEventListener('message', (event) => {
   const chat = event.data && event.data.read;
-  if (Number.isSafeInteger(chat)) event.waitUntil(clearChat(chat));
+  if (Number.isSafeInteger(chat) && chat > 0) {
+    event.waitUntil(Promise.all([clearChat(chat), keepChat(chat).catch(() => {})]));
+  }
 });
 
 async function clearChat(chat) {
@@ -96,7 +133,9 @@ function sameOriginPath(value) {
   if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//')) return null;
   try {
     const u = new URL(value, self.location.origin);
-    return u.origin === self.location.origin ? u.pathname + u.search : null;
+    // "/.//elsewhere" parses to the path "//elsewhere": a URL of another host.
+    if (u.origin !== self.location.origin || u.pathname.startsWith('//')) return null;
+    return u.pathname + u.search;
   } catch (_) {
     return null;
   }
@@ -106,6 +145,11 @@ function sameOriginPath(value) {
 
 self.addEventListener('fetch', (event) => {
   const req = event.request;
+  if (req.method === 'POST' && WHO_CHANGES.has(new URL(req.url).pathname)) {
+    // Not answered here (the network does); only everything kept goes first.
+    event.waitUntil(forget());
+    return;
+  }
   if (req.method !== 'GET') return;
   if (req.mode === 'navigate') {
     event.respondWith(navigate(event, req));
@@ -115,37 +159,77 @@ self.addEventListener('fetch', (event) => {
   }
 });
 
+// Requests after which someone else (or no one) may be signed in.
+const WHO_CHANGES = new Set([
+  '/api/sign_in',
+  '/api/sign_up',
+  '/api/sign_out',
+  '/api/sign_out_everywhere',
+  '/api/delete_account',
+]);
+
+const CHAT_PAGE = /^\/chats(\/[0-9]+)?$/;
+
 async function navigate(event, req) {
+  const path = new URL(req.url).pathname;
   let res;
   try {
     res = await fetch(req);
   } catch (_) {
-    return offline(new URL(req.url));
+    return offline(path);
   }
-  event.waitUntil(remember(req, res.clone()).catch(() => {}));
+  const user = res.headers.get('x-natter-user');
+  if (res.status >= 500 && user === null) {
+    // The server is down behind a proxy: as good as offline.
+    return (await keptPage(path)) || res;
+  }
+  // Only a page that says whose it is tells anything (a file, a 404 or a proxy's page
+  // does not); the copy is made only for a page to keep.
+  const keep = user !== null && res.status === 200 && CHAT_PAGE.test(path) && !res.redirected;
+  if (user !== null && !res.redirected) {
+    event.waitUntil(remember(user, path, keep ? res.clone() : null).catch(() => {}));
+  }
   return res;
 }
 
-// A chat page or the chat list, kept under its reader; anything else only tells whose
-// pages may stay.
-async function remember(req, res) {
-  if (res.type === 'opaqueredirect' || res.redirected) return;
-  const user = res.headers.get('x-natter-user');
-  const mine = user && /^[0-9]+$/.test(user) ? PAGES + user : null;
+// Drops every page kept for anyone but `user` ("0": signed out), then keeps `res`.
+async function remember(user, path, res) {
+  const mine = /^[1-9][0-9]*$/.test(user) ? PAGES + user : null;
   for (const name of await caches.keys()) {
     if (name.startsWith(PAGES) && name !== mine) await caches.delete(name);
   }
-  const path = new URL(req.url).pathname;
-  const type = res.headers.get('content-type') || '';
-  if (!mine || res.status !== 200 || !type.startsWith('text/html') || !/^\/chats(\/[0-9]+)?$/.test(path)) {
-    return;
-  }
+  const type = (res && res.headers.get('content-type')) || '';
+  if (!mine || !res || !type.startsWith('text/html')) return;
   const cache = await caches.open(mine);
   await cache.delete(path);
   await cache.put(path, res);
   const pages = (await cache.keys()).filter((r) => new URL(r.url).pathname !== STYLE);
   for (const old of pages.slice(0, Math.max(0, pages.length - KEEP))) await cache.delete(old);
-  if (!(await cache.match(STYLE))) await cache.add(STYLE);
+  // The style of this deployment (a new natter may have changed it).
+  await cache.add(STYLE).catch(() => {});
+}
+
+// A chat shown inside a page (no navigation reached the worker): keep its page too,
+// at most every half minute a chat.
+const refreshed = new Map();
+async function keepChat(chat) {
+  const path = '/chats/' + chat;
+  const now = Date.now();
+  if (now - (refreshed.get(path) || 0) < 30_000) return;
+  refreshed.set(path, now);
+  if (refreshed.size > 100) refreshed.delete(refreshed.keys().next().value);
+  const res = await fetch(path, { credentials: 'same-origin', redirect: 'manual' });
+  const user = res.headers.get('x-natter-user');
+  if (user !== null && res.status === 200) await remember(user, path, res);
+}
+
+// Someone signs in or out: nothing of anyone's stays, neither pages nor notifications.
+async function forget() {
+  for (const name of await caches.keys()) {
+    if (name.startsWith(PAGES)) await caches.delete(name);
+  }
+  refreshed.clear();
+  for (const n of await self.registration.getNotifications()) n.close();
 }
 
 async function kept() {
@@ -157,11 +241,14 @@ const BANNER =
   '<div class="offline-banner" role="status"><strong>You are offline.</strong> ' +
   'This is how the chat looked when you last opened it; it is read-only until the connection returns.</div>';
 
-async function offline(url) {
+async function keptPage(path) {
   const cache = await kept();
-  const page = cache && (await cache.match(url.pathname));
-  if (page) return html(readOnly(await page.text()));
-  return html(await shell(cache));
+  const page = cache && (await cache.match(path));
+  return page ? html(readOnly(await page.text())) : null;
+}
+
+async function offline(path) {
+  return (await keptPage(path)) || html(await shell(await kept()));
 }
 
 // Scripts out (nothing runs), every control disabled, the banner first.
@@ -203,7 +290,7 @@ function html(text) {
       'cache-control': 'no-store',
       // Kept pages run nothing: no script may load, only natter's own style and images.
       'content-security-policy':
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'",
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     },
   });
 }

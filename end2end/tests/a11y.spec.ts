@@ -15,6 +15,7 @@ import {
   uniqueSuffix,
   username,
 } from './helpers';
+import { Subscriber } from './webpush';
 
 async function expectNoViolations(page: Page, what: string) {
   const results = await new AxeBuilder({ page }).analyze();
@@ -96,8 +97,12 @@ for (const scheme of ['light', 'dark'] as const) {
     await expectNoViolations(pageA, `/search with results (${scheme})`);
     await gotoHydrated(pageA, '/chats/new');
     await expectNoViolations(pageA, `/chats/new (${scheme})`);
+    // With a device that gets notifications (issue 33's list), as after "Enable notifications".
+    const device = new Subscriber(Number(process.env.NATTER_E2E_PUSH_PORT || 9));
+    await api(pageA, 'push_subscribe', { endpoint: device.endpoint, p256dh: device.p256dh, auth: device.auth.toString('base64url') });
     await gotoHydrated(pageA, '/account');
-    await expectNoViolations(pageA, `/account (${scheme})`);
+    await expect(pageA.getByRole('button', { name: /^Remove / })).toBeVisible();
+    await expectNoViolations(pageA, `/account with a device (${scheme})`);
 
     // Signed in with no chat at all.
     const newcomer = await openPage();

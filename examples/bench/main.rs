@@ -15,6 +15,7 @@ mod flood;
 mod scale;
 mod scenarios;
 mod stats;
+mod pushes;
 mod uploads;
 
 use clap::{Parser, ValueEnum};
@@ -138,6 +139,17 @@ struct Args {
     uploads: usize,
     #[arg(long, default_value_t = 25)]
     upload_mb: usize,
+    /// Meanwhile, this many people who are never online, each with a Web Push
+    /// subscription to a sink of the bench's own, get direct messages from one sender
+    /// in turn at `--push-rate` a second in all: the figures while pushes go out
+    /// (issue 33).
+    #[arg(long, default_value_t = 0)]
+    push_members: usize,
+    #[arg(long, default_value_t = 10.0)]
+    push_rate: f64,
+    /// The same people and messages without subscriptions: the comparison.
+    #[arg(long)]
+    push_unsubscribed: bool,
     /// Each upload's pace in KB/s (1250: a 10 Mbit/s uplink); 0 sends as fast as the
     /// loopback takes it.
     #[arg(long, default_value_t = 1250)]
@@ -197,6 +209,7 @@ async fn spawn_server(
     bin: &str,
     database_url: Option<&str>,
     redis_url: Option<&str>,
+    push_prefix: Option<&str>,
 ) -> Result<(SocketAddr, u32, Spawned), client::Error> {
     let dir = tempfile::tempdir()?;
     let database_url = match database_url {
@@ -239,6 +252,7 @@ async fn spawn_server(
             "1000000000",
         ])
         .args(["--uploads-at-once", "1000"])
+        .args(push_prefix.iter().flat_map(|p| ["--push-allow-endpoint", p]))
         .env("RUST_LOG", "warn")
         .env("LEPTOS_OUTPUT_NAME", "natter")
         .stdout(Stdio::null());
@@ -309,6 +323,11 @@ async fn main() -> Result<(), client::Error> {
     if args.cluster && (args.database_url.is_none() || args.redis_url.is_none()) {
         return Err("--cluster needs --database-url (PostgreSQL) and --redis-url".into());
     }
+    let push_sink = match args.push_members {
+        0 => None,
+        _ => Some(pushes::Sink::bind().await?),
+    };
+    let push_prefix = push_sink.as_ref().map(|s| s.prefix()).transpose()?;
     let mut spawned = Vec::new();
     let mut nodes = Vec::new();
     match (args.addr, args.pid) {
@@ -328,6 +347,7 @@ async fn main() -> Result<(), client::Error> {
                     &bin,
                     args.database_url.as_deref(),
                     args.redis_url.as_deref(),
+                    push_prefix.as_deref(),
                 )
                 .await?;
                 nodes.push((addr, pid));
@@ -355,6 +375,19 @@ async fn main() -> Result<(), client::Error> {
     let uploads = match args.uploads {
         0 => None,
         n => Some(uploads::start(&server, pid, n, args.upload_mb, args.upload_kbps).await?),
+    };
+    let pushes = match push_sink {
+        None => None,
+        Some(sink) => Some(
+            pushes::start(
+                &server,
+                sink,
+                args.push_members,
+                args.push_rate,
+                !args.push_unsubscribed,
+            )
+            .await?,
+        ),
     };
     let want = |s: Scenario| args.scenario == s || args.scenario == Scenario::All;
     let mut rows = Vec::new();
@@ -433,6 +466,9 @@ async fn main() -> Result<(), client::Error> {
     }
     if let Some(uploads) = uploads {
         eprintln!("{}", uploads.stop().await);
+    }
+    if let Some(pushes) = pushes {
+        eprintln!("{}", pushes.stop().await);
     }
     let mut broken = false;
     for row in &rows {

@@ -64,12 +64,27 @@ pub async fn push_subscribe(
     .await
 }
 
-/// Forgets this browser's subscription ("Disable notifications").
+/// Forgets this browser's subscription ("Disable notifications"): the one with
+/// `endpoint`, or with an empty `endpoint` the one this session made (a browser that no
+/// longer has its own). Errors: 401, 429.
 #[server(endpoint = "push_unsubscribe")]
 pub async fn push_unsubscribe(endpoint: String) -> Result<(), AppError> {
+    use crate::server::domain::auth::hash_token;
     use crate::server::domain::limits::Write;
-    use crate::server::edge::calls::as_user_to;
+    use crate::server::edge::calls::{as_user_to, session_token};
     as_user_to(Write::Manage, |state, user| async move {
+        if endpoint.is_empty() {
+            let mine = session_token().map(|t| hash_token(&t));
+            for d in state.store.push_devices(user.id).await? {
+                if mine.as_deref() == Some(d.session_hash.as_slice()) {
+                    state
+                        .store
+                        .remove_push_subscription(user.id, Some(d.id), None)
+                        .await?;
+                }
+            }
+            return Ok(());
+        }
         state
             .store
             .remove_push_subscription(user.id, None, Some(&endpoint))

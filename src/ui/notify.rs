@@ -137,14 +137,17 @@ pub fn NotifyButton() -> impl IntoView {
             busy.set(false);
         });
     };
+    // One element while shown (keyboard focus stays on it across a click), and a live
+    // region that is there before its text (else screen readers may not announce it).
+    let shown = Memo::new(move |_| offer.get() != Offer::None);
     view! {
-        {move || (offer.get() != Offer::None).then(|| view! {
+        {move || shown.get().then(|| view! {
             <button class="btn btn-ghost btn-small notify-button" type="button"
                 on:click=click disabled=move || busy.get()>
                 {move || if offer.get() == Offer::Disable { "Disable notifications" } else { "Enable notifications" }}
             </button>
         })}
-        {move || note.get().map(|n| view! { <p class="muted notify-note" role="status">{n}</p> })}
+        <p class="muted notify-note" role="status">{move || note.get()}</p>
     }
 }
 
@@ -189,10 +192,10 @@ async fn enable() -> Result<(), String> {
 
 #[cfg(feature = "hydrate")]
 async fn disable() -> Result<(), String> {
-    if let Some(endpoint) = worker::unsubscribe().await {
-        crate::api::push::push_unsubscribe(endpoint)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    // No subscription left in the browser (cleared with the site's data): the server
+    // forgets this session's (an empty endpoint says so).
+    let endpoint = worker::unsubscribe().await.unwrap_or_default();
+    crate::api::push::push_unsubscribe(endpoint)
+        .await
+        .map_err(|e| e.to_string())
 }

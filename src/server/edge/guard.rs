@@ -137,12 +137,13 @@ pub async fn resolve_session(State(guard): State<Guard>, mut req: Request, next:
         req.extensions_mut().insert(AuthUser(user));
     }
     let mut res = next.run(req).await;
-    // Whose page this is, for the service worker (public/sw.js): it keeps the pages
-    // it may show offline per person and drops them when another person's page (or a
-    // signed-out one) comes through.
-    if let (true, Some(id)) = (page, id) {
+    // Whose page this is (0: nobody's, signed out), for the service worker
+    // (public/sw.js): it keeps the pages it may show offline per person and drops them
+    // when another person's page, or a signed-out one, comes through.
+    if page {
+        let id = id.map_or(0, |id| id.0);
         res.headers_mut()
-            .insert(PAGE_USER, http::HeaderValue::from(id.0));
+            .insert(PAGE_USER, http::HeaderValue::from(id));
     }
     res
 }

@@ -1,22 +1,20 @@
 //! /account, "Devices": the browsers that receive notifications (Web Push), each with
-//! "Remove", and whether notifications show the start of the text. Plain forms.
+//! "Remove", and whether notifications show the start of the text.
+//!
+//! Plain HTML forms that post to the server functions, with or without the WASM (the
+//! server answers a form's post by sending the browser back to this page): an
+//! `ActionForm` per action would put a copy of leptos's action machinery into the
+//! client for a page visited now and then (BENCHMARKS.md, the first-visit budget).
 
 use crate::api::push::{load_push_settings, RemovePushDevice, SetPushPreviews};
 use crate::model::PushDevice;
-use crate::ui::auth::{action_error, FormError};
 use crate::ui::time::iso_utc;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 #[component]
 pub fn Devices() -> impl IntoView {
-    let remove = ServerAction::<RemovePushDevice>::new();
-    let previews = ServerAction::<SetPushPreviews>::new();
-    let settings = Resource::new(
-        move || (remove.version().get(), previews.version().get()),
-        |_| load_push_settings(),
-    );
-    let remove_error = move || action_error(*remove).map(|e| e.to_string());
-    let previews_error = move || action_error(*previews).map(|e| e.to_string());
+    let settings = Resource::new(|| (), |_| load_push_settings());
     view! {
         <h2 class="auth-title">"Devices"</h2>
         <Transition fallback=|| view! { <p class="field-hint">"Loading…"</p> }>
@@ -35,12 +33,11 @@ pub fn Devices() -> impl IntoView {
                     } else {
                         view! {
                             <ul class="devices">
-                                {s.devices.into_iter().map(|d| view! { <Device d remove /> }).collect_view()}
+                                {s.devices.into_iter().map(|d| view! { <Device d /> }).collect_view()}
                             </ul>
                         }.into_any()
                     }}
-                    <FormError error=remove_error />
-                    <ActionForm action=previews attr:class="form">
+                    <form class="form" method="post" action=SetPushPreviews::PATH>
                         <label class="field">
                             <span class="field-label">"Notification text"</span>
                             <select name="on">
@@ -48,9 +45,8 @@ pub fn Devices() -> impl IntoView {
                                 <option value="false" selected=!s.previews>"Only “New message” (private)"</option>
                             </select>
                         </label>
-                        <FormError error=previews_error />
                         <button class="btn btn-ghost btn-block" type="submit">"Save"</button>
-                    </ActionForm>
+                    </form>
                 }.into_any()
             })}
         </Transition>
@@ -58,7 +54,7 @@ pub fn Devices() -> impl IntoView {
 }
 
 #[component]
-fn Device(d: PushDevice, remove: ServerAction<RemovePushDevice>) -> impl IntoView {
+fn Device(d: PushDevice) -> impl IntoView {
     let added = format!("added {}", day(d.added_at));
     let used = d
         .last_used_at
@@ -71,15 +67,15 @@ fn Device(d: PushDevice, remove: ServerAction<RemovePushDevice>) -> impl IntoVie
     view! {
         <li>
             <span>
-                <span class="member-name">{name}</span>
+                <span class="member-name">{name.clone()}</span>
                 <br />
                 <span class="device-when">{format!("{added}, {used}")}</span>
             </span>
-            <ActionForm action=remove attr:class="mute-form">
+            <form class="mute-form" method="post" action=RemovePushDevice::PATH>
                 <input type="hidden" name="id" value=d.id.to_string() />
                 <button class="btn btn-ghost btn-small" type="submit"
-                    aria-label=format!("Remove {}", d.device)>"Remove"</button>
-            </ActionForm>
+                    aria-label=format!("Remove {name}")>"Remove"</button>
+            </form>
         </li>
     }
 }
