@@ -1,7 +1,8 @@
 // natter's service worker (issue 33): Web Push notifications, and an offline shell.
 //
 // - push: shows what the server sent (src/server/domain/push.rs, `Payload`): one
-//   notification per chat (`tag` chat-ID: a newer one replaces the older).
+//   notification per chat (`tag` chat-ID: a newer one replaces the older); a "clear"
+//   (the chat was read on another device) closes the chat's notification instead.
 // - pushsubscriptionchange: hands the browser's new subscription to the server.
 // - notificationclick: focuses a natter tab on that chat, or opens one.
 // - message {read: CHAT} from a page that shows the chat: closes its notifications and
@@ -46,6 +47,13 @@ self.addEventListener('push', (event) => {
     data = event.data ? event.data.json() : {};
   } catch (_) {
     data = {};
+  }
+  if (data.kind === 'clear' && typeof data.tag === 'string') {
+    // The person read the chat on another device: its notification goes here too.
+    // (The server sends these only to push services that allow a push shown as
+    // nothing: src/server/domain/push.rs, CLEARABLE_HOSTS.)
+    event.waitUntil(closeTag(data.tag));
+    return;
   }
   const title = typeof data.title === 'string' && data.title ? data.title : 'natter';
   const body = typeof data.body === 'string' ? data.body : 'New message';
@@ -125,7 +133,11 @@ self.addEventListener('message', (event) => {
 });
 
 async function clearChat(chat) {
-  for (const n of await self.registration.getNotifications({ tag: 'chat-' + chat })) n.close();
+  await closeTag('chat-' + chat);
+}
+
+async function closeTag(tag) {
+  for (const n of await self.registration.getNotifications({ tag })) n.close();
 }
 
 // Only a path of this origin ("/chats/7"), never a URL elsewhere.

@@ -214,7 +214,7 @@ test('a hidden tab counts unread in its title and notifies after permission', as
   await expect(enable).toBeVisible();
   await pageB.context().grantPermissions(['notifications']);
   await enable.click();
-  await expect(pageB.getByRole('status').filter({ hasText: 'Notifications show only while natter is open here' })).toBeVisible();
+  await expect(pageB.getByText('Notifications show only while natter is open here')).toBeVisible();
 
   await hideTab(pageB);
   await sendMessage(pageA, 'are you there?', 'enter');

@@ -147,7 +147,7 @@ pub fn NotifyButton() -> impl IntoView {
                 {move || if offer.get() == Offer::Disable { "Disable notifications" } else { "Enable notifications" }}
             </button>
         })}
-        <p class="muted notify-note" role="status">{move || note.get()}</p>
+        <p class="muted notify-note" aria-live="polite">{move || note.get()}</p>
     }
 }
 

@@ -209,6 +209,10 @@ async fn a_direct_message_reaches_a_closed_tab_as_a_push_only_the_browser_can_re
     // One's own messages never notify (alice has no device; bob's is not told of his).
     let mut bobs_tab = s.connect(&b).await;
     say(&mut bobs_tab, chat, "m2", "yes").await;
+    // Answering reads the chat: the phone's notification of m1 is cleared (a "clear"
+    // goes even while a tab is visible; reading_a_chat_clears_… has the details).
+    let got = service.next(Duration::from_secs(10)).await.expect("a clear");
+    assert_eq!(phone.open(&got, &bob.key, &audience, &[contact.as_str()])["kind"], "clear");
     // While a tab of bob's is visible, nothing is pushed: the tab shows it.
     bobs_tab
         .send(&ClientFrame::Visible {
@@ -249,6 +253,42 @@ async fn a_direct_message_reaches_a_closed_tab_as_a_push_only_the_browser_can_re
         service.next(Duration::from_millis(3500)).await.is_none(),
         "pushed in a muted chat"
     );
+}
+
+test_both_dbs!(reading_a_chat_clears_its_notification_on_the_other_browsers);
+async fn reading_a_chat_clears_its_notification_on_the_other_browsers() {
+    let mut service = PushService::start().await;
+    let prefix = service.prefix();
+    let (s, chat, [a, b, _]) = dm_with(|c| c.push_allow_endpoint = Some(prefix.clone())).await;
+    let phone = Browser::new();
+    let endpoint = format!("{}bob-phone", service.prefix());
+    assert_eq!(subscribe(&s, &b, &endpoint, &phone).await, StatusCode::OK);
+    let bob = settings(&s, &b).await;
+    let (audience, contact) = (service.origin.clone(), s.origin.clone());
+
+    let mut alice = s.connect(&a).await;
+    alice.send(&send(chat, "m1", "lunch at noon?")).await;
+    let seq = loop {
+        if let ServerFrame::Ack { seq, .. } = alice.next().await {
+            break seq;
+        }
+    };
+    let got = service.next(Duration::from_secs(10)).await.expect("a push");
+    assert_eq!(phone.open(&got, &bob.key, &audience, &[contact.as_str()])["kind"], "message");
+
+    // Bob reads it on his laptop: the phone's notification is cleared by a push that
+    // shows nothing (this test's service stands for one that allows it).
+    let mut laptop = s.connect(&b).await;
+    laptop.send(&ClientFrame::Read { chat_id: chat, seq }).await;
+    let got = service.next(Duration::from_secs(10)).await.expect("a clear");
+    assert_eq!(got.name, "bob-phone");
+    let payload = phone.open(&got, &bob.key, &audience, &[contact.as_str()]);
+    assert_eq!(payload["kind"], "clear");
+    assert_eq!(payload["tag"], format!("chat-{chat}"));
+    assert_eq!(payload["body"], "");
+    // Once: reading again clears nothing more.
+    laptop.send(&ClientFrame::Read { chat_id: chat, seq }).await;
+    assert!(service.next(Duration::from_millis(2500)).await.is_none(), "cleared twice");
 }
 
 test_both_dbs!(mentions_notify_in_groups_and_gone_subscriptions_are_deleted);

@@ -341,6 +341,76 @@ impl Store {
         Ok(queued)
     }
 
+    /// Queues a clear (payload from `payload(chat)`) for each notification shown on a
+    /// browser whose person has since read its chat (on any device), for subscriptions
+    /// that `clearable` allows; forgets those and any shown over `forget_ms` ago.
+    /// Returns how many clears were queued. Two nodes never queue the same clear: a
+    /// shown row is deleted by exactly one of them.
+    pub async fn plan_clears(
+        &self,
+        gap_ms: i64,
+        forget_ms: i64,
+        clearable: impl Fn(&str) -> bool,
+        payload: impl Fn(ChatId) -> String,
+    ) -> Result<usize> {
+        let now = super::now_ms();
+        let queued = on_pool!(&self.pool, p => {
+            let read: Vec<(i64, UserId, ChatId, i64, String)> = sqlx::query_as(
+                "SELECT ps.subscription_id, ps.user_id, ps.chat_id, ps.message_id, s.endpoint
+                 FROM push_shown ps
+                 JOIN push_subscriptions s ON s.id = ps.subscription_id
+                 JOIN messages m ON m.id = ps.message_id
+                 JOIN chat_members cm ON cm.chat_id = ps.chat_id AND cm.user_id = ps.user_id
+                 WHERE cm.last_read_seq >= m.seq
+                 LIMIT 500",
+            )
+            .fetch_all(p)
+            .await?;
+            let old: Option<(i64,)> =
+                sqlx::query_as("SELECT 1 FROM push_shown WHERE shown_at < $1 LIMIT 1")
+                    .bind(now - forget_ms)
+                    .fetch_optional(p)
+                    .await?;
+            if read.is_empty() && old.is_none() {
+                return Ok(0);
+            }
+            let mut tx = p.begin_write().await?;
+            let mut queued = 0;
+            for (sub, user, chat, message, endpoint) in read {
+                let gone = sqlx::query(
+                    "DELETE FROM push_shown
+                     WHERE subscription_id = $1 AND chat_id = $2 AND message_id = $3",
+                )
+                .bind(sub)
+                .bind(chat)
+                .bind(message)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if gone == 1 && clearable(&endpoint) {
+                    sqlx::query(ENQUEUE)
+                        .bind(sub)
+                        .bind(user)
+                        .bind(chat)
+                        .bind(payload(chat))
+                        .bind(now)
+                        .bind(gap_ms)
+                        .bind(message)
+                        .execute(&mut *tx)
+                        .await?;
+                    queued += 1;
+                }
+            }
+            sqlx::query("DELETE FROM push_shown WHERE shown_at < $1")
+                .bind(now - forget_ms)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            queued
+        });
+        Ok(queued)
+    }
+
     /// Claims up to `limit` due pushes for `claim_ms` (another node takes them only
     /// after that: a node that dies mid-send leaves them to the others).
     pub async fn claim_pushes(&self, limit: i64, claim_ms: i64) -> Result<Vec<Claimed>> {
@@ -396,6 +466,21 @@ impl Store {
         let now = super::now_ms();
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
+            // A message's notification shows on that browser now (a clear closes one).
+            sqlx::query(
+                "INSERT INTO push_shown (subscription_id, user_id, chat_id, message_id, shown_at)
+                 SELECT subscription_id, user_id, chat_id, message_id, $4 FROM push_queue
+                 WHERE id = $1 AND version = $2 AND claimed_until = $3
+                   AND payload NOT LIKE '{\"kind\":\"clear\"%'
+                 ON CONFLICT (subscription_id, chat_id) DO UPDATE
+                 SET message_id = excluded.message_id, shown_at = excluded.shown_at",
+            )
+                .bind(claimed.id)
+                .bind(claimed.version)
+                .bind(claimed.claimed_until)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(
                 "DELETE FROM push_queue WHERE id = $1 AND version = $2 AND claimed_until = $3",
             )

@@ -46,6 +46,13 @@ const TTL: Duration = Duration::from_secs(24 * 3600);
 const MAX_ATTEMPTS: i64 = 8;
 /// A claim's length: a node that dies mid-send leaves its pushes to others after it.
 const CLAIM_MS: i64 = 60_000;
+/// A shown notification the person has not read after this long is not cleared.
+const FORGET_SHOWN_MS: i64 = 7 * 24 * 3600 * 1000;
+/// Push services whose browsers tolerate a push that closes a notification and shows
+/// none (a "clear"): Chromium's (FCM) allows a few such pushes within its budget of
+/// site engagement and shows a generic notice only past it, while Firefox counts them
+/// against a quota that ends the subscription and Safari revokes it on the spot.
+const CLEARABLE_HOSTS: [&str; 1] = ["fcm.googleapis.com"];
 /// A push service's answer time (a stalling endpoint must not hold the queue).
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pushes in flight at once on a node (a few stalling endpoints cannot hold up the rest).
@@ -63,10 +70,27 @@ pub struct PushRules {
     pub settle_ms: i64,
 }
 
+/// How a clear's payload begins (see [`Pusher::clear_payload`]; `kind` is the first
+/// field).
+const CLEAR_PREFIX: &str = r#"{"kind":"clear""#;
+
+/// Whether a clear may go to this endpoint ([`CLEARABLE_HOSTS`], or the operator's own
+/// push service under `--push-allow-endpoint`).
+fn clearable(endpoint: &str, allow_prefix: Option<&str>) -> bool {
+    let Ok(url) = url::Url::parse(endpoint) else {
+        return false;
+    };
+    allow_prefix.is_some_and(|p| url.as_str().starts_with(p))
+        || (url.scheme() == "https"
+            && url
+                .host_str()
+                .is_some_and(|h| CLEARABLE_HOSTS.contains(&h)))
+}
+
 /// What is pushed: JSON the service worker reads.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Payload {
-    /// `"message"`.
+    /// `"message"`, or `"clear"`: close the chat's notification, show nothing.
     pub kind: String,
     pub chat_id: ChatId,
     /// "alice", or "alice in Team".
@@ -210,6 +234,19 @@ impl Pusher {
         json
     }
 
+    /// A clear: the service worker closes the chat's notification and shows nothing.
+    pub fn clear_payload(chat: ChatId) -> String {
+        let p = Payload {
+            kind: "clear".into(),
+            chat_id: chat,
+            title: String::new(),
+            body: String::new(),
+            url: format!("/chats/{chat}"),
+            tag: format!("chat-{chat}"),
+        };
+        serde_json::to_string(&p).unwrap_or_default()
+    }
+
     /// Runs the planner and the sender for as long as the process lives (every node:
     /// claims keep two nodes from sending the same push).
     pub fn spawn(&self) {
@@ -232,6 +269,14 @@ impl Pusher {
         self.store
             .plan_pushes(1000, settled + 1, GAP_MS, Self::payload)
             .await?;
+        self.store
+            .plan_clears(
+                GAP_MS,
+                FORGET_SHOWN_MS,
+                |e| clearable(e, self.rules.allow_prefix.as_deref()),
+                Self::clear_payload,
+            )
+            .await?;
         let mut sent = 0;
         loop {
             let claimed = self.store.claim_pushes(32, CLAIM_MS).await?;
@@ -241,7 +286,12 @@ impl Pusher {
             let outcomes: Vec<Result<bool>> =
                 futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
                     futures::stream::iter(claimed.into_iter().map(|push| async move {
-                        if !push.live || self.presence.any_tab_visible(push.user_id).await {
+                        // A clear goes even to someone looking at natter: it closes a
+                        // notification on another of their browsers.
+                        let clear = push.payload.starts_with(CLEAR_PREFIX);
+                        if !push.live
+                            || (!clear && self.presence.any_tab_visible(push.user_id).await)
+                        {
                             // Moot (deleted, muted, left), or the open tab shows it.
                             self.store.push_drop(&push).await?;
                             return Ok(false);
@@ -382,4 +432,23 @@ pub fn base64url(bytes: &[u8]) -> String {
 fn unbase64url(text: &str) -> Option<Vec<u8>> {
     use base64ct::Encoding;
     base64ct::Base64UrlUnpadded::decode_vec(text.trim_end_matches('=')).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clears_go_only_where_the_platform_allows_a_push_that_shows_nothing() {
+        let mine = Some("http://127.0.0.1:9/push/");
+        assert!(clearable("https://fcm.googleapis.com/fcm/send/abc", None));
+        assert!(clearable("http://127.0.0.1:9/push/x", mine));
+        // Firefox's and Safari's services count or revoke such pushes.
+        assert!(!clearable("https://updates.push.services.mozilla.com/wpush/v2/x", mine));
+        assert!(!clearable("https://web.push.apple.com/x", None));
+        assert!(!clearable("http://fcm.googleapis.com/fcm/send/abc", None));
+        assert!(!clearable("https://fcm.googleapis.com.evil.example/x", None));
+        assert!(!clearable("http://127.0.0.1:9/elsewhere", mine));
+        assert!(Pusher::clear_payload(ChatId(4)).starts_with(CLEAR_PREFIX));
+    }
 }
