@@ -632,7 +632,10 @@ async fn first_visit_bytes(server: &Server, cookie: &str, path: &str) -> Result<
         for piece in text.split(attr).skip(1) {
             let end = piece.find(['"', '\'']).unwrap_or(0);
             let url = &piece[..end];
-            if url.starts_with("/pkg/") || url.starts_with("/favicon") {
+            if url.starts_with("/pkg/")
+                || url.starts_with("/favicon")
+                || url == "/manifest.webmanifest"
+            {
                 files.push(url.to_string());
             }
         }
@@ -642,6 +645,11 @@ async fn first_visit_bytes(server: &Server, cookie: &str, path: &str) -> Result<
         if let Some(end) = piece.find('"') {
             files.push(format!("/pkg/{}", &piece[..end]));
         }
+    }
+    // A page that links a manifest registers the service worker once live (issue 33):
+    // its script is fetched during the first visit too.
+    if text.contains("rel=\"manifest\"") {
+        files.push("/sw.js".into());
     }
     // Should the WASM not be named in the HTML, the JS glue fetches it.
     if files.iter().any(|f| f.ends_with(".js")) {
