@@ -12,10 +12,10 @@
 
 mod client;
 mod flood;
+mod pushes;
 mod scale;
 mod scenarios;
 mod stats;
-mod pushes;
 mod uploads;
 
 use clap::{Parser, ValueEnum};
@@ -252,7 +252,11 @@ async fn spawn_server(
             "1000000000",
         ])
         .args(["--uploads-at-once", "1000"])
-        .args(push_prefix.iter().flat_map(|p| ["--push-allow-endpoint", p]))
+        .args(
+            push_prefix
+                .iter()
+                .flat_map(|p| ["--push-allow-endpoint", p]),
+        )
         .env("RUST_LOG", "warn")
         .env("LEPTOS_OUTPUT_NAME", "natter")
         .stdout(Stdio::null());

@@ -211,8 +211,14 @@ async fn a_direct_message_reaches_a_closed_tab_as_a_push_only_the_browser_can_re
     say(&mut bobs_tab, chat, "m2", "yes").await;
     // Answering reads the chat: the phone's notification of m1 is cleared (a "clear"
     // goes even while a tab is visible; reading_a_chat_clears_… has the details).
-    let got = service.next(Duration::from_secs(10)).await.expect("a clear");
-    assert_eq!(phone.open(&got, &bob.key, &audience, &[contact.as_str()])["kind"], "clear");
+    let got = service
+        .next(Duration::from_secs(10))
+        .await
+        .expect("a clear");
+    assert_eq!(
+        phone.open(&got, &bob.key, &audience, &[contact.as_str()])["kind"],
+        "clear"
+    );
     // While a tab of bob's is visible, nothing is pushed: the tab shows it.
     bobs_tab
         .send(&ClientFrame::Visible {
@@ -274,13 +280,19 @@ async fn reading_a_chat_clears_its_notification_on_the_other_browsers() {
         }
     };
     let got = service.next(Duration::from_secs(10)).await.expect("a push");
-    assert_eq!(phone.open(&got, &bob.key, &audience, &[contact.as_str()])["kind"], "message");
+    assert_eq!(
+        phone.open(&got, &bob.key, &audience, &[contact.as_str()])["kind"],
+        "message"
+    );
 
     // Bob reads it on his laptop: the phone's notification is cleared by a push that
     // shows nothing (this test's service stands for one that allows it).
     let mut laptop = s.connect(&b).await;
     laptop.send(&ClientFrame::Read { chat_id: chat, seq }).await;
-    let got = service.next(Duration::from_secs(10)).await.expect("a clear");
+    let got = service
+        .next(Duration::from_secs(10))
+        .await
+        .expect("a clear");
     assert_eq!(got.name, "bob-phone");
     let payload = phone.open(&got, &bob.key, &audience, &[contact.as_str()]);
     assert_eq!(payload["kind"], "clear");
@@ -288,7 +300,10 @@ async fn reading_a_chat_clears_its_notification_on_the_other_browsers() {
     assert_eq!(payload["body"], "");
     // Once: reading again clears nothing more.
     laptop.send(&ClientFrame::Read { chat_id: chat, seq }).await;
-    assert!(service.next(Duration::from_millis(2500)).await.is_none(), "cleared twice");
+    assert!(
+        service.next(Duration::from_millis(2500)).await.is_none(),
+        "cleared twice"
+    );
 }
 
 test_both_dbs!(mentions_notify_in_groups_and_gone_subscriptions_are_deleted);

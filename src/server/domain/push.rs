@@ -81,10 +81,7 @@ fn clearable(endpoint: &str, allow_prefix: Option<&str>) -> bool {
         return false;
     };
     allow_prefix.is_some_and(|p| url.as_str().starts_with(p))
-        || (url.scheme() == "https"
-            && url
-                .host_str()
-                .is_some_and(|h| CLEARABLE_HOSTS.contains(&h)))
+        || (url.scheme() == "https" && url.host_str().is_some_and(|h| CLEARABLE_HOSTS.contains(&h)))
 }
 
 /// What is pushed: JSON the service worker reads.
@@ -444,10 +441,16 @@ mod tests {
         assert!(clearable("https://fcm.googleapis.com/fcm/send/abc", None));
         assert!(clearable("http://127.0.0.1:9/push/x", mine));
         // Firefox's and Safari's services count or revoke such pushes.
-        assert!(!clearable("https://updates.push.services.mozilla.com/wpush/v2/x", mine));
+        assert!(!clearable(
+            "https://updates.push.services.mozilla.com/wpush/v2/x",
+            mine
+        ));
         assert!(!clearable("https://web.push.apple.com/x", None));
         assert!(!clearable("http://fcm.googleapis.com/fcm/send/abc", None));
-        assert!(!clearable("https://fcm.googleapis.com.evil.example/x", None));
+        assert!(!clearable(
+            "https://fcm.googleapis.com.evil.example/x",
+            None
+        ));
         assert!(!clearable("http://127.0.0.1:9/elsewhere", mine));
         assert!(Pusher::clear_payload(ChatId(4)).starts_with(CLEAR_PREFIX));
     }

@@ -56,9 +56,9 @@ pub fn Devices() -> impl IntoView {
 #[component]
 fn Device(d: PushDevice) -> impl IntoView {
     let added = format!("added {}", day(d.added_at));
-    let used = d
-        .last_used_at
-        .map_or("not used yet".to_string(), |t| format!("last used {}", day(t)));
+    let used = d.last_used_at.map_or("not used yet".to_string(), |t| {
+        format!("last used {}", day(t))
+    });
     let name = if d.this_browser {
         format!("{} (this browser)", d.device)
     } else {

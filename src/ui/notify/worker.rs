@@ -5,13 +5,16 @@
 
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{PushManager, PushSubscription, PushSubscriptionOptionsInit, ServiceWorkerRegistration};
+use web_sys::{
+    PushManager, PushSubscription, PushSubscriptionOptionsInit, ServiceWorkerRegistration,
+};
 
 /// Whether this browser has service workers and Web Push (not in every browser, not
 /// on plain `http://` except on localhost).
 pub fn supported() -> bool {
     let w = leptos::prelude::window();
-    let has = |target: &JsValue, name: &str| js_sys::Reflect::has(target, &name.into()).unwrap_or(false);
+    let has =
+        |target: &JsValue, name: &str| js_sys::Reflect::has(target, &name.into()).unwrap_or(false);
     has(&w.navigator(), "serviceWorker") && has(&w, "PushManager")
 }
 
@@ -30,7 +33,11 @@ pub fn shown(chat: i64) {
     if !supported() {
         return;
     }
-    if let Some(worker) = leptos::prelude::window().navigator().service_worker().controller() {
+    if let Some(worker) = leptos::prelude::window()
+        .navigator()
+        .service_worker()
+        .controller()
+    {
         let message = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&message, &"read".into(), &JsValue::from_f64(chat as f64));
         let _ = worker.post_message(&message);
@@ -38,7 +45,10 @@ pub fn shown(chat: i64) {
 }
 
 async fn manager() -> Result<PushManager, JsValue> {
-    let ready = leptos::prelude::window().navigator().service_worker().ready()?;
+    let ready = leptos::prelude::window()
+        .navigator()
+        .service_worker()
+        .ready()?;
     let registration: ServiceWorkerRegistration = JsFuture::from(ready).await?.unchecked_into();
     registration.push_manager()
 }
