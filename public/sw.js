@@ -157,7 +157,7 @@ function sameOriginPath(value) {
 
 self.addEventListener('fetch', (event) => {
   const req = event.request;
-  if (req.method === 'POST' && WHO_CHANGES.has(new URL(req.url).pathname)) {
+  if (req.method === 'POST' && WHO_CHANGES.has(new URL(req.url).pathname) && sameOrigin(req.referrer)) {
     // Not answered here (the network does); only everything kept goes first.
     event.waitUntil(forget());
     return;
@@ -199,19 +199,43 @@ async function navigate(event, req) {
   // does not); the copy is made only for a page to keep.
   const keep = user !== null && res.status === 200 && CHAT_PAGE.test(path) && !res.redirected;
   if (user !== null && !res.redirected) {
-    event.waitUntil(remember(user, path, keep ? res.clone() : null).catch(() => {}));
+    // The page's "chat shown" message need not fetch it again.
+    if (keep) refreshed.set(path, Date.now());
+    const era = generation;
+    event.waitUntil(remember(user, path, keep ? res.clone() : null, era).catch(() => {}));
   }
   return res;
 }
 
+function sameOrigin(url) {
+  try {
+    return new URL(url).origin === self.location.origin;
+  } catch (_) {
+    return false;
+  }
+}
+
+// Bumped whenever who is signed in may have changed: work begun before (a page's
+// fetch still under way) keeps nothing after.
+let generation = 0;
+
+// Whose pages this worker keeps now (its cache's name), as far as it knows.
+let current = null;
+
 // Drops every page kept for anyone but `user` ("0": signed out), then keeps `res`.
-async function remember(user, path, res) {
+async function remember(user, path, res, era) {
+  if (era !== generation) return;
   const mine = /^[1-9][0-9]*$/.test(user) ? PAGES + user : null;
+  if (mine !== current) {
+    current = mine;
+    generation += 1;
+    era = generation;
+  }
   for (const name of await caches.keys()) {
     if (name.startsWith(PAGES) && name !== mine) await caches.delete(name);
   }
   const type = (res && res.headers.get('content-type')) || '';
-  if (!mine || !res || !type.startsWith('text/html')) return;
+  if (!mine || !res || !type.startsWith('text/html') || era !== generation) return;
   const cache = await caches.open(mine);
   await cache.delete(path);
   await cache.put(path, res);
@@ -230,13 +254,16 @@ async function keepChat(chat) {
   if (now - (refreshed.get(path) || 0) < 30_000) return;
   refreshed.set(path, now);
   if (refreshed.size > 100) refreshed.delete(refreshed.keys().next().value);
+  const era = generation;
   const res = await fetch(path, { credentials: 'same-origin', redirect: 'manual' });
   const user = res.headers.get('x-natter-user');
-  if (user !== null && res.status === 200) await remember(user, path, res);
+  if (user !== null && res.status === 200) await remember(user, path, res, era);
 }
 
 // Someone signs in or out: nothing of anyone's stays, neither pages nor notifications.
 async function forget() {
+  generation += 1;
+  current = null;
   for (const name of await caches.keys()) {
     if (name.startsWith(PAGES)) await caches.delete(name);
   }

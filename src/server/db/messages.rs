@@ -201,8 +201,10 @@ impl Store {
 
     /// Whether `sender` has a stored message with `client_id` (a retry's original).
     pub async fn has_sent(&self, sender: UserId, client_id: &str) -> Result<bool> {
+        // `id`, not `SELECT 1`: PostgreSQL's literal is an INT4, which sqlx will not
+        // read as an i64.
         let found: Option<(i64,)> = on_pool!(&self.pool, p => {
-            sqlx::query_as("SELECT 1 FROM messages WHERE sender_id = $1 AND client_id = $2")
+            sqlx::query_as("SELECT id FROM messages WHERE sender_id = $1 AND client_id = $2 LIMIT 1")
                 .bind(sender)
                 .bind(client_id)
                 .fetch_optional(p)

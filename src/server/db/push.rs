@@ -97,6 +97,15 @@ ON CONFLICT (subscription_id, chat_id) DO UPDATE
 SET payload = excluded.payload, message_id = excluded.message_id,
     version = push_queue.version + 1, attempts = 0";
 
+/// Queues a clear like [`ENQUEUE`], except over an unsent push for the same chat: that
+/// one stays (its notification replaces the shown one anyway, and it is news).
+const ENQUEUE_CLEAR: &str = "
+INSERT INTO push_queue (subscription_id, user_id, chat_id, message_id, payload, due_at)
+SELECT $1, $2, $3, $7, $4,
+       CASE WHEN COALESCE(last_used_at, 0) + $6 > $5 THEN last_used_at + $6 ELSE $5 END
+FROM push_subscriptions WHERE id = $1
+ON CONFLICT (subscription_id, chat_id) DO NOTHING";
+
 impl Store {
     /// The server's VAPID key pair (private, public), made with `fresh` by the first
     /// node to ask; every node reads the same one after.
@@ -358,20 +367,20 @@ impl Store {
             let read: Vec<(i64, UserId, ChatId, i64, String)> = sqlx::query_as(
                 "SELECT ps.subscription_id, ps.user_id, ps.chat_id, ps.message_id, s.endpoint
                  FROM push_shown ps
-                 JOIN push_subscriptions s ON s.id = ps.subscription_id
-                 JOIN messages m ON m.id = ps.message_id
+                 JOIN push_subscriptions s ON s.id = ps.subscription_id AND s.user_id = ps.user_id
+                 JOIN messages m ON m.id = ps.message_id AND m.chat_id = ps.chat_id
                  JOIN chat_members cm ON cm.chat_id = ps.chat_id AND cm.user_id = ps.user_id
                  WHERE cm.last_read_seq >= m.seq
+                 ORDER BY ps.subscription_id, ps.chat_id
                  LIMIT 500",
             )
             .fetch_all(p)
             .await?;
-            let old: Option<(i64,)> =
-                sqlx::query_as("SELECT 1 FROM push_shown WHERE shown_at < $1 LIMIT 1")
-                    .bind(now - forget_ms)
-                    .fetch_optional(p)
-                    .await?;
-            if read.is_empty() && old.is_none() {
+            // (Not `SELECT 1`: PostgreSQL's literal is an INT4, not an i64.)
+            let oldest: Option<i64> = sqlx::query_scalar("SELECT MIN(shown_at) FROM push_shown")
+                .fetch_one(p)
+                .await?;
+            if read.is_empty() && oldest.is_none_or(|t| t >= now - forget_ms) {
                 return Ok(0);
             }
             let mut tx = p.begin_write().await?;
@@ -388,7 +397,7 @@ impl Store {
                 .await?
                 .rows_affected();
                 if gone == 1 && clearable(&endpoint) {
-                    sqlx::query(ENQUEUE)
+                    sqlx::query(ENQUEUE_CLEAR)
                         .bind(sub)
                         .bind(user)
                         .bind(chat)
@@ -462,25 +471,28 @@ impl Store {
 
     /// The push service took it: the row goes unless a newer payload replaced it
     /// meanwhile (then that one is due `gap_ms` later).
-    pub async fn push_sent(&self, claimed: &Claimed, gap_ms: i64) -> Result<()> {
+    pub async fn push_sent(&self, claimed: &Claimed, gap_ms: i64, shown: bool) -> Result<()> {
         let now = super::now_ms();
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
-            // A message's notification shows on that browser now (a clear closes one).
-            sqlx::query(
-                "INSERT INTO push_shown (subscription_id, user_id, chat_id, message_id, shown_at)
-                 SELECT subscription_id, user_id, chat_id, message_id, $4 FROM push_queue
-                 WHERE id = $1 AND version = $2 AND claimed_until = $3
-                   AND payload NOT LIKE '{\"kind\":\"clear\"%'
-                 ON CONFLICT (subscription_id, chat_id) DO UPDATE
-                 SET message_id = excluded.message_id, shown_at = excluded.shown_at",
-            )
-                .bind(claimed.id)
-                .bind(claimed.version)
-                .bind(claimed.claimed_until)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            // A message's notification shows on that browser now, to be cleared once
+            // read (`shown`: only where clears may go; never for a clear itself).
+            if shown {
+                sqlx::query(
+                    "INSERT INTO push_shown (subscription_id, user_id, chat_id, message_id, shown_at)
+                     SELECT subscription_id, user_id, chat_id, message_id, $4 FROM push_queue
+                     WHERE id = $1 AND version = $2 AND claimed_until = $3
+                       AND payload NOT LIKE '{\"kind\":\"clear\"%'
+                     ON CONFLICT (subscription_id, chat_id) DO UPDATE
+                     SET message_id = excluded.message_id, shown_at = excluded.shown_at",
+                )
+                    .bind(claimed.id)
+                    .bind(claimed.version)
+                    .bind(claimed.claimed_until)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             sqlx::query(
                 "DELETE FROM push_queue WHERE id = $1 AND version = $2 AND claimed_until = $3",
             )

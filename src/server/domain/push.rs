@@ -46,6 +46,10 @@ const TTL: Duration = Duration::from_secs(24 * 3600);
 const MAX_ATTEMPTS: i64 = 8;
 /// A claim's length: a node that dies mid-send leaves its pushes to others after it.
 const CLAIM_MS: i64 = 60_000;
+/// How long a push service may keep a clear.
+const CLEAR_TTL: Duration = Duration::from_secs(60);
+/// Clears are planned every this many steps (seconds).
+const CLEAR_EVERY_STEPS: u64 = 5;
 /// A shown notification the person has not read after this long is not cleared.
 const FORGET_SHOWN_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Push services whose browsers tolerate a push that closes a notification and shows
@@ -115,6 +119,8 @@ pub struct Pusher {
     vapid: Arc<OnceCell<Vapid>>,
     http: reqwest::Client,
     rules: Arc<PushRules>,
+    /// Steps taken (clears are planned every [`CLEAR_EVERY_STEPS`]).
+    steps: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Pusher {
@@ -132,6 +138,7 @@ impl Pusher {
             vapid: Arc::default(),
             http: guard::client(SEND_TIMEOUT)?,
             rules: Arc::new(rules),
+            steps: Arc::default(),
         })
     }
 
@@ -263,17 +270,32 @@ impl Pusher {
     /// One round: plan what is new, then send what is due; how many went out.
     pub async fn step(&self) -> Result<usize> {
         let settled = crate::server::db::now_ms() - self.rules.settle_ms;
-        self.store
+        // A planner that fails (a database hiccup) never keeps what is queued from going.
+        if let Err(e) = self
+            .store
             .plan_pushes(1000, settled + 1, GAP_MS, Self::payload)
-            .await?;
-        self.store
-            .plan_clears(
-                GAP_MS,
-                FORGET_SHOWN_MS,
-                |e| clearable(e, self.rules.allow_prefix.as_deref()),
-                Self::clear_payload,
-            )
-            .await?;
+            .await
+        {
+            tracing::warn!(error = %e, "push planning failed");
+        }
+        // Clears every few seconds (a read's clear is not urgent; the scan is not free).
+        let step = self
+            .steps
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if step.is_multiple_of(CLEAR_EVERY_STEPS) {
+            if let Err(e) = self
+                .store
+                .plan_clears(
+                    GAP_MS,
+                    FORGET_SHOWN_MS,
+                    |e| clearable(e, self.rules.allow_prefix.as_deref()),
+                    Self::clear_payload,
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "push clear planning failed");
+            }
+        }
         let mut sent = 0;
         loop {
             let claimed = self.store.claim_pushes(32, CLAIM_MS).await?;
@@ -285,9 +307,11 @@ impl Pusher {
                     futures::stream::iter(claimed.into_iter().map(|push| async move {
                         // A clear goes even to someone looking at natter: it closes a
                         // notification on another of their browsers.
+                        // (Nor does the message's fate matter to it: a deleted one's
+                        // notification must go all the more.)
                         let clear = push.payload.starts_with(CLEAR_PREFIX);
-                        if !push.live
-                            || (!clear && self.presence.any_tab_visible(push.user_id).await)
+                        if !clear
+                            && (!push.live || self.presence.any_tab_visible(push.user_id).await)
                         {
                             // Moot (deleted, muted, left), or the open tab shows it.
                             self.store.push_drop(&push).await?;
@@ -310,7 +334,9 @@ impl Pusher {
         let now = crate::server::db::now_ms();
         match outcome {
             Ok(status) if (200..300).contains(&status) => {
-                self.store.push_sent(push, GAP_MS).await?;
+                let shown = !push.payload.starts_with(CLEAR_PREFIX)
+                    && clearable(&push.endpoint, self.rules.allow_prefix.as_deref());
+                self.store.push_sent(push, GAP_MS, shown).await?;
                 Ok(true)
             }
             Ok(404 | 410) => {
@@ -359,11 +385,18 @@ impl Pusher {
         let body = web_push_native::encrypt(push.payload.clone().into_bytes(), &ua_public, &auth)
             .map_err(|e| e.to_string())?;
         let vapid = self.vapid_header(&push.endpoint).await?;
+        // A clear is worth nothing to a browser that comes back hours later (it would
+        // be a push that shows nothing): it lives a minute, and wakes no one.
+        let (ttl, urgency) = if push.payload.starts_with(CLEAR_PREFIX) {
+            (CLEAR_TTL, "normal")
+        } else {
+            (TTL, "high")
+        };
         let res = self
             .http
             .post(&push.endpoint)
-            .header("TTL", TTL.as_secs())
-            .header("Urgency", "high")
+            .header("TTL", ttl.as_secs())
+            .header("Urgency", urgency)
             .header("Topic", format!("chat-{}", push.chat_id))
             .header("Content-Encoding", "aes128gcm")
             .header("Content-Type", "application/octet-stream")
