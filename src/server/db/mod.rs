@@ -29,7 +29,7 @@ mod checkpoint;
 mod files;
 pub use files::Uploaded;
 mod push;
-pub use push::{Claimed, DeviceRow, Notifying};
+pub use push::{Claimed, DeviceRow, Notifying, PushOutcome};
 // Before `messages`, whose batch writers use its SQL macros.
 #[macro_use]
 mod mentions;

@@ -36,6 +36,19 @@ pub struct Notifying {
     pub previews: bool,
 }
 
+/// What became of a claimed push (see [`Store::push_outcomes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The push service took it; `shown`: remember it, to clear it once read.
+    Sent { shown: bool },
+    /// Given up: moot, refused for good, or out of attempts.
+    Dropped,
+    /// Failed for now: due again at this time (ms), one attempt more.
+    Retry(i64),
+    /// The push service says the subscription is gone (404, 410).
+    Gone,
+}
+
 /// A push claimed for sending, with its subscription.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Claimed {
@@ -469,97 +482,99 @@ impl Store {
         Ok(claimed)
     }
 
-    /// The push service took it: the row goes unless a newer payload replaced it
-    /// meanwhile (then that one is due `gap_ms` later).
-    pub async fn push_sent(&self, claimed: &Claimed, gap_ms: i64, shown: bool) -> Result<()> {
+    /// Writes what became of a batch of claimed pushes, in one transaction (one write
+    /// per batch, not per push: on SQLite each write waits for the one writer that the
+    /// message committer needs too). Each outcome is written only while this node's
+    /// claim still holds (`claimed_until`) and, where it deletes, only for the payload
+    /// version that was sent (a newer one waits its turn instead).
+    pub async fn push_outcomes(
+        &self,
+        outcomes: &[(Claimed, PushOutcome)],
+        gap_ms: i64,
+    ) -> Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
         let now = super::now_ms();
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
-            // A message's notification shows on that browser now, to be cleared once
-            // read (`shown`: only where clears may go; never for a clear itself).
-            if shown {
-                sqlx::query(
-                    "INSERT INTO push_shown (subscription_id, user_id, chat_id, message_id, shown_at)
-                     SELECT subscription_id, user_id, chat_id, message_id, $4 FROM push_queue
-                     WHERE id = $1 AND version = $2 AND claimed_until = $3
-                       AND payload NOT LIKE '{\"kind\":\"clear\"%'
-                     ON CONFLICT (subscription_id, chat_id) DO UPDATE
-                     SET message_id = excluded.message_id, shown_at = excluded.shown_at",
-                )
-                    .bind(claimed.id)
-                    .bind(claimed.version)
-                    .bind(claimed.claimed_until)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+            for (claimed, outcome) in outcomes {
+                match *outcome {
+                    PushOutcome::Sent { shown } => {
+                        // A message's notification shows on that browser now, to be
+                        // cleared once read (`shown`: only where clears may go).
+                        if shown {
+                            sqlx::query(
+                                "INSERT INTO push_shown (subscription_id, user_id, chat_id, message_id, shown_at)
+                                 SELECT subscription_id, user_id, chat_id, message_id, $4 FROM push_queue
+                                 WHERE id = $1 AND version = $2 AND claimed_until = $3
+                                   AND payload NOT LIKE '{\"kind\":\"clear\"%'
+                                 ON CONFLICT (subscription_id, chat_id) DO UPDATE
+                                 SET message_id = excluded.message_id, shown_at = excluded.shown_at",
+                            )
+                            .bind(claimed.id)
+                            .bind(claimed.version)
+                            .bind(claimed.claimed_until)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        // The row goes unless a newer payload replaced it meanwhile
+                        // (then that one is due `gap_ms` later).
+                        sqlx::query(
+                            "DELETE FROM push_queue WHERE id = $1 AND version = $2 AND claimed_until = $3",
+                        )
+                        .bind(claimed.id)
+                        .bind(claimed.version)
+                        .bind(claimed.claimed_until)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query(
+                            "UPDATE push_queue SET claimed_until = 0, due_at = $2
+                             WHERE id = $1 AND claimed_until = $3",
+                        )
+                        .bind(claimed.id)
+                        .bind(now + gap_ms)
+                        .bind(claimed.claimed_until)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query("UPDATE push_subscriptions SET last_used_at = $2 WHERE id = $1")
+                            .bind(claimed.subscription_id)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    PushOutcome::Dropped => {
+                        sqlx::query(
+                            "DELETE FROM push_queue WHERE id = $1 AND version = $2 AND claimed_until = $3",
+                        )
+                        .bind(claimed.id)
+                        .bind(claimed.version)
+                        .bind(claimed.claimed_until)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    PushOutcome::Retry(due_at) => {
+                        sqlx::query(
+                            "UPDATE push_queue SET claimed_until = 0, due_at = $2, attempts = attempts + 1
+                             WHERE id = $1 AND claimed_until = $3",
+                        )
+                        .bind(claimed.id)
+                        .bind(due_at)
+                        .bind(claimed.claimed_until)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    PushOutcome::Gone => {
+                        // With its queue and what it showed.
+                        sqlx::query("DELETE FROM push_subscriptions WHERE id = $1")
+                            .bind(claimed.subscription_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
             }
-            sqlx::query(
-                "DELETE FROM push_queue WHERE id = $1 AND version = $2 AND claimed_until = $3",
-            )
-                .bind(claimed.id)
-                .bind(claimed.version)
-                .bind(claimed.claimed_until)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "UPDATE push_queue SET claimed_until = 0, due_at = $2
-                 WHERE id = $1 AND claimed_until = $3",
-            )
-                .bind(claimed.id)
-                .bind(now + gap_ms)
-                .bind(claimed.claimed_until)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE push_subscriptions SET last_used_at = $2 WHERE id = $1")
-                .bind(claimed.subscription_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
             tx.commit().await?;
-        });
-        Ok(())
-    }
-
-    /// Sending failed for now: due again at `due_at`, one attempt more (if the claim
-    /// still holds: a claim that ran out belongs to whichever node took it next).
-    pub async fn push_retry(&self, claimed: &Claimed, due_at: i64) -> Result<()> {
-        on_pool!(&self.pool, p => {
-            sqlx::query(
-                "UPDATE push_queue SET claimed_until = 0, due_at = $2, attempts = attempts + 1
-                 WHERE id = $1 AND claimed_until = $3",
-            )
-            .bind(claimed.id)
-            .bind(due_at)
-            .bind(claimed.claimed_until)
-            .execute(p)
-            .await?;
-        });
-        Ok(())
-    }
-
-    /// Gives a push up (refused for good, moot, or the person's tab showed it) unless a
-    /// newer payload replaced it meanwhile or the claim ran out.
-    pub async fn push_drop(&self, claimed: &Claimed) -> Result<()> {
-        on_pool!(&self.pool, p => {
-            sqlx::query(
-                "DELETE FROM push_queue WHERE id = $1 AND version = $2 AND claimed_until = $3",
-            )
-                .bind(claimed.id)
-                .bind(claimed.version)
-                .bind(claimed.claimed_until)
-                .execute(p)
-                .await?;
-        });
-        Ok(())
-    }
-
-    /// The push service says the subscription is gone (404, 410): it goes, with its queue.
-    pub async fn push_subscription_gone(&self, id: i64) -> Result<()> {
-        on_pool!(&self.pool, p => {
-            sqlx::query("DELETE FROM push_subscriptions WHERE id = $1")
-                .bind(id)
-                .execute(p)
-                .await?;
         });
         Ok(())
     }

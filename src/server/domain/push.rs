@@ -22,7 +22,7 @@ pub mod guard;
 use super::presence::Presence;
 use crate::model::{AppError, ChatId, UserId};
 use crate::server::base::error::{Error, Result};
-use crate::server::db::{Claimed, Notifying, Store};
+use crate::server::db::{Claimed, Notifying, PushOutcome, Store};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
@@ -302,7 +302,7 @@ impl Pusher {
             if claimed.is_empty() {
                 return Ok(sent);
             }
-            let outcomes: Vec<Result<bool>> =
+            let outcomes: Vec<(Claimed, PushOutcome)> =
                 futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
                     futures::stream::iter(claimed.into_iter().map(|push| async move {
                         // A clear goes even to someone looking at natter: it closes a
@@ -314,50 +314,47 @@ impl Pusher {
                             && (!push.live || self.presence.any_tab_visible(push.user_id).await)
                         {
                             // Moot (deleted, muted, left), or the open tab shows it.
-                            self.store.push_drop(&push).await?;
-                            return Ok(false);
+                            return (push, PushOutcome::Dropped);
                         }
-                        self.send(&push).await
+                        let outcome = self.send(&push).await;
+                        (push, outcome)
                     })),
                     SENDING_AT_ONCE,
                 ))
                 .await;
-            for outcome in outcomes {
-                sent += usize::from(outcome?);
-            }
+            sent += outcomes
+                .iter()
+                .filter(|(_, o)| matches!(o, PushOutcome::Sent { .. }))
+                .count();
+            // One write for the whole batch (see `Store::push_outcomes`).
+            self.store.push_outcomes(&outcomes, GAP_MS).await?;
         }
     }
 
-    /// Sends one push and records the outcome; whether the push service took it.
-    async fn send(&self, push: &Claimed) -> Result<bool> {
+    /// Sends one push; what became of it (written by the caller with the rest).
+    async fn send(&self, push: &Claimed) -> PushOutcome {
         let outcome = self.post(push).await;
         let now = crate::server::db::now_ms();
         match outcome {
-            Ok(status) if (200..300).contains(&status) => {
-                let shown = !push.payload.starts_with(CLEAR_PREFIX)
-                    && clearable(&push.endpoint, self.rules.allow_prefix.as_deref());
-                self.store.push_sent(push, GAP_MS, shown).await?;
-                Ok(true)
-            }
+            Ok(status) if (200..300).contains(&status) => PushOutcome::Sent {
+                shown: !push.payload.starts_with(CLEAR_PREFIX)
+                    && clearable(&push.endpoint, self.rules.allow_prefix.as_deref()),
+            },
             Ok(404 | 410) => {
                 tracing::info!(
                     subscription = push.subscription_id,
                     "push subscription gone"
                 );
-                self.store
-                    .push_subscription_gone(push.subscription_id)
-                    .await?;
-                Ok(false)
+                PushOutcome::Gone
             }
             Ok(400 | 403 | 413) => {
                 tracing::warn!(subscription = push.subscription_id, "push refused for good");
-                self.store.push_drop(push).await?;
-                Ok(false)
+                PushOutcome::Dropped
             }
             other => {
                 if push.attempts + 1 >= MAX_ATTEMPTS {
                     tracing::warn!(subscription = push.subscription_id, ?other, "push given up");
-                    self.store.push_drop(push).await?;
+                    PushOutcome::Dropped
                 } else {
                     // 2 s, 4 s, … 256 s.
                     let backoff = 2_000i64 << push.attempts.clamp(0, 7);
@@ -366,9 +363,8 @@ impl Pusher {
                         ?other,
                         "push retried later"
                     );
-                    self.store.push_retry(push, now + backoff).await?;
+                    PushOutcome::Retry(now + backoff)
                 }
-                Ok(false)
             }
         }
     }
