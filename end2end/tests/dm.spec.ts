@@ -117,9 +117,14 @@ test('the author edits and deletes a message, and the other side sees both live'
   }
 
   // Delete the second one.
+  // By keyboard (the actions show on focus too): in this session's CI the pointer's
+  // hover over the last message stopped reaching its actions after the first tests of
+  // a run (not yet understood; session 33's note).
   const second = messageLog(pageA).locator('article', { hasText: `second ${suffix}` });
   await second.hover();
-  await second.getByRole('button', { name: 'Delete', exact: true }).click();
+  const del = second.getByRole('button', { name: 'Delete', exact: true });
+  await del.focus();
+  await del.press('Enter');
   for (const page of [pageA, pageB]) {
     await expect(messageLog(page)).not.toContainText(`second ${suffix}`);
     await expect(messageLog(page)).toContainText('message deleted');
