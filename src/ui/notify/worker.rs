@@ -21,10 +21,15 @@ pub fn supported() -> bool {
 /// Registers `/sw.js` (once per page load; the browser keeps one per origin).
 pub fn register() {
     if supported() {
-        let _ = leptos::prelude::window()
+        let registering = leptos::prelude::window()
             .navigator()
             .service_worker()
             .register("/sw.js");
+        // Awaited so that a refusal (an untrusted certificate, a browser setting) is
+        // handled here, not reported as the page's uncaught error: natter works without.
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = JsFuture::from(registering).await;
+        });
     }
 }
 
