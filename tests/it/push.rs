@@ -177,6 +177,13 @@ async fn settings(s: &TestServer, cookie: &str) -> PushSettings {
 }
 
 /// Sends `body` in `chat` and waits for its ack.
+/// Tab `tab` of `client`'s person says whether it is visible.
+async fn visible(client: &mut common::server::Client, tab: u64, on: bool) {
+    client
+        .send(&ClientFrame::Visible { tab, visible: on })
+        .await;
+}
+
 async fn say(client: &mut common::server::Client, chat: ChatId, id: &str, body: &str) {
     client.send(&send(chat, id, body)).await;
     while !matches!(client.next().await, ServerFrame::Ack { .. }) {}
@@ -220,24 +227,14 @@ async fn a_direct_message_reaches_a_closed_tab_as_a_push_only_the_browser_can_re
         "clear"
     );
     // While a tab of bob's is visible, nothing is pushed: the tab shows it.
-    bobs_tab
-        .send(&ClientFrame::Visible {
-            tab: 7,
-            visible: true,
-        })
-        .await;
+    visible(&mut bobs_tab, 7, true).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     say(&mut alice, chat, "m3", "see you there").await;
     assert!(
         service.next(Duration::from_millis(3500)).await.is_none(),
         "pushed to a visible tab's owner"
     );
-    bobs_tab
-        .send(&ClientFrame::Visible {
-            tab: 7,
-            visible: false,
-        })
-        .await;
+    visible(&mut bobs_tab, 7, false).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // Private previews: who and where, not what.
@@ -289,12 +286,7 @@ async fn reading_a_chat_clears_its_notification_on_the_other_browsers() {
     // cleared by a push that shows nothing (this test's service stands for one that
     // allows it), visible tab or not.
     let mut laptop = s.connect(&b).await;
-    laptop
-        .send(&ClientFrame::Visible {
-            tab: 1,
-            visible: true,
-        })
-        .await;
+    visible(&mut laptop, 1, true).await;
     laptop.send(&ClientFrame::Read { chat_id: chat, seq }).await;
     let got = service
         .next(Duration::from_secs(15))
@@ -311,12 +303,7 @@ async fn reading_a_chat_clears_its_notification_on_the_other_browsers() {
         "cleared twice"
     );
     assert_eq!(shown_rows(&s.db.url).await, 0);
-    laptop
-        .send(&ClientFrame::Visible {
-            tab: 1,
-            visible: false,
-        })
-        .await;
+    visible(&mut laptop, 1, false).await;
 
     // A notification left unread for over a week is forgotten, and never stops the
     // pushes that come after it (on PostgreSQL a mistyped query once did).
@@ -522,12 +509,7 @@ async fn two_nodes_send_each_push_once_and_share_what_tabs_are_visible() {
 
     // Bob's tab is visible through node two: node one's sender holds back too.
     let mut bobs_tab = two.connect(&b).await;
-    bobs_tab
-        .send(&ClientFrame::Visible {
-            tab: 1,
-            visible: true,
-        })
-        .await;
+    visible(&mut bobs_tab, 1, true).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut alice_one = one.connect(&a).await;
     say(&mut alice_one, chat, "v1", "you there?").await;

@@ -119,6 +119,10 @@ SELECT $1, $2, $3, $7, $4,
 FROM push_subscriptions WHERE id = $1
 ON CONFLICT (subscription_id, chat_id) DO NOTHING";
 
+/// Deletes a claimed push: only the version that was read, only under this claim.
+const DELETE_CLAIMED: &str =
+    "DELETE FROM push_queue WHERE id = $1 AND version = $2 AND claimed_until = $3";
+
 impl Store {
     /// The server's VAPID key pair (private, public), made with `fresh` by the first
     /// node to ask; every node reads the same one after.
@@ -521,9 +525,7 @@ impl Store {
                         }
                         // The row goes unless a newer payload replaced it meanwhile
                         // (then that one is due `gap_ms` later).
-                        sqlx::query(
-                            "DELETE FROM push_queue WHERE id = $1 AND version = $2 AND claimed_until = $3",
-                        )
+                        sqlx::query(DELETE_CLAIMED)
                         .bind(claimed.id)
                         .bind(claimed.version)
                         .bind(claimed.claimed_until)
@@ -545,9 +547,7 @@ impl Store {
                             .await?;
                     }
                     PushOutcome::Dropped => {
-                        sqlx::query(
-                            "DELETE FROM push_queue WHERE id = $1 AND version = $2 AND claimed_until = $3",
-                        )
+                        sqlx::query(DELETE_CLAIMED)
                         .bind(claimed.id)
                         .bind(claimed.version)
                         .bind(claimed.claimed_until)
