@@ -55,6 +55,7 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
         let (store, limits) = (&state.store, &state.auth_limits);
         let wrong = "The password is wrong";
         auth::confirm_password(store, limits, client_ip(), &user, password, wrong).await?;
+        store.refuse_if_last_admin(user.id).await?;
         account::delete(&state.store, &state.notify, &user).await?;
         super::auth::clear_cookie(&state);
         leptos_axum::redirect("/login");

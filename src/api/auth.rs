@@ -3,9 +3,15 @@
 use crate::model::{AppError, User};
 use leptos::prelude::*;
 
-/// Creates an account and signs it in.
+/// Creates an account and signs it in, if the sign-up mode allows it (`invite`: the
+/// token of an invitation link; needed when sign-up is by invitation). The first
+/// account of a new database becomes its administrator.
 #[server(endpoint = "sign_up")]
-pub async fn sign_up(username: String, password: String) -> Result<(), AppError> {
+pub async fn sign_up(
+    username: String,
+    password: String,
+    #[server(default)] invite: Option<String>,
+) -> Result<(), AppError> {
     use crate::model::validate;
     use crate::server::domain::auth;
     use crate::server::edge::calls::{as_anyone, client_ip};
@@ -13,9 +19,8 @@ pub async fn sign_up(username: String, password: String) -> Result<(), AppError>
         state.auth_limits.sign_up(client_ip())?;
         let name = validate::username(&username)?;
         validate::password(&password)?;
-        let hash = auth::hash_password(password).await?;
-        let user = state.store.create_user(&name, &hash).await?;
-        let cookie = auth::start_session(&state.store, state.session_rules(), &user).await?;
+        let made = state.admin.sign_up(&name, password, invite.as_deref()).await?;
+        let cookie = auth::start_session(&state.store, state.session_rules(), &made.user).await?;
         ssr::set_cookie(&cookie);
         leptos_axum::redirect("/chats");
         Ok(())
@@ -55,6 +60,10 @@ pub async fn sign_in(username: String, password: String) -> Result<(), AppError>
             }
         };
         state.auth_limits.sign_in_succeeded(ip, &name);
+        // Told only to whoever knows the password.
+        if state.store.standing(user.id).await?.is_some_and(|s| s.deactivated) {
+            return Err(AppError::invalid(DEACTIVATED).into());
+        }
         // Housekeeping on a path that is already slow on purpose.
         state.store.delete_expired_sessions().await?;
         let cookie = auth::start_session(&state.store, state.session_rules(), &user).await?;
@@ -64,6 +73,9 @@ pub async fn sign_in(username: String, password: String) -> Result<(), AppError>
     })
     .await
 }
+
+/// What signing in to a deactivated account (with its password) answers.
+pub const DEACTIVATED: &str = "This account is deactivated: ask an administrator";
 
 /// Revokes the session and clears the cookie.
 #[server(endpoint = "sign_out")]
@@ -102,6 +114,12 @@ pub(crate) fn clear_cookie(state: &crate::server::app::AppState) {
         0,
         state.config.secure_cookies(),
     ));
+}
+
+/// Sets the session cookie in the response of the current server function.
+#[cfg(feature = "ssr")]
+pub(crate) fn set_session_cookie(value: &str) {
+    ssr::set_cookie(value);
 }
 
 #[cfg(feature = "ssr")]

@@ -5,6 +5,7 @@
 //! limit, and the error that reaches the browser.
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod chats;
 pub mod consent;

@@ -3,6 +3,7 @@
 //! Compiled into both the server binary and the WASM client, so nothing here
 //! may depend on server-only crates (the `sqlx` derives are behind `ssr`).
 
+pub mod admin;
 pub mod consent;
 pub mod error;
 pub mod ids;

@@ -5,6 +5,7 @@
 
 use super::config::Config;
 use super::db::Store;
+use super::domain::admin::Admin;
 use super::domain::announce::Announcer;
 use super::domain::auth::SessionRules;
 use super::domain::chats::Chats;
@@ -64,6 +65,8 @@ pub struct AppStateInner {
     pub files: Files,
     /// Web Push to closed tabs (`domain::push`).
     pub push: Pusher,
+    /// The instance's administration (`domain::admin`).
+    pub admin: Admin,
 }
 
 impl AppState {
@@ -141,6 +144,7 @@ impl AppState {
         push.spawn();
         store.spawn_checkpointer();
         store.spawn_session_sweeper();
+        let admin = Admin::new(store.clone(), config.signup_mode());
         let state = AppState(Arc::new(AppStateInner {
             leptos_options,
             config: Arc::new(config),
@@ -159,6 +163,7 @@ impl AppState {
             consent,
             files,
             push,
+            admin,
         }));
         if let Some(gone) = gone {
             state.announce_swept(gone);

@@ -13,6 +13,15 @@ pub enum Command {
     /// `-wal` and `-shm` files beside it) and the folder to the files folder's place
     /// (`natter.db` → `natter-files`), start natter.
     Backup { path: std::path::PathBuf },
+    /// Makes a person an administrator (`grant`) or not (`revoke`), for recovery when no
+    /// administrator can sign in. Recorded in the audit log as done from the command
+    /// line. The last administrator cannot be revoked. Run it against the same
+    /// `--database-url` as the server (while it runs or not).
+    Admin {
+        #[arg(value_parser = ["grant", "revoke"])]
+        action: String,
+        username: String,
+    },
 }
 
 #[derive(Clone, Debug, Parser)]
@@ -167,6 +176,13 @@ pub struct Config {
     #[arg(long, env = "NATTER_PUSH_ALLOW_ENDPOINT", value_name = "URL_PREFIX")]
     pub push_allow_endpoint: Option<String>,
 
+    /// Who may sign up on a new database: `open` (anyone), `invite` (with an invitation
+    /// link) or `closed`. Stored at the first start; administrators change it on /admin
+    /// afterwards (this flag then no longer matters). The first account of a new
+    /// database can always be created: it becomes the administrator.
+    #[arg(long, env = "NATTER_SIGNUP", default_value = "open", value_parser = ["open", "invite", "closed"])]
+    pub signup: String,
+
     /// Uploads streaming at once on this node; more wait up to 10 s for a turn, then are
     /// refused (429). Each holds up to three parts in memory: 256 KiB each in a folder, 5 MiB on S3.
     #[arg(long, env = "NATTER_UPLOADS_AT_ONCE", default_value_t = super::domain::files::UPLOADS_AT_ONCE)]
@@ -181,6 +197,12 @@ fn key_value(arg: &str) -> Result<(String, String), String> {
 }
 
 impl Config {
+    /// `--signup` as a mode (the parser allows only the three).
+    pub fn signup_mode(&self) -> crate::model::admin::SignupMode {
+        crate::model::admin::SignupMode::parse(&self.signup)
+            .unwrap_or(crate::model::admin::SignupMode::Open)
+    }
+
     /// Whether cookies must carry the Secure flag.
     pub fn secure_cookies(&self) -> bool {
         self.public_origin.starts_with("https://")
@@ -218,6 +240,7 @@ impl Config {
             uploads_per_minute: 30,
             uploads_at_once: super::domain::files::UPLOADS_AT_ONCE,
             push_allow_endpoint: None,
+            signup: "open".into(),
         }
     }
 

@@ -42,6 +42,16 @@ pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::
     unsafe {
         libc::umask(0o077);
     }
+    if let Some(config::Command::Admin { action, username }) = &config.command {
+        let store = db::Store::open(&config.database_url, 1).await?;
+        let admin = domain::admin::Admin::new(store.clone(), config.signup_mode());
+        let done = admin.set_admin_by_name(username, action == "grant").await;
+        store.close().await;
+        let user = done.map_err(|e| format!("natter admin {action} {username}: {e}"))?;
+        let what = if action == "grant" { "is now" } else { "is no longer" };
+        println!("natter: {} {what} an administrator", user.username);
+        return Ok(());
+    }
     if let Some(config::Command::Backup { path }) = &config.command {
         let store = db::Store::open(&config.database_url, 1).await?;
         let folder = match &config.files_url {

@@ -18,8 +18,16 @@ macro_rules! on_pool {
     };
 }
 
+#[macro_use]
+mod audit;
+pub use audit::AUDIT_PAGE;
 mod cache;
 mod chats;
+mod instance;
+pub use instance::{NewAccount, SignupGate, CLOSED, INVITATION_INVALID, NEEDS_INVITATION, TOO_MANY_INVITATIONS};
+mod people;
+pub use people::{Standing, LAST_ADMIN, PEOPLE_PAGE, REACTIVATE_FIRST};
+mod resets;
 #[macro_use]
 mod consent;
 pub use consent::{SendCheck, INVITATIONS_MAX, INVITATIONS_PER_INVITER, MAX_BLOCKS};

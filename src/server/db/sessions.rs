@@ -38,7 +38,7 @@ impl Store {
         let row: Option<(UserId, String, i64)> = on_pool!(&self.pool, p => {
             sqlx::query_as(
                 "SELECT u.id, u.username, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
-                 WHERE s.token_hash = $1 AND s.expires_at > $2",
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.deactivated_at IS NULL",
             )
             .bind(token_hash)
             .bind(now)

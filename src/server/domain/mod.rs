@@ -6,6 +6,8 @@
 //!   its module comment has the one rule for where membership is checked.
 //! - [`consent`]: blocks, who may add whom to groups, invitations.
 //! - [`account`]: closing an account.
+//! - [`admin`]: the instance's administration: sign-up mode, invitation links,
+//!   deactivation, password reset links, administrators, the audit log.
 //! - [`commit`]: the two tasks that store new messages in groups and publish them.
 //! - [`notify`]: who is told what: domain changes turned into frames for members.
 //! - [`presence`]: who is online, told to whom; [`announce`] coalesces it per user.
@@ -18,6 +20,7 @@
 //!   the endpoints it posts to public.
 
 pub mod account;
+pub mod admin;
 pub mod announce;
 pub mod auth;
 pub mod backup;
