@@ -1,4 +1,4 @@
-//! The instance's administration (issue 34): every function here but `load_signup_info` and
+//! The instance's administration (issue 34): every function here but `load_signup_info`, `load_is_admin` and
 //! `reset_password` is for active administrators only (403 for anyone else). The
 //! administration page (`/admin`) posts to them as plain HTML forms and gets sent back
 //! to it; API clients get JSON. Rules: `server::domain::admin`.
@@ -14,6 +14,13 @@ use leptos::prelude::*;
 pub async fn load_signup_info(invite: Option<String>) -> Result<SignupInfo, AppError> {
     use crate::server::edge::calls::as_anyone;
     as_anyone(|state| async move { state.admin.signup_info(invite.as_deref()).await }).await
+}
+
+/// Whether the signed-in person is an active administrator (the "Administration" link).
+#[server(endpoint = "is_admin")]
+pub async fn load_is_admin() -> Result<bool, AppError> {
+    use crate::server::edge::calls::as_user;
+    as_user(|state, user| async move { state.admin.is_admin(&user).await }).await
 }
 
 /// Sets the sign-up mode: `open`, `invite` or `closed`.
@@ -49,7 +56,10 @@ pub async fn admin_create_invitation(uses: String, days: i64) -> Result<String, 
         };
         let token = state.admin.create_invitation(&user, uses, days).await?;
         leptos_axum::redirect(&format!("/admin?invitation={token}#invitations"));
-        Ok(format!("{}/signup?invite={token}", state.config.public_origin))
+        Ok(format!(
+            "{}/signup?invite={token}",
+            state.config.public_origin
+        ))
     })
     .await
 }
@@ -129,7 +139,10 @@ pub async fn admin_reset_link(user_id: i64) -> Result<String, AppError> {
     as_user_to(Write::Manage, |state, user| async move {
         let token = state.admin.reset_link(&user, UserId(user_id)).await?;
         leptos_axum::redirect(&format!("/admin?reset={token}&for={user_id}#people"));
-        Ok(format!("{}/reset?token={token}", state.config.public_origin))
+        Ok(format!(
+            "{}/reset?token={token}",
+            state.config.public_origin
+        ))
     })
     .await
 }

@@ -19,7 +19,10 @@ pub async fn sign_up(
         state.auth_limits.sign_up(client_ip())?;
         let name = validate::username(&username)?;
         validate::password(&password)?;
-        let made = state.admin.sign_up(&name, password, invite.as_deref()).await?;
+        let made = state
+            .admin
+            .sign_up(&name, password, invite.as_deref())
+            .await?;
         let cookie = auth::start_session(&state.store, state.session_rules(), &made.user).await?;
         ssr::set_cookie(&cookie);
         leptos_axum::redirect("/chats");
@@ -61,7 +64,12 @@ pub async fn sign_in(username: String, password: String) -> Result<(), AppError>
         };
         state.auth_limits.sign_in_succeeded(ip, &name);
         // Told only to whoever knows the password.
-        if state.store.standing(user.id).await?.is_some_and(|s| s.deactivated) {
+        if state
+            .store
+            .standing(user.id)
+            .await?
+            .is_some_and(|s| s.deactivated)
+        {
             return Err(AppError::invalid(DEACTIVATED).into());
         }
         // Housekeeping on a path that is already slow on purpose.

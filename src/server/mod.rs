@@ -48,7 +48,11 @@ pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::
         let done = admin.set_admin_by_name(username, action == "grant").await;
         store.close().await;
         let user = done.map_err(|e| format!("natter admin {action} {username}: {e}"))?;
-        let what = if action == "grant" { "is now" } else { "is no longer" };
+        let what = if action == "grant" {
+            "is now"
+        } else {
+            "is no longer"
+        };
         println!("natter: {} {what} an administrator", user.username);
         return Ok(());
     }

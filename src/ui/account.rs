@@ -26,6 +26,7 @@ pub fn AccountPage() -> impl IntoView {
             <div class="auth-card">
                 <h1 class="auth-title">"Your account"</h1>
                 <p><a href="/chats">"Back to chats"</a></p>
+                <AdminLink />
                 <h2 class="auth-title">"Change password"</h2>
                 <ActionForm action=change attr:class="form">
                     <label class="field">
@@ -73,6 +74,22 @@ pub fn AccountPage() -> impl IntoView {
                 </ActionForm>
             </div>
         </main>
+    }
+}
+
+/// "Administration", for administrators: a page of the server's own (`ui::plain`), so
+/// the client's router must not draw it (`rel="external"`).
+#[component]
+fn AdminLink() -> impl IntoView {
+    let admin = Resource::new(|| (), |_| crate::api::admin::load_is_admin());
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                admin.await.unwrap_or(false).then(|| view! {
+                    <p><a href="/admin" rel="external">"Administration"</a></p>
+                })
+            })}
+        </Suspense>
     }
 }
 

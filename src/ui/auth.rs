@@ -1,7 +1,9 @@
 //! The sign-in and sign-up pages.
 
 use super::title::PageTitle;
+use crate::api::admin::load_signup_info;
 use crate::api::auth::{SignIn, SignUp};
+use crate::model::admin::{SignupInfo, SignupMode};
 use crate::model::validate::{PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN};
 use crate::model::AppError;
 use leptos::prelude::*;
@@ -33,13 +35,28 @@ pub fn LoginPage() -> impl IntoView {
 pub fn SignupPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
     let error = move || action_error(*action).map(|e| e.to_string());
+    // The token of an invitation link (`/signup?invite=…`), sent with the form.
+    let invite = leptos_router::hooks::use_query_map()
+        .with_untracked(|q| q.get("invite"))
+        .unwrap_or_default();
+    let info = {
+        let invite = invite.clone();
+        Resource::new(
+            || (),
+            move |_| load_signup_info((!invite.is_empty()).then(|| invite.clone())),
+        )
+    };
     view! {
         <PageTitle text="Sign up" />
         <main class="auth">
             <div class="auth-card">
                 <h1 class="brand">"natter"</h1>
                 <h2 class="auth-title">"Create your account"</h2>
+                <Suspense>
+                    {move || Suspend::new(async move { info.await.ok().map(signup_note) })}
+                </Suspense>
                 <ActionForm action=action attr:class="form">
+                    <input type="hidden" name="invite" value=invite />
                     <Credentials new_password=true />
                     <FormError error />
                     <button class="btn btn-primary btn-block" type="submit" disabled=move || action.pending().get()>
@@ -50,6 +67,25 @@ pub fn SignupPage() -> impl IntoView {
             </div>
         </main>
     }
+}
+
+/// What the sign-up page says before the form: the first administrator, who invited,
+/// or why signing up will not work here.
+fn signup_note(info: SignupInfo) -> impl IntoView {
+    let text = if info.first {
+        "This is the first account on this server: it becomes the administrator.".to_string()
+    } else if let Some(inviter) = info.inviter {
+        format!("{inviter} invited you to natter.")
+    } else {
+        match info.mode {
+            SignupMode::Open => return None,
+            SignupMode::Invite => {
+                "Sign-up on this server needs an invitation link from an administrator.".into()
+            }
+            SignupMode::Closed => "Sign-up is closed on this server.".into(),
+        }
+    };
+    Some(view! { <p class="form-note" role="status">{text}</p> })
 }
 
 /// The username and password fields, with the rules as hints for new accounts.

@@ -29,6 +29,8 @@ pub mod live;
 mod message;
 mod new_chat;
 mod notify;
+#[cfg(feature = "ssr")]
+pub mod plain;
 mod search;
 mod time;
 mod title;

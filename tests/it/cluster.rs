@@ -640,3 +640,46 @@ async fn a_revocation_on_one_node_closes_sockets_on_the_other_within_a_second() 
         .unwrap()
         .is_empty());
 }
+
+test_postgres!(a_deactivation_on_one_node_closes_sockets_and_sessions_on_the_other);
+/// An administrator on node one deactivates bob: his sockets on node two close
+/// (4001), and his cookie opens nothing on node two (whose session cache had it).
+async fn a_deactivation_on_one_node_closes_sockets_and_sessions_on_the_other() {
+    use leptos::server_fn::ServerFn;
+    use natter::api::admin::AdminDeactivate;
+    let redis = TestRedis::start().await;
+    let (one, two) = two_nodes(&redis).await;
+    let root = one.sign_up("root").await;
+    let bob = one.sign_up("bob").await;
+    let mut socket = two.connect(&bob).await;
+    let bob_id = one
+        .state
+        .store
+        .users_by_names(&["bob".to_string()])
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .id;
+    let (status, _, body) = one
+        .call(
+            AdminDeactivate::PATH,
+            format!("user_id={bob_id}"),
+            Some(&root),
+        )
+        .await;
+    assert!(status.is_success(), "{status}: {body}");
+    socket.expect_revoked().await;
+    let (status, _, body) = two
+        .call(
+            natter::api::auth::CurrentUser::PATH,
+            String::new(),
+            Some(&bob),
+        )
+        .await;
+    assert_eq!((status.as_u16(), body.as_str()), (200, "null"));
+    assert!(two
+        .try_connect(Some(&bob), Some(&two.origin))
+        .await
+        .is_err());
+}

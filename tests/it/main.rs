@@ -11,6 +11,7 @@
 #[macro_use]
 mod common;
 
+mod admin;
 mod api_doc;
 mod backup;
 mod cluster;

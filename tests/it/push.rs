@@ -346,15 +346,11 @@ async fn shown_rows(url: &str) -> i64 {
 
 /// Makes every shown notification eight days old.
 async fn age_shown_rows(url: &str) {
-    use sqlx::Connection;
-    let sql = "UPDATE push_shown SET shown_at = shown_at - 8 * 24 * 3600 * 1000";
-    if url.starts_with("postgres") {
-        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query(sql).execute(&mut c).await.unwrap();
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query(sql).execute(&mut c).await.unwrap();
-    }
+    common::run_sql(
+        url,
+        "UPDATE push_shown SET shown_at = shown_at - 8 * 24 * 3600 * 1000",
+    )
+    .await;
 }
 
 test_both_dbs!(mentions_notify_in_groups_and_gone_subscriptions_are_deleted);

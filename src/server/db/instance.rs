@@ -251,14 +251,16 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(id, inviter, max_uses, uses, expires_at, created_at)| InvitationLink {
-                id,
-                inviter: inviter.unwrap_or_default(),
-                max_uses,
-                uses,
-                expires_at,
-                created_at,
-            })
+            .map(
+                |(id, inviter, max_uses, uses, expires_at, created_at)| InvitationLink {
+                    id,
+                    inviter: inviter.unwrap_or_default(),
+                    max_uses,
+                    uses,
+                    expires_at,
+                    created_at,
+                },
+            )
             .collect())
     }
 

@@ -24,7 +24,9 @@ pub use audit::AUDIT_PAGE;
 mod cache;
 mod chats;
 mod instance;
-pub use instance::{NewAccount, SignupGate, CLOSED, INVITATION_INVALID, NEEDS_INVITATION, TOO_MANY_INVITATIONS};
+pub use instance::{
+    NewAccount, SignupGate, CLOSED, INVITATION_INVALID, NEEDS_INVITATION, TOO_MANY_INVITATIONS,
+};
 mod people;
 pub use people::{Standing, LAST_ADMIN, PEOPLE_PAGE, REACTIVATE_FIRST};
 mod resets;

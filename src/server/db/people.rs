@@ -12,8 +12,7 @@ use crate::server::base::error::Result;
 /// People one page of the list shows.
 pub const PEOPLE_PAGE: i64 = 50;
 
-pub const LAST_ADMIN: &str =
-    "natter needs an administrator: make someone else administrator first";
+pub const LAST_ADMIN: &str = "natter needs an administrator: make someone else administrator first";
 
 /// Fails with [`LAST_ADMIN`] unless an active administrator other than `$target` stays;
 /// on PostgreSQL the administrators' rows are locked first, so two transactions that
@@ -56,7 +55,10 @@ impl Store {
     /// Whether `user` is an active administrator (asked on every administrative call:
     /// a revoked administrator loses the rights at once, on every node).
     pub async fn is_admin(&self, user: UserId) -> Result<bool> {
-        Ok(self.standing(user).await?.is_some_and(|s| s.admin && !s.deactivated))
+        Ok(self
+            .standing(user)
+            .await?
+            .is_some_and(|s| s.admin && !s.deactivated))
     }
 
     /// The administrator flag and deactivation of an account that is not deleted.
@@ -202,6 +204,16 @@ impl Store {
         Ok(())
     }
 
+    /// The name of an account that is not deleted.
+    pub async fn person_name(&self, user: UserId) -> Result<Option<String>> {
+        Ok(on_pool!(&self.pool, p => {
+            sqlx::query_scalar("SELECT username FROM users WHERE id = $1 AND deleted_at IS NULL")
+                .bind(user)
+                .fetch_optional(p)
+                .await?
+        }))
+    }
+
     /// One page of the people whose name contains `query` (any case), by name.
     pub async fn people(&self, query: &str, page: i64) -> Result<PeoplePage> {
         let pattern = format!("%{}%", like_escaped(&query.to_lowercase()));
@@ -224,14 +236,16 @@ impl Store {
             people: rows
                 .into_iter()
                 .take(PEOPLE_PAGE as usize)
-                .map(|(id, username, admin, deactivated, created_at, invited_by)| Person {
-                    id,
-                    username,
-                    admin,
-                    deactivated: deactivated.is_some(),
-                    created_at,
-                    invited_by,
-                })
+                .map(
+                    |(id, username, admin, deactivated, created_at, invited_by)| Person {
+                        id,
+                        username,
+                        admin,
+                        deactivated: deactivated.is_some(),
+                        created_at,
+                        invited_by,
+                    },
+                )
                 .collect(),
             more,
         })

@@ -27,7 +27,8 @@ pub struct Admin {
 /// What a signed-in non-administrator gets from an administrative call.
 pub const NOT_ADMIN: AppError = AppError::Forbidden;
 pub const NOT_YOURSELF: &str = "You cannot deactivate yourself";
-pub const LINK_INVALID: &str = "This link is not valid any more: ask an administrator for a new one";
+pub const LINK_INVALID: &str =
+    "This link is not valid any more: ask an administrator for a new one";
 
 impl Admin {
     pub fn new(store: Store, default_mode: SignupMode) -> Self {
@@ -70,7 +71,12 @@ impl Admin {
 
     /// Creates an account under the sign-up mode (see `Store::create_account`). A link's
     /// token that is not even well-formed counts as an invalid invitation.
-    pub async fn sign_up(&self, name: &str, password: String, invite: Option<&str>) -> Result<NewAccount> {
+    pub async fn sign_up(
+        &self,
+        name: &str,
+        password: String,
+        invite: Option<&str>,
+    ) -> Result<NewAccount> {
         let invite = invite.filter(|t| !t.is_empty());
         let hash = invite.map(|t| token_hash(t).unwrap_or_default());
         let mode = self.mode().await?;
@@ -94,7 +100,12 @@ impl Admin {
     }
 
     /// A new invitation link's token (shown once; only its hash is kept).
-    pub async fn create_invitation(&self, user: &User, uses: InvitationUses, days: i64) -> Result<String> {
+    pub async fn create_invitation(
+        &self,
+        user: &User,
+        uses: InvitationUses,
+        days: i64,
+    ) -> Result<String> {
         self.require(user).await?;
         if !INVITATION_DAYS.contains(&days) {
             return Err(AppError::invalid(DAYS_RULE).into());
@@ -122,8 +133,18 @@ impl Admin {
 
     pub async fn people(&self, user: &User, query: &str, page: i64) -> Result<PeoplePage> {
         self.require(user).await?;
-        let query: String = query.trim().chars().take(crate::model::validate::USERNAME_MAX).collect();
+        let query: String = query
+            .trim()
+            .chars()
+            .take(crate::model::validate::USERNAME_MAX)
+            .collect();
         self.store.people(&query, page.clamp(0, 100_000)).await
+    }
+
+    /// The name of `target` (for the page that shows their reset link).
+    pub async fn people_named(&self, user: &User, target: UserId) -> Result<Option<String>> {
+        self.require(user).await?;
+        self.store.person_name(target).await
     }
 
     pub async fn deactivate(&self, user: &User, target: UserId) -> Result<()> {

@@ -9,6 +9,7 @@
 //! - [`metrics`]: the operator's `GET /metrics` and request timings.
 //! - [`calls`]: the glue of server functions: state, user, address, `reply`.
 //! - [`files`]: uploading and fetching shared files.
+//! - [`pages`]: `/admin` and `/reset`, rendered here only (`ui::plain`), no client.
 
 pub mod calls;
 pub mod client_ip;
@@ -16,5 +17,6 @@ pub mod files;
 pub mod guard;
 pub mod metrics;
 pub mod origin;
+pub mod pages;
 pub mod router;
 pub mod serve;

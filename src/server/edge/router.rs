@@ -70,6 +70,8 @@ pub fn app(state: AppState) -> Router {
                     .saturating_add(64 * 1024),
             )),
         )
+        .route("/admin", get(super::pages::admin))
+        .route("/reset", get(super::pages::reset))
         .route("/thumbs/{id}", get(super::files::thumbnail))
         .route("/files/{id}/{name}", get(super::files::download))
         .leptos_routes_with_context(&state, routes, page_ctx.clone(), shell)

@@ -260,6 +260,18 @@ async fn fresh_pg_database(server: &str) -> String {
 }
 
 /// Whether the test runs on PostgreSQL (some figures differ: see the tests that ask).
+/// Runs one statement on the database at `url` behind the server's back (to age rows).
+pub async fn run_sql(url: &str, sql: &'static str) {
+    use sqlx::Connection;
+    if url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    }
+}
+
 pub fn on_postgres() -> bool {
     Backend::current() == Backend::Postgres
 }

@@ -1,0 +1,145 @@
+//! The pages rendered on the server only (`ui::plain`): `/admin` for administrators and
+//! `/reset` for a password reset link. They are not routes of the client's app, so the
+//! session guard does not know them: each checks its visitor here.
+
+use crate::model::UserId;
+use crate::server::app::AppState;
+use crate::server::domain::auth::AuthUser;
+use crate::ui::plain;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Extension;
+use serde::Deserialize;
+
+/// `/admin`'s address: the people search and page, and what an action sent back.
+#[derive(Debug, Default, Deserialize)]
+pub struct AdminQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: i64,
+    /// The token of the invitation just made.
+    invitation: Option<String>,
+    /// The token of the reset link just made, and for whom.
+    reset: Option<String>,
+    #[serde(rename = "for")]
+    reset_for: Option<i64>,
+    #[serde(rename = "__err")]
+    err: Option<String>,
+}
+
+pub async fn admin(
+    State(state): State<AppState>,
+    user: Option<Extension<AuthUser>>,
+    query: Result<Query<AdminQuery>, QueryRejection>,
+) -> Response {
+    let Some(Extension(AuthUser(me))) = user else {
+        return Redirect::to("/login").into_response();
+    };
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let admin = &state.admin;
+    let gathered = async {
+        let mut figures = admin.figures(&me).await?;
+        figures.connections = state.hub.connection_count() as i64;
+        let people = admin.people(&me, &q.q, q.page).await?;
+        let reset = match (q.reset.as_deref().filter(|t| is_token(t)), q.reset_for) {
+            (Some(token), Some(id)) => admin.people_named(&me, UserId(id)).await?.map(|name| {
+                (
+                    name,
+                    format!("{}/reset?token={token}", state.config.public_origin),
+                )
+            }),
+            _ => None,
+        };
+        Ok::<_, crate::server::Error>(plain::admin::AdminView {
+            figures,
+            mode: admin.mode().await?,
+            invitations: admin.invitations(&me).await?,
+            new_invitation: q
+                .invitation
+                .as_deref()
+                .filter(|t| is_token(t))
+                .map(|t| format!("{}/signup?invite={t}", state.config.public_origin)),
+            people,
+            query: q.q.chars().take(32).collect(),
+            page: q.page.max(0),
+            reset,
+            audit: admin
+                .audit(&me, None)
+                .await?
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect(),
+            error: plain::address_error(q.err.as_deref()),
+            me: me.clone(),
+        })
+    };
+    match gathered.await {
+        Ok(view) => html(StatusCode::OK, plain::admin::page(view)),
+        Err(e) => {
+            let e = crate::model::AppError::from(e);
+            let status =
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let text = if status == StatusCode::FORBIDDEN {
+                "Only administrators can open this page.".to_string()
+            } else {
+                e.to_string()
+            };
+            html(status, plain::message_page("Administration", &text))
+        }
+    }
+}
+
+/// `/reset?token=…`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResetQuery {
+    #[serde(default)]
+    token: String,
+    #[serde(rename = "__err")]
+    err: Option<String>,
+}
+
+pub async fn reset(
+    State(state): State<AppState>,
+    query: Result<Query<ResetQuery>, QueryRejection>,
+) -> Response {
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let name = match state.admin.reset_for(&q.token).await {
+        Ok(user) => user.map(|u| u.username),
+        Err(e) => {
+            tracing::error!(error = %e, "reset link lookup failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable").into_response();
+        }
+    };
+    let token = if is_token(&q.token) {
+        q.token.as_str()
+    } else {
+        ""
+    };
+    let status = if name.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    html(
+        status,
+        plain::reset::page(token, name, plain::address_error(q.err.as_deref())),
+    )
+}
+
+/// What natter's tokens look like (64 hex digits); nothing else goes into a page.
+fn is_token(t: &str) -> bool {
+    t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    let mut res = (status, Html(body)).into_response();
+    // Links and names of people: never kept by a cache.
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    res
+}
