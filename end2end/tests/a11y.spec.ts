@@ -11,10 +11,18 @@ import {
   openDm,
   PNG_BASE64,
   signUp,
-  test,
   uniqueSuffix,
   username,
 } from './helpers';
+import {
+  createInvitation,
+  makeResetLink,
+  openAdmin,
+  personAction,
+  setSignupMode,
+  signupNote,
+  test,
+} from './instance';
 import { Subscriber } from './webpush';
 
 async function expectNoViolations(page: Page, what: string) {
@@ -169,3 +177,72 @@ test('files pass axe: the composer with attachments, a message with files, the v
   await expect(pageB.getByRole('region', { name: 'Files' }).getByRole('link')).toHaveCount(2);
   await expectNoViolations(pageB, 'the Files panel');
 });
+
+// Issue 34: the administration (/admin, /reset: the server's own pages, no WASM) and the
+// sign-up page's notes. On a fresh instance of the test's own (tests/instance.ts): its
+// first account is the administrator.
+for (const scheme of ['light', 'dark'] as const) {
+  test(`the administration pages pass axe (${scheme})`, async ({ instance, openPage }) => {
+    test.setTimeout(120_000);
+    const suffix = uniqueSuffix();
+    const root = username('root', suffix);
+    const bob = username('bob', suffix);
+    const carol = username('carol', suffix);
+    const origin = instance.origin;
+    const open = async () => {
+      const page = await openPage({ baseURL: origin });
+      await page.emulateMedia({ colorScheme: scheme, reducedMotion: 'reduce' });
+      return page;
+    };
+
+    const admin = await open();
+    await gotoHydrated(admin, '/signup');
+    await expect(signupNote(admin)).toBeVisible();
+    await expectNoViolations(admin, `/signup with the first administrator's note (${scheme})`);
+    await signUp(admin, root);
+    await gotoHydrated(admin, '/account');
+    await expect(admin.getByRole('link', { name: 'Administration', exact: true })).toBeVisible();
+    await expectNoViolations(admin, `/account of an administrator (${scheme})`);
+    const bobPage = await open();
+    await signUp(bobPage, bob);
+    const carolPage = await open();
+    await signUp(carolPage, carol);
+
+    // Invitation only, two invitations, someone deactivated, a reset link: every part
+    // of the page drawn, and an audit log.
+    await openAdmin(admin);
+    await expectNoViolations(admin, `/admin (${scheme})`);
+    await setSignupMode(admin, 'invite');
+    await createInvitation(admin, origin, { uses: 'many', days: '30' });
+    const invitation = await createInvitation(admin, origin, { uses: 'once', days: '1' });
+    await personAction(admin, carol, 'Deactivate').click();
+    await expect(personAction(admin, carol, 'Reactivate')).toBeVisible();
+    const reset = await makeResetLink(admin, origin, bob);
+    // Each action shows its own link; both at once, as the page's address can ask.
+    const forId = new URL(admin.url()).searchParams.get('for')!;
+    const inviteToken = new URL(invitation).searchParams.get('invite')!;
+    const resetToken = new URL(reset).searchParams.get('token')!;
+    await openAdmin(admin, `?invitation=${inviteToken}&reset=${resetToken}&for=${forId}`);
+    await expect(admin.getByRole('textbox', { name: 'Invitation link', exact: true })).toHaveValue(invitation);
+    await expect(admin.getByRole('textbox', { name: 'Reset password link', exact: true })).toHaveValue(reset);
+    await expect(admin.getByRole('button', { name: 'Revoke', exact: true })).toHaveCount(2);
+    await expectNoViolations(admin, `/admin with an invitation link, a reset link, two invitations (${scheme})`);
+
+    // The invitation's sign-up page, the reset page (looking does not use the link), and
+    // the pages that refuse.
+    const guest = await open();
+    await gotoHydrated(guest, invitation);
+    await expect(signupNote(guest)).toHaveText(`${root} invited you to natter.`);
+    await expectNoViolations(guest, `/signup with an invitation (${scheme})`);
+    await gotoHydrated(guest, '/signup');
+    await expect(signupNote(guest)).toContainText('needs an invitation link');
+    await expectNoViolations(guest, `/signup on an invitation-only server (${scheme})`);
+    expect((await guest.goto(reset))?.status()).toBe(200);
+    await expect(guest.getByLabel('New password', { exact: true })).toBeVisible();
+    await expectNoViolations(guest, `/reset with a valid link (${scheme})`);
+    expect((await guest.goto(`/reset?token=${'0'.repeat(64)}`))?.status()).toBe(404);
+    await expectNoViolations(guest, `/reset with a used or wrong link (${scheme})`);
+    expect((await bobPage.goto('/admin'))?.status()).toBe(403);
+    await expectNoViolations(bobPage, `/admin refused to a non-administrator (${scheme})`);
+  });
+}

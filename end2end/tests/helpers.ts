@@ -17,23 +17,25 @@ const HYDRATION_TIMEOUT = 30_000;
 /** Contexts opened with JavaScript disabled: pages in them never hydrate, so the helpers don't wait for it. */
 const noJsContexts = new WeakSet<BrowserContext>();
 
-type OpenPage = (options?: { js?: boolean }) => Promise<Page>;
+type OpenPage = (options?: { js?: boolean; baseURL?: string }) => Promise<Page>;
 
 /**
  * `test` with an `openPage` fixture: every call opens a page in a new browser
  * context (a separate user session). All contexts are closed after the test.
+ * `baseURL` points the context at another server than the run's (a fresh instance of
+ * tests/instance.ts); relative paths, and so every helper here, then go there.
  */
 export const test = base.extend<{ openPage: OpenPage }>({
   openPage: async ({ browser }, use) => {
     const contexts: BrowserContext[] = [];
     // An uncaught error in a page (a failed hydration is one) fails the test.
     const errors: string[] = [];
-    await use(async ({ js = true } = {}) => {
+    await use(async ({ js = true, baseURL = BASE_URL } = {}) => {
       const context = await browser.newContext({
-        baseURL: BASE_URL,
+        baseURL,
         javaScriptEnabled: js,
         // The TLS proxy (NATTER_CLUSTER_PROXY=tls) has a throwaway self-signed certificate.
-        ignoreHTTPSErrors: BASE_URL.startsWith('https:'),
+        ignoreHTTPSErrors: baseURL.startsWith('https:'),
       });
       contexts.push(context);
       if (!js) noJsContexts.add(context);

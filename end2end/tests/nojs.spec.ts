@@ -11,10 +11,20 @@ import {
   signOut,
   signOutButton,
   signUp,
-  test,
   uniqueSuffix,
   username,
 } from './helpers';
+import {
+  adminSection,
+  createInvitation,
+  makeResetLink,
+  personAction,
+  personRow,
+  setSignupMode,
+  signupNote,
+  submitSignUp,
+  test,
+} from './instance';
 import type { Page } from '@playwright/test';
 
 // Pages opened with { js: false } never hydrate; the helpers then skip the
@@ -123,4 +133,85 @@ test('deleting the account without JavaScript: its messages stay, from "deleted 
   // The direct chat is titled by the other person's name: now "deleted user #N".
   await expect(other.getByRole('heading', { level: 2 })).toContainText('deleted user #');
   await expect(other.locator('body')).not.toContainText(gone);
+});
+
+// Issue 34: /admin is plain forms whatever the browser; the sign-up page's invitation
+// works from the server-rendered form. A fresh instance (tests/instance.ts): its first
+// account is the administrator.
+test('sign-up by invitation and the administration without JavaScript', async ({ instance, openPage }) => {
+  const suffix = uniqueSuffix();
+  const root = username('root', suffix);
+  const origin = instance.origin;
+  const admin = await openPage({ js: false, baseURL: origin });
+  await admin.goto('/signup');
+  await expect(signupNote(admin)).toHaveText('This is the first account on this server: it becomes the administrator.');
+  await signUp(admin, root);
+  await admin.getByRole('link', { name: 'Account', exact: true }).click();
+  await admin.getByRole('link', { name: 'Administration', exact: true }).click();
+  await expectPath(admin, '/admin');
+
+  await setSignupMode(admin, 'invite');
+  const stranger = await openPage({ js: false, baseURL: origin });
+  await submitSignUp(stranger, '/signup', username('stranger', suffix));
+  await expect(stranger.getByRole('alert')).toHaveText('Sign-up needs an invitation link on this server');
+
+  // A link for any number of sign-ups: two people use it.
+  const invitation = await createInvitation(admin, origin, { uses: 'many', days: '1' });
+  await expect(adminSection(admin, 'Invitations').getByRole('listitem')).toContainText('any number of sign-ups (0 so far)');
+  const guests = [username('guest', suffix), username('other', suffix)];
+  for (const guest of guests) {
+    const page = await openPage({ js: false, baseURL: origin });
+    await page.goto(invitation);
+    await expect(signupNote(page)).toHaveText(`${root} invited you to natter.`);
+    await submitSignUp(page, invitation, guest);
+    await expectPath(page, '/chats');
+    await expect(signOutButton(page)).toBeVisible();
+  }
+  await admin.goto('/admin');
+  for (const guest of guests) await expect(personRow(admin, guest)).toContainText(`invited by ${root}`);
+  await expect(adminSection(admin, 'Invitations').getByRole('listitem')).toContainText('any number of sign-ups (2 so far)');
+
+  // Revoked: the link no longer works.
+  await adminSection(admin, 'Invitations').getByRole('button', { name: 'Revoke', exact: true }).click();
+  await expectPath(admin, '/admin');
+  await expect(adminSection(admin, 'Invitations')).toContainText('No invitation can be used now.');
+  const late = await openPage({ js: false, baseURL: origin });
+  await submitSignUp(late, invitation, username('late', suffix));
+  await expect(late.getByRole('alert')).toHaveText('This invitation link is not valid any more');
+
+  // Closed.
+  await setSignupMode(admin, 'closed');
+  await late.goto('/signup');
+  await expect(signupNote(late)).toHaveText('Sign-up is closed on this server.');
+  await submitSignUp(late, '/signup', username('late', suffix));
+  await expect(late.getByRole('alert')).toHaveText('Sign-up is closed on this server');
+});
+
+test('deactivating and a password reset link without JavaScript', async ({ instance, openPage }) => {
+  const suffix = uniqueSuffix();
+  const root = username('root', suffix);
+  const bob = username('bob', suffix);
+  const origin = instance.origin;
+  const admin = await openPage({ js: false, baseURL: origin });
+  await signUp(admin, root);
+  const page = await openPage({ js: false, baseURL: origin });
+  await signUp(page, bob);
+
+  await admin.goto('/admin');
+  await personAction(admin, bob, 'Deactivate').click();
+  await expect(personRow(admin, bob).getByRole('rowheader')).toHaveText(`${bob} (deactivated)`);
+  await page.goto('/chats');
+  await expectPath(page, '/login');
+  await attemptSignIn(page, bob, 'correct-horse-42');
+  await expect(page.getByRole('alert')).toHaveText('This account is deactivated: ask an administrator');
+  await personAction(admin, bob, 'Reactivate').click();
+  await expect(personRow(admin, bob).getByRole('rowheader')).toHaveText(bob);
+
+  const link = await makeResetLink(admin, origin, bob);
+  await page.goto(link);
+  await page.getByLabel('New password', { exact: true }).fill('set-without-script');
+  await page.getByRole('button', { name: 'Set password', exact: true }).click();
+  await expectPath(page, '/chats');
+  await signOut(page);
+  await signIn(page, bob, 'set-without-script');
 });

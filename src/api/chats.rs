@@ -23,7 +23,7 @@ pub async fn create_chat(members: String, title: String) -> Result<ChatId, AppEr
     .await
 }
 
-/// The group's creator adds a member by username; when the person's "who can add me"
+/// The group's owner or an admin adds a member by username; when the person's "who can add me"
 /// setting does not allow it, they are invited instead (`"invited"`).
 #[server(endpoint = "add_member")]
 pub async fn add_member(chat_id: ChatId, username: String) -> Result<MemberAdded, AppError> {
@@ -35,13 +35,31 @@ pub async fn add_member(chat_id: ChatId, username: String) -> Result<MemberAdded
     .await
 }
 
-/// The group's creator removes a member.
+/// The group's owner (anyone) or an admin (plain members) removes a member.
 #[server(endpoint = "remove_member")]
 pub async fn remove_member(chat_id: ChatId, user_id: UserId) -> Result<(), AppError> {
     use crate::server::domain::limits::Write;
     use crate::server::edge::calls::as_user_to;
     as_user_to(Write::Manage, |state, user| async move {
         state.chats.remove_member(&user, chat_id, user_id).await
+    })
+    .await
+}
+
+/// The group's owner makes a member an admin (`admin`) or a plain member again.
+#[server(endpoint = "set_member_role")]
+pub async fn set_member_role(
+    chat_id: ChatId,
+    user_id: UserId,
+    admin: bool,
+) -> Result<(), AppError> {
+    use crate::server::domain::limits::Write;
+    use crate::server::edge::calls::as_user_to;
+    as_user_to(Write::Manage, |state, user| async move {
+        state
+            .chats
+            .set_member_role(&user, chat_id, user_id, admin)
+            .await
     })
     .await
 }

@@ -110,7 +110,7 @@ pub const ADDRESS_ERROR: &str = "That did not work. Please check what you entere
 /// The fixed messages of `Invalid` and `Conflict` that a plain form post can get back:
 /// the input rules, and the few the server states in words of its own.
 fn is_fixed_message(m: &str) -> bool {
-    const SERVER: [&str; 16] = [
+    const SERVER: [&str; 17] = [
         "That username is taken",
         "The current password is wrong",
         "The password is wrong",
@@ -129,6 +129,7 @@ fn is_fixed_message(m: &str) -> bool {
         "This link is not valid any more: ask an administrator for a new one",
         "An invitation is valid for 1, 7 or 30 days",
         "This account is deactivated: ask an administrator",
+        "The owner manages the group already",
     ];
     SERVER.contains(&m)
         || super::validate::fixed_rule_messages()

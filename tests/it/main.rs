@@ -26,6 +26,7 @@ mod injection;
 mod logs;
 mod metrics;
 mod push;
+mod roles;
 mod sse;
 mod storage;
 mod ws;

@@ -103,21 +103,23 @@ impl Store {
         })?)
     }
 
-    /// Renames a group, by its creator: the change number it took, or `None` when `chat`
-    /// is not a group `creator` created.
+    /// Renames a group, by its owner or an admin: the change number it took, or `None`
+    /// when `chat` is not a group `manager` manages.
     pub async fn rename_group(
         &self,
         chat: ChatId,
-        creator: UserId,
+        manager: UserId,
         title: &str,
     ) -> Result<Option<i64>> {
         let done = change_chat!(self, chat, NEXT_MEMBERS_CHANGE, |_change, _seq| {
             sqlx::query(
-                "UPDATE chats SET title = $2 WHERE id = $1 AND kind = 'group' AND creator_id = $3",
+                "UPDATE chats SET title = $2 WHERE id = $1 AND kind = 'group'
+                 AND (creator_id = $3 OR EXISTS (SELECT 1 FROM chat_members m
+                      WHERE m.chat_id = $1 AND m.user_id = $3 AND m.role = 'admin'))",
             )
             .bind(chat)
             .bind(title)
-            .bind(creator)
+            .bind(manager)
         })?;
         Ok(done.map(|(change, _)| change))
     }
@@ -188,7 +190,60 @@ impl Store {
                 .bind(user)
         })?;
         self.invalidate(Invalidation::Members(chat));
+        if removed.is_some() {
+            self.pass_ownership(chat, user).await?;
+        }
         Ok(removed.map(|(change, _)| change))
+    }
+
+    /// A group whose owner `left` passes to the longest-standing admin, else member (a
+    /// group nobody owns could never be managed again). Idempotent: it only touches a
+    /// group whose owner is gone.
+    async fn pass_ownership(&self, chat: ChatId, left: UserId) -> Result<()> {
+        on_pool!(&self.pool, p => {
+            sqlx::query(
+                "UPDATE chats SET creator_id = (
+                     SELECT m.user_id FROM chat_members m WHERE m.chat_id = $1
+                     ORDER BY CASE WHEN m.role = 'admin' THEN 0 ELSE 1 END, m.joined_at, m.user_id
+                     LIMIT 1)
+                 WHERE id = $1 AND kind = 'group' AND (creator_id IS NULL OR creator_id = $2)",
+            )
+            .bind(chat)
+            .bind(left)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Whether `user` is an admin of `chat` (the owner is `creator_id`, not a role).
+    pub async fn is_chat_admin(&self, chat: ChatId, user: UserId) -> Result<bool> {
+        let role: Option<String> = on_pool!(&self.pool, p => {
+            sqlx::query_scalar("SELECT role FROM chat_members WHERE chat_id = $1 AND user_id = $2")
+                .bind(chat)
+                .bind(user)
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(role.as_deref() == Some("admin"))
+    }
+
+    /// Makes a member an admin of the group or a plain member again; the members'
+    /// change number moves (they are told). `None`: not a member.
+    pub async fn set_member_role(
+        &self,
+        chat: ChatId,
+        user: UserId,
+        admin: bool,
+    ) -> Result<Option<i64>> {
+        let role = if admin { "admin" } else { "member" };
+        let done = change_chat!(self, chat, NEXT_MEMBERS_CHANGE, |_change, _seq| {
+            sqlx::query("UPDATE chat_members SET role = $3 WHERE chat_id = $1 AND user_id = $2")
+                .bind(chat)
+                .bind(user)
+                .bind(role)
+        })?;
+        Ok(done.map(|(change, _)| change))
     }
 
     /// Moves the member's read pointer forward (never back, never past the end).

@@ -14,7 +14,9 @@ use crate::model::admin::{
 };
 use crate::model::{AppError, User, UserId};
 use crate::server::base::error::Result;
-use crate::server::db::{now_ms, NewAccount, SignupGate, Store};
+use crate::server::db::{
+    now_ms, NewAccount, SignupGate, Store, CLOSED, INVITATION_INVALID, NEEDS_INVITATION,
+};
 
 /// The administration's rules, on the store alone.
 #[derive(Clone)]
@@ -80,6 +82,18 @@ impl Admin {
         let invite = invite.filter(|t| !t.is_empty());
         let hash = invite.map(|t| token_hash(t).unwrap_or_default());
         let mode = self.mode().await?;
+        // A sign-up that cannot succeed is refused before the slow hash (the write
+        // decides again, in its transaction).
+        if mode != SignupMode::Open && self.store.first_admin_made().await? {
+            match (mode, &hash) {
+                (SignupMode::Closed, _) => return Err(AppError::invalid(CLOSED).into()),
+                (_, None) => return Err(AppError::invalid(NEEDS_INVITATION).into()),
+                (_, Some(h)) if self.store.invitation_inviter(h).await?.is_none() => {
+                    return Err(AppError::invalid(INVITATION_INVALID).into())
+                }
+                _ => {}
+            }
+        }
         let password_hash = hash_password(password).await?;
         let gate = SignupGate {
             invitation: hash.as_deref(),

@@ -184,7 +184,7 @@ impl Chats {
             .await
     }
 
-    /// Renames a group (its creator only); members get `members` with the new title.
+    /// Renames a group (its owner or an admin); members get `members` with the new title.
     pub async fn rename(&self, user: &User, chat: ChatId, title: &str) -> Result<()> {
         if !self.store.is_member(chat, user.id).await? {
             return Err(AppError::chat_not_found().into());
@@ -384,7 +384,7 @@ impl Chats {
         username: &str,
     ) -> Result<MemberAdded> {
         let store = &self.store;
-        group_as_creator(store, user, chat).await?;
+        group_manager(store, user, chat).await?;
         let name = validate::username(username)?;
         let found = resolve_users(store, &[name]).await?;
         let mut outcome = MemberAdded::Added;
@@ -396,9 +396,15 @@ impl Chats {
 
     pub async fn remove_member(&self, user: &User, chat: ChatId, member: UserId) -> Result<()> {
         let store = &self.store;
-        group_as_creator(store, user, chat).await?;
+        let (detail, owner) = group_manager(store, user, chat).await?;
         if member == user.id {
             return Err(AppError::invalid("Use “Leave group” to leave").into());
+        }
+        // Admins remove members; only the owner removes the owner's admins.
+        if !owner
+            && (detail.creator_id == Some(member) || store.is_chat_admin(chat, member).await?)
+        {
+            return Err(AppError::Forbidden.into());
         }
         let Some(change) = store.remove_member(chat, member).await? else {
             return Err(AppError::NotFound("Member".into()).into());
@@ -409,7 +415,32 @@ impl Chats {
         Ok(())
     }
 
-    /// A member leaves a group (direct chats cannot be left).
+    /// Makes a member of a group an admin (`admin`) or a plain member again: the owner
+    /// only. Members get `members`.
+    pub async fn set_member_role(
+        &self,
+        user: &User,
+        chat: ChatId,
+        member: UserId,
+        admin: bool,
+    ) -> Result<()> {
+        let store = &self.store;
+        let (detail, owner) = group_manager(store, user, chat).await?;
+        if !owner {
+            return Err(AppError::Forbidden.into());
+        }
+        if detail.creator_id == Some(member) {
+            return Err(AppError::invalid("The owner manages the group already").into());
+        }
+        let Some(change) = store.set_member_role(chat, member, admin).await? else {
+            return Err(AppError::NotFound("Member".into()).into());
+        };
+        log_publish(self.notify.members_changed(chat, change).await);
+        Ok(())
+    }
+
+    /// A member leaves a group (direct chats cannot be left). If the owner leaves, the
+    /// longest-standing admin (else member) owns it from now on.
     pub async fn leave(&self, user: &User, chat: ChatId) -> Result<()> {
         let store = &self.store;
         let detail = chat_for(store, user, chat).await?;
@@ -479,14 +510,16 @@ async fn resolve_users(store: &Store, names: &[String]) -> Result<Vec<User>> {
     Ok(users)
 }
 
-/// Only a group's creator may add and remove members.
-async fn group_as_creator(store: &Store, user: &User, chat: ChatId) -> Result<ChatDetail> {
+/// Only a group's owner (its creator, or whoever ownership passed to) and its admins
+/// manage it: the group, and whether `user` is the owner.
+async fn group_manager(store: &Store, user: &User, chat: ChatId) -> Result<(ChatDetail, bool)> {
     let detail = chat_for(store, user, chat).await?;
     if detail.kind != ChatKind::Group {
         return Err(AppError::invalid("Direct chats have exactly two members").into());
     }
-    if detail.creator_id != Some(user.id) {
+    let owner = detail.creator_id == Some(user.id);
+    if !owner && !store.is_chat_admin(chat, user.id).await? {
         return Err(AppError::Forbidden.into());
     }
-    Ok(detail)
+    Ok((detail, owner))
 }
