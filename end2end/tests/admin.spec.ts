@@ -250,7 +250,7 @@ test('the audit log lists what the administrators did', async ({ instance, openP
     line(`${root}: made administrator: ${bob}`),
     line(`${root}: revoked invitation (#1)`),
     line(`${root}: created invitation (#1: any number of sign-ups, valid 30 days)`),
-    line(`${root}: set sign-up to (closed)`),
+    line(`${root}: set sign-up to closed`),
   ]);
 });
 

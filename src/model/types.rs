@@ -71,6 +71,10 @@ pub struct Member {
     pub user_id: UserId,
     pub username: String,
     pub last_read_seq: i64,
+    /// An admin of the group (manages members and the title beside the owner, who is
+    /// `ChatDetail::creator_id`). Left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
 }
 
 /// A chat as seen by one of its members.

@@ -293,7 +293,7 @@ impl Store {
         let rows = on_pool!(&self.pool, p => {
             sqlx::query_as::<_, Row>(
             "SELECT c.id, c.kind, c.title, c.creator_id, c.last_seq, c.last_change,
-                    m.user_id, u.username, m.last_read_seq,
+                    m.user_id, u.username, m.last_read_seq, (m.role = 'admin') AS admin,
                     (SELECT me.muted FROM chat_members me
                       WHERE me.chat_id = c.id AND me.user_id = $2) AS my_muted
              FROM chats c JOIN chat_members m ON m.chat_id = c.id JOIN users u ON u.id = m.user_id

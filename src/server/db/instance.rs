@@ -226,7 +226,8 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let uses = max_uses.map_or("any number of sign-ups".to_string(), |n| format!("{n} sign-up"));
-            let detail = format!("#{id}: {uses}, valid {days} days");
+            let valid = if days == 1 { "1 day".to_string() } else { format!("{days} days") };
+            let detail = format!("#{id}: {uses}, valid {valid}");
             audit!(&mut *tx, Some(actor), "invitation_created", None::<UserId>, &detail);
             tx.commit().await?;
             id

@@ -93,7 +93,7 @@ impl Store {
     pub async fn members(&self, chat: ChatId) -> Result<Vec<Member>> {
         Ok(on_pool!(&self.pool, p => {
             sqlx::query_as::<_, Member>(
-                "SELECT m.user_id, u.username, m.last_read_seq FROM chat_members m
+                "SELECT m.user_id, u.username, m.last_read_seq, (m.role = 'admin') AS admin FROM chat_members m
                  JOIN users u ON u.id = m.user_id WHERE m.chat_id = $1
                  ORDER BY m.joined_at, u.username",
             )

@@ -3,7 +3,7 @@
 //! "Block"/"Unblock".
 
 use super::ReloadChat;
-use crate::api::chats::{AddMember, LeaveChat, RemoveMember, RenameChat, SetMuted};
+use crate::api::chats::{AddMember, LeaveChat, RemoveMember, RenameChat, SetMemberRole, SetMuted};
 use crate::api::consent::{BlockUser, UnblockUser};
 use crate::model::{ChatDetail, ChatKind, MemberAdded, UserId};
 use crate::ui::auth::{action_error, FormError};
@@ -126,16 +126,19 @@ fn BlockButton(other: UserId, blocked: bool) -> impl IntoView {
     }
 }
 
-/// Group members; the creator can add and remove, everyone can leave.
+/// Group members; the owner and the admins add and remove (admins plain members
+/// only), the owner makes admins, everyone can leave.
 /// A `<details>` so it opens and closes without JavaScript.
 #[component]
 fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
-    let is_creator = chat.creator_id == Some(me);
+    let is_owner = chat.creator_id == Some(me);
+    let is_manager = is_owner || chat.members.iter().any(|m| m.user_id == me && m.admin);
     let reload = use_context::<ReloadChat>();
     let add = ServerAction::<AddMember>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let leave = ServerAction::<LeaveChat>::new();
     let rename = ServerAction::<RenameChat>::new();
+    let role = ServerAction::<SetMemberRole>::new();
     Effect::new(move |_| {
         if matches!(rename.value().get(), Some(Ok(()))) {
             refresh_chat_list();
@@ -145,7 +148,8 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
     Effect::new(move |_| {
         let added = matches!(add.value().get(), Some(Ok(MemberAdded::Added)));
         let removed = matches!(remove.value().get(), Some(Ok(())));
-        if added || removed {
+        let changed = matches!(role.value().get(), Some(Ok(())));
+        if added || removed || changed {
             if let Some(r) = reload {
                 r.0.update(|n| *n += 1);
             }
@@ -161,6 +165,7 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
             .or_else(|| action_error(*remove))
             .or_else(|| action_error(*leave))
             .or_else(|| action_error(*rename))
+            .or_else(|| action_error(*role))
             .map(|e| e.to_string())
     };
     let chat_id = chat.id.to_string();
@@ -198,13 +203,28 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
             <div class="members-panel">
                 <ul class="member-list">
                     {chat.members.clone().into_iter().map(|m| {
-                        let removable = is_creator && m.user_id != me;
+                        let owner = creator_id == Some(m.user_id);
+                        let plain = !owner && !m.admin;
+                        let removable = m.user_id != me && (is_owner || (is_manager && plain));
                         let chat_id = chat_id.clone();
+                        let role_id = chat_id.clone();
+                        let (make, label) = if m.admin { ("false", "Remove admin") } else { ("true", "Make admin") };
+                        let role_name = format!("{label}: {}", m.username);
                         view! {
                             <li>
                                 <Avatar name=m.username.clone() />
                                 <span class="member-name">{m.username.clone()}</span>
-                                {(creator_id == Some(m.user_id)).then(|| view! { <span class="member-tag">"creator"</span> })}
+                                {owner.then(|| view! { <span class="member-tag">"owner"</span> })}
+                                {m.admin.then(|| view! { <span class="member-tag">"admin"</span> })}
+                                {(is_owner && !owner).then(|| view! {
+                                    <ActionForm action=role>
+                                        <input type="hidden" name="chat_id" value=role_id />
+                                        <input type="hidden" name="user_id" value=m.user_id.to_string() />
+                                        <input type="hidden" name="admin" value=make />
+                                        <button class="btn btn-ghost btn-small" type="submit"
+                                            aria-label=role_name>{label}</button>
+                                    </ActionForm>
+                                })}
                                 {removable.then(|| view! {
                                     <ActionForm action=remove>
                                         <input type="hidden" name="chat_id" value=chat_id />
@@ -217,7 +237,7 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
                         }
                     }).collect_view()}
                 </ul>
-                {is_creator.then(|| {
+                {is_manager.then(|| {
                     let chat_id = chat_id.clone();
                     let rename_id = chat_id.clone();
                     let title = chat.title.clone();

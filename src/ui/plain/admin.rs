@@ -300,7 +300,11 @@ fn Audit(audit: Vec<AuditEntry>) -> impl IntoView {
                         {audit.into_iter().map(|e| {
                             let who = e.actor.clone().unwrap_or_else(|| "the command line".into());
                             let whom = e.target.clone().map(|t| format!(" {t}")).unwrap_or_default();
-                            let detail = (!e.detail.is_empty()).then(|| format!(" ({})", e.detail)).unwrap_or_default();
+                            let detail = match (e.action.as_str(), e.detail.is_empty()) {
+                                (_, true) => String::new(),
+                                ("signup_mode", false) => format!(" {}", e.detail),
+                                _ => format!(" ({})", e.detail),
+                            };
                             view! {
                                 <li>
                                     <time datetime=iso_utc(e.at)>{iso_utc(e.at).replace('T', " ")}</time>
