@@ -1,6 +1,6 @@
 //! The chat list, creating chats, and group membership.
 
-use crate::model::{AppError, ChatId, ChatSummary, MemberAdded, UserId};
+use crate::model::{AppError, Channel, ChatId, ChatSummary, MemberAdded, UserId};
 use leptos::prelude::*;
 
 /// The signed-in user's chats, most recently active first.
@@ -60,6 +60,47 @@ pub async fn set_member_role(
             .chats
             .set_member_role(&user, chat_id, user_id, admin)
             .await
+    })
+    .await
+}
+
+/// The group's owner or an admin sets whether it is a public channel (`public`: present
+/// and not `false`, as an HTML checkbox sends it) and its description.
+#[server(endpoint = "set_chat_settings")]
+pub async fn set_chat_settings(
+    chat_id: ChatId,
+    #[server(default)] public: Option<String>,
+    description: String,
+) -> Result<(), AppError> {
+    use crate::server::domain::limits::Write;
+    use crate::server::edge::calls::as_user_to;
+    let public = public.is_some_and(|v| v != "false");
+    as_user_to(Write::Manage, |state, user| async move {
+        state
+            .chats
+            .set_settings(&user, chat_id, public, &description)
+            .await
+    })
+    .await
+}
+
+/// The public channels (`query`: part of the title; empty: all), largest first, at
+/// most 200, each with whether I am in it.
+#[server(endpoint = "list_channels")]
+pub async fn list_channels(#[server(default)] query: String) -> Result<Vec<Channel>, AppError> {
+    use crate::server::edge::calls::as_user;
+    as_user(|state, user| async move { state.chats.channels(&user, &query).await }).await
+}
+
+/// Joins a public channel and opens it.
+#[server(endpoint = "join_channel")]
+pub async fn join_channel(chat_id: ChatId) -> Result<(), AppError> {
+    use crate::server::domain::limits::Write;
+    use crate::server::edge::calls::as_user_to;
+    as_user_to(Write::Manage, |state, user| async move {
+        state.chats.join(&user, chat_id).await?;
+        leptos_axum::redirect(&format!("/chats/{chat_id}"));
+        Ok(())
     })
     .await
 }

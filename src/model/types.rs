@@ -85,6 +85,12 @@ pub struct ChatDetail {
     pub title: String,
     pub creator_id: Option<UserId>,
     pub members: Vec<Member>,
+    /// A public channel: listed on /channels, anyone on the instance may join.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public: bool,
+    /// A group's description (its topic), shown in its header; empty: none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
     /// I muted it.
     #[serde(default)]
     pub muted: bool,
@@ -295,4 +301,15 @@ pub struct SearchPage {
     pub hits: Vec<SearchHit>,
     /// Pass as `before` for the next (older) page; `None` on the last page.
     pub next_before: Option<MessageId>,
+}
+
+/// A public channel as the directory (/channels) lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channel {
+    pub id: ChatId,
+    pub title: String,
+    pub description: String,
+    pub members: i64,
+    /// The person asking is a member.
+    pub joined: bool,
 }

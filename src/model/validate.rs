@@ -9,6 +9,8 @@ pub const PASSWORD_MIN: usize = 8;
 pub const PASSWORD_MAX: usize = 256;
 pub const BODY_MAX: usize = 4000;
 pub const TITLE_MAX: usize = 100;
+/// A channel's description (its topic), in characters.
+pub const DESCRIPTION_MAX: usize = 300;
 pub const GROUP_MAX_MEMBERS: usize = 200;
 pub const CLIENT_ID_MAX: usize = 64;
 
@@ -37,8 +39,9 @@ fn group_max_rule() -> String {
 
 /// The form rules' messages that carry nothing of the input: the ones a page may show
 /// when its error came in its address (see [`AppError::from_address`]).
-pub fn fixed_rule_messages() -> [String; 7] {
+pub fn fixed_rule_messages() -> [String; 8] {
     [
+        description_max_rule(),
         username_length_rule(),
         USERNAME_CHARS_RULE.to_string(),
         password_min_rule(),
@@ -198,6 +201,21 @@ pub fn title(raw: &str) -> Result<Option<String>, AppError> {
     }
     refuse_control(t, false, "Title")?;
     Ok(Some(t.to_string()))
+}
+
+/// Checks a group's description (its topic): trimmed, at most [`DESCRIPTION_MAX`]
+/// characters, no control characters but newlines.
+pub fn description(raw: &str) -> Result<String, AppError> {
+    let t = raw.trim();
+    if t.chars().count() > DESCRIPTION_MAX {
+        return Err(AppError::invalid(description_max_rule()));
+    }
+    refuse_control(t, true, "Description")?;
+    Ok(t.to_string())
+}
+
+pub fn description_max_rule() -> String {
+    format!("A description has at most {DESCRIPTION_MAX} characters")
 }
 
 /// Checks a search query: no control characters (a NUL would reach the database).

@@ -160,6 +160,7 @@ pub fn ChatsLayout() -> impl IntoView {
                     </Transition>
                     <div class="sidebar-actions">
                         <a class="btn btn-primary btn-small" href="/chats/new">"New chat"</a>
+                        <a class="btn btn-ghost btn-small" href="/channels" rel="external">"Browse channels"</a>
                         <a class="btn btn-ghost btn-small" href="/account">"Account"</a>
                         <ActionForm action=sign_out attr:class="signout">
                             // Before the form goes: unsent text must not outlive the session.

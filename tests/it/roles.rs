@@ -211,3 +211,161 @@ async fn admins_manage_members_and_ownership_passes_on_when_the_owner_leaves() {
         StatusCode::OK
     );
 }
+
+test_both_dbs!(public_channels_are_listed_and_joined_and_private_groups_stay_invisible);
+async fn public_channels_are_listed_and_joined_and_private_groups_stay_invisible() {
+    use natter::api::chats::{JoinChannel, ListChannels, SetChatSettings};
+    use natter::model::Channel;
+    let s = start().await;
+    let ann = s.sign_up("ann").await;
+    let bob = s.sign_up("bob").await;
+    let cat = s.sign_up("cat").await;
+    let open = s.create_chat(&ann, "bob", "Lobby").await;
+    let secret = s.create_chat(&ann, "bob", "Secret").await;
+    let list = |cookie: String, query: &'static str| {
+        let s = &s;
+        async move {
+            let (status, _, body) = s
+                .call(ListChannels::PATH, format!("query={query}"), Some(&cookie))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            serde_json::from_str::<Vec<Channel>>(&body).unwrap()
+        }
+    };
+    assert!(list(cat.clone(), "").await.is_empty());
+
+    // A plain member cannot make it public; the owner can, with a description.
+    let settings = |chat: ChatId, public: &str, description: &str| {
+        format!("chat_id={chat}&public={public}&description={description}")
+    };
+    assert_eq!(
+        post(
+            &s,
+            SetChatSettings::PATH,
+            settings(open, "true", "Say+hi"),
+            &bob
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(
+            &s,
+            SetChatSettings::PATH,
+            settings(open, "true", "Say+hi"),
+            &cat
+        )
+        .await,
+        StatusCode::NOT_FOUND
+    );
+    let long = "x".repeat(301);
+    assert_eq!(
+        post(
+            &s,
+            SetChatSettings::PATH,
+            settings(open, "true", &long),
+            &ann
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post(
+            &s,
+            SetChatSettings::PATH,
+            settings(open, "true", "Say+hi"),
+            &ann
+        )
+        .await,
+        StatusCode::OK
+    );
+
+    // cat, in neither, sees the public one only (with its description and size).
+    let found = list(cat.clone(), "").await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (
+            found[0].id,
+            found[0].title.as_str(),
+            found[0].description.as_str()
+        ),
+        (open, "Lobby", "Say hi")
+    );
+    assert_eq!((found[0].members, found[0].joined), (2, false));
+    assert_eq!(list(cat.clone(), "LOB").await.len(), 1);
+    assert!(list(cat.clone(), "sec").await.is_empty());
+    assert!(list(cat.clone(), "%25").await.is_empty());
+
+    // Joining: the public one opens; the private one is "not found", as is no chat.
+    assert_eq!(
+        post(&s, JoinChannel::PATH, format!("chat_id={secret}"), &cat).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post(&s, JoinChannel::PATH, "chat_id=999999".into(), &cat).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post(
+            &s,
+            natter::api::messages::OpenChat::PATH,
+            format!("chat_id={secret}"),
+            &cat
+        )
+        .await,
+        StatusCode::NOT_FOUND
+    );
+    let mut live = s.connect(&cat).await;
+    assert_eq!(
+        post(&s, JoinChannel::PATH, format!("chat_id={open}"), &cat).await,
+        StatusCode::OK
+    );
+    let _ = live.next().await;
+    let detail =
+        s.db.store
+            .chat_for_member(open, id(&s, "cat").await)
+            .await
+            .unwrap()
+            .unwrap();
+    assert!(detail.public);
+    assert_eq!(detail.description, "Say hi");
+    assert_eq!(list(cat.clone(), "").await[0].joined, true);
+    // Joining twice changes nothing; made private again, it is listed to no one and
+    // joined by no one new.
+    assert_eq!(
+        post(&s, JoinChannel::PATH, format!("chat_id={open}"), &cat).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.db.store
+            .chat_for_member(open, id(&s, "cat").await)
+            .await
+            .unwrap()
+            .unwrap()
+            .members
+            .len(),
+        3
+    );
+    post(
+        &s,
+        SetChatSettings::PATH,
+        format!("chat_id={open}&description="),
+        &ann,
+    )
+    .await;
+    assert!(list(bob.clone(), "").await.is_empty());
+    let dan = s.sign_up("dan").await;
+    assert_eq!(
+        post(&s, JoinChannel::PATH, format!("chat_id={open}"), &dan).await,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        !s.db
+            .store
+            .chat_for_member(open, id(&s, "bob").await)
+            .await
+            .unwrap()
+            .unwrap()
+            .public
+    );
+}

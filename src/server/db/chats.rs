@@ -72,6 +72,8 @@ struct ChatRow {
     creator_id: Option<UserId>,
     last_seq: i64,
     last_change: i64,
+    public: bool,
+    description: String,
 }
 
 pub(super) fn kind(s: &str) -> Result<ChatKind> {
@@ -293,7 +295,7 @@ impl Store {
         let rows = on_pool!(&self.pool, p => {
             sqlx::query_as::<_, Row>(
             "SELECT c.id, c.kind, c.title, c.creator_id, c.last_seq, c.last_change,
-                    m.user_id, u.username, m.last_read_seq, (m.role = 'admin') AS admin,
+                    c.public, c.description, m.user_id, u.username, m.last_read_seq, (m.role = 'admin') AS admin,
                     (SELECT me.muted FROM chat_members me
                       WHERE me.chat_id = c.id AND me.user_id = $2) AS my_muted
              FROM chats c JOIN chat_members m ON m.chat_id = c.id JOIN users u ON u.id = m.user_id
@@ -328,6 +330,8 @@ impl Store {
             kind: k,
             title: display_title(k, row.title, other),
             creator_id: row.creator_id,
+            public: row.public,
+            description: row.description,
             members,
             muted: my_muted,
             last_seq: row.last_seq,

@@ -124,6 +124,25 @@ impl Store {
         Ok(done.map(|(change, _)| change))
     }
 
+    /// Sets a group's settings (public or not, description), by its owner or an admin
+    /// (checked by the caller): the change number, or `None` if `chat` is no group.
+    pub async fn set_group_settings(
+        &self,
+        chat: ChatId,
+        public: bool,
+        description: &str,
+    ) -> Result<Option<i64>> {
+        let done = change_chat!(self, chat, NEXT_MEMBERS_CHANGE, |_change, _seq| {
+            sqlx::query(
+                "UPDATE chats SET public = $2, description = $3 WHERE id = $1 AND kind = 'group'",
+            )
+            .bind(chat)
+            .bind(public)
+            .bind(description)
+        })?;
+        Ok(done.map(|(change, _)| change))
+    }
+
     /// A group's own title (`None` for a direct chat or an untitled group).
     pub async fn group_title(&self, chat: ChatId) -> Result<Option<String>> {
         let row: Option<(Option<String>,)> = on_pool!(&self.pool, p => {

@@ -22,6 +22,8 @@ macro_rules! on_pool {
 mod audit;
 pub use audit::AUDIT_PAGE;
 mod cache;
+mod channels;
+pub use channels::CHANNELS_LISTED;
 mod chats;
 mod instance;
 pub use instance::{

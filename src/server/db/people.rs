@@ -255,7 +255,7 @@ impl Store {
 pub const REACTIVATE_FIRST: &str = "Reactivate this person first";
 
 /// `s` with LIKE's wildcards (and the escape character) taken literally.
-fn like_escaped(s: &str) -> String {
+pub(super) fn like_escaped(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '%' | '_' | '\\') {

@@ -19,11 +19,11 @@ use super::consent::{self, group_full, Consents};
 use super::notify::{log_publish, Notifier};
 use crate::model::protocol::ServerFrame;
 use crate::model::{
-    validate, AppError, ChatDetail, ChatId, ChatKind, ChatView, FileId, HistoryPage, MemberAdded,
-    Message, MessageId, Reaction, ReplyTo, User, UserId, PAGE_SIZE,
+    validate, AppError, Channel, ChatDetail, ChatId, ChatKind, ChatView, FileId, HistoryPage,
+    MemberAdded, Message, MessageId, Reaction, ReplyTo, User, UserId, PAGE_SIZE,
 };
 use crate::server::base::error::{Error, Result};
-use crate::server::db::{NewMessage, Store, Stored};
+use crate::server::db::{Added, NewMessage, Store, Stored};
 use crate::server::live::frame::FrameKind;
 use tokio::sync::oneshot::error::RecvError;
 
@@ -437,6 +437,55 @@ impl Chats {
         };
         log_publish(self.notify.members_changed(chat, change).await);
         Ok(())
+    }
+
+    /// Sets a group's settings: public (listed on /channels, anyone may join) and its
+    /// description. The owner or an admin; members get `members`.
+    pub async fn set_settings(
+        &self,
+        user: &User,
+        chat: ChatId,
+        public: bool,
+        description: &str,
+    ) -> Result<()> {
+        group_manager(&self.store, user, chat).await?;
+        let description = validate::description(description)?;
+        let change = self
+            .store
+            .set_group_settings(chat, public, &description)
+            .await?
+            .ok_or_else(AppError::chat_not_found)?;
+        log_publish(self.notify.members_changed(chat, change).await);
+        Ok(())
+    }
+
+    /// The public channels whose title contains `query`.
+    pub async fn channels(&self, user: &User, query: &str) -> Result<Vec<Channel>> {
+        validate::query(query)?;
+        let query: String = query.trim().chars().take(validate::TITLE_MAX).collect();
+        self.store.channels(user.id, &query).await
+    }
+
+    /// Joins a public channel (accepted: one's own action). A private group, or no
+    /// group, is "not found", as for any non-member.
+    pub async fn join(&self, user: &User, chat: ChatId) -> Result<()> {
+        let store = &self.store;
+        if !store.is_public_group(chat).await? {
+            return Err(AppError::chat_not_found().into());
+        }
+        match store
+            .add_member(chat, user.id, validate::GROUP_MAX_MEMBERS)
+            .await?
+        {
+            Added::Added(change) => {
+                store.drop_invitation(chat, user.id).await?;
+                log_publish(self.notify.chat_added(chat, &[user.id]).await);
+                log_publish(self.notify.members_changed(chat, change).await);
+                Ok(())
+            }
+            Added::AlreadyMember => Ok(()),
+            Added::Full => Err(group_full()),
+        }
     }
 
     /// A member leaves a group (direct chats cannot be left). If the owner leaves, the

@@ -1,6 +1,7 @@
-//! The pages rendered on the server only (`ui::plain`): `/admin` for administrators and
-//! `/reset` for a password reset link. They are not routes of the client's app, so the
-//! session guard does not know them: each checks its visitor here.
+//! The pages rendered on the server only (`ui::plain`): `/admin` for administrators,
+//! `/reset` for a password reset link and `/channels`, the directory of public
+//! channels. They are not routes of the client's app, so the session guard does not
+//! know them: each checks its visitor here.
 
 use crate::model::UserId;
 use crate::server::app::AppState;
@@ -142,4 +143,37 @@ fn html(status: StatusCode, body: String) -> Response {
         header::HeaderValue::from_static("no-store"),
     );
     res
+}
+
+/// `/channels?q=…`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ChannelsQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(rename = "__err")]
+    err: Option<String>,
+}
+
+pub async fn channels(
+    State(state): State<AppState>,
+    user: Option<Extension<AuthUser>>,
+    query: Result<Query<ChannelsQuery>, QueryRejection>,
+) -> Response {
+    let Some(Extension(AuthUser(me))) = user else {
+        return Redirect::to("/login").into_response();
+    };
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let query: String = q.q.chars().take(100).collect();
+    match state.chats.channels(&me, &query).await {
+        Ok(list) => html(
+            StatusCode::OK,
+            plain::channels::page(list, query, plain::address_error(q.err.as_deref())),
+        ),
+        Err(e) => {
+            let e = crate::model::AppError::from(e);
+            let status =
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            html(status, plain::message_page("Channels", &e.to_string()))
+        }
+    }
 }

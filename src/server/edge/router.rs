@@ -72,6 +72,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/admin", get(super::pages::admin))
         .route("/reset", get(super::pages::reset))
+        .route("/channels", get(super::pages::channels))
         .route("/thumbs/{id}", get(super::files::thumbnail))
         .route("/files/{id}/{name}", get(super::files::download))
         .leptos_routes_with_context(&state, routes, page_ctx.clone(), shell)

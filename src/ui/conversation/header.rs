@@ -3,7 +3,9 @@
 //! "Block"/"Unblock".
 
 use super::ReloadChat;
-use crate::api::chats::{AddMember, LeaveChat, RemoveMember, RenameChat, SetMemberRole, SetMuted};
+use crate::api::chats::{
+    AddMember, LeaveChat, RemoveMember, RenameChat, SetChatSettings, SetMemberRole, SetMuted,
+};
 use crate::api::consent::{BlockUser, UnblockUser};
 use crate::model::{ChatDetail, ChatKind, MemberAdded, UserId};
 use crate::ui::auth::{action_error, FormError};
@@ -24,6 +26,7 @@ pub(super) fn ChatHeader(
 ) -> impl IntoView {
     let is_group = chat.kind == ChatKind::Group;
     let members = chat.members.len();
+    let public = chat.public;
     let other = chat
         .members
         .iter()
@@ -33,7 +36,10 @@ pub(super) fn ChatHeader(
     // Groups: their size. Direct chats: the other person's presence, once known.
     let sub = move || {
         if is_group {
-            return format!("{members} members");
+            return format!(
+                "{members} members{}",
+                if public { " · public channel" } else { "" }
+            );
         }
         let seen = other.and_then(|o| live.and_then(|l| l.presence.with(|p| p.get(&o).copied())));
         match seen {
@@ -49,6 +55,9 @@ pub(super) fn ChatHeader(
             <div class="conv-heading">
                 <h2 class="conv-title">{move || title.get()}</h2>
                 <p class="conv-sub">{sub}</p>
+                {(!chat.description.is_empty()).then(|| view! {
+                    <p class="chat-description">{chat.description.clone()}</p>
+                })}
             </div>
             <div class="conv-actions">
                 <MuteButton chat_id=chat.id muted=chat.muted />
@@ -139,6 +148,7 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
     let leave = ServerAction::<LeaveChat>::new();
     let rename = ServerAction::<RenameChat>::new();
     let role = ServerAction::<SetMemberRole>::new();
+    let settings = ServerAction::<SetChatSettings>::new();
     Effect::new(move |_| {
         if matches!(rename.value().get(), Some(Ok(()))) {
             refresh_chat_list();
@@ -148,7 +158,8 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
     Effect::new(move |_| {
         let added = matches!(add.value().get(), Some(Ok(MemberAdded::Added)));
         let removed = matches!(remove.value().get(), Some(Ok(())));
-        let changed = matches!(role.value().get(), Some(Ok(())));
+        let changed = matches!(role.value().get(), Some(Ok(())))
+            || matches!(settings.value().get(), Some(Ok(())));
         if added || removed || changed {
             if let Some(r) = reload {
                 r.0.update(|n| *n += 1);
@@ -166,6 +177,7 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
             .or_else(|| action_error(*leave))
             .or_else(|| action_error(*rename))
             .or_else(|| action_error(*role))
+            .or_else(|| action_error(*settings))
             .map(|e| e.to_string())
     };
     let chat_id = chat.id.to_string();
@@ -240,6 +252,7 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
                 {is_manager.then(|| {
                     let chat_id = chat_id.clone();
                     let rename_id = chat_id.clone();
+                    let settings_id = chat_id.clone();
                     let title = chat.title.clone();
                     view! {
                         <ActionForm action=rename attr:class="inline-form">
@@ -249,6 +262,18 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
                                 <input name="title" type="text" required maxlength="100" value=title />
                             </label>
                             <button class="btn btn-small" type="submit">"Rename"</button>
+                        </ActionForm>
+                        <ActionForm action=settings attr:class="form">
+                            <input type="hidden" name="chat_id" value=settings_id />
+                            <label class="check">
+                                <input type="checkbox" name="public" value="true" checked=chat.public />
+                                " Public channel"
+                            </label>
+                            <label class="field">
+                                <span class="field-label">"Description"</span>
+                                <input name="description" type="text" maxlength="300" value=chat.description.clone() />
+                            </label>
+                            <button class="btn btn-small" type="submit">"Save settings"</button>
                         </ActionForm>
                         <ActionForm action=add attr:class="inline-form">
                             <input type="hidden" name="chat_id" value=chat_id />

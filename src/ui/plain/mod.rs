@@ -1,5 +1,6 @@
 //! Pages rendered on the server only, without the WASM client: the administration
-//! (`/admin`) and the password reset link (`/reset`). Plain HTML forms that post to the
+//! (`/admin`), the password reset link (`/reset`) and the channel directory
+//! (`/channels`). Plain HTML forms that post to the
 //! server functions and are sent back here; nothing on them is live, so nothing of them
 //! needs to be in the client every visitor downloads (BENCHMARKS.md, the first-visit
 //! budget). The edge (`server::edge::pages`) gathers the data and calls these; they
@@ -7,6 +8,7 @@
 //! not try to draw them.
 
 pub mod admin;
+pub mod channels;
 pub mod reset;
 
 use leptos::prelude::*;
