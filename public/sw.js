@@ -178,6 +178,7 @@ const WHO_CHANGES = new Set([
   '/api/sign_out',
   '/api/sign_out_everywhere',
   '/api/delete_account',
+  '/api/reset_password',
 ]);
 
 const CHAT_PAGE = /^\/chats(\/[0-9]+)?$/;

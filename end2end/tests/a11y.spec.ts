@@ -246,3 +246,59 @@ for (const scheme of ['light', 'dark'] as const) {
     await expectNoViolations(bobPage, `/admin refused to a non-administrator (${scheme})`);
   });
 }
+
+// Issue 34: group roles and public channels. The Members panel of a group's owner (tags,
+// "Make admin" / "Remove admin", the settings form) with the header's description, and
+// /channels (the server's own page, no WASM) listing channels to join and to open. On a
+// fresh instance (tests/instance.ts): /channels lists this test's groups only.
+for (const scheme of ['light', 'dark'] as const) {
+  test(`group roles and /channels pass axe (${scheme})`, async ({ instance, openPage }) => {
+    test.skip(!!process.env.NATTER_E2E_CLUSTER, 'one server is enough');
+    test.setTimeout(120_000);
+    const suffix = uniqueSuffix();
+    const root = username('root', suffix);
+    const bob = username('bob', suffix);
+    const carol = username('carol', suffix);
+    const dave = username('dave', suffix);
+    const title = `Birdwatchers ${suffix}`;
+    const description = `Sightings, photos and the odd heron (${suffix})`;
+    const open = async () => {
+      const page = await openPage({ baseURL: instance.origin });
+      await page.emulateMedia({ colorScheme: scheme, reducedMotion: 'reduce' });
+      return page;
+    };
+
+    const owner = await open();
+    await signUp(owner, root);
+    for (const name of [bob, carol]) await signUp(await open(), name);
+    // A second channel, which the owner is not in, for "Join" next to "Open".
+    const other = await open();
+    await signUp(other, dave);
+    const otherChat = await createChat(other, bob, `Anglers ${suffix}`);
+    await api(other, 'set_chat_settings', { chat_id: otherChat.split('/').pop()!, public: 'true', description: '' });
+
+    await createChat(owner, `${bob}, ${carol}`, title);
+    await owner.locator('summary', { hasText: 'Members' }).click();
+    await owner.getByRole('button', { name: `Make admin: ${bob}`, exact: true }).click();
+    await expect(owner.getByRole('button', { name: `Remove admin: ${bob}`, exact: true })).toBeVisible();
+    await owner.getByRole('checkbox', { name: 'Public channel', exact: true }).check();
+    await owner.getByRole('textbox', { name: 'Description', exact: true }).fill(description);
+    await owner.getByRole('button', { name: 'Save settings', exact: true }).click();
+    await expect(owner.locator('.conv-header .chat-description')).toHaveText(description);
+    await expect(owner.locator('.conv-header .conv-sub')).toHaveText('3 members · public channel');
+    await expect(owner.getByRole('button', { name: `Make admin: ${carol}`, exact: true })).toBeVisible();
+    await expect(owner.getByRole('button', { name: 'Save settings', exact: true })).toBeVisible();
+    await expectNoViolations(owner, `a public group with the owner's Members panel open (${scheme})`);
+
+    const response = await owner.goto('/channels');
+    expect(response?.status()).toBe(200);
+    const list = owner.getByRole('region', { name: 'Public channels', exact: true });
+    await expect(list.getByRole('listitem')).toHaveCount(2);
+    await expect(list.getByRole('link', { name: 'Open', exact: true })).toHaveCount(1);
+    await expect(list.getByRole('button', { name: 'Join', exact: true })).toHaveCount(1);
+    await expectNoViolations(owner, `/channels with a channel to open and one to join (${scheme})`);
+    await owner.goto(`/channels?q=${encodeURIComponent(`no such channel ${suffix}`)}`);
+    await expect(list).toContainText('No public channel matches.');
+    await expectNoViolations(owner, `/channels with a search that finds nothing (${scheme})`);
+  });
+}

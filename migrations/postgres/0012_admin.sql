@@ -8,10 +8,12 @@ CREATE TABLE instance_settings (
     value TEXT NOT NULL
 );
 
-UPDATE users SET is_admin = true
-WHERE id = (SELECT MIN(id) FROM users WHERE deleted_at IS NULL);
+-- An instance from before has had its first account: nobody becomes administrator by
+-- signing up there (an existing stranger's account must not either); the operator runs
+-- `natter admin grant USERNAME` (the server says so in its log at every start).
 INSERT INTO instance_settings (name, value)
-SELECT 'first_admin', CAST(MIN(id) AS TEXT) FROM users HAVING COUNT(*) > 0;
+SELECT 'first_admin', CAST(MIN(id) AS TEXT) FROM users WHERE deleted_at IS NULL
+HAVING COUNT(*) > 0;
 
 CREATE TABLE signup_invitations (
     id          BIGSERIAL PRIMARY KEY,

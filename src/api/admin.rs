@@ -101,7 +101,10 @@ pub async fn admin_deactivate(user_id: i64) -> Result<(), AppError> {
     use crate::server::domain::limits::Write;
     use crate::server::edge::calls::as_user_to;
     as_user_to(Write::Manage, |state, user| async move {
-        state.admin.deactivate(&user, UserId(user_id)).await
+        state.admin.deactivate(&user, UserId(user_id)).await?;
+        // Back to the page without whatever link its address showed.
+        leptos_axum::redirect("/admin#people");
+        Ok(())
     })
     .await
 }
@@ -112,7 +115,10 @@ pub async fn admin_reactivate(user_id: i64) -> Result<(), AppError> {
     use crate::server::domain::limits::Write;
     use crate::server::edge::calls::as_user_to;
     as_user_to(Write::Manage, |state, user| async move {
-        state.admin.reactivate(&user, UserId(user_id)).await
+        state.admin.reactivate(&user, UserId(user_id)).await?;
+        // Back to the page without whatever link its address showed.
+        leptos_axum::redirect("/admin#people");
+        Ok(())
     })
     .await
 }
@@ -124,7 +130,10 @@ pub async fn admin_set_admin(user_id: i64, on: bool) -> Result<(), AppError> {
     use crate::server::domain::limits::Write;
     use crate::server::edge::calls::as_user_to;
     as_user_to(Write::Manage, |state, user| async move {
-        state.admin.set_admin(&user, UserId(user_id), on).await
+        state.admin.set_admin(&user, UserId(user_id), on).await?;
+        // Back to the page without whatever link its address showed.
+        leptos_axum::redirect("/admin#people");
+        Ok(())
     })
     .await
 }
@@ -138,7 +147,7 @@ pub async fn admin_reset_link(user_id: i64) -> Result<String, AppError> {
     use crate::server::edge::calls::as_user_to;
     as_user_to(Write::Manage, |state, user| async move {
         let token = state.admin.reset_link(&user, UserId(user_id)).await?;
-        leptos_axum::redirect(&format!("/admin?reset={token}&for={user_id}#people"));
+        leptos_axum::redirect(&format!("/admin?reset={token}#people"));
         Ok(format!(
             "{}/reset?token={token}",
             state.config.public_origin

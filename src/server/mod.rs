@@ -95,6 +95,14 @@ pub async fn run(config: Config) -> std::result::Result<(), Box<dyn std::error::
         return Ok(());
     }
     let store = db::Store::open(&config.database_url, config.db_connections).await?;
+    match store.admin_census().await {
+        Ok((people, 0)) if people > 0 => tracing::warn!(
+            people,
+            "natter has no administrator: run `natter admin grant USERNAME` (README, \"The first administrator\")"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not count the administrators"),
+    }
     let state = AppState::new(config.clone(), store)?;
     if let Some(addr) = &config.metrics_bind {
         edge::metrics::serve(addr, state.clone()).await?;

@@ -646,3 +646,98 @@ async fn the_administration_page_is_for_administrators_and_shows_what_an_action_
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("A new password for bob") && page.body.contains("Set password"));
 }
+
+test_both_dbs!(links_die_with_their_makers_rights_and_the_last_administrator_stays_under_any_path);
+/// What the attack review found (session 34): a reset link outliving its maker's rights
+/// or the person's own new password; invitations of a former administrator listed as
+/// usable; the last administrator deleted by a path that skipped the check.
+async fn links_die_with_their_makers_rights_and_the_last_administrator_stays_under_any_path() {
+    let s = start().await;
+    let root = s.sign_up("root").await;
+    let mallory = s.sign_up("mallory").await;
+    s.sign_up("bob").await;
+    let (root_id, mallory_id, bob_id) = (
+        id(&s, "root").await,
+        id(&s, "mallory").await,
+        id(&s, "bob").await,
+    );
+    s.db.store
+        .set_admin(Some(root_id), mallory_id, true)
+        .await
+        .unwrap();
+    let link = |cookie: String, whom: UserId| {
+        let s = &s;
+        async move {
+            let (status, body) = post(
+                s,
+                AdminResetLink::PATH,
+                &format!("user_id={whom}"),
+                Some(&cookie),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let link: String = serde_json::from_str(&body).unwrap();
+            link.split("token=").nth(1).unwrap().to_string()
+        }
+    };
+    let for_root = link(mallory.clone(), root_id).await;
+    let _ = invite(&s, &mallory, "many").await;
+    assert_eq!(s.db.store.open_invitations().await.unwrap().len(), 1);
+    // Mallory loses the rights: her reset link and her invitation die with them.
+    s.db.store
+        .set_admin(Some(root_id), mallory_id, false)
+        .await
+        .unwrap();
+    let (status, _) = post(
+        &s,
+        ResetPassword::PATH,
+        &format!("token={for_root}&password=taken-over-1"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(s.db.store.open_invitations().await.unwrap().is_empty());
+
+    // A person who chooses a new password themself voids a pending link.
+    let for_bob = link(root.clone(), bob_id).await;
+    let bob = s.sign_in("bob").await;
+    let (status, _) = post(
+        &s,
+        natter::api::account::ChangePassword::PATH,
+        "current=password123&new=password456",
+        Some(&bob),
+    )
+    .await;
+    assert!(status.is_success());
+    assert!(s
+        .db
+        .store
+        .reset_user(&natter::server::domain::auth::hash_token(&for_bob))
+        .await
+        .unwrap()
+        .is_none());
+
+    // /admin shows a link under the name the link is for, whatever else the address says.
+    use axum::body::Body;
+    use axum::http::Request;
+    let for_bob = link(root.clone(), bob_id).await;
+    let page = s
+        .request(
+            Request::get(format!("/admin?reset={for_bob}&for={root_id}"))
+                .header(header::COOKIE, &root)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        page.body.contains("Give this link to bob yourself"),
+        "{}",
+        page.body
+    );
+
+    // The store refuses to close the last administrator's account even when asked
+    // directly (the check is inside its transaction).
+    let err = s.db.store.close_account(root_id, &[]).await.unwrap_err();
+    assert!(err.to_string().contains("needs an administrator"), "{err}");
+    assert!(s.db.store.is_admin(root_id).await.unwrap());
+}

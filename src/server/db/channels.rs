@@ -20,7 +20,7 @@ impl Store {
                         EXISTS (SELECT 1 FROM chat_members me
                                 WHERE me.chat_id = c.id AND me.user_id = $1) AS joined
                  FROM chats c
-                 WHERE c.public AND c.kind = 'group' AND LOWER(COALESCE(c.title, '')) LIKE $2 ESCAPE '\\'
+                 WHERE c.public AND c.kind = 'group' AND LOWER(COALESCE(c.title, '')) LIKE $2 ESCAPE '!'
                  ORDER BY members DESC, c.id LIMIT $3",
             )
             .bind(user)

@@ -32,6 +32,30 @@ pub const CLOSED: &str = "Sign-up is closed on this server";
 pub const NEEDS_INVITATION: &str = "Sign-up needs an invitation link on this server";
 pub const INVITATION_INVALID: &str = "This invitation link is not valid any more";
 
+/// An invitation in time, not used up nor revoked, whose maker is still an active
+/// administrator (without the token: for listing and counting them).
+macro_rules! open_invitation {
+    ($i:literal) => {
+        concat!(
+            $i,
+            ".revoked_at IS NULL AND ",
+            $i,
+            ".expires_at > $1
+             AND (",
+            $i,
+            ".max_uses IS NULL OR ",
+            $i,
+            ".uses < ",
+            $i,
+            ".max_uses)
+             AND EXISTS (SELECT 1 FROM users a WHERE a.id = ",
+            $i,
+            ".inviter_id AND a.is_admin
+                         AND a.deactivated_at IS NULL AND a.deleted_at IS NULL)"
+        )
+    };
+}
+
 /// An invitation that can still be used, with who made it (an administrator still).
 macro_rules! usable {
     () => {
@@ -46,6 +70,15 @@ impl Store {
     /// The sign-up mode; `default` (`--signup`) is stored on first use, so a new
     /// database starts with it and an administrator's choice outlives restarts.
     pub async fn signup_mode(&self, default: SignupMode) -> Result<SignupMode> {
+        // Read first: every sign-up page asks, and only the first ask may write.
+        let value: Option<String> = on_pool!(&self.pool, p => {
+            sqlx::query_scalar("SELECT value FROM instance_settings WHERE name = 'signup_mode'")
+                .fetch_optional(p)
+                .await?
+        });
+        if let Some(value) = value {
+            return Ok(SignupMode::parse(&value).unwrap_or(default));
+        }
         let value: String = on_pool!(&self.pool, p => {
             sqlx::query(
                 "INSERT INTO instance_settings (name, value) VALUES ('signup_mode', $1)
@@ -119,17 +152,20 @@ impl Store {
                 .await?,
                 None => None,
             };
+            // The mode as of this transaction (an administrator may have just changed it).
+            let stored: Option<String> =
+                sqlx::query_scalar("SELECT value FROM instance_settings WHERE name = 'signup_mode'")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let mode = stored.as_deref().and_then(SignupMode::parse).unwrap_or(mode);
+            let allowed = match (mode, inviter, gate.invitation) {
+                (SignupMode::Closed, _, _) => Err(CLOSED),
+                (SignupMode::Invite, None, None) => Err(NEEDS_INVITATION),
+                (SignupMode::Invite, None, Some(_)) => Err(INVITATION_INVALID),
+                _ => Ok(()),
+            };
             if !first {
-                match (mode, inviter, gate.invitation) {
-                    (SignupMode::Closed, _, _) => return Err(AppError::invalid(CLOSED).into()),
-                    (SignupMode::Invite, None, None) => {
-                        return Err(AppError::invalid(NEEDS_INVITATION).into())
-                    }
-                    (SignupMode::Invite, None, Some(_)) => {
-                        return Err(AppError::invalid(INVITATION_INVALID).into())
-                    }
-                    _ => {}
-                }
+                allowed.map_err(AppError::invalid)?;
             }
             let inserted = sqlx::query_as::<_, User>(
                 "INSERT INTO users (username, password_hash, created_at, invited_by)
@@ -163,6 +199,11 @@ impl Store {
                 .await?
                 .rows_affected()
                     == 1;
+            // Two sign-ups raced for the first account and this one lost: the mode
+            // applies to it like to any later one.
+            if first && !admin {
+                allowed.map_err(AppError::invalid)?;
+            }
             if admin {
                 sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2")
                     .bind(true)
@@ -204,10 +245,10 @@ impl Store {
         let expires_at = now + days * 24 * 3600 * 1000;
         Ok(on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
-            let open: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM signup_invitations
-                 WHERE revoked_at IS NULL AND expires_at > $1 AND (max_uses IS NULL OR uses < max_uses)",
-            )
+            let open: i64 = sqlx::query_scalar(concat!(
+                "SELECT COUNT(*) FROM signup_invitations i WHERE ",
+                open_invitation!("i")
+            ))
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
@@ -239,11 +280,13 @@ impl Store {
         type Row = (i64, Option<String>, Option<i64>, i64, i64, i64);
         let rows: Vec<Row> = on_pool!(&self.pool, p => {
             sqlx::query_as(
-                "SELECT i.id, u.username, i.max_uses, i.uses, i.expires_at, i.created_at
-                 FROM signup_invitations i LEFT JOIN users u ON u.id = i.inviter_id
-                 WHERE i.revoked_at IS NULL AND i.expires_at > $1
-                   AND (i.max_uses IS NULL OR i.uses < i.max_uses)
-                 ORDER BY i.id DESC LIMIT $2",
+                concat!(
+                    "SELECT i.id, u.username, i.max_uses, i.uses, i.expires_at, i.created_at
+                     FROM signup_invitations i LEFT JOIN users u ON u.id = i.inviter_id
+                     WHERE ",
+                    open_invitation!("i"),
+                    " ORDER BY i.id DESC LIMIT $2"
+                ),
             )
             .bind(now_ms())
             .bind(INVITATIONS_OPEN_MAX)

@@ -221,9 +221,13 @@ impl Store {
     async fn pass_ownership(&self, chat: ChatId, left: UserId) -> Result<()> {
         on_pool!(&self.pool, p => {
             sqlx::query(
+                // Someone who can act first: an active account, then an admin, then the
+                // longest-standing.
                 "UPDATE chats SET creator_id = (
-                     SELECT m.user_id FROM chat_members m WHERE m.chat_id = $1
-                     ORDER BY CASE WHEN m.role = 'admin' THEN 0 ELSE 1 END, m.joined_at, m.user_id
+                     SELECT m.user_id FROM chat_members m JOIN users u ON u.id = m.user_id
+                     WHERE m.chat_id = $1 AND u.deleted_at IS NULL
+                     ORDER BY CASE WHEN u.deactivated_at IS NULL THEN 0 ELSE 1 END,
+                              CASE WHEN m.role = 'admin' THEN 0 ELSE 1 END, m.joined_at, m.user_id
                      LIMIT 1)
                  WHERE id = $1 AND kind = 'group' AND (creator_id IS NULL OR creator_id = $2)",
             )

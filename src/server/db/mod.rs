@@ -29,6 +29,7 @@ mod instance;
 pub use instance::{
     NewAccount, SignupGate, CLOSED, INVITATION_INVALID, NEEDS_INVITATION, TOO_MANY_INVITATIONS,
 };
+#[macro_use]
 mod people;
 pub use people::{Standing, LAST_ADMIN, PEOPLE_PAGE, REACTIVATE_FIRST};
 mod resets;

@@ -22,7 +22,7 @@ macro_rules! another_admin_stays {
         if $postgres {
             sqlx::query(
                 "SELECT id FROM users WHERE is_admin AND deactivated_at IS NULL
-                 AND deleted_at IS NULL FOR UPDATE",
+                 AND deleted_at IS NULL ORDER BY id FOR UPDATE",
             )
             .execute(&mut *$tx)
             .await?;
@@ -35,7 +35,7 @@ macro_rules! another_admin_stays {
         .fetch_one(&mut *$tx)
         .await?;
         if others == 0 {
-            return Err(AppError::invalid(LAST_ADMIN).into());
+            return Err($crate::model::AppError::invalid($crate::server::db::LAST_ADMIN).into());
         }
     }};
 }
@@ -48,7 +48,7 @@ pub struct Standing {
 }
 
 impl Store {
-    fn is_postgres(&self) -> bool {
+    pub(super) fn is_postgres(&self) -> bool {
         matches!(self.pool, super::Pool::Postgres(_))
     }
 
@@ -204,13 +204,17 @@ impl Store {
         Ok(())
     }
 
-    /// The name of an account that is not deleted.
-    pub async fn person_name(&self, user: UserId) -> Result<Option<String>> {
+    /// (accounts that are not deleted, active administrators among them), for the
+    /// warning at start when an instance has people and no administrator.
+    pub async fn admin_census(&self) -> Result<(i64, i64)> {
         Ok(on_pool!(&self.pool, p => {
-            sqlx::query_scalar("SELECT username FROM users WHERE id = $1 AND deleted_at IS NULL")
-                .bind(user)
-                .fetch_optional(p)
-                .await?
+            sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM users WHERE deleted_at IS NULL),
+                        (SELECT COUNT(*) FROM users WHERE deleted_at IS NULL
+                           AND deactivated_at IS NULL AND is_admin)",
+            )
+            .fetch_one(p)
+            .await?
         }))
     }
 
@@ -222,7 +226,7 @@ impl Store {
             sqlx::query_as(
                 "SELECT u.id, u.username, u.is_admin, u.deactivated_at, u.created_at, i.username
                  FROM users u LEFT JOIN users i ON i.id = u.invited_by
-                 WHERE u.deleted_at IS NULL AND LOWER(u.username) LIKE $1 ESCAPE '\\'
+                 WHERE u.deleted_at IS NULL AND LOWER(u.username) LIKE $1 ESCAPE '!'
                  ORDER BY u.username LIMIT $2 OFFSET $3",
             )
             .bind(pattern)
@@ -254,12 +258,14 @@ impl Store {
 
 pub const REACTIVATE_FIRST: &str = "Reactivate this person first";
 
-/// `s` with LIKE's wildcards (and the escape character) taken literally.
+/// `s` with LIKE's wildcards (and the escape character, `!`: `ESCAPE '!'` reads the
+/// same on every SQLite and PostgreSQL, whatever `standard_conforming_strings` says)
+/// taken literally.
 pub(super) fn like_escaped(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
+        if matches!(c, '%' | '_' | '!') {
+            out.push('!');
         }
         out.push(c);
     }
@@ -270,6 +276,6 @@ pub(super) fn like_escaped(s: &str) -> String {
 mod tests {
     #[test]
     fn like_wildcards_are_literal() {
-        assert_eq!(super::like_escaped(r"a_b%c\d"), r"a\_b\%c\\d");
+        assert_eq!(super::like_escaped("a_b%c!d"), "a!_b!%c!!d");
     }
 }

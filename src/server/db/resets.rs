@@ -7,6 +7,17 @@ use super::{now_ms, Invalidation, Revoked, Store};
 use crate::model::{AppError, User, UserId};
 use crate::server::base::error::Result;
 
+/// A reset link that can still be used: in time, for an active account, made by someone
+/// who is still an active administrator (a revoked one's links die with the rights).
+macro_rules! usable_reset {
+    () => {
+        "r.token_hash = $1 AND r.expires_at > $2
+         AND u.deleted_at IS NULL AND u.deactivated_at IS NULL
+         AND EXISTS (SELECT 1 FROM users a WHERE a.id = r.created_by AND a.is_admin
+                     AND a.deactivated_at IS NULL AND a.deleted_at IS NULL)"
+    };
+}
+
 impl Store {
     /// Stores a reset link for `target` (replacing any other), recorded. A deleted or
     /// deactivated account gets none.
@@ -19,14 +30,18 @@ impl Store {
     ) -> Result<()> {
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
-            let active: Option<(i64,)> = sqlx::query_as(
-                "SELECT id FROM users WHERE id = $1 AND deleted_at IS NULL AND deactivated_at IS NULL",
+            let found: Option<(Option<i64>,)> = sqlx::query_as(
+                "SELECT deactivated_at FROM users WHERE id = $1 AND deleted_at IS NULL",
             )
             .bind(target)
             .fetch_optional(&mut *tx)
             .await?;
-            if active.is_none() {
-                return Err(AppError::invalid(super::people::REACTIVATE_FIRST).into());
+            match found {
+                None => return Err(AppError::NotFound("Person".into()).into()),
+                Some((Some(_),)) => {
+                    return Err(AppError::invalid(super::people::REACTIVATE_FIRST).into())
+                }
+                Some((None,)) => {}
             }
             sqlx::query(
                 "INSERT INTO password_resets (user_id, token_hash, created_by, expires_at, created_at)
@@ -52,9 +67,11 @@ impl Store {
     pub async fn reset_user(&self, hash: &[u8]) -> Result<Option<User>> {
         Ok(on_pool!(&self.pool, p => {
             sqlx::query_as::<_, User>(
-                "SELECT u.id, u.username FROM password_resets r JOIN users u ON u.id = r.user_id
-                 WHERE r.token_hash = $1 AND r.expires_at > $2
-                   AND u.deleted_at IS NULL AND u.deactivated_at IS NULL",
+                concat!(
+                    "SELECT u.id, u.username FROM password_resets r JOIN users u ON u.id = r.user_id
+                     WHERE ",
+                    usable_reset!()
+                ),
             )
             .bind(hash)
             .bind(now_ms())
@@ -69,29 +86,32 @@ impl Store {
         let now = now_ms();
         let done = on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
-            let user: Option<User> = sqlx::query_as(
+            let user: Option<User> = sqlx::query_as(concat!(
                 "SELECT u.id, u.username FROM password_resets r JOIN users u ON u.id = r.user_id
-                 WHERE r.token_hash = $1 AND r.expires_at > $2
-                   AND u.deleted_at IS NULL AND u.deactivated_at IS NULL",
-            )
+                 WHERE ",
+                usable_reset!()
+            ))
             .bind(hash)
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
             let Some(user) = user else { return Ok(None) };
+            // The person's row first, then the link's: the order a deactivation takes
+            // them in, so the two never wait for each other (PostgreSQL's row locks).
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(password_hash)
+                .bind(user.id)
+                .execute(&mut *tx)
+                .await?;
             let gone = sqlx::query("DELETE FROM password_resets WHERE token_hash = $1")
                 .bind(hash)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
             if gone == 0 {
+                tx.rollback().await?;
                 return Ok(None);
             }
-            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                .bind(password_hash)
-                .bind(user.id)
-                .execute(&mut *tx)
-                .await?;
             let sessions: Vec<(Vec<u8>,)> =
                 sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash")
                     .bind(user.id)

@@ -60,14 +60,27 @@ impl Store {
     /// Each chat of `chats` that has no member with an account left goes, with its
     /// messages. Returns the chats that went.
     pub async fn close_account(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<ChatId>> {
+        let postgres = self.is_postgres();
         let (sessions, direct, gone) = on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
+            // The last active administrator stays (checked under the lock, so two
+            // administrators deleting their accounts at once cannot both go).
+            let admin: Option<bool> =
+                sqlx::query_scalar("SELECT is_admin FROM users WHERE id = $1 AND deleted_at IS NULL")
+                    .bind(user)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if admin == Some(true) {
+                another_admin_stays!(tx, user, postgres);
+            }
             sqlx::query(
-                "UPDATE users SET username = $1, password_hash = '', deleted_at = $2 WHERE id = $3",
+                "UPDATE users SET username = $1, password_hash = '', is_admin = $4, deleted_at = $2
+                 WHERE id = $3",
             )
             .bind(deleted_name(user))
             .bind(now_ms())
             .bind(user)
+            .bind(false)
             .execute(&mut *tx)
             .await?;
             let sessions: Vec<(Vec<u8>,)> =
@@ -107,15 +120,21 @@ impl Store {
     }
 
     /// Replaces a user's password hash.
+    /// A reset link made before for the person goes too (they chose a password now).
     pub async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()> {
         on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await?;
             sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                 .bind(password_hash)
                 .bind(user)
-                .execute(p)
-                .await
-                .map(|_| ())
-        })?;
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM password_resets WHERE user_id = $1")
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 

@@ -155,12 +155,6 @@ impl Admin {
         self.store.people(&query, page.clamp(0, 100_000)).await
     }
 
-    /// The name of `target` (for the page that shows their reset link).
-    pub async fn people_named(&self, user: &User, target: UserId) -> Result<Option<String>> {
-        self.require(user).await?;
-        self.store.person_name(target).await
-    }
-
     pub async fn deactivate(&self, user: &User, target: UserId) -> Result<()> {
         self.require(user).await?;
         if target == user.id {

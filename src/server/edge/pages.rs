@@ -3,7 +3,6 @@
 //! channels. They are not routes of the client's app, so the session guard does not
 //! know them: each checks its visitor here.
 
-use crate::model::UserId;
 use crate::server::app::AppState;
 use crate::server::domain::auth::AuthUser;
 use crate::ui::plain;
@@ -23,10 +22,8 @@ pub struct AdminQuery {
     page: i64,
     /// The token of the invitation just made.
     invitation: Option<String>,
-    /// The token of the reset link just made, and for whom.
+    /// The token of the reset link just made.
     reset: Option<String>,
-    #[serde(rename = "for")]
-    reset_for: Option<i64>,
     #[serde(rename = "__err")]
     err: Option<String>,
 }
@@ -45,14 +42,14 @@ pub async fn admin(
         let mut figures = admin.figures(&me).await?;
         figures.connections = state.hub.connection_count() as i64;
         let people = admin.people(&me, &q.q, q.page).await?;
-        let reset = match (q.reset.as_deref().filter(|t| is_token(t)), q.reset_for) {
-            (Some(token), Some(id)) => admin.people_named(&me, UserId(id)).await?.map(|name| {
-                (
-                    name,
-                    format!("{}/reset?token={token}", state.config.public_origin),
-                )
+        // Whose link it is comes from the link itself (an address naming someone else
+        // beside a real link must not mislead), and only a link that still works shows.
+        let reset = match q.reset.as_deref().filter(|t| is_token(t)) {
+            Some(token) => admin.reset_for(token).await?.map(|user| {
+                let link = format!("{}/reset?token={token}", state.config.public_origin);
+                (user.username, link)
             }),
-            _ => None,
+            None => None,
         };
         Ok::<_, crate::server::Error>(plain::admin::AdminView {
             figures,

@@ -227,7 +227,7 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
                                 <Avatar name=m.username.clone() />
                                 <span class="member-name">{m.username.clone()}</span>
                                 {owner.then(|| view! { <span class="member-tag">"owner"</span> })}
-                                {m.admin.then(|| view! { <span class="member-tag">"admin"</span> })}
+                                {(m.admin && !owner).then(|| view! { <span class="member-tag">"admin"</span> })}
                                 {(is_owner && !owner).then(|| view! {
                                     <ActionForm action=role>
                                         <input type="hidden" name="chat_id" value=role_id />

@@ -276,6 +276,9 @@ fn PersonRow(p: Person, me: crate::model::UserId) -> impl IntoView {
                         <input type="hidden" name="user_id" value=id.clone() />
                         <button class="btn btn-ghost btn-small" type="submit" aria-describedby=label.clone()>"Reset password link"</button>
                     </form>
+                })}
+                // A deactivated administrator can still be made a plain member.
+                {(!p.deactivated || p.admin).then(|| view! {
                     <form class="mute-form" method="post" action=AdminSetAdmin::PATH>
                         <input type="hidden" name="user_id" value=id.clone() />
                         <input type="hidden" name="on" value=admin_on />
