@@ -200,9 +200,9 @@ for (const scheme of ['light', 'dark'] as const) {
     await expect(signupNote(admin)).toBeVisible();
     await expectNoViolations(admin, `/signup with the first administrator's note (${scheme})`);
     await signUp(admin, root);
-    await gotoHydrated(admin, '/account');
+    await gotoHydrated(admin, '/chats');
     await expect(admin.getByRole('link', { name: 'Administration', exact: true })).toBeVisible();
-    await expectNoViolations(admin, `/account of an administrator (${scheme})`);
+    await expectNoViolations(admin, `/chats of an administrator (${scheme})`);
     const bobPage = await open();
     await signUp(bobPage, bob);
     const carolPage = await open();

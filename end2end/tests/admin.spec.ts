@@ -45,8 +45,8 @@ test('a fresh instance: the first account is the administrator; sign-up by invit
   await expect(signupNote(admin)).toHaveText(FIRST_NOTE);
   await signUp(admin, root);
 
-  // "Administration" on /account: a full page load of the server's own page.
-  await gotoHydrated(admin, '/account');
+  // "Administration" in the chat list's header: a full page load of the server's own page.
+  await gotoHydrated(admin, '/chats');
   const link = admin.getByRole('link', { name: 'Administration', exact: true });
   await expect(link).toHaveAttribute('href', '/admin');
   await expect(link).toHaveAttribute('rel', 'external');
@@ -221,7 +221,7 @@ test('the audit log lists what the administrators did', async ({ instance, openP
   // Bob an administrator for a while: he gets the link and the page.
   await personAction(admin, bob, 'Make administrator').click();
   await expect(personRow(admin, bob).getByRole('rowheader')).toHaveText(`${bob} (administrator)`);
-  await gotoHydrated(bobPage, '/account');
+  await gotoHydrated(bobPage, '/chats');
   await expect(bobPage.getByRole('link', { name: 'Administration', exact: true })).toBeVisible();
   await openAdmin(bobPage);
   await personAction(admin, bob, 'Remove administrator').click();
@@ -266,8 +266,8 @@ test('someone who is not an administrator: no link, 403 on /admin and its calls'
   await expect(signupNote(page)).toHaveCount(0);
   await signUp(page, bob);
 
-  await gotoHydrated(page, '/account');
-  await expect(page.getByRole('button', { name: 'Change password', exact: true })).toBeVisible();
+  await gotoHydrated(page, '/chats');
+  await expect(page.getByRole('link', { name: 'Account', exact: true })).toBeVisible();
   await expect(page.getByRole('link', { name: 'Administration', exact: true })).toHaveCount(0);
 
   const response = await page.goto('/admin');

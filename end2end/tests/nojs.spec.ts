@@ -148,7 +148,6 @@ test('sign-up by invitation and the administration without JavaScript', async ({
   await admin.goto('/signup');
   await expect(signupNote(admin)).toHaveText('This is the first account on this server: it becomes the administrator.');
   await signUp(admin, root);
-  await admin.getByRole('link', { name: 'Account', exact: true }).click();
   await admin.getByRole('link', { name: 'Administration', exact: true }).click();
   await expectPath(admin, '/admin');
 

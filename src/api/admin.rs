@@ -1,5 +1,4 @@
-//! The instance's administration (issue 34): every function here but `load_signup_info`, `load_is_admin` and
-//! `reset_password` is for active administrators only (403 for anyone else). The
+//! The instance's administration (issue 34): every function here but `load_signup_info` and `reset_password` is for active administrators only (403 for anyone else). The
 //! administration page (`/admin`) posts to them as plain HTML forms and gets sent back
 //! to it; API clients get JSON. Rules: `server::domain::admin`.
 
@@ -14,13 +13,6 @@ use leptos::prelude::*;
 pub async fn load_signup_info(invite: Option<String>) -> Result<SignupInfo, AppError> {
     use crate::server::edge::calls::as_anyone;
     as_anyone(|state| async move { state.admin.signup_info(invite.as_deref()).await }).await
-}
-
-/// Whether the signed-in person is an active administrator (the "Administration" link).
-#[server(endpoint = "is_admin")]
-pub async fn load_is_admin() -> Result<bool, AppError> {
-    use crate::server::edge::calls::as_user;
-    as_user(|state, user| async move { state.admin.is_admin(&user).await }).await
 }
 
 /// Sets the sign-up mode: `open`, `invite` or `closed`.

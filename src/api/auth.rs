@@ -1,6 +1,6 @@
 //! Sign up, sign in, sign out, and who am I.
 
-use crate::model::{AppError, User};
+use crate::model::{AppError, Me};
 use leptos::prelude::*;
 
 /// Creates an account and signs it in, if the sign-up mode allows it (`invite`: the
@@ -108,10 +108,24 @@ pub async fn sign_out() -> Result<(), AppError> {
     .await
 }
 
-/// The signed-in user, or `None`.
+/// The signed-in user (and whether they are an active administrator), or `None`.
 #[server(endpoint = "current_user")]
-pub async fn current_user() -> Result<Option<User>, AppError> {
-    Ok(crate::server::edge::calls::current_user().ok())
+pub async fn current_user() -> Result<Option<Me>, AppError> {
+    use crate::server::edge::calls::{current_user, reply, state};
+    let Ok(user) = current_user() else {
+        return Ok(None);
+    };
+    reply(
+        async {
+            let admin = state()?.admin.is_admin(&user).await?;
+            Ok(Some(Me {
+                id: user.id,
+                username: user.username,
+                admin,
+            }))
+        }
+        .await,
+    )
 }
 
 /// Clears the session cookie in the response of the current server function.

@@ -11,6 +11,16 @@ pub struct User {
     pub username: String,
 }
 
+/// The signed-in person as pages see them (`current_user`): who, and whether they are
+/// an active administrator (the "Administration" link).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub id: UserId,
+    pub username: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
+}
+
 /// Direct chats have exactly two members and no title of their own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChatKind {

@@ -11,11 +11,11 @@ use crate::api::consent::{consent_settings, SetGroupAdds, UnblockUser};
 use crate::model::validate::PASSWORD_MIN;
 use crate::model::{Consent, GroupAdds};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
-    let everywhere = ServerAction::<SignOutEverywhere>::new();
     let delete = ServerAction::<DeleteAccount>::new();
     let delete_error = move || action_error(*delete).map(|e| e.to_string());
     let change_error = move || action_error(*change).map(|e| e.to_string());
@@ -26,7 +26,6 @@ pub fn AccountPage() -> impl IntoView {
             <div class="auth-card">
                 <h1 class="auth-title">"Your account"</h1>
                 <p><a href="/chats">"Back to chats"</a></p>
-                <AdminLink />
                 <h2 class="auth-title">"Change password"</h2>
                 <ActionForm action=change attr:class="form">
                     <label class="field">
@@ -52,10 +51,11 @@ pub fn AccountPage() -> impl IntoView {
                 <Privacy />
                 <devices::Devices />
                 <h2 class="auth-title">"Sessions"</h2>
-                <ActionForm action=everywhere attr:class="form">
+                // A plain form: the server answers with the sign-in page.
+                <form class="form" method="post" action=SignOutEverywhere::PATH>
                     <p class="field-hint">"Signs out every browser and device, this one included."</p>
                     <button class="btn btn-ghost btn-block" type="submit">"Sign out everywhere"</button>
-                </ActionForm>
+                </form>
                 <h2 class="auth-title">"Delete account"</h2>
                 <ActionForm action=delete attr:class="form">
                     <p class="field-hint">
@@ -74,22 +74,6 @@ pub fn AccountPage() -> impl IntoView {
                 </ActionForm>
             </div>
         </main>
-    }
-}
-
-/// "Administration", for administrators: a page of the server's own (`ui::plain`), so
-/// the client's router must not draw it (`rel="external"`).
-#[component]
-fn AdminLink() -> impl IntoView {
-    let admin = Resource::new(|| (), |_| crate::api::admin::load_is_admin());
-    view! {
-        <Suspense>
-            {move || Suspend::new(async move {
-                admin.await.unwrap_or(false).then(|| view! {
-                    <p><a href="/admin" rel="external">"Administration"</a></p>
-                })
-            })}
-        </Suspense>
     }
 }
 

@@ -155,6 +155,10 @@ pub fn ChatsLayout() -> impl IntoView {
                                     <span class="visually-hidden">"Signed in as "</span>
                                     {u.username}
                                 </span>
+                                // A page of the server's own (`ui::plain`): not the client router's.
+                                {u.admin.then(|| view! {
+                                    <a class="btn btn-ghost btn-small" href="/admin" rel="external">"Administration"</a>
+                                })}
                             })
                         })}
                     </Transition>
@@ -162,6 +166,7 @@ pub fn ChatsLayout() -> impl IntoView {
                         <a class="btn btn-primary btn-small" href="/chats/new">"New chat"</a>
                         <a class="btn btn-ghost btn-small" href="/channels" rel="external">"Browse channels"</a>
                         <a class="btn btn-ghost btn-small" href="/account">"Account"</a>
+
                         <ActionForm action=sign_out attr:class="signout">
                             // Before the form goes: unsent text must not outlive the session.
                             <button class="btn btn-ghost btn-small" type="submit"

@@ -14,6 +14,7 @@ use crate::ui::layout::{refresh_chat_list, Avatar};
 use crate::ui::live::use_live;
 use crate::ui::time::hh_mm_local;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 /// `title`: the chat's title as it is now (a group can be renamed while open).
 /// `blocked`: a direct chat whose other member I blocked.
@@ -146,21 +147,11 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
     let add = ServerAction::<AddMember>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let leave = ServerAction::<LeaveChat>::new();
-    let rename = ServerAction::<RenameChat>::new();
-    let role = ServerAction::<SetMemberRole>::new();
-    let settings = ServerAction::<SetChatSettings>::new();
-    Effect::new(move |_| {
-        if matches!(rename.value().get(), Some(Ok(()))) {
-            refresh_chat_list();
-        }
-    });
     let invited = move || matches!(add.value().get(), Some(Ok(MemberAdded::Invited)));
     Effect::new(move |_| {
         let added = matches!(add.value().get(), Some(Ok(MemberAdded::Added)));
         let removed = matches!(remove.value().get(), Some(Ok(())));
-        let changed = matches!(role.value().get(), Some(Ok(())))
-            || matches!(settings.value().get(), Some(Ok(())));
-        if added || removed || changed {
+        if added || removed {
             if let Some(r) = reload {
                 r.0.update(|n| *n += 1);
             }
@@ -175,9 +166,6 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
         action_error(*add)
             .or_else(|| action_error(*remove))
             .or_else(|| action_error(*leave))
-            .or_else(|| action_error(*rename))
-            .or_else(|| action_error(*role))
-            .or_else(|| action_error(*settings))
             .map(|e| e.to_string())
     };
     let chat_id = chat.id.to_string();
@@ -229,13 +217,16 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
                                 {owner.then(|| view! { <span class="member-tag">"owner"</span> })}
                                 {(m.admin && !owner).then(|| view! { <span class="member-tag">"admin"</span> })}
                                 {(is_owner && !owner).then(|| view! {
-                                    <ActionForm action=role>
+                                    // Plain forms (the page comes back with the change): a
+                                    // rare action need not bring an `ActionForm`'s
+                                    // machinery into every visitor's client.
+                                    <form class="mute-form" method="post" action=SetMemberRole::PATH>
                                         <input type="hidden" name="chat_id" value=role_id />
                                         <input type="hidden" name="user_id" value=m.user_id.to_string() />
                                         <input type="hidden" name="admin" value=make />
                                         <button class="btn btn-ghost btn-small" type="submit"
                                             aria-label=role_name>{label}</button>
-                                    </ActionForm>
+                                    </form>
                                 })}
                                 {removable.then(|| view! {
                                     <ActionForm action=remove>
@@ -255,15 +246,15 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
                     let settings_id = chat_id.clone();
                     let title = chat.title.clone();
                     view! {
-                        <ActionForm action=rename attr:class="inline-form">
+                        <form class="inline-form" method="post" action=RenameChat::PATH>
                             <input type="hidden" name="chat_id" value=rename_id />
                             <label class="field">
                                 <span class="field-label">"Group name"</span>
                                 <input name="title" type="text" required maxlength="100" value=title />
                             </label>
                             <button class="btn btn-small" type="submit">"Rename"</button>
-                        </ActionForm>
-                        <ActionForm action=settings attr:class="form">
+                        </form>
+                        <form class="form" method="post" action=SetChatSettings::PATH>
                             <input type="hidden" name="chat_id" value=settings_id />
                             <label class="check">
                                 <input type="checkbox" name="public" value="true" checked=chat.public />
@@ -274,7 +265,7 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
                                 <input name="description" type="text" maxlength="300" value=chat.description.clone() />
                             </label>
                             <button class="btn btn-small" type="submit">"Save settings"</button>
-                        </ActionForm>
+                        </form>
                         <ActionForm action=add attr:class="inline-form">
                             <input type="hidden" name="chat_id" value=chat_id />
                             <label class="field">
