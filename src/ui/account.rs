@@ -80,24 +80,16 @@ pub fn AccountPage() -> impl IntoView {
 /// Who may add me to groups, and the people I blocked (each with "Unblock").
 #[component]
 fn Privacy() -> impl IntoView {
-    let set = ServerAction::<SetGroupAdds>::new();
-    let unblock = ServerAction::<UnblockUser>::new();
-    let settings = Resource::new(
-        move || (set.version().get(), unblock.version().get()),
-        |_| consent_settings(),
-    );
-    // Through `action_error`: an error read from the page's address shows only the
-    // server's own messages (any link can put one there).
-    let set_error = move || action_error(*set).map(|e| e.to_string());
-    let unblock_error = move || action_error(*unblock).map(|e| e.to_string());
-    let saved = move || matches!(set.value().get(), Some(Ok(_)));
+    // Plain forms (the page comes back with the change): a rarely used setting need not
+    // bring an `ActionForm`'s machinery into every visitor's first download.
+    let settings = Resource::new(|| (), |_| consent_settings());
     view! {
         <h2 class="auth-title">"Privacy"</h2>
         <Transition fallback=|| view! { <p class="field-hint">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let Consent { group_adds, blocked } = settings.await.unwrap_or_default();
                 view! {
-                    <ActionForm action=set attr:class="form">
+                    <form class="form" method="post" action=SetGroupAdds::PATH>
                         <label class="field">
                             <span class="field-label">"Who can add me to groups"</span>
                             <select name="group_adds">
@@ -109,12 +101,8 @@ fn Privacy() -> impl IntoView {
                         <p class="field-hint">
                             "Anyone else's add becomes an invitation that you accept or decline."
                         </p>
-                        <FormError error=set_error />
-                        {move || saved().then(|| view! {
-                            <p class="form-ok" role="status">"Saved."</p>
-                        })}
                         <button class="btn btn-ghost btn-block" type="submit">"Save"</button>
-                    </ActionForm>
+                    </form>
                     <h3 class="field-label">"Blocked people"</h3>
                     {if blocked.is_empty() {
                         view! { <p class="field-hint">"You have not blocked anyone."</p> }.into_any()
@@ -124,17 +112,16 @@ fn Privacy() -> impl IntoView {
                                 {blocked.into_iter().map(|b| view! {
                                     <li>
                                         <span class="member-name">{b.username.clone()}</span>
-                                        <ActionForm action=unblock attr:class="mute-form">
+                                        <form class="mute-form" method="post" action=UnblockUser::PATH>
                                             <input type="hidden" name="user_id" value=b.user_id.to_string() />
                                             <button class="btn btn-ghost btn-small" type="submit"
                                                 aria-label=format!("Unblock {}", b.username)>"Unblock"</button>
-                                        </ActionForm>
+                                        </form>
                                     </li>
                                 }).collect_view()}
                             </ul>
                         }.into_any()
                     }}
-                    <FormError error=unblock_error />
                 }
             })}
         </Transition>

@@ -10,7 +10,7 @@ use crate::api::consent::{BlockUser, UnblockUser};
 use crate::model::{ChatDetail, ChatKind, MemberAdded, UserId};
 use crate::ui::auth::{action_error, FormError};
 use crate::ui::files::FilesPanel;
-use crate::ui::layout::{refresh_chat_list, Avatar};
+use crate::ui::layout::Avatar;
 use crate::ui::live::use_live;
 use crate::ui::time::hh_mm_local;
 use leptos::prelude::*;
@@ -73,23 +73,18 @@ pub(super) fn ChatHeader(
 /// Mute or unmute notifications from this chat (a plain form post without JavaScript).
 #[component]
 fn MuteButton(chat_id: crate::model::ChatId, muted: bool) -> impl IntoView {
-    let set = ServerAction::<SetMuted>::new();
-    let muted = RwSignal::new(muted);
-    Effect::new(move |_| {
-        if let Some(Ok(now)) = set.value().get() {
-            muted.set(now);
-            refresh_chat_list();
-        }
-    });
+    // A plain form: the page comes back with the new state (and the list's mark). The
+    // header's rare actions are all plain forms: each `ActionForm` would bring a copy
+    // of leptos's action machinery into every visitor's first download (BENCHMARKS.md).
     view! {
-        <ActionForm action=set attr:class="mute-form">
+        <form class="mute-form" method="post" action=SetMuted::PATH>
             <input type="hidden" name="chat_id" value=chat_id.to_string() />
-            <input type="hidden" name="muted" value=move || (!muted.get()).to_string() />
-            <button class="btn btn-ghost btn-small" type="submit" aria-pressed=move || muted.get().to_string()
+            <input type="hidden" name="muted" value=(!muted).to_string() />
+            <button class="btn btn-ghost btn-small" type="submit" aria-pressed=muted.to_string()
                 title="No notifications from this chat">
-                {move || if muted.get() { "Muted" } else { "Mute" }}
+                {if muted { "Muted" } else { "Mute" }}
             </button>
-        </ActionForm>
+        </form>
     }
 }
 
@@ -98,41 +93,23 @@ fn MuteButton(chat_id: crate::model::ChatId, muted: bool) -> impl IntoView {
 /// history stays readable.
 #[component]
 fn BlockButton(other: UserId, blocked: bool) -> impl IntoView {
-    let block = ServerAction::<BlockUser>::new();
-    let unblock = ServerAction::<UnblockUser>::new();
-    let blocked = RwSignal::new(blocked);
-    Effect::new(move |_| {
-        if matches!(block.value().get(), Some(Ok(()))) {
-            blocked.set(true);
-        }
-    });
-    Effect::new(move |_| {
-        if matches!(unblock.value().get(), Some(Ok(()))) {
-            blocked.set(false);
-        }
-    });
-    let error = move || {
-        action_error(*block)
-            .or_else(|| action_error(*unblock))
-            .map(|e| e.to_string())
-    };
-    view! {
-        <Show
-            when=move || blocked.get()
-            fallback=move || view! {
-                <ActionForm action=block attr:class="mute-form">
-                    <input type="hidden" name="user_id" value=other.to_string() />
-                    <button class="btn btn-ghost btn-small btn-danger" type="submit"
-                        title="No messages, group adds or presence between you">"Block"</button>
-                </ActionForm>
-            }
-        >
-            <ActionForm action=unblock attr:class="mute-form">
+    if blocked {
+        view! {
+            <form class="mute-form" method="post" action=UnblockUser::PATH>
                 <input type="hidden" name="user_id" value=other.to_string() />
                 <button class="btn btn-ghost btn-small" type="submit">"Unblock"</button>
-            </ActionForm>
-        </Show>
-        <FormError error />
+            </form>
+        }
+        .into_any()
+    } else {
+        view! {
+            <form class="mute-form" method="post" action=BlockUser::PATH>
+                <input type="hidden" name="user_id" value=other.to_string() />
+                <button class="btn btn-ghost btn-small btn-danger" type="submit"
+                    title="No messages, group adds or presence between you">"Block"</button>
+            </form>
+        }
+        .into_any()
     }
 }
 
@@ -145,29 +122,15 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
     let is_manager = is_owner || chat.members.iter().any(|m| m.user_id == me && m.admin);
     let reload = use_context::<ReloadChat>();
     let add = ServerAction::<AddMember>::new();
-    let remove = ServerAction::<RemoveMember>::new();
-    let leave = ServerAction::<LeaveChat>::new();
     let invited = move || matches!(add.value().get(), Some(Ok(MemberAdded::Invited)));
     Effect::new(move |_| {
-        let added = matches!(add.value().get(), Some(Ok(MemberAdded::Added)));
-        let removed = matches!(remove.value().get(), Some(Ok(())));
-        if added || removed {
+        if matches!(add.value().get(), Some(Ok(MemberAdded::Added))) {
             if let Some(r) = reload {
                 r.0.update(|n| *n += 1);
             }
         }
     });
-    Effect::new(move |_| {
-        if matches!(leave.value().get(), Some(Ok(()))) {
-            refresh_chat_list();
-        }
-    });
-    let error = move || {
-        action_error(*add)
-            .or_else(|| action_error(*remove))
-            .or_else(|| action_error(*leave))
-            .map(|e| e.to_string())
-    };
+    let error = move || action_error(*add).map(|e| e.to_string());
     let chat_id = chat.id.to_string();
     let creator_id = chat.creator_id;
     let panel = NodeRef::<leptos::html::Details>::new();
@@ -229,12 +192,12 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
                                     </form>
                                 })}
                                 {removable.then(|| view! {
-                                    <ActionForm action=remove>
+                                    <form class="mute-form" method="post" action=RemoveMember::PATH>
                                         <input type="hidden" name="chat_id" value=chat_id />
                                         <input type="hidden" name="user_id" value=m.user_id.to_string() />
                                         <button class="btn btn-ghost btn-small btn-danger" type="submit"
                                             aria-label=format!("Remove {}", m.username)>"Remove"</button>
-                                    </ActionForm>
+                                    </form>
                                 })}
                             </li>
                         }
@@ -276,10 +239,10 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
                         </ActionForm>
                     }
                 })}
-                <ActionForm action=leave>
+                <form method="post" action=LeaveChat::PATH>
                     <input type="hidden" name="chat_id" value=chat_id.clone() />
                     <button class="btn btn-danger btn-small" type="submit">"Leave group"</button>
-                </ActionForm>
+                </form>
                 <FormError error />
                 {move || invited().then(|| view! {
                     <p class="form-ok" role="status">"Invited: they join when they accept."</p>
