@@ -13,6 +13,7 @@ import {
   signUp,
   uniqueSuffix,
   username,
+  waitHydrated,
 } from './helpers';
 import {
   createInvitation,
@@ -278,12 +279,25 @@ for (const scheme of ['light', 'dark'] as const) {
     await api(other, 'set_chat_settings', { chat_id: otherChat.split('/').pop()!, public: 'true', description: '' });
 
     await createChat(owner, `${bob}, ${carol}`, title);
-    await owner.locator('summary', { hasText: 'Members' }).click();
-    await owner.getByRole('button', { name: `Make admin: ${bob}`, exact: true }).click();
+    // The panel's role and settings forms are plain forms: the page comes back with the
+    // change (a full load), the panel closed.
+    const members = owner.locator('summary', { hasText: 'Members' });
+    await members.click();
+    await Promise.all([
+      owner.waitForEvent('load'),
+      owner.getByRole('button', { name: `Make admin: ${bob}`, exact: true }).click(),
+    ]);
+    await waitHydrated(owner);
+    await members.click();
     await expect(owner.getByRole('button', { name: `Remove admin: ${bob}`, exact: true })).toBeVisible();
     await owner.getByRole('checkbox', { name: 'Public channel', exact: true }).check();
     await owner.getByRole('textbox', { name: 'Description', exact: true }).fill(description);
-    await owner.getByRole('button', { name: 'Save settings', exact: true }).click();
+    await Promise.all([
+      owner.waitForEvent('load'),
+      owner.getByRole('button', { name: 'Save settings', exact: true }).click(),
+    ]);
+    await waitHydrated(owner);
+    await members.click();
     await expect(owner.locator('.conv-header .chat-description')).toHaveText(description);
     await expect(owner.locator('.conv-header .conv-sub')).toHaveText('3 members · public channel');
     await expect(owner.getByRole('button', { name: `Make admin: ${carol}`, exact: true })).toBeVisible();

@@ -3,37 +3,16 @@
 //! forms: they work without JavaScript too.
 
 use crate::api::consent::{list_invitations, AcceptInvitation, DeclineInvitation};
-use crate::ui::auth::{action_error, FormError};
 use crate::ui::layout::ChatListRefresh;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 #[component]
 pub fn Invitations() -> impl IntoView {
     let refresh = use_context::<ChatListRefresh>();
-    let accept = ServerAction::<AcceptInvitation>::new();
-    let decline = ServerAction::<DeclineInvitation>::new();
-    let list = Resource::new(
-        move || {
-            (
-                refresh.map(|r| r.0.get()),
-                accept.version().get(),
-                decline.version().get(),
-            )
-        },
-        |_| list_invitations(),
-    );
-    Effect::new(move |_| {
-        if matches!(accept.value().get(), Some(Ok(_))) {
-            if let Some(r) = refresh {
-                r.bump();
-            }
-        }
-    });
-    let error = move || {
-        action_error(*accept)
-            .or_else(|| action_error(*decline))
-            .map(|e| e.to_string())
-    };
+    // Plain forms even with JavaScript: the page comes back with the group joined (or
+    // the invitation gone); an `ActionForm` each would weigh on every first visit.
+    let list = Resource::new(move || refresh.map(|r| r.0.get()), |_| list_invitations());
     view! {
         <Transition>
             {move || Suspend::new(async move {
@@ -45,29 +24,25 @@ pub fn Invitations() -> impl IntoView {
                             {invitations.into_iter().map(|i| {
                                 let id = i.chat_id.to_string();
                                 let desc = format!("invitation-{id}");
-                                // Each form's children may render again: their own copies.
-                                let (accept_id, decline_id) = (id.clone(), id);
-                                let (accept_desc, decline_desc) = (desc.clone(), desc.clone());
                                 view! {
                                     <li>
-                                        <span class="member-name" id=desc>
+                                        <span class="member-name" id=desc.clone()>
                                             {format!("{} invited you to {}", i.inviter, i.title)}
                                         </span>
-                                        <ActionForm action=accept attr:class="mute-form">
-                                            <input type="hidden" name="chat_id" value=accept_id.clone() />
+                                        <form class="mute-form" method="post" action=AcceptInvitation::PATH>
+                                            <input type="hidden" name="chat_id" value=id.clone() />
                                             <button class="btn btn-primary btn-small" type="submit"
-                                                aria-describedby=accept_desc.clone()>"Accept"</button>
-                                        </ActionForm>
-                                        <ActionForm action=decline attr:class="mute-form">
-                                            <input type="hidden" name="chat_id" value=decline_id.clone() />
+                                                aria-describedby=desc.clone()>"Accept"</button>
+                                        </form>
+                                        <form class="mute-form" method="post" action=DeclineInvitation::PATH>
+                                            <input type="hidden" name="chat_id" value=id />
                                             <button class="btn btn-ghost btn-small" type="submit"
-                                                aria-describedby=decline_desc.clone()>"Decline"</button>
-                                        </ActionForm>
+                                                aria-describedby=desc>"Decline"</button>
+                                        </form>
                                     </li>
                                 }
                             }).collect_view()}
                         </ul>
-                        <FormError error />
                     </section>
                 })
             })}

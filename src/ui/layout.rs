@@ -11,7 +11,6 @@ use crate::api::chats::list_chats;
 use crate::model::protocol::ServerFrame;
 use crate::model::{markup, snippet, ChatKind, ChatSummary, UserId};
 use leptos::prelude::*;
-use leptos::server_fn::ServerFn;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::{use_location, use_navigate};
 
@@ -37,6 +36,7 @@ pub fn ChatsLayout() -> impl IntoView {
     provide_context(ChatListRefresh(refresh));
     let chats = Resource::new(move || refresh.get(), |_| list_chats());
     let me = Resource::new(|| (), |_| current_user());
+    let sign_out = ServerAction::<SignOut>::new();
     let location = use_location();
     let pane = move || {
         if location.pathname.get() == "/chats" {
@@ -167,15 +167,14 @@ pub fn ChatsLayout() -> impl IntoView {
                         <a class="btn btn-ghost btn-small" href="/channels" rel="external">"Browse channels"</a>
                         <a class="btn btn-ghost btn-small" href="/account">"Account"</a>
 
-                        // A plain form: the server answers with the sign-in page.
-                        <form class="signout" method="post" action=SignOut::PATH>
+                        <ActionForm action=sign_out attr:class="signout">
                             // Before the form goes: unsent text must not outlive the session.
                             <button class="btn btn-ghost btn-small" type="submit"
                                 on:click=move |_| {
                                     live.forget_outbox();
                                     super::composer::drafts::forget_all();
                                 }>"Sign out"</button>
-                        </form>
+                        </ActionForm>
                     </div>
                 </header>
                 <super::search::SearchBox />
