@@ -4,7 +4,7 @@
 //! on the administrators' rows, that another stays.
 
 use super::write_tx::BeginWrite;
-use super::{now_ms, Invalidation, Revoked, Store};
+use super::{now_ms, Store};
 use crate::model::admin::{PeoplePage, Person};
 use crate::model::{AppError, UserId};
 use crate::server::base::error::Result;
@@ -154,13 +154,7 @@ impl Store {
             tx.commit().await?;
             sessions
         });
-        for (hash,) in sessions {
-            self.invalidate(Invalidation::Session(hash));
-        }
-        self.revoked(Revoked::AllBut {
-            user: target,
-            keep: None,
-        });
+        self.sessions_ended(target, sessions, None);
         Ok(())
     }
 

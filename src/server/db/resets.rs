@@ -3,7 +3,7 @@
 //! link per person (a new one replaces the old), used once, within its hours.
 
 use super::write_tx::BeginWrite;
-use super::{now_ms, Invalidation, Revoked, Store};
+use super::{now_ms, Store};
 use crate::model::{AppError, User, UserId};
 use crate::server::base::error::Result;
 
@@ -122,13 +122,7 @@ impl Store {
             (user, sessions)
         });
         let (user, sessions) = done;
-        for (hash,) in sessions {
-            self.invalidate(Invalidation::Session(hash));
-        }
-        self.revoked(Revoked::AllBut {
-            user: user.id,
-            keep: None,
-        });
+        self.sessions_ended(user.id, sessions, None);
         Ok(Some(user))
     }
 }

@@ -85,16 +85,24 @@ impl Store {
             .await
         })?;
         let count = gone.len();
+        if count > 0 {
+            self.sessions_ended(user, gone, keep.map(<[u8]>::to_vec));
+        }
+        Ok(count)
+    }
+
+    /// After a transaction deleted `user`'s sessions `gone` (all but `keep`): they leave
+    /// every node's cache, and their open connections close, on every node.
+    pub(super) fn sessions_ended(
+        &self,
+        user: UserId,
+        gone: Vec<(Vec<u8>,)>,
+        keep: Option<Vec<u8>>,
+    ) {
         for (hash,) in gone {
             self.invalidate(Invalidation::Session(hash));
         }
-        if count > 0 {
-            self.revoked(Revoked::AllBut {
-                user,
-                keep: keep.map(<[u8]>::to_vec),
-            });
-        }
-        Ok(count)
+        self.revoked(Revoked::AllBut { user, keep });
     }
 
     /// Drops expired sessions; returns how many.

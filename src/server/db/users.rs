@@ -107,11 +107,8 @@ impl Store {
             tx.commit().await?;
             (sessions, direct, gone)
         });
-        for (hash,) in sessions {
-            self.invalidate(Invalidation::Session(hash));
-        }
         // Every connection of the account closes, on every node.
-        self.revoked(super::Revoked::AllBut { user, keep: None });
+        self.sessions_ended(user, sessions, None);
         // Member lists carry the name, which changed.
         for (chat,) in direct {
             self.invalidate(Invalidation::Members(chat));
