@@ -102,6 +102,7 @@ async fn main() {
             body,
             reply: None,
             files: Vec::new(),
+            broadcast: None,
         });
         if batch.len() == 500 {
             store.insert_messages(&batch).await.unwrap();

@@ -64,22 +64,29 @@ pub async fn set_member_role(
     .await
 }
 
-/// The group's owner or an admin sets whether it is a public channel (`public`: present
-/// and not `false`, as an HTML checkbox sends it) and its description.
+/// The group's owner or an admin sets whether it is a public channel, whether every
+/// member may mention `@all` / `@here` (both: present and not `false`, as an HTML
+/// checkbox sends them) and its description.
 #[server(endpoint = "set_chat_settings")]
 pub async fn set_chat_settings(
     chat_id: ChatId,
     #[server(default)] public: Option<String>,
+    #[server(default)] anyone_mentions_all: Option<String>,
     description: String,
 ) -> Result<(), AppError> {
+    use crate::server::domain::chats::GroupSettings;
     use crate::server::domain::limits::Write;
     use crate::server::edge::calls::as_user_to;
-    let public = public.is_some_and(|v| v != "false");
+    let checked = |v: Option<String>| v.is_some_and(|v| v != "false");
+    let settings = (checked(public), checked(anyone_mentions_all));
     as_user_to(Write::Manage, |state, user| async move {
-        state
-            .chats
-            .set_settings(&user, chat_id, public, &description)
-            .await
+        let (public, anyone_mentions_all) = settings;
+        let settings = GroupSettings {
+            public,
+            anyone_mentions_all,
+            description: &description,
+        };
+        state.chats.set_settings(&user, chat_id, settings).await
     })
     .await
 }

@@ -101,6 +101,9 @@ pub struct ChatDetail {
     /// A group's description (its topic), shown in its header; empty: none.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// Every member may mention `@all` / `@here` (otherwise its owner and admins only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anyone_mentions_all: bool,
     /// I muted it.
     #[serde(default)]
     pub muted: bool,
@@ -141,6 +144,42 @@ pub struct Message {
     /// Files sent with it, in the order the sender attached them (none once deleted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileInfo>,
+    /// An `@all` / `@here` that notified the group, on the live frame only (not stored:
+    /// the chat list and pushes read the recorded mentions). The tabs that get it were
+    /// among those it meant: `@here` is everyone connected when it was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast: Option<Broadcast>,
+}
+
+/// A mention of a whole group: `@all` (every member) or `@here` (every member online).
+/// Only a group's owner and admins may (or every member, per the group's setting), and
+/// at most once per [`BROADCAST_EVERY_MS`] per group; otherwise the words stay text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Broadcast {
+    All,
+    Here,
+}
+
+/// How often a group may be notified by `@all` / `@here`.
+pub const BROADCAST_EVERY_MS: i64 = 5 * 60 * 1000;
+
+impl Broadcast {
+    /// The broadcast a message's mentioned names ask for (`@all` before `@here`).
+    pub fn asked(names: &[String]) -> Option<Broadcast> {
+        if names.iter().any(|n| n == "all") {
+            Some(Broadcast::All)
+        } else if names.iter().any(|n| n == "here") {
+            Some(Broadcast::Here)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `name` is one of the group words (no person is mentioned by it).
+    pub fn is_word(name: &str) -> bool {
+        matches!(name, "all" | "here")
+    }
 }
 
 /// A stored file, as members see it. Its bytes are at [`FileInfo::url`] (members only).

@@ -8,6 +8,7 @@ use super::db::Store;
 use super::domain::admin::Admin;
 use super::domain::announce::Announcer;
 use super::domain::auth::SessionRules;
+use super::domain::broadcast::Broadcaster;
 use super::domain::chats::Chats;
 use super::domain::commit::Committer;
 use super::domain::consent::Consents;
@@ -109,7 +110,14 @@ impl AppState {
         let presence = Presence::new(store.clone(), hub.clone(), cluster.clone(), notify.clone());
         let consent = Consents::new(store.clone(), notify.clone(), presence.clone());
         let commit = Committer::start(store.clone(), notify.clone());
-        let chats = Chats::new(store.clone(), commit, notify.clone(), consent.clone());
+        let broadcast = Broadcaster::new(store.clone(), presence.clone());
+        let chats = Chats::new(
+            store.clone(),
+            commit,
+            notify.clone(),
+            consent.clone(),
+            broadcast,
+        );
         let blobs = match &config.files_url {
             Some(url) => super::blobs::Blobs::s3(url, &config.files_s3)?,
             None => super::blobs::Blobs::local(&config.files_dir())?,

@@ -105,6 +105,7 @@ pub fn ChatsLayout() -> impl IntoView {
                 let me = my_name.get_untracked();
                 let wanted = chat.is_some_and(|c| !c.muted)
                     && (chat.is_some_and(|c| c.kind == ChatKind::Direct)
+                        || message.broadcast.is_some()
                         || markup::message_mentions(&message.body, message.formatted.as_deref())
                             .contains(&me));
                 if wanted {

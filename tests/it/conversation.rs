@@ -349,6 +349,7 @@ async fn search_reaches_matches_far_back_and_pages_across_them() {
             body: body(i),
             reply: None,
             files: Vec::new(),
+            broadcast: None,
         })
         .collect();
     for chunk in batch.chunks(500) {
@@ -686,6 +687,7 @@ async fn recorded_mentions_follow_edits_deletes_reads_and_membership() {
             body: body.into(),
             reply: None,
             files: Vec::new(),
+            broadcast: None,
         })
         .collect();
     for stored in s.insert_messages(&batch).await.unwrap() {
@@ -715,6 +717,7 @@ async fn the_chat_list_finds_a_mention_by_index_whatever_the_unread_count() {
                 body: format!("{} @bob", ">".repeat(20)),
                 reply: None,
                 files: Vec::new(),
+                broadcast: None,
             })
             .collect();
         for stored in s.insert_messages(&batch).await.unwrap() {

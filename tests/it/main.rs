@@ -14,6 +14,7 @@ mod common;
 mod admin;
 mod api_doc;
 mod backup;
+mod broadcast;
 mod cluster;
 mod consent;
 mod conversation;

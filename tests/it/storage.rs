@@ -312,6 +312,7 @@ async fn the_writer_statements_prepare_ahead_and_then_serve_a_batch() {
             body: "first".into(),
             reply: None,
             files: Vec::new(),
+            broadcast: None,
         }])
         .await
         .unwrap();
@@ -359,6 +360,7 @@ fn msg(chat: ChatId, sender: &User, cid: &str) -> natter::server::db::NewMessage
         body: format!("{cid} from {}", sender.username),
         reply: None,
         files: Vec::new(),
+        broadcast: None,
     }
 }
 
@@ -605,6 +607,7 @@ async fn a_failing_batch_rolls_back_and_the_writer_stores_the_rest() {
         body: body.into(),
         reply: None,
         files: Vec::new(),
+        broadcast: None,
     };
 
     // The store: the whole batch fails and nothing of it stays.
@@ -670,6 +673,7 @@ async fn the_wal_is_checkpointed_by_its_own_task_not_by_commits() {
                 body: body.clone(),
                 reply: None,
                 files: Vec::new(),
+                broadcast: None,
             })
             .collect();
         let stored = db.store.insert_messages(&batch).await.unwrap();

@@ -291,11 +291,13 @@ impl Store {
             #[sqlx(flatten)]
             member: Member,
             my_muted: bool,
+            anyone_mentions_all: bool,
         }
         let rows = on_pool!(&self.pool, p => {
             sqlx::query_as::<_, Row>(
             "SELECT c.id, c.kind, c.title, c.creator_id, c.last_seq, c.last_change,
-                    c.public, c.description, m.user_id, u.username, m.last_read_seq, (m.role = 'admin') AS admin,
+                    c.public, c.description, c.anyone_mentions_all,
+                    m.user_id, u.username, m.last_read_seq, (m.role = 'admin') AS admin,
                     (SELECT me.muted FROM chat_members me
                       WHERE me.chat_id = c.id AND me.user_id = $2) AS my_muted
              FROM chats c JOIN chat_members m ON m.chat_id = c.id JOIN users u ON u.id = m.user_id
@@ -313,6 +315,7 @@ impl Store {
             chat: row,
             member,
             my_muted,
+            anyone_mentions_all,
         }) = rows.next()
         else {
             return Ok(None);
@@ -332,6 +335,7 @@ impl Store {
             creator_id: row.creator_id,
             public: row.public,
             description: row.description,
+            anyone_mentions_all,
             members,
             muted: my_muted,
             last_seq: row.last_seq,

@@ -124,21 +124,24 @@ impl Store {
         Ok(done.map(|(change, _)| change))
     }
 
-    /// Sets a group's settings (public or not, description), by its owner or an admin
+    /// Sets a group's settings (public or not, who may mention `@all`, description), by its owner or an admin
     /// (checked by the caller): the change number, or `None` if `chat` is no group.
     pub async fn set_group_settings(
         &self,
         chat: ChatId,
         public: bool,
+        anyone_mentions_all: bool,
         description: &str,
     ) -> Result<Option<i64>> {
         let done = change_chat!(self, chat, NEXT_MEMBERS_CHANGE, |_change, _seq| {
             sqlx::query(
-                "UPDATE chats SET public = $2, description = $3 WHERE id = $1 AND kind = 'group'",
+                "UPDATE chats SET public = $2, description = $3, anyone_mentions_all = $4
+                 WHERE id = $1 AND kind = 'group'",
             )
             .bind(chat)
             .bind(public)
             .bind(description)
+            .bind(anyone_mentions_all)
         })?;
         Ok(done.map(|(change, _)| change))
     }

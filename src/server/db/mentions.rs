@@ -10,10 +10,15 @@
 //! Which names a body mentions is the Markdown parser's call (`markup::mentions`:
 //! `@bob` as a whole name, not in code); the SQL keeps only names of members of the
 //! chat other than the sender. The rows travel to the database as one JSON array of
-//! `[chat, seq, sender, name]`, so the SQL text is the same whatever their number.
+//! `[chat, seq, sender, name, quiet]`, so the SQL text is the same whatever their number.
+//!
+//! `@all` / `@here` are not names (`Broadcast::is_word`): when the group's rules let
+//! the sender notify everyone (`broadcast.rs`), the message arrives with the names it
+//! reaches, recorded as `quiet` rows: those skip members who muted the chat, where a
+//! mention by name does not.
 
 use super::{Pool, Store};
-use crate::model::{markup, ChatId, MessageId, UserId};
+use crate::model::{markup, Broadcast, ChatId, MessageId, UserId};
 use crate::server::base::error::Result;
 
 /// The insert of the JSON rows on SQLite (one `?`). `CROSS JOIN` keeps the rows the
@@ -25,7 +30,7 @@ macro_rules! insert_mentions_sqlite {
          FROM jsonb_each(?) AS v
          CROSS JOIN users u ON u.username = v.value ->> 3
          CROSS JOIN chat_members m ON m.chat_id = v.value ->> 0 AND m.user_id = u.id
-         WHERE u.id != v.value ->> 2
+         WHERE u.id != v.value ->> 2 AND (v.value ->> 4 = 0 OR m.muted = 0)
          ON CONFLICT DO NOTHING"
     };
 }
@@ -41,23 +46,47 @@ macro_rules! insert_mentions_pg {
             "::jsonb) AS v(e)
              JOIN users u ON u.username = v.e ->> 3
              JOIN chat_members m ON m.chat_id = (v.e ->> 0)::bigint AND m.user_id = u.id
-             WHERE u.id != (v.e ->> 2)::bigint
+             WHERE u.id != (v.e ->> 2)::bigint AND ((v.e ->> 4)::int = 0 OR NOT m.muted)
              ON CONFLICT DO NOTHING"
         )
     };
 }
 
-/// One mention to record: (chat, seq, sender, mentioned name).
-pub(super) type MentionRow = (ChatId, i64, UserId, String);
+/// One mention to record: (chat, seq, sender, mentioned name, quiet: 1 when a member
+/// who muted the chat is skipped).
+pub(super) type MentionRow = (ChatId, i64, UserId, String, u8);
 
-/// The names `body` mentions. A body without `@` costs one scan of its bytes (most
-/// messages); the parser runs only on the others.
+/// A name a message mentions, and whether it is quiet for members who muted the chat.
+pub(super) type Named = (String, bool);
+
+/// The people `body` mentions by name (never the words `all` / `here`). A body
+/// without `@` costs one scan of its bytes (most messages); the parser runs only on the
+/// others.
 pub(super) fn names(body: &str) -> Vec<String> {
     if body.contains('@') {
-        markup::mentions(body)
+        let mut found = markup::mentions(body);
+        found.retain(|n| !Broadcast::is_word(n));
+        found
     } else {
         Vec::new()
     }
+}
+
+/// Whom a message mentions: its names (`names`), then the names an `@all` / `@here`
+/// reaches (`reach`, quiet) that it did not name.
+pub(super) fn named(body: &str, reach: Option<&[String]>) -> Vec<Named> {
+    let mut out: Vec<Named> = names(body).into_iter().map(|n| (n, false)).collect();
+    if let Some(reach) = reach {
+        let by_name: std::collections::HashSet<String> =
+            out.iter().map(|(n, _)| n.clone()).collect();
+        out.extend(
+            reach
+                .iter()
+                .filter(|n| !by_name.contains(*n))
+                .map(|n| (n.clone(), true)),
+        );
+    }
+    out
 }
 
 /// `names` of the message at (chat, seq) by `sender`, as rows.
@@ -65,9 +94,11 @@ pub(super) fn rows(
     chat: ChatId,
     seq: i64,
     sender: UserId,
-    names: &[String],
+    names: &[Named],
 ) -> impl Iterator<Item = MentionRow> + '_ {
-    names.iter().map(move |n| (chat, seq, sender, n.clone()))
+    names
+        .iter()
+        .map(move |(n, quiet)| (chat, seq, sender, n.clone(), u8::from(*quiet)))
 }
 
 /// The statement that records JSON rows (bound as its only argument), per backend.
@@ -119,7 +150,7 @@ impl Store {
             let found: Vec<MentionRow> = page
                 .iter()
                 .flat_map(|(_, chat, seq, sender, body)| {
-                    rows(*chat, *seq, *sender, &names(body)).collect::<Vec<_>>()
+                    rows(*chat, *seq, *sender, &named(body, None)).collect::<Vec<_>>()
                 })
                 .collect();
             if !found.is_empty() {

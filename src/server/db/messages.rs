@@ -62,6 +62,7 @@ impl From<MessageRow> for Message {
             edited_at: r.edited_at,
             deleted,
             reply_to,
+            broadcast: None,
             reactions: Vec::new(),
             files: Vec::new(),
         }
@@ -139,6 +140,16 @@ pub struct NewMessage {
     /// Its files, checked to be the sender's unsent uploads to this chat
     /// (`Store::files_to_send`); the batch that stores it attaches them.
     pub files: Vec<crate::model::FileInfo>,
+    /// An `@all` / `@here` the sender may make now (`domain::broadcast` decided), with
+    /// the names it reaches.
+    pub broadcast: Option<Reach>,
+}
+
+/// Whom an `@all` / `@here` reaches: the members' names (recorded as quiet mentions).
+#[derive(Clone, Debug)]
+pub struct Reach {
+    pub kind: crate::model::Broadcast,
+    pub reach: Vec<String>,
 }
 
 /// What happened to one message of a batch: stored (or found as a retry's original), or
@@ -186,6 +197,7 @@ impl Store {
             body: body.to_string(),
             reply: None,
             files: Vec::new(),
+            broadcast: None,
         };
         Ok(self.insert_one(&one).await??)
     }
@@ -311,7 +323,7 @@ impl Store {
     ) -> Result<(Message, i64)> {
         let now = now_ms();
         // Parsed before the transaction, so the parser never runs under the write lock.
-        let names = body.map(mentions::names).unwrap_or_default();
+        let names = body.map(|b| mentions::named(b, None)).unwrap_or_default();
         let record = mentions::insert_sql(&self.pool);
         let change = on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await?;
@@ -349,7 +361,8 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            // What it mentions now: nothing once deleted, the new text's names once edited.
+            // What it mentions now: nothing once deleted, the new text's names once edited
+            // (an `@all` notified once, when sent: an edit does not notify the group again).
             sqlx::query(mentions::FORGET_SQL)
                 .bind(chat)
                 .bind(seq)

@@ -21,6 +21,7 @@ macro_rules! on_pool {
 #[macro_use]
 mod audit;
 pub use audit::AUDIT_PAGE;
+mod broadcast;
 mod cache;
 mod channels;
 pub use channels::CHANNELS_LISTED;
@@ -47,7 +48,7 @@ pub use push::{Claimed, DeviceRow, Notifying, PushOutcome};
 #[macro_use]
 mod mentions;
 mod messages;
-pub use messages::{Inserted, NewMessage, Stored};
+pub use messages::{Inserted, NewMessage, Reach, Stored};
 mod reactions;
 pub use reactions::Reacted;
 mod search;

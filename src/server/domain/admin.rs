@@ -79,6 +79,10 @@ impl Admin {
         password: String,
         invite: Option<&str>,
     ) -> Result<NewAccount> {
+        // `@all` / `@here` name the group, never a person.
+        if crate::model::Broadcast::is_word(name) {
+            return Err(AppError::Conflict("That username is taken".into()).into());
+        }
         let invite = invite.filter(|t| !t.is_empty());
         let hash = invite.map(|t| token_hash(t).unwrap_or_default());
         let mode = self.mode().await?;

@@ -14,6 +14,7 @@
 //! committed ([`super::notify`]); a failed publish is logged and never undoes a
 //! commit: clients that missed it catch up when they resume.
 
+use super::broadcast::Broadcaster;
 use super::commit::{Committer, Queued};
 use super::consent::{self, group_full, Consents};
 use super::notify::{log_publish, Notifier};
@@ -27,6 +28,15 @@ use crate::server::db::{Added, NewMessage, Store, Stored};
 use crate::server::live::frame::FrameKind;
 use tokio::sync::oneshot::error::RecvError;
 
+/// A group's settings, as its owner or an admin saves them.
+pub struct GroupSettings<'a> {
+    /// Listed on /channels; anyone on the instance may join.
+    pub public: bool,
+    /// Every member may mention `@all` / `@here` (otherwise owner and admins only).
+    pub anyone_mentions_all: bool,
+    pub description: &'a str,
+}
+
 /// The chat rules and what they need (cheap to clone: handles).
 #[derive(Clone)]
 pub struct Chats {
@@ -34,15 +44,23 @@ pub struct Chats {
     commit: Committer,
     notify: Notifier,
     consent: Consents,
+    broadcast: Broadcaster,
 }
 
 impl Chats {
-    pub fn new(store: Store, commit: Committer, notify: Notifier, consent: Consents) -> Self {
+    pub fn new(
+        store: Store,
+        commit: Committer,
+        notify: Notifier,
+        consent: Consents,
+        broadcast: Broadcaster,
+    ) -> Self {
         Chats {
             store,
             commit,
             notify,
             consent,
+            broadcast,
         }
     }
 
@@ -172,6 +190,7 @@ impl Chats {
             Err(_) if self.store.has_sent(user.id, &client_id).await? => Vec::new(),
             Err(e) => return Err(e),
         };
+        let broadcast = self.broadcast.reach(user, chat, &body).await?;
         self.commit
             .enqueue(NewMessage {
                 chat,
@@ -180,6 +199,7 @@ impl Chats {
                 body,
                 reply,
                 files,
+                broadcast,
             })
             .await
     }
@@ -445,14 +465,18 @@ impl Chats {
         &self,
         user: &User,
         chat: ChatId,
-        public: bool,
-        description: &str,
+        settings: GroupSettings<'_>,
     ) -> Result<()> {
         group_manager(&self.store, user, chat).await?;
-        let description = validate::description(description)?;
+        let description = validate::description(settings.description)?;
         let change = self
             .store
-            .set_group_settings(chat, public, &description)
+            .set_group_settings(
+                chat,
+                settings.public,
+                settings.anyone_mentions_all,
+                &description,
+            )
             .await?
             .ok_or_else(AppError::chat_not_found)?;
         log_publish(self.notify.members_changed(chat, change).await);

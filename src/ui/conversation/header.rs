@@ -223,6 +223,10 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
                                 <input type="checkbox" name="public" value="true" checked=chat.public />
                                 " Public channel"
                             </label>
+                            <label class="check">
+                                <input type="checkbox" name="anyone_mentions_all" value="true" checked=chat.anyone_mentions_all />
+                                " Anyone can mention @all and @here"
+                            </label>
                             <label class="field">
                                 <span class="field-label">"Description"</span>
                                 <input name="description" type="text" maxlength="300" value=chat.description.clone() />

@@ -241,7 +241,7 @@ async fn read_facts(
 async fn write_batch(
     conn: &mut SqliteConnection,
     batch: &[NewMessage],
-    names: &[Vec<String>],
+    names: &[Vec<mentions::Named>],
     lookup: Originals,
 ) -> Result<Vec<Stored>> {
     let now = now_ms();
@@ -322,9 +322,13 @@ pub(super) fn fresh<'a>(
         .collect()
 }
 
-/// Each message's mentioned names (`mentions::names`), in batch order.
-pub(super) fn mention_names(batch: &[NewMessage]) -> Vec<Vec<String>> {
-    batch.iter().map(|m| mentions::names(&m.body)).collect()
+/// Whom each message mentions (`mentions::named`: its names, then whom its
+/// `@all` / `@here` reaches), in batch order.
+pub(super) fn mention_names(batch: &[NewMessage]) -> Vec<Vec<mentions::Named>> {
+    batch
+        .iter()
+        .map(|m| mentions::named(&m.body, m.broadcast.as_ref().map(|b| b.reach.as_slice())))
+        .collect()
 }
 
 /// The mentions of the messages a plan stores, as the JSON rows that
@@ -332,7 +336,7 @@ pub(super) fn mention_names(batch: &[NewMessage]) -> Vec<Vec<String>> {
 pub(super) fn mention_rows(
     batch: &[NewMessage],
     plans: &[Plan],
-    names: &[Vec<String>],
+    names: &[Vec<mentions::Named>],
 ) -> Result<String> {
     let rows: Vec<mentions::MentionRow> = batch
         .iter()
@@ -378,6 +382,7 @@ pub(super) fn settle(batch: &[NewMessage], plans: Vec<Plan>, now: i64) -> Vec<St
                     reply_to: m.reply.clone().map(Box::new),
                     reactions: Vec::new(),
                     files: m.files.clone(),
+                    broadcast: m.broadcast.as_ref().map(|b| b.kind),
                 },
                 Inserted::New,
             )),

@@ -42,7 +42,7 @@ pub(super) async fn insert_batch(pool: &PgPool, batch: &[NewMessage]) -> Result<
 async fn write_batch(
     pool: &PgPool,
     batch: &[NewMessage],
-    names: &[Vec<String>],
+    names: &[Vec<crate::server::db::mentions::Named>],
     lookup: Originals,
 ) -> Result<Vec<Stored>> {
     let now = now_ms();
