@@ -316,3 +316,50 @@ for (const scheme of ['light', 'dark'] as const) {
     await expectNoViolations(owner, `/channels with a search that finds nothing (${scheme})`);
   });
 }
+
+// Issue 34: profiles. /account's profile and avatar forms (with an avatar and a form's
+// error), and a profile page (the server's own, no WASM) with and without an avatar.
+for (const scheme of ['light', 'dark'] as const) {
+  test(`/account's profile and /people pass axe (${scheme})`, async ({ instance, openPage }) => {
+    test.skip(!!process.env.NATTER_E2E_CLUSTER, 'one server is enough');
+    test.setTimeout(90_000);
+    const suffix = uniqueSuffix();
+    const open = async () => {
+      const page = await openPage({ baseURL: instance.origin });
+      await page.emulateMedia({ colorScheme: scheme, reducedMotion: 'reduce' });
+      return page;
+    };
+    const root = await open();
+    await signUp(root, username('root', suffix));
+    const ann = await open();
+    const annName = username('ann', suffix);
+    await signUp(ann, annName);
+    await gotoHydrated(ann, '/account');
+    await ann.getByRole('textbox', { name: 'Display name', exact: true }).fill(`Ann ${suffix}`);
+    await ann.getByRole('textbox', { name: 'Status', exact: true }).fill('Out for lunch');
+    await ann.getByRole('textbox', { name: 'Time zone', exact: true }).fill('Nowhere/Else');
+    await Promise.all([ann.waitForEvent('load'), ann.getByRole('button', { name: 'Save profile', exact: true }).click()]);
+    await waitHydrated(ann);
+    await expect(ann.getByRole('alert')).toContainText('Unknown time zone');
+    await expectNoViolations(ann, `/account with a profile form's error (${scheme})`);
+    await ann.getByRole('textbox', { name: 'Time zone', exact: true }).fill('Europe/Lisbon');
+    await Promise.all([ann.waitForEvent('load'), ann.getByRole('button', { name: 'Save profile', exact: true }).click()]);
+    await ann.getByLabel('Avatar', { exact: true }).setInputFiles({
+      name: 'me.png',
+      mimeType: 'image/png',
+      buffer: Buffer.from(PNG_BASE64, 'base64'),
+    });
+    await Promise.all([ann.waitForEvent('load'), ann.getByRole('button', { name: 'Upload avatar', exact: true }).click()]);
+    await waitHydrated(ann);
+    await expect(ann.getByRole('img', { name: 'Your avatar', exact: true })).toBeVisible();
+    await expectNoViolations(ann, `/account with a profile and an avatar (${scheme})`);
+    const profile = ann.getByRole('link', { name: 'View your profile', exact: true });
+    const href = (await profile.getAttribute('href'))!;
+    await root.goto(href);
+    await expect(root.getByRole('heading', { level: 1, name: `Ann ${suffix}`, exact: true })).toBeVisible();
+    await expectNoViolations(root, `a profile page with an avatar, status and local time (${scheme})`);
+    await ann.goto(href);
+    await expect(ann.getByRole('link', { name: 'Edit profile', exact: true })).toBeVisible();
+    await expectNoViolations(ann, `one's own profile page (${scheme})`);
+  });
+}

@@ -7,6 +7,7 @@ import {
   expectMessagesInOrder,
   expectPath,
   messageLog,
+  PNG_BASE64,
   signIn,
   signOut,
   signOutButton,
@@ -104,6 +105,41 @@ test('the account page works without JavaScript: change the password, sign out e
   await expectPath(page, '/login');
   await other.goto('/chats');
   await expectPath(other, '/login');
+});
+
+test('the profile works without JavaScript: display name, status, time zone, avatar, the profile page', async ({ openPage }) => {
+  const suffix = uniqueSuffix();
+  const name = username('prof', suffix);
+  const page = await openPage({ js: false });
+  await signUp(page, name);
+  await page.goto('/account');
+  await page.getByRole('textbox', { name: 'Display name', exact: true }).fill(`Pat ${suffix}`);
+  await page.getByRole('textbox', { name: 'Status', exact: true }).fill('Plain HTML only');
+  await page.getByRole('textbox', { name: 'Time zone', exact: true }).fill('America/Sao_Paulo');
+  await page.getByRole('button', { name: 'Save profile', exact: true }).click();
+  await expectPath(page, '/account');
+  await expect(page.getByRole('textbox', { name: 'Display name', exact: true })).toHaveValue(`Pat ${suffix}`);
+  await page.getByLabel('Avatar', { exact: true }).setInputFiles({
+    name: 'me.png',
+    mimeType: 'image/png',
+    buffer: Buffer.from(PNG_BASE64, 'base64'),
+  });
+  await page.getByRole('button', { name: 'Upload avatar', exact: true }).click();
+  await expectPath(page, '/account');
+  await expect(page.getByRole('img', { name: 'Your avatar', exact: true })).toBeVisible();
+  // Not a picture: a page that says why.
+  await page.getByLabel('Avatar', { exact: true }).setInputFiles({
+    name: 'evil.svg',
+    mimeType: 'image/svg+xml',
+    buffer: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
+  });
+  await page.getByRole('button', { name: 'Upload avatar', exact: true }).click();
+  await expect(page.getByText('Choose a PNG, JPEG, GIF or WebP picture for the avatar')).toBeVisible();
+  await page.goto('/account');
+  await page.getByRole('link', { name: 'View your profile', exact: true }).click();
+  await expectPath(page, /^\/people\/\d+$/);
+  await expect(page.getByRole('heading', { level: 1, name: `Pat ${suffix}`, exact: true })).toBeVisible();
+  await expect(page.locator('.profile-facts')).toContainText('(America/Sao_Paulo)');
 });
 
 test('deleting the account without JavaScript: its messages stay, from "deleted user"', async ({ openPage }) => {

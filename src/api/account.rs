@@ -63,3 +63,66 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
     })
     .await
 }
+
+/// A person's profile (anyone signed in may read it). 404 `Person`: no such account,
+/// or a deleted one.
+#[server(endpoint = "profile")]
+pub async fn profile(user_id: crate::model::UserId) -> Result<crate::model::Profile, AppError> {
+    use crate::server::domain::limits::Write;
+    use crate::server::edge::calls::as_user_to;
+    as_user_to(Write::Read, |state, _user| async move {
+        state.profiles.profile(user_id).await
+    })
+    .await
+}
+
+/// People whose username, or a word of whose display name, starts with `prefix` (at
+/// most 8, active accounts only): the new-chat form's suggestions.
+#[server(endpoint = "find_people")]
+pub async fn find_people(prefix: String) -> Result<Vec<crate::model::Profile>, AppError> {
+    use crate::server::domain::limits::Write;
+    use crate::server::edge::calls::as_user_to;
+    as_user_to(Write::Search, |state, _user| async move {
+        state.profiles.find(&prefix).await
+    })
+    .await
+}
+
+/// My own profile, for /account's form.
+#[server(endpoint = "my_profile")]
+pub async fn my_profile() -> Result<crate::model::Profile, AppError> {
+    use crate::server::edge::calls::as_user;
+    as_user(|state, user| async move { state.profiles.profile(user.id).await }).await
+}
+
+/// Saves my display name, status and time zone (each may be empty: none).
+#[server(endpoint = "set_profile")]
+pub async fn set_profile(
+    display_name: String,
+    status: String,
+    time_zone: String,
+) -> Result<(), AppError> {
+    use crate::server::domain::limits::Write;
+    use crate::server::domain::profiles::ProfileForm;
+    use crate::server::edge::calls::as_user_to;
+    as_user_to(Write::Manage, |state, user| async move {
+        let form = ProfileForm {
+            display_name: &display_name,
+            status: &status,
+            time_zone: &time_zone,
+        };
+        state.profiles.set(&user, form).await
+    })
+    .await
+}
+
+/// Removes my avatar.
+#[server(endpoint = "remove_avatar")]
+pub async fn remove_avatar() -> Result<(), AppError> {
+    use crate::server::domain::limits::Write;
+    use crate::server::edge::calls::as_user_to;
+    as_user_to(Write::Manage, |state, user| async move {
+        state.profiles.remove_avatar(&user).await
+    })
+    .await
+}

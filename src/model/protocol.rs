@@ -195,6 +195,9 @@ pub enum ServerFrame {
         /// A group's own title (absent for direct chats and untitled groups).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
+        /// The group's owner (it passes on when the owner leaves).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<UserId>,
     },
     /// The end of a chat's replay on `resume`: the client's copy is now current to
     /// change number `change` (send it in the next `resume`).

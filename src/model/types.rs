@@ -11,6 +11,48 @@ pub struct User {
     pub username: String,
 }
 
+/// A person's profile, as anyone on the instance sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub id: UserId,
+    pub username: String,
+    /// Shown instead of the username where set (the username stays beside it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub display_name: String,
+    /// A short status line ("On leave until Monday").
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub status: String,
+    /// An IANA time zone ("Europe/Berlin"); empty: not said.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub time_zone: String,
+    /// The avatar's version (0: none): its pictures are at [`Profile::avatar_url`].
+    #[serde(default)]
+    pub avatar: i64,
+    /// An administrator deactivated the account (no new chat with it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deactivated: bool,
+}
+
+impl Profile {
+    /// The name to show: the display name, else the username.
+    pub fn label(&self) -> &str {
+        if self.display_name.is_empty() {
+            &self.username
+        } else {
+            &self.display_name
+        }
+    }
+
+    /// The avatar's address at `side` pixels (one of [`AVATAR_SIDES`]), if there is one.
+    pub fn avatar_url(&self, side: u32) -> Option<String> {
+        (self.avatar > 0).then(|| format!("/avatars/{}/{side}?v={}", self.id, self.avatar))
+    }
+}
+
+/// The sizes an avatar is stored in (square, pixels): small beside a name, large on
+/// the profile (each shown at half on a 2× screen).
+pub const AVATAR_SIDES: [u32; 2] = [64, 256];
+
 /// The signed-in person as pages see them (`current_user`): who, and whether they are
 /// an active administrator (the "Administration" link).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,11 +122,26 @@ pub struct ChatSummary {
 pub struct Member {
     pub user_id: UserId,
     pub username: String,
+    /// Their display name, shown instead of the username (empty: none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[cfg_attr(feature = "ssr", sqlx(default))]
+    pub display_name: String,
     pub last_read_seq: i64,
     /// An admin of the group (manages members and the title beside the owner, who is
     /// `ChatDetail::creator_id`). Left out when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub admin: bool,
+}
+
+impl Member {
+    /// The name to show: the display name, else the username.
+    pub fn label(&self) -> &str {
+        if self.display_name.is_empty() {
+            &self.username
+        } else {
+            &self.display_name
+        }
+    }
 }
 
 /// A chat as seen by one of its members.

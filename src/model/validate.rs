@@ -39,8 +39,14 @@ fn group_max_rule() -> String {
 
 /// The form rules' messages that carry nothing of the input: the ones a page may show
 /// when its error came in its address (see [`AppError::from_address`]).
-pub fn fixed_rule_messages() -> [String; 8] {
+pub fn fixed_rule_messages() -> [String; 14] {
     [
+        DISPLAY_NAME_LETTERS_RULE.to_string(),
+        DISPLAY_NAME_LOOKS_RULE.to_string(),
+        DISPLAY_NAME_TAKEN_RULE.to_string(),
+        display_name_max_rule(),
+        status_max_rule(),
+        TIME_ZONE_RULE.to_string(),
         description_max_rule(),
         username_length_rule(),
         USERNAME_CHARS_RULE.to_string(),
@@ -94,21 +100,38 @@ pub fn forbidden_char(c: char, newlines: bool) -> bool {
     }
 }
 
-/// Also refused in one-line names (titles): invisible characters that only serve to
-/// make one title look like another (zero-width space, word joiner, byte-order mark),
-/// the direction marks (LRM, RLM, ALM) and the line and paragraph separators. Zero-width
-/// (non-)joiners stay: scripts and emoji need them.
+/// Also refused in one-line names (titles, display names, statuses): characters that
+/// show nothing and only serve to make one name look like another or like none:
+/// Unicode's default-ignorable code points (zero-width space, word joiner, soft hyphen,
+/// the direction marks, variation selectors, tags, the Hangul fillers…), the blank
+/// Braille pattern and the line and paragraph separators. Zero-width (non-)joiners
+/// stay: scripts and emoji need them.
 fn invisible_in_a_name(c: char) -> bool {
     matches!(
         c,
-        '\u{200B}'
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'
             | '\u{200E}'
             | '\u{200F}'
-            | '\u{061C}'
             | '\u{2028}'
             | '\u{2029}'
-            | '\u{2060}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{2800}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
             | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
     )
 }
 
@@ -216,6 +239,71 @@ pub fn description(raw: &str) -> Result<String, AppError> {
 
 pub fn description_max_rule() -> String {
     format!("A description has at most {DESCRIPTION_MAX} characters")
+}
+
+pub const DISPLAY_NAME_MAX: usize = 48;
+pub const STATUS_MAX: usize = 100;
+/// What a time zone that is not one looks like to its owner.
+pub const TIME_ZONE_RULE: &str = "Unknown time zone: use a name like Europe/Berlin";
+
+pub fn display_name_max_rule() -> String {
+    format!("A display name has at most {DISPLAY_NAME_MAX} characters")
+}
+
+pub fn status_max_rule() -> String {
+    format!("A status has at most {STATUS_MAX} characters")
+}
+
+/// Checks a display name: trimmed, at most [`DISPLAY_NAME_MAX`] characters, nothing
+/// invisible (no control, zero-width or direction characters that would let a name
+/// pass for another); empty: none.
+pub fn display_name(raw: &str) -> Result<String, AppError> {
+    let t = raw.trim();
+    if t.chars().count() > DISPLAY_NAME_MAX {
+        return Err(AppError::invalid(display_name_max_rule()));
+    }
+    refuse_control(t, false, "Display name")?;
+    // Shown where a username would be: it may not pass for one (`@`), for a deleted
+    // account, or be nothing but marks and spaces.
+    if !t.is_empty() && !t.chars().any(char::is_alphanumeric) {
+        return Err(AppError::invalid(DISPLAY_NAME_LETTERS_RULE));
+    }
+    if t.contains('@') || t.to_ascii_lowercase().starts_with("deleted user") {
+        return Err(AppError::invalid(DISPLAY_NAME_LOOKS_RULE));
+    }
+    Ok(t.to_string())
+}
+
+/// A display name needs a letter or a digit.
+pub const DISPLAY_NAME_LETTERS_RULE: &str = "A display name needs a letter or a digit";
+/// A display name may not look like a username or a deleted account.
+pub const DISPLAY_NAME_LOOKS_RULE: &str =
+    "A display name may not contain '@' or look like a deleted account";
+/// A display name may not be someone else's username.
+pub const DISPLAY_NAME_TAKEN_RULE: &str = "That display name is someone else's username";
+
+/// Checks a status line, as a display name (at most [`STATUS_MAX`] characters).
+pub fn status(raw: &str) -> Result<String, AppError> {
+    let t = raw.trim();
+    if t.chars().count() > STATUS_MAX {
+        return Err(AppError::invalid(status_max_rule()));
+    }
+    refuse_control(t, false, "Status")?;
+    Ok(t.to_string())
+}
+
+/// The shape of an IANA time zone name (`Area/City`, `UTC`), trimmed; empty: none.
+/// Whether the zone exists is the server's question (its time zone database).
+pub fn time_zone(raw: &str) -> Result<String, AppError> {
+    let t = raw.trim();
+    let shaped = t.len() <= 64
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'));
+    if shaped {
+        Ok(t.to_string())
+    } else {
+        Err(AppError::invalid(TIME_ZONE_RULE))
+    }
 }
 
 /// Checks a search query: no control characters (a NUL would reach the database).

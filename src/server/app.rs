@@ -16,6 +16,7 @@ use super::domain::files::{FileRules, Files};
 use super::domain::limits::{AuthLimits, UserLimits};
 use super::domain::notify::Notifier;
 use super::domain::presence::Presence;
+use super::domain::profiles::Profiles;
 use super::domain::push::{PushRules, Pusher};
 use super::live::broker::{Broker, LocalBroker};
 use super::live::cluster_presence::{ClusterPresence, Swept};
@@ -68,6 +69,8 @@ pub struct AppStateInner {
     pub push: Pusher,
     /// The instance's administration (`domain::admin`).
     pub admin: Admin,
+    /// Profiles and avatars (`domain::profiles`).
+    pub profiles: Profiles,
 }
 
 impl AppState {
@@ -153,6 +156,7 @@ impl AppState {
         store.spawn_checkpointer();
         store.spawn_session_sweeper();
         let admin = Admin::new(store.clone(), config.signup_mode());
+        let profiles = Profiles::new(store.clone());
         let state = AppState(Arc::new(AppStateInner {
             leptos_options,
             config: Arc::new(config),
@@ -172,6 +176,7 @@ impl AppState {
             files,
             push,
             admin,
+            profiles,
         }));
         if let Some(gone) = gone {
             state.announce_swept(gone);

@@ -4,11 +4,13 @@
 
 mod devices;
 
-use super::auth::{action_error, FormError};
+use super::auth::{action_error, AddressError, FormError};
 use super::title::PageTitle;
-use crate::api::account::{ChangePassword, DeleteAccount, SignOutEverywhere};
+use crate::api::account::{
+    my_profile, ChangePassword, DeleteAccount, RemoveAvatar, SetProfile, SignOutEverywhere,
+};
 use crate::api::consent::{consent_settings, SetGroupAdds, UnblockUser};
-use crate::model::validate::PASSWORD_MIN;
+use crate::model::validate::{DISPLAY_NAME_MAX, PASSWORD_MIN, STATUS_MAX};
 use crate::model::{Consent, GroupAdds};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -26,6 +28,8 @@ pub fn AccountPage() -> impl IntoView {
             <div class="auth-card">
                 <h1 class="auth-title">"Your account"</h1>
                 <p><a href="/chats">"Back to chats"</a></p>
+                <AddressError />
+                <ProfileSection />
                 <h2 class="auth-title">"Change password"</h2>
                 <ActionForm action=change attr:class="form">
                     <label class="field">
@@ -74,6 +78,63 @@ pub fn AccountPage() -> impl IntoView {
                 </ActionForm>
             </div>
         </main>
+    }
+}
+
+/// My profile: display name, status, time zone (one plain form), and the avatar (a
+/// multipart form to `POST /account/avatar`; "Remove avatar" when there is one). The
+/// page comes back after each; an error comes back in its address ([`AddressError`]).
+#[component]
+fn ProfileSection() -> impl IntoView {
+    let mine = Resource::new(|| (), |_| my_profile());
+    view! {
+        <h2 class="auth-title">"Profile"</h2>
+        <Transition fallback=|| view! { <p class="field-hint">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let p = mine.await.ok()?;
+                let avatar = p.avatar_url(256);
+                let profile_href = format!("/people/{}", p.id);
+                Some(view! {
+                    <form class="form" method="post" action=SetProfile::PATH>
+                        <label class="field">
+                            <span class="field-label">"Display name"</span>
+                            <input name="display_name" type="text" autocomplete="name"
+                                maxlength=DISPLAY_NAME_MAX.to_string() value=p.display_name />
+                        </label>
+                        <p class="field-hint">"Shown instead of your username; people still find you by both."</p>
+                        <label class="field">
+                            <span class="field-label">"Status"</span>
+                            <input name="status" type="text" maxlength=STATUS_MAX.to_string() value=p.status />
+                        </label>
+                        <label class="field">
+                            <span class="field-label">"Time zone"</span>
+                            <input name="time_zone" type="text" autocapitalize="none" spellcheck="false"
+                                placeholder="Europe/Berlin" value=p.time_zone />
+                        </label>
+                        <p class="field-hint">"Your profile shows your local time to others."</p>
+                        <button class="btn btn-ghost btn-block" type="submit">"Save profile"</button>
+                    </form>
+                    <form class="form" method="post" action="/account/avatar" enctype="multipart/form-data">
+                        {avatar.clone().map(|src| view! {
+                            <img class="avatar avatar-large" src=src width="128" height="128" alt="Your avatar" />
+                        })}
+                        <label class="field">
+                            <span class="field-label">"Avatar"</span>
+                            <input name="avatar" type="file" required
+                                accept="image/png,image/jpeg,image/gif,image/webp" />
+                        </label>
+                        <p class="field-hint">"A PNG, JPEG, GIF or WebP picture up to 5 MB, cropped to a square."</p>
+                        <button class="btn btn-ghost btn-block" type="submit">"Upload avatar"</button>
+                    </form>
+                    {avatar.map(|_| view! {
+                        <form class="form" method="post" action=RemoveAvatar::PATH>
+                            <button class="btn btn-ghost btn-block" type="submit">"Remove avatar"</button>
+                        </form>
+                    })}
+                    <p><a href=profile_href rel="external">"View your profile"</a></p>
+                })
+            })}
+        </Transition>
     }
 }
 

@@ -24,6 +24,17 @@ fn mention_prefix(text: &str) -> Option<String> {
     (before_ok && name_like).then(|| word.to_ascii_lowercase())
 }
 
+/// Whether member `m` is a suggestion for the `@prefix` typed (lower case): their
+/// username, or a word of their display name, starts with it (ASCII case only:
+/// Unicode's case tables would cost every visitor's download ~2 KB).
+fn mention_matches(m: &crate::model::Member, prefix: &str) -> bool {
+    m.username.starts_with(prefix)
+        || m.display_name.split_whitespace().any(|w| {
+            w.len() >= prefix.len()
+                && w.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+        })
+}
+
 /// Most suggestions shown at once.
 const MAX_SUGGESTIONS: usize = 6;
 
@@ -71,13 +82,13 @@ pub fn Composer(
         };
         let names = members.with(|list| {
             list.iter()
-                .filter(|m| m.user_id != me && m.username.starts_with(&prefix))
-                .map(|m| m.username.clone())
+                .filter(|m| m.user_id != me && mention_matches(m, &prefix))
+                .map(|m| (m.username.clone(), m.display_name.clone()))
                 .take(MAX_SUGGESTIONS)
                 .collect::<Vec<_>>()
         });
         // A name typed whole needs no suggestion (and Enter then sends).
-        if names.len() == 1 && names[0] == prefix {
+        if names.len() == 1 && names[0].0 == prefix {
             return Vec::new();
         }
         names
@@ -190,13 +201,14 @@ pub fn Composer(
         (!names.is_empty()).then(|| {
             view! {
                 <ul class="mention-suggest" id="mention-list" role="listbox" aria-label="Mention a member">
-                    {names.into_iter().enumerate().map(|(i, name)| {
+                    {names.into_iter().enumerate().map(|(i, (name, shown))| {
                         let pick = name.clone();
                         view! {
                             <li id=format!("mention-{i}") role="option"
                                 aria-selected=move || (active.get() == i).to_string()
                                 on:mousedown=move |ev| { ev.prevent_default(); complete(pick.clone()); }>
                                 "@"{name}
+                                {(!shown.is_empty()).then(|| view! { <span class="muted">" "{shown}</span> })}
                             </li>
                         }
                     }).collect_view()}
@@ -285,7 +297,7 @@ pub fn Composer(
                             }
                             "Enter" | "Tab" if !ev.shift_key() => {
                                 ev.prevent_default();
-                                let pick = suggestions.with_untracked(|s| s.get(active.get_untracked()).cloned());
+                                let pick = suggestions.with_untracked(|s| s.get(active.get_untracked()).map(|p| p.0.clone()));
                                 if let Some(name) = pick {
                                     complete(name);
                                 }

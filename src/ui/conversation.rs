@@ -134,7 +134,7 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
     let members = RwSignal::new(chat.members.clone());
     // A group's title changes live when it is renamed.
     let title = RwSignal::new(chat.title.clone());
-    let typing = RwSignal::new(Vec::<(String, f64)>::new());
+    let typing = RwSignal::new(Vec::<(UserId, String, f64)>::new());
     let live = use_live();
     if let Some(live) = live {
         let open = OpenChat {
@@ -143,6 +143,7 @@ fn Conversation(data: ChatView, at: Option<i64>) -> impl IntoView {
             members,
             title,
             typing,
+            owner: StoredValue::new(chat.creator_id),
         };
         follow_live(live, chat_id, me.id, open);
         // Rendering `GET /chats/:id` marks nothing read (no state change on a GET): the
@@ -372,8 +373,10 @@ struct OpenChat {
     has_newer: RwSignal<bool>,
     members: RwSignal<Vec<crate::model::Member>>,
     title: RwSignal<String>,
-    /// Who is typing, and until when.
-    typing: RwSignal<Vec<(String, f64)>>,
+    /// Who is typing (id, name), and until when.
+    typing: RwSignal<Vec<(UserId, String, f64)>>,
+    /// The group's owner as last told.
+    owner: StoredValue<Option<UserId>>,
 }
 
 /// Applies live frames for this chat: new, edited and deleted messages, reactions,
@@ -385,6 +388,7 @@ fn follow_live(live: Live, chat_id: ChatId, me: UserId, open: OpenChat) {
         members,
         title,
         typing,
+        owner,
     } = open;
     let reload = use_context::<ReloadChat>();
     let navigate = leptos_router::hooks::use_navigate();
@@ -402,7 +406,7 @@ fn follow_live(live: Live, chat_id: ChatId, me: UserId, open: OpenChat) {
             if message.chat_id == chat_id && has_newer.get_untracked() => {}
         ServerFrame::Message { message } if message.chat_id == chat_id => {
             upsert(messages, message.clone());
-            typing.update(|t| t.retain(|(name, _)| *name != message.sender));
+            typing.update(|t| t.retain(|(id, _, _)| *id != message.sender_id));
             if message.sender_id != me && page_visible() {
                 live.read(chat_id, message.seq);
             }
@@ -438,17 +442,17 @@ fn follow_live(live: Live, chat_id: ChatId, me: UserId, open: OpenChat) {
         }),
         ServerFrame::Typing {
             chat_id: c,
+            user_id,
             username,
-            ..
         } if *c == chat_id => {
             let until = now_ms() + TYPING_TTL_MS as f64;
-            let name = username.clone();
+            let (id, name) = (*user_id, username.clone());
             typing.update(|t| {
-                t.retain(|(n, _)| *n != name);
-                t.push((name, until));
+                t.retain(|(i, _, _)| *i != id);
+                t.push((id, name, until));
             });
             set_timeout(
-                move || typing.update(|t| t.retain(|(_, until)| *until > now_ms())),
+                move || typing.update(|t| t.retain(|(_, _, until)| *until > now_ms())),
                 std::time::Duration::from_millis(TYPING_TTL_MS + 50),
             );
         }
@@ -456,11 +460,29 @@ fn follow_live(live: Live, chat_id: ChatId, me: UserId, open: OpenChat) {
             chat_id: c,
             members: now,
             title: renamed,
+            owner: now_owner,
             ..
         } if *c == chat_id => {
+            // My part in the group changed (I became its owner, or an admin, or no
+            // longer am): the header's controls come from the chat as loaded, so load it.
+            let my_admin = |list: &[crate::model::Member]| {
+                list.iter().find(|m| m.user_id == me).map(|m| m.admin)
+            };
+            let mine_before = (
+                owner.get_value() == Some(me),
+                members.with_untracked(|l| my_admin(l)),
+            );
+            let mine_now = (*now_owner == Some(me), my_admin(now));
+            owner.set_value(*now_owner);
             members.set(now.clone());
             if let Some(t) = renamed {
                 title.set(t.clone());
+            }
+            // (Removed from it: `chat_removed` takes me away instead.)
+            if mine_before != mine_now && mine_now.1.is_some() {
+                if let Some(r) = reload {
+                    r.0.update(|n| *n += 1);
+                }
             }
         }
         ServerFrame::Read {
@@ -495,8 +517,8 @@ fn page_visible() -> bool {
     }
 }
 
-fn typing_line(typing: RwSignal<Vec<(String, f64)>>) -> Option<String> {
-    let names: Vec<String> = typing.with(|t| t.iter().map(|(n, _)| n.clone()).collect());
+fn typing_line(typing: RwSignal<Vec<(UserId, String, f64)>>) -> Option<String> {
+    let names: Vec<String> = typing.with(|t| t.iter().map(|(_, n, _)| n.clone()).collect());
     match names.as_slice() {
         [] => None,
         [one] => Some(format!("{one} is typing…")),

@@ -11,6 +11,7 @@ use crate::api::chats::list_chats;
 use crate::model::protocol::ServerFrame;
 use crate::model::{markup, snippet, ChatKind, ChatSummary, UserId};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::{use_location, use_navigate};
 
@@ -36,7 +37,6 @@ pub fn ChatsLayout() -> impl IntoView {
     provide_context(ChatListRefresh(refresh));
     let chats = Resource::new(move || refresh.get(), |_| list_chats());
     let me = Resource::new(|| (), |_| current_user());
-    let sign_out = ServerAction::<SignOut>::new();
     let location = use_location();
     let pane = move || {
         if location.pathname.get() == "/chats" {
@@ -168,14 +168,16 @@ pub fn ChatsLayout() -> impl IntoView {
                         <a class="btn btn-ghost btn-small" href="/channels" rel="external">"Browse channels"</a>
                         <a class="btn btn-ghost btn-small" href="/account">"Account"</a>
 
-                        <ActionForm action=sign_out attr:class="signout">
+                        // A plain form (the server answers with the sign-in page): an
+                        // `ActionForm` would bring its machinery into every first visit.
+                        <form class="signout" method="post" action=SignOut::PATH>
                             // Before the form goes: unsent text must not outlive the session.
                             <button class="btn btn-ghost btn-small" type="submit"
                                 on:click=move |_| {
                                     live.forget_outbox();
                                     super::composer::drafts::forget_all();
                                 }>"Sign out"</button>
-                        </ActionForm>
+                        </form>
                     </div>
                 </header>
                 <super::search::SearchBox />

@@ -228,7 +228,11 @@ pub fn MessageView(
     });
     view! {
         <article class=class id=format!("m{}", message.seq)>
-            {(show_author && !own).then(|| view! { <div class="msg-author">{message.sender.clone()}</div> })}
+            {(show_author && !own).then(|| view! {
+                <div class="msg-author">
+                    <a href=format!("/people/{}", message.sender_id) rel="external"><bdi>{message.sender.clone()}</bdi></a>
+                </div>
+            })}
             {quote}
             {bubble}
             {reactions}

@@ -287,6 +287,26 @@ async fn a_deactivated_person_is_signed_out_everywhere_and_cannot_sign_in() {
         StatusCode::UNAUTHORIZED
     );
     assert!(s.try_connect(Some(&bob), Some(&s.origin)).await.is_err());
+    // Nobody starts a chat with a deactivated person or adds them to a group.
+    s.sign_up("cat").await;
+    let (status, body) = post(
+        &s,
+        natter::api::chats::CreateChat::PATH,
+        "members=bob&title=",
+        Some(&root),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("No such user: bob"), "{body}");
+    let group = s.create_chat(&root, "cat", "Team").await;
+    let (status, body) = post(
+        &s,
+        natter::api::chats::AddMember::PATH,
+        &format!("chat_id={group}&username=bob"),
+        Some(&root),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = post(&s, SignIn::PATH, "username=bob&password=password123", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("deactivated"), "{body}");

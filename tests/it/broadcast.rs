@@ -115,6 +115,11 @@ async fn all_and_here_notify_as_the_rules_allow() {
     assert!(mentioned_then_read(&s, &bob, chat, seq).await);
     assert!(!mentioned_then_read(&s, &dan, chat, seq).await);
     assert!(!mentioned_then_read(&s, &ann, chat, seq).await);
+    // A retry of it takes no turn: the next @all still notifies.
+    turn_passes(&s).await;
+    send_acked(&mut ann_ws, chat, "a3", "@all release today").await;
+    let seq = send_acked(&mut ann_ws, chat, "a3b", "@all really").await;
+    assert!(mentioned_then_read(&s, &cat, chat, seq).await);
     turn_passes(&s).await;
     let seq = send_acked(&mut ann_ws, chat, "a4", "`@all` in code, @dan").await;
     assert_eq!(live_broadcast(&mut bob_ws, seq).await, None);

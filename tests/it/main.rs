@@ -26,6 +26,7 @@ mod http;
 mod injection;
 mod logs;
 mod metrics;
+mod profiles;
 mod push;
 mod roles;
 mod sse;

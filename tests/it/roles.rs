@@ -178,13 +178,25 @@ async fn admins_manage_members_and_ownership_passes_on_when_the_owner_leaves() {
     );
     let _ = dan;
 
-    // The owner leaves: cat (the admin) owns it, though bob joined as early.
+    // The owner leaves: cat (the admin) owns it, though bob joined as early; the
+    // members hear it with the new member list (their header's controls follow).
     assert_eq!(owner(&s, chat, bob_id).await, Some(ann_id));
+    let mut cat_ws = s.connect(&cat).await;
     let (status, _, _) = s
         .call(LeaveChat::PATH, format!("chat_id={chat}"), Some(&ann))
         .await;
     assert!(status.is_success() || status.is_redirection());
     assert_eq!(owner(&s, chat, bob_id).await, Some(cat_id));
+    loop {
+        if let natter::model::protocol::ServerFrame::Members { owner, members, .. } =
+            cat_ws.next().await
+        {
+            if members.iter().all(|m| m.user_id != ann_id) {
+                assert_eq!(owner, Some(cat_id));
+                break;
+            }
+        }
+    }
     // cat deletes the account: no admin left, the longest-standing member owns it.
     let (status, _, body) = s
         .call(

@@ -416,6 +416,7 @@ impl Outgoing {
                 members,
                 change,
                 title: changes.title,
+                owner: changes.owner,
             });
         }
         frames.push(ServerFrame::Synced {

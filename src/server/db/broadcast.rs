@@ -12,21 +12,43 @@ use super::Store;
 use crate::model::{ChatId, UserId, BROADCAST_EVERY_MS};
 use crate::server::base::error::Result;
 
+/// The group `$1` whose `@all` turn `$2` may take at `$3` (the last one `$4` ago or
+/// more): a member who owns it, is an admin, or any member when the group says so.
+macro_rules! may_broadcast {
+    () => {
+        " WHERE id = $1 AND kind = 'group'
+            AND (broadcast_at IS NULL OR broadcast_at <= $3 - $4)
+            AND EXISTS (SELECT 1 FROM chat_members m
+                        WHERE m.chat_id = $1 AND m.user_id = $2
+                          AND (m.role = 'admin' OR chats.creator_id = $2
+                               OR chats.anyone_mentions_all))"
+    };
+}
+
 impl Store {
     /// Takes the group's `@all` / `@here` turn for `sender` at `now`: `false` when the
     /// chat is not a group, the sender may not, or the last one was too recent.
+    /// A read decides first, so a member who may not (or a turn not yet due) costs no
+    /// write: only a turn that can be taken takes SQLite's write lock.
     pub async fn claim_broadcast(&self, chat: ChatId, sender: UserId, now: i64) -> Result<bool> {
+        let due: Option<(ChatId,)> = on_pool!(&self.pool, p => {
+            sqlx::query_as(concat!("SELECT id FROM chats", may_broadcast!()))
+                .bind(chat)
+                .bind(sender)
+                .bind(now)
+                .bind(BROADCAST_EVERY_MS)
+                .fetch_optional(p)
+                .await
+        })?;
+        if due.is_none() {
+            return Ok(false);
+        }
         let row: Option<(ChatId,)> = on_pool!(&self.pool, p => {
-            sqlx::query_as(
-                "UPDATE chats SET broadcast_at = $3
-                 WHERE id = $1 AND kind = 'group'
-                   AND (broadcast_at IS NULL OR broadcast_at <= $3 - $4)
-                   AND EXISTS (SELECT 1 FROM chat_members m
-                               WHERE m.chat_id = $1 AND m.user_id = $2
-                                 AND (m.role = 'admin' OR chats.creator_id = $2
-                                      OR chats.anyone_mentions_all))
-                 RETURNING id",
-            )
+            sqlx::query_as(concat!(
+                "UPDATE chats SET broadcast_at = $3",
+                may_broadcast!(),
+                " RETURNING id"
+            ))
             .bind(chat)
             .bind(sender)
             .bind(now)

@@ -35,7 +35,7 @@ macro_rules! summaries_sql {
                 -- Only a title needs the other member (a channel of 10 000 would sort
                 -- all of them for a name nobody shows).
                 CASE WHEN c.kind = 'direct' OR c.title IS NULL THEN
-                  (SELECT u.username FROM chat_members o JOIN users u ON u.id = o.user_id
+                  (SELECT COALESCE(NULLIF(u.display_name, ''), u.username) FROM chat_members o JOIN users u ON u.id = o.user_id
                     WHERE o.chat_id = c.id AND o.user_id != m.user_id
                     ORDER BY o.joined_at, o.user_id LIMIT 1) END AS other_name,
                 -- Counted up to UNREAD_CAP: a channel never read costs the same as one
@@ -47,7 +47,7 @@ macro_rules! summaries_sql {
                   WHERE x.chat_id = c.id AND x.seq > m.last_read_seq
                     AND x.sender_id != m.user_id AND x.deleted_at IS NULL
                   ORDER BY x.seq LIMIT 1000) AS capped) AS unread,
-                lu.username AS last_sender,
+                COALESCE(NULLIF(lu.display_name, ''), lu.username) AS last_sender,
                 -- The start of the newest message is all a preview shows.
                 substr(lm.body, 1, 200) AS last_body,
                 (lm.deleted_at IS NOT NULL) AS last_deleted,
@@ -297,7 +297,7 @@ impl Store {
             sqlx::query_as::<_, Row>(
             "SELECT c.id, c.kind, c.title, c.creator_id, c.last_seq, c.last_change,
                     c.public, c.description, c.anyone_mentions_all,
-                    m.user_id, u.username, m.last_read_seq, (m.role = 'admin') AS admin,
+                    m.user_id, u.username, u.display_name, m.last_read_seq, (m.role = 'admin') AS admin,
                     (SELECT me.muted FROM chat_members me
                       WHERE me.chat_id = c.id AND me.user_id = $2) AS my_muted
              FROM chats c JOIN chat_members m ON m.chat_id = c.id JOIN users u ON u.id = m.user_id
@@ -327,7 +327,7 @@ impl Store {
         let other = members
             .iter()
             .find(|m| m.user_id != user)
-            .map(|m| m.username.clone());
+            .map(|m| m.label().to_string());
         Ok(Some(ChatDetail {
             id: row.id,
             kind: k,

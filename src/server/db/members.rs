@@ -32,6 +32,8 @@ pub struct ChatChanges {
     pub members: Option<(Vec<Member>, i64)>,
     /// The group's own title, when `members` is given (a rename is such a change).
     pub title: Option<String>,
+    /// The group's owner, when `members` is given (ownership passing is such a change).
+    pub owner: Option<UserId>,
 }
 
 /// Takes the chat's next change number (the row lock it takes orders concurrent changes
@@ -93,7 +95,8 @@ impl Store {
     pub async fn members(&self, chat: ChatId) -> Result<Vec<Member>> {
         Ok(on_pool!(&self.pool, p => {
             sqlx::query_as::<_, Member>(
-                "SELECT m.user_id, u.username, m.last_read_seq, (m.role = 'admin') AS admin FROM chat_members m
+                "SELECT m.user_id, u.username, u.display_name, m.last_read_seq, (m.role = 'admin') AS admin
+                 FROM chat_members m
                  JOIN users u ON u.id = m.user_id WHERE m.chat_id = $1
                  ORDER BY m.joined_at, u.username",
             )
@@ -146,15 +149,16 @@ impl Store {
         Ok(done.map(|(change, _)| change))
     }
 
-    /// A group's own title (`None` for a direct chat or an untitled group).
-    pub async fn group_title(&self, chat: ChatId) -> Result<Option<String>> {
-        let row: Option<(Option<String>,)> = on_pool!(&self.pool, p => {
-            sqlx::query_as("SELECT title FROM chats WHERE id = $1")
+    /// A group's own title (`None` for a direct chat or an untitled group) and its
+    /// owner (`creator_id`).
+    pub async fn title_and_owner(&self, chat: ChatId) -> Result<(Option<String>, Option<UserId>)> {
+        let row: Option<(Option<String>, Option<UserId>)> = on_pool!(&self.pool, p => {
+            sqlx::query_as("SELECT title, creator_id FROM chats WHERE id = $1")
                 .bind(chat)
                 .fetch_optional(p)
                 .await?
         });
-        Ok(row.and_then(|r| r.0))
+        Ok(row.unwrap_or_default())
     }
 
     pub async fn is_member(&self, chat: ChatId, user: UserId) -> Result<bool> {
@@ -325,24 +329,26 @@ impl Store {
             .bind(after)
             .fetch_all(p)
             .await?;
-            let members_change: Option<(i64, Option<String>)> =
-                sqlx::query_as("SELECT members_change, title FROM chats WHERE id = $1")
+            let members_change: Option<(i64, Option<String>, Option<UserId>)> =
+                sqlx::query_as("SELECT members_change, title, creator_id FROM chats WHERE id = $1")
                     .bind(chat)
                     .fetch_optional(p)
                     .await?;
-            Ok::<_, Error>((reads, members_change.unwrap_or((0, None))))
+            Ok::<_, Error>((reads, members_change.unwrap_or((0, None, None))))
         })?;
-        let (members_change, title) = members_change;
+        let (members_change, title, owner) = members_change;
         let members = if members_change > after {
             Some((self.members(chat).await?, members_change))
         } else {
             None
         };
         let title = members.as_ref().and(title);
+        let owner = members.as_ref().and(owner);
         Ok(ChatChanges {
             reads,
             members,
             title,
+            owner,
         })
     }
 }

@@ -73,9 +73,9 @@ impl From<MessageRow> for Message {
 /// so `concat!` can build static SQL from them.
 macro_rules! message_columns {
     () => {
-        "SELECT m.id, m.chat_id, m.seq, m.sender_id, u.username AS sender, m.client_id,
+        "SELECT m.id, m.chat_id, m.seq, m.sender_id, COALESCE(NULLIF(u.display_name, ''), u.username) AS sender, m.client_id,
             m.body, m.created_at, m.edited_at, m.deleted_at, m.reply_to, r.seq AS reply_seq,
-            ru.username AS reply_sender, r.body AS reply_body, r.deleted_at AS reply_deleted_at"
+            COALESCE(NULLIF(ru.display_name, ''), ru.username) AS reply_sender, r.body AS reply_body, r.deleted_at AS reply_deleted_at"
     };
 }
 /// The original a message answers (`r`) and its author (`ru`), for [`message_columns`].

@@ -32,7 +32,9 @@ pub use instance::{
 };
 #[macro_use]
 mod people;
+mod profiles;
 pub use people::{Standing, LAST_ADMIN, PEOPLE_PAGE, REACTIVATE_FIRST};
+pub use profiles::ProfileText;
 mod resets;
 #[macro_use]
 mod consent;

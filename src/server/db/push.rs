@@ -84,7 +84,7 @@ recipients AS (
   SELECT s.id, cm.user_id FROM span s
   JOIN chats c ON c.id = s.chat_id AND c.kind = 'direct'
   JOIN chat_members cm ON cm.chat_id = s.chat_id AND cm.user_id != s.sender_id)
-SELECT m.id AS message_id, m.chat_id, m.body, u.username AS sender, c.kind, c.title,
+SELECT m.id AS message_id, m.chat_id, m.body, COALESCE(NULLIF(u.display_name, ''), u.username) AS sender, c.kind, c.title,
        r.user_id, ps.id AS subscription_id, ru.push_previews AS previews
 FROM recipients r
 JOIN messages m ON m.id = r.message_id

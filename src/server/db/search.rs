@@ -74,10 +74,10 @@ fn terms(query: &str) -> Vec<String> {
 /// sorted all of them (issue 31).
 macro_rules! hit_columns {
     () => {
-        "m.id AS message_id, m.chat_id, m.seq, u.username AS sender, m.created_at,
+        "m.id AS message_id, m.chat_id, m.seq, COALESCE(NULLIF(u.display_name, ''), u.username) AS sender, m.created_at,
          c.kind, c.title,
          CASE WHEN c.kind = 'direct' OR c.title IS NULL THEN
-           (SELECT ou.username FROM chat_members o JOIN users ou ON ou.id = o.user_id
+           (SELECT COALESCE(NULLIF(ou.display_name, ''), ou.username) FROM chat_members o JOIN users ou ON ou.id = o.user_id
              WHERE o.chat_id = c.id AND o.user_id != $1
              ORDER BY o.joined_at, o.user_id LIMIT 1) END AS other_name"
     };

@@ -74,7 +74,8 @@ impl Store {
                 another_admin_stays!(tx, user, postgres);
             }
             sqlx::query(
-                "UPDATE users SET username = $1, password_hash = '', is_admin = $4, deleted_at = $2
+                "UPDATE users SET username = $1, password_hash = '', is_admin = $4, deleted_at = $2,
+                        display_name = '', status = '', time_zone = '', avatar_version = 0
                  WHERE id = $3",
             )
             .bind(deleted_name(user))
@@ -83,6 +84,10 @@ impl Store {
             .bind(false)
             .execute(&mut *tx)
             .await?;
+            sqlx::query("DELETE FROM avatars WHERE user_id = $1")
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
             let sessions: Vec<(Vec<u8>,)> =
                 sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash")
                     .bind(user)
@@ -137,24 +142,39 @@ impl Store {
 
     /// The users with these (normalised) names; unknown names are simply absent.
     pub async fn users_by_names(&self, names: &[String]) -> Result<Vec<User>> {
+        self.named_users(names, false).await
+    }
+
+    /// [`Store::users_by_names`] without the deactivated: whom a chat may take in.
+    pub async fn active_users_by_names(&self, names: &[String]) -> Result<Vec<User>> {
+        self.named_users(names, true).await
+    }
+
+    async fn named_users(&self, names: &[String], active: bool) -> Result<Vec<User>> {
         Ok(match &self.pool {
             Pool::Sqlite(p) => {
                 let json = serde_json::to_string(names)
                     .map_err(|e| crate::server::base::error::Error::internal(e.to_string()))?;
                 sqlx::query_as::<_, User>(
                     "SELECT id, username FROM users
-                     WHERE username IN (SELECT value FROM json_each($1)) AND deleted_at IS NULL",
+                     WHERE username IN (SELECT value FROM json_each($1)) AND deleted_at IS NULL
+                       AND (NOT $2 OR deactivated_at IS NULL)",
                 )
                 .bind(json)
+                .bind(active)
                 .fetch_all(p)
                 .await?
             }
-            Pool::Postgres(p) => sqlx::query_as::<_, User>(
-                "SELECT id, username FROM users WHERE username = ANY($1) AND deleted_at IS NULL",
-            )
-            .bind(names)
-            .fetch_all(p)
-            .await?,
+            Pool::Postgres(p) => {
+                sqlx::query_as::<_, User>(
+                    "SELECT id, username FROM users WHERE username = ANY($1) AND deleted_at IS NULL
+                   AND (NOT $2 OR deactivated_at IS NULL)",
+                )
+                .bind(names)
+                .bind(active)
+                .fetch_all(p)
+                .await?
+            }
         })
     }
 }

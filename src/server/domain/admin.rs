@@ -79,8 +79,9 @@ impl Admin {
         password: String,
         invite: Option<&str>,
     ) -> Result<NewAccount> {
-        // `@all` / `@here` name the group, never a person.
-        if crate::model::Broadcast::is_word(name) {
+        // `@all` / `@here` name the group, never a person; and a new username must not
+        // be someone's display name (it would pass for them).
+        if crate::model::Broadcast::is_word(name) || self.store.name_clashes(name, None).await? {
             return Err(AppError::Conflict("That username is taken".into()).into());
         }
         let invite = invite.filter(|t| !t.is_empty());

@@ -28,13 +28,24 @@ impl Broadcaster {
     /// The `@all` / `@here` of `body` by `user` in `chat`, when it may notify now.
     /// Most bodies cost one scan for `@all` / `@here`; the parser then tells a mention
     /// from the same letters in code.
-    pub async fn reach(&self, user: &User, chat: ChatId, body: &str) -> Result<Option<Reach>> {
+    /// A retry of a stored message (`client_id` already sent) takes no turn: the
+    /// committer answers it with the original.
+    pub async fn reach(
+        &self,
+        user: &User,
+        chat: ChatId,
+        body: &str,
+        client_id: &str,
+    ) -> Result<Option<Reach>> {
         if !body.contains("@all") && !body.contains("@here") {
             return Ok(None);
         }
         let Some(kind) = Broadcast::asked(&markup::mentions(body)) else {
             return Ok(None);
         };
+        if self.store.has_sent(user.id, client_id).await? {
+            return Ok(None);
+        }
         if !self.store.claim_broadcast(chat, user.id, now_ms()).await? {
             return Ok(None);
         }

@@ -190,7 +190,7 @@ impl Chats {
             Err(_) if self.store.has_sent(user.id, &client_id).await? => Vec::new(),
             Err(e) => return Err(e),
         };
-        let broadcast = self.broadcast.reach(user, chat, &body).await?;
+        let broadcast = self.broadcast.reach(user, chat, &body, &client_id).await?;
         self.commit
             .enqueue(NewMessage {
                 chat,
@@ -569,9 +569,10 @@ pub fn sent_outcome(answer: std::result::Result<Result<Stored>, RecvError>) -> R
     Ok(stored?.0)
 }
 
-/// Resolves usernames, failing with the list of unknown ones.
+/// Resolves usernames, failing with the list of unknown ones (a deactivated account is
+/// unknown here: nobody starts a chat with it or adds it to a group).
 async fn resolve_users(store: &Store, names: &[String]) -> Result<Vec<User>> {
-    let users = store.users_by_names(names).await?;
+    let users = store.active_users_by_names(names).await?;
     let missing: Vec<&str> = names
         .iter()
         .filter(|n| !users.iter().any(|u| &u.username == *n))

@@ -10,6 +10,7 @@
 //! [`UNSENT_TTL_MS`] and deletes doomed files' objects, then their rows, so storage and
 //! database agree after a crash at any point.
 
+use super::picture;
 use crate::model::{validate, AppError, ChatId, FileId, FileInfo, User, UserId};
 use crate::server::base::error::{Error, Result};
 use crate::server::blobs::{Blobs, Object, PutError, Reading};
@@ -41,15 +42,9 @@ pub const UPLOADS_AT_ONCE: usize = 32;
 pub const UPLOADS_PER_USER: u32 = 3;
 /// Longest wait for a free upload slot.
 const SLOT_WAIT: Duration = Duration::from_secs(10);
-/// Thumbnails decoded at once (CPU and memory bound: a progressive JPEG near the pixel
-/// cap can take several hundred MB while it decodes, beyond the decoder's own limits).
-const THUMBS_AT_ONCE: usize = 1;
-/// An image with more pixels than this is not decoded (a decompression bomb is a small
-/// file that claims a huge picture): it is shared as a plain file, without a thumbnail.
-pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
-/// Memory the decoder may allocate for one image; the decoded picture itself may take
-/// at most half of it (turning it upright makes a second copy).
-const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+/// An image with more pixels than this is not decoded: it is shared as a plain file,
+/// without a thumbnail.
+pub use super::picture::MAX_IMAGE_PIXELS;
 /// Longest a thumbnail may take; past it the file is shared without one.
 const THUMB_TIME: Duration = Duration::from_secs(10);
 /// The thumbnail's longest side, in pixels (shown at half that on a 2× screen).
@@ -76,7 +71,6 @@ pub struct Files {
     /// uploads in flight, never by who has ever uploaded).
     per_user: Arc<std::sync::Mutex<std::collections::HashMap<UserId, u32>>>,
     streaming: Arc<Semaphore>,
-    thumbs: Arc<Semaphore>,
 }
 
 /// A file being read: what it is and its bytes.
@@ -99,7 +93,6 @@ impl Files {
             uploads: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             per_user: Arc::default(),
             streaming: Arc::new(Semaphore::new(rules.at_once.max(1))),
-            thumbs: Arc::new(Semaphore::new(THUMBS_AT_ONCE)),
         }
     }
 
@@ -269,14 +262,9 @@ impl Files {
     ) -> Result<Option<(u32, u32)>> {
         // Bounded: with others' decodes ahead, the file is shared without a thumbnail
         // rather than the upload waiting until it times out.
-        let slot = match tokio::time::timeout(THUMB_TIME, self.thumbs.clone().acquire_owned()).await
-        {
-            Ok(Ok(slot)) => slot,
-            Ok(Err(_)) => return Err(Error::internal("thumbnail slots closed")),
-            Err(_) => {
-                tracing::info!(file = %id, "no thumbnail: others' thumbnails were in the way");
-                return Ok(None);
-            }
+        let Some(slot) = picture::decode_slot(THUMB_TIME).await else {
+            tracing::info!(file = %id, "no thumbnail: others' pictures were in the way");
+            return Ok(None);
         };
         let Some(bytes) = self
             .blobs
@@ -607,27 +595,7 @@ fn trim_partial_utf8(head: &[u8]) -> &[u8] {
 /// Decodes `bytes` as `format` within the bounds and makes a JPEG thumbnail of at most
 /// [`THUMB_SIDE`]: (jpeg, width, height) of the upright image, or `None`.
 fn make_thumbnail(bytes: &[u8], format: image::ImageFormat) -> Option<(Vec<u8>, u32, u32)> {
-    use image::{DynamicImage, ImageDecoder, ImageReader};
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
-    let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
-    reader.limits(limits.clone());
-    let mut decoder = reader.into_decoder().ok()?;
-    let (w, h) = decoder.dimensions();
-    if w == 0 || h == 0 || u64::from(w) * u64::from(h) > MAX_IMAGE_PIXELS {
-        return None;
-    }
-    // The limits again on the decoder itself (`into_decoder` leaves them with the
-    // reader), and the picture at most half of them: upright, it is copied once.
-    decoder.set_limits(limits).ok()?;
-    if decoder.total_bytes() > MAX_DECODE_BYTES / 2 {
-        return None;
-    }
-    let orientation = decoder.orientation().ok();
-    let mut image = DynamicImage::from_decoder(decoder).ok()?;
-    if let Some(o) = orientation {
-        image.apply_orientation(o);
-    }
+    let image = picture::decode_upright(bytes, format, MAX_IMAGE_PIXELS)?;
     let (width, height) = (image.width(), image.height());
     // Never larger than the picture itself (`thumbnail` would scale a small one up).
     let small = if width <= THUMB_SIDE && height <= THUMB_SIDE {
@@ -635,18 +603,7 @@ fn make_thumbnail(bytes: &[u8], format: image::ImageFormat) -> Option<(Vec<u8>, 
     } else {
         image.thumbnail(THUMB_SIDE, THUMB_SIDE)
     };
-    // JPEG has no alpha: transparent pixels are shown on white, as a page would.
-    let rgba = small.to_rgba8();
-    let mut rgb = image::RgbImage::new(rgba.width(), rgba.height());
-    for (x, y, p) in rgba.enumerate_pixels() {
-        let a = u16::from(p[3]);
-        let blend = |c: u8| ((u16::from(c) * a + 255 * (255 - a)) / 255) as u8;
-        rgb.put_pixel(x, y, image::Rgb([blend(p[0]), blend(p[1]), blend(p[2])]));
-    }
-    let mut jpeg = Vec::new();
-    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80);
-    rgb.write_with_encoder(encoder).ok()?;
-    Some((jpeg, width, height))
+    Some((picture::jpeg_on_white(&small, 80)?, width, height))
 }
 
 #[cfg(test)]

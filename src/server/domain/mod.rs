@@ -32,7 +32,9 @@ pub mod exif;
 pub mod files;
 pub mod limits;
 pub mod notify;
+pub mod picture;
 pub mod presence;
+pub mod profiles;
 pub mod push;
 
 #[cfg(test)]

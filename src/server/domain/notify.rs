@@ -83,11 +83,13 @@ impl Notifier {
     /// The chat's member list changed (as of `change`): to every member now in it.
     pub async fn members_changed(&self, chat: ChatId, change: i64) -> Result<()> {
         let members = self.store.members(chat).await?;
+        let (title, owner) = self.store.title_and_owner(chat).await?;
         let frame = ServerFrame::Members {
             chat_id: chat,
             members,
             change,
-            title: self.store.group_title(chat).await?,
+            title,
+            owner,
         };
         self.publish_to_chat(chat, &frame, FrameKind::Durable).await
     }

@@ -9,7 +9,8 @@
 //! - [`metrics`]: the operator's `GET /metrics` and request timings.
 //! - [`calls`]: the glue of server functions: state, user, address, `reply`.
 //! - [`files`]: uploading and fetching shared files.
-//! - [`pages`]: `/admin` and `/reset`, rendered here only (`ui::plain`), no client.
+//! - [`pages`]: `/admin`, `/reset` and `/channels`, rendered here only (`ui::plain`), no client.
+//! - [`profiles`]: avatars (upload, pictures) and `/people/{id}`, a profile page.
 
 pub mod calls;
 pub mod client_ip;
@@ -18,5 +19,6 @@ pub mod guard;
 pub mod metrics;
 pub mod origin;
 pub mod pages;
+pub mod profiles;
 pub mod router;
 pub mod serve;

@@ -70,6 +70,13 @@ pub fn app(state: AppState) -> Router {
                     .saturating_add(64 * 1024),
             )),
         )
+        .route(
+            "/account/avatar",
+            axum::routing::post(super::profiles::upload_avatar)
+                .layer(DefaultBodyLimit::max(super::profiles::AVATAR_FORM_BYTES)),
+        )
+        .route("/avatars/{id}/{side}", get(super::profiles::avatar))
+        .route("/people/{id}", get(super::profiles::person))
         .route("/admin", get(super::pages::admin))
         .route("/reset", get(super::pages::reset))
         .route("/channels", get(super::pages::channels))

@@ -175,8 +175,9 @@ fn MembersPanel(chat: ChatDetail, me: UserId) -> impl IntoView {
                         let role_name = format!("{label}: {}", m.username);
                         view! {
                             <li>
-                                <Avatar name=m.username.clone() />
-                                <span class="member-name">{m.username.clone()}</span>
+                                <Avatar name=m.label().to_string() />
+                                <a class="member-name" href=format!("/people/{}", m.user_id) rel="external">{m.label().to_string()}</a>
+                                {(!m.display_name.is_empty()).then(|| view! { <span class="muted">"@"{m.username.clone()}</span> })}
                                 {owner.then(|| view! { <span class="member-tag">"owner"</span> })}
                                 {(m.admin && !owner).then(|| view! { <span class="member-tag">"admin"</span> })}
                                 {(is_owner && !owner).then(|| view! {

@@ -141,7 +141,7 @@ impl BatchFacts {
 macro_rules! read_members_sql {
     () => {
         "BEGIN IMMEDIATE;
-         SELECT m.chat_id, m.user_id, u.username, c.last_seq,
+         SELECT m.chat_id, m.user_id, COALESCE(NULLIF(u.display_name, ''), u.username), c.last_seq,
                 max((SELECT COALESCE(MAX(id), 0) FROM messages),
                     (SELECT upto FROM search_indexed))
          FROM jsonb_each(?) AS v

@@ -107,7 +107,7 @@ async fn read_facts(
     let (pair_chats, pair_users): (Vec<i64>, Vec<i64>) =
         pairs.iter().map(|(c, u)| (c.0, u.0)).unzip();
     let rows = sqlx::query(
-        "SELECT m.chat_id, m.user_id, u.username
+        "SELECT m.chat_id, m.user_id, COALESCE(NULLIF(u.display_name, ''), u.username)
          FROM unnest($1::bigint[], $2::bigint[]) AS v(chat_id, user_id)
          JOIN chat_members m ON m.chat_id = v.chat_id AND m.user_id = v.user_id
          JOIN users u ON u.id = m.user_id",
