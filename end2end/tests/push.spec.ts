@@ -84,7 +84,7 @@ test('a direct message reaches a closed tab as a push; the notification opens th
 
   // The browser hands it to the service worker, which shows it.
   const page = await context.newPage();
-  await gotoHydrated(page, '/account');
+  await gotoHydrated(page, '/chats');
   await deliverPush(page, sub.decrypt(got.body));
   await expect.poll(() => notifications(page)).toEqual([{ title: a, body: 'are you there?', tag: `chat-${id}`, url: chat }]);
 
@@ -123,7 +123,7 @@ test('private previews, the devices list, Disable, Remove and signing out end th
   await enable(pageB);
 
   // /account lists this browser; private previews say only "New message".
-  await gotoHydrated(pageB, '/account');
+  await pageB.goto('/account');
   const devices = pageB.getByRole('list').filter({ hasText: 'this browser' });
   await expect(devices.getByRole('listitem')).toHaveCount(1);
   await pageB.getByLabel('Notification text').selectOption({ label: 'Only “New message” (private)' });
@@ -140,13 +140,13 @@ test('private previews, the devices list, Disable, Remove and signing out end th
   await gotoHydrated(page, '/chats');
   await page.getByRole('button', { name: 'Disable notifications' }).click();
   await expect(page.getByRole('button', { name: 'Enable notifications' })).toBeVisible();
-  await gotoHydrated(page, '/account');
+  await page.goto('/account');
   await expect(page.getByText('No device receives notifications.')).toBeVisible();
 
   // "Remove" in /account ends it too.
   await gotoHydrated(page, '/chats');
   await enable(page);
-  await gotoHydrated(page, '/account');
+  await page.goto('/account');
   await page.getByRole('button', { name: /^Remove / }).click();
   await expect(page.getByText('No device receives notifications.')).toBeVisible();
 
@@ -155,7 +155,7 @@ test('private previews, the devices list, Disable, Remove and signing out end th
   await enable(page);
   await signOut(page);
   await signIn(page, b);
-  await gotoHydrated(page, '/account');
+  await page.goto('/account');
   await expect(page.getByText('No device receives notifications.')).toBeVisible();
   await page.close();
   await sendMessage(pageA, 'nobody listens');

@@ -24,6 +24,7 @@ pub async fn change_password(current: String, new: String) -> Result<(), AppErro
             .delete_sessions_of(user.id, keep.as_deref())
             .await?;
         tracing::info!(user = %user.id, others, "password changed; other sessions revoked");
+        leptos_axum::redirect("/account?done=password");
         Ok(())
     })
     .await
@@ -111,7 +112,10 @@ pub async fn set_profile(
             status: &status,
             time_zone: &time_zone,
         };
-        state.profiles.set(&user, form).await
+        state.profiles.set(&user, form).await?;
+        // A form's post comes back saying so.
+        leptos_axum::redirect("/account?done=profile");
+        Ok(())
     })
     .await
 }

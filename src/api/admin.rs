@@ -101,6 +101,20 @@ pub async fn admin_deactivate(user_id: i64) -> Result<(), AppError> {
     .await
 }
 
+/// Clears a person's display name, status and avatar (an offensive one, say).
+#[server(endpoint = "admin_clear_profile")]
+pub async fn admin_clear_profile(user_id: i64) -> Result<(), AppError> {
+    use crate::model::UserId;
+    use crate::server::domain::limits::Write;
+    use crate::server::edge::calls::as_user_to;
+    as_user_to(Write::Manage, |state, user| async move {
+        state.admin.clear_profile(&user, UserId(user_id)).await?;
+        leptos_axum::redirect("/admin#people");
+        Ok(())
+    })
+    .await
+}
+
 #[server(endpoint = "admin_reactivate")]
 pub async fn admin_reactivate(user_id: i64) -> Result<(), AppError> {
     use crate::model::UserId;

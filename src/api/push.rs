@@ -9,24 +9,11 @@ use leptos::prelude::*;
 /// receive notifications (newest first; `this_browser` marks the one asking).
 #[server(endpoint = "push_settings")]
 pub async fn load_push_settings() -> Result<PushSettings, AppError> {
-    use crate::model::PushDevice;
     use crate::server::domain::auth::hash_token;
     use crate::server::edge::calls::{as_user, session_token};
     as_user(|state, user| async move {
         let mine = session_token().map(|t| hash_token(&t));
-        let devices = state
-            .store
-            .push_devices(user.id)
-            .await?
-            .into_iter()
-            .map(|d| PushDevice {
-                id: d.id,
-                this_browser: mine.as_deref() == Some(d.session_hash.as_slice()),
-                device: d.device,
-                added_at: d.created_at,
-                last_used_at: d.last_used_at,
-            })
-            .collect();
+        let devices = state.push.devices(user.id, mine.as_deref()).await?;
         Ok(PushSettings {
             key: state.push.public_key().await?,
             previews: state.store.push_previews(user.id).await?,

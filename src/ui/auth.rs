@@ -128,23 +128,6 @@ pub fn FormError(error: impl Fn() -> Option<String> + Send + Sync + 'static) -> 
     move || error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })
 }
 
-/// The error a plain form's post brought back in the page's address (`__err`), as a
-/// page may show it: only the server's own fixed messages ([`AppError::from_address`]:
-/// no link can put words of its choosing on the page).
-pub fn address_error(encoded: Option<&str>) -> Option<String> {
-    use leptos::server_fn::error::ServerFnUrlError;
-    let err = ServerFnUrlError::<AppError>::decode_err(encoded?);
-    Some(err.from_address().to_string())
-}
-
-/// The error of a plain form posted from this page, announced (see [`address_error`]).
-#[component]
-pub fn AddressError() -> impl IntoView {
-    let query = leptos_router::hooks::use_query_map();
-    let error = move || query.with(|q| address_error(q.get_str("__err")));
-    view! { <FormError error /> }
-}
-
 /// The error a form shows: the server's answer to what this page sent or, before the
 /// page has sent anything, the one the router read from the page's address (where a
 /// form posted without JavaScript gets its error back, and where any link can put one):

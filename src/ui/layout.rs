@@ -166,7 +166,7 @@ pub fn ChatsLayout() -> impl IntoView {
                     <div class="sidebar-actions">
                         <a class="btn btn-primary btn-small" href="/chats/new">"New chat"</a>
                         <a class="btn btn-ghost btn-small" href="/channels" rel="external">"Browse channels"</a>
-                        <a class="btn btn-ghost btn-small" href="/account">"Account"</a>
+                        <a class="btn btn-ghost btn-small" href="/account" rel="external">"Account"</a>
 
                         // A plain form (the server answers with the sign-in page): an
                         // `ActionForm` would bring its machinery into every first visit.

@@ -15,7 +15,6 @@
 //! - [`notify`][]: notifications (direct messages, mentions; asked on a click): Web Push
 //!   through the service worker (`public/sw.js`), else the page's own.
 
-mod account;
 mod attach;
 mod auth;
 mod boot;
@@ -113,7 +112,6 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=Home ssr=SsrMode::Async />
                 <Route path=path!("/login") view=auth::LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/signup") view=auth::SignupPage ssr=SsrMode::Async />
-                <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async />
                 // One shell for the chats and search, so moving between them keeps the
                 // chat list and the live connection.
                 <ParentRoute path=path!("") view=layout::ChatsLayout ssr=SsrMode::Async>

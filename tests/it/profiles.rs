@@ -220,7 +220,7 @@ test_both_dbs!(an_avatar_is_typed_bounded_stripped_squared_and_served_in_sizes);
 async fn an_avatar_is_typed_bounded_stripped_squared_and_served_in_sizes() {
     let s = start().await;
     // The first account is the administrator, who may not close theirs while alone.
-    s.sign_up("root").await;
+    let root = s.sign_up("root").await;
     let ann = s.sign_up("ann").await;
     let bob = s.sign_up("bob").await;
     let ann_id = id(&s, "ann").await;
@@ -228,7 +228,7 @@ async fn an_avatar_is_typed_bounded_stripped_squared_and_served_in_sizes() {
     let (code, location) = upload(&s, &ann, &photo_with_location(600, 300)).await;
     assert_eq!(
         (code, location.as_str()),
-        (StatusCode::SEE_OTHER, "/account")
+        (StatusCode::SEE_OTHER, "/account?done=avatar")
     );
     let p = profile_of(&s, &bob, ann_id).await.1.unwrap();
     assert_eq!(p.avatar, 1);
@@ -335,6 +335,31 @@ async fn an_avatar_is_typed_bounded_stripped_squared_and_served_in_sizes() {
     );
     assert_eq!(upload(&s, &ann, &png).await.0, StatusCode::SEE_OTHER);
     assert_eq!(profile_of(&s, &bob, ann_id).await.1.unwrap().avatar, 3);
+
+    // An administrator clears a profile (an offensive avatar, say); nobody else can.
+    set_profile(&s, &ann, "Ann", "here", "UTC").await;
+    let clear = format!("user_id={ann_id}");
+    let path = natter::api::admin::AdminClearProfile::PATH;
+    let (code, _, _) = s.call(path, clear.clone(), Some(&bob)).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    assert_eq!(profile_of(&s, &bob, ann_id).await.1.unwrap().avatar, 3);
+    let (code, _, body) = s.call(path, clear, Some(&root)).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let p = profile_of(&s, &bob, ann_id).await.1.unwrap();
+    assert_eq!(
+        (p.display_name.as_str(), p.status.as_str(), p.avatar),
+        ("", "", 0)
+    );
+    assert_eq!(
+        get(&s, Some(&bob), &format!("/avatars/{ann_id}/64"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let log = s.db.store.audit_log(None).await.unwrap();
+    assert_eq!(log[0].1.action, "profile cleared");
+    assert_eq!(upload(&s, &ann, &png).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(profile_of(&s, &bob, ann_id).await.1.unwrap().avatar, 4);
 
     // A closed account takes its profile and avatar with it.
     set_profile(&s, &ann, "Ann", "here", "UTC").await;

@@ -178,6 +178,33 @@ impl Store {
         Ok(version.max(0))
     }
 
+    /// An administrator (`actor`) clears `target`'s display name, status and avatar, in
+    /// one transaction with its audit entry. `false`: no such account.
+    pub async fn clear_profile(&self, actor: UserId, target: UserId) -> Result<bool> {
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await?;
+            let done = sqlx::query(
+                "UPDATE users SET display_name = '', status = '',
+                        avatar_version = -ABS(avatar_version)
+                 WHERE id = $1 AND deleted_at IS NULL",
+            )
+            .bind(target)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if done == 0 {
+                return Ok(false);
+            }
+            sqlx::query("DELETE FROM avatars WHERE user_id = $1")
+                .bind(target)
+                .execute(&mut *tx)
+                .await?;
+            audit!(&mut *tx, Some(actor), "profile cleared", Some(target), "");
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
     /// The avatar of `user` at `side` pixels, if they have one, with its version.
     pub async fn avatar(&self, user: UserId, side: u32) -> Result<Option<(Vec<u8>, i64)>> {
         let row: Option<(Vec<u8>, i64)> = on_pool!(&self.pool, p => {

@@ -170,6 +170,15 @@ impl Admin {
         Ok(())
     }
 
+    /// Clears `target`'s display name, status and avatar (recorded in the audit log).
+    pub async fn clear_profile(&self, user: &User, target: UserId) -> Result<()> {
+        self.require(user).await?;
+        if !self.store.clear_profile(user.id, target).await? {
+            return Err(AppError::NotFound("Person".into()).into());
+        }
+        Ok(())
+    }
+
     pub async fn reactivate(&self, user: &User, target: UserId) -> Result<()> {
         self.require(user).await?;
         self.store.reactivate(user.id, target).await

@@ -164,6 +164,28 @@ impl Pusher {
     }
 
     /// The VAPID public key, for the browser's `applicationServerKey`.
+    /// `user`'s browsers that get notifications; `session` (the hash of the asking
+    /// session's token) marks "this browser".
+    pub async fn devices(
+        &self,
+        user: crate::model::UserId,
+        session: Option<&[u8]>,
+    ) -> Result<Vec<crate::model::PushDevice>> {
+        Ok(self
+            .store
+            .push_devices(user)
+            .await?
+            .into_iter()
+            .map(|d| crate::model::PushDevice {
+                id: d.id,
+                this_browser: session == Some(d.session_hash.as_slice()),
+                device: d.device,
+                added_at: d.created_at,
+                last_used_at: d.last_used_at,
+            })
+            .collect())
+    }
+
     pub async fn public_key(&self) -> Result<String> {
         Ok(self.vapid().await?.public.clone())
     }

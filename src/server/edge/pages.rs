@@ -142,6 +142,49 @@ fn html(status: StatusCode, body: String) -> Response {
     res
 }
 
+/// `/account`'s address: what a form's post sent back.
+#[derive(Debug, Default, Deserialize)]
+pub struct AccountQuery {
+    done: Option<String>,
+    #[serde(rename = "__err")]
+    err: Option<String>,
+}
+
+/// `GET /account`.
+pub async fn account(
+    State(state): State<AppState>,
+    user: Option<Extension<AuthUser>>,
+    headers: axum::http::HeaderMap,
+    query: Result<Query<AccountQuery>, QueryRejection>,
+) -> Response {
+    use crate::server::domain::auth::{cookie_name, hash_token, token_named};
+    let Some(Extension(AuthUser(me))) = user else {
+        return Redirect::to("/login").into_response();
+    };
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let session =
+        token_named(&headers, cookie_name(state.config.secure_cookies())).map(|t| hash_token(&t));
+    let gathered = async {
+        Ok::<_, crate::server::Error>(plain::account::AccountView {
+            profile: state.profiles.profile(me.id).await?,
+            consent: state.consent.settings(&me).await?,
+            previews: state.store.push_previews(me.id).await?,
+            devices: state.push.devices(me.id, session.as_deref()).await?,
+            error: plain::address_error(q.err.as_deref()),
+            done: q.done.as_deref().and_then(plain::account::done_message),
+        })
+    };
+    match gathered.await {
+        Ok(view) => html(StatusCode::OK, plain::account::page(view)),
+        Err(e) => {
+            let e = crate::model::AppError::from(e);
+            let status =
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            html(status, plain::message_page("Account", &e.to_string()))
+        }
+    }
+}
+
 /// `/channels?q=…`.
 #[derive(Debug, Default, Deserialize)]
 pub struct ChannelsQuery {

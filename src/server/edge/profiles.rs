@@ -54,7 +54,7 @@ pub async fn upload_avatar(
     .await;
     match (outcome, json) {
         (Ok(version), true) => Json(serde_json::json!({ "avatar": version })).into_response(),
-        (Ok(_), false) => Redirect::to("/account").into_response(),
+        (Ok(_), false) => Redirect::to("/account?done=avatar").into_response(),
         (Err(e), true) => e.into_response(),
         (Err(e), false) => {
             let e = AppError::from(e);

@@ -77,6 +77,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/avatars/{id}/{side}", get(super::profiles::avatar))
         .route("/people/{id}", get(super::profiles::person))
+        .route("/account", get(super::pages::account))
+        .route("/account/", get(super::pages::account))
         .route("/admin", get(super::pages::admin))
         .route("/reset", get(super::pages::reset))
         .route("/channels", get(super::pages::channels))

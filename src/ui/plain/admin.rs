@@ -6,8 +6,8 @@
 
 use super::{document, form_error};
 use crate::api::admin::{
-    AdminCreateInvitation, AdminDeactivate, AdminReactivate, AdminResetLink, AdminRevokeInvitation,
-    AdminSetAdmin, AdminSetSignup,
+    AdminClearProfile, AdminCreateInvitation, AdminDeactivate, AdminReactivate, AdminResetLink,
+    AdminRevokeInvitation, AdminSetAdmin, AdminSetSignup,
 };
 use crate::model::admin::{
     AuditEntry, InstanceFigures, InvitationLink, PeoplePage, Person, SignupMode,
@@ -277,6 +277,10 @@ fn PersonRow(p: Person, me: crate::model::UserId) -> impl IntoView {
                         <button class="btn btn-ghost btn-small" type="submit" aria-describedby=label.clone()>"Reset password link"</button>
                     </form>
                 })}
+                <form class="mute-form" method="post" action=AdminClearProfile::PATH>
+                    <input type="hidden" name="user_id" value=id.clone() />
+                    <button class="btn btn-ghost btn-small" type="submit" aria-describedby=label.clone()>"Clear profile"</button>
+                </form>
                 // A deactivated administrator can still be made a plain member.
                 {(!p.deactivated || p.admin).then(|| view! {
                     <form class="mute-form" method="post" action=AdminSetAdmin::PATH>

@@ -1,12 +1,13 @@
 //! Pages rendered on the server only, without the WASM client: the administration
-//! (`/admin`), the password reset link (`/reset`), the channel directory
-//! (`/channels`) and people's profiles (`/people/{id}`). Plain HTML forms that post to the
+//! (`/admin`), the account (`/account`), the password reset link (`/reset`), the
+//! channel directory (`/channels`) and people's profiles (`/people/{id}`). Plain HTML forms that post to the
 //! server functions and are sent back here; nothing on them is live, so nothing of them
 //! needs to be in the client every visitor downloads (BENCHMARKS.md, the first-visit
 //! budget). The edge (`server::edge::pages`) gathers the data and calls these; they
 //! only render. Links to these pages carry `rel="external"`: the client's router must
 //! not try to draw them.
 
+pub mod account;
 pub mod admin;
 pub mod channels;
 pub mod profile;
@@ -36,7 +37,13 @@ pub fn document(title: &str, body: impl IntoView + 'static) -> String {
     format!("<!DOCTYPE html><html lang=\"en\">{html}</html>")
 }
 
-pub use super::auth::address_error;
+/// The error a form post brought back in this page's address (`__err`), as a page may
+/// show it (`AppError::from_address`: no link can put words of its choosing here).
+pub fn address_error(encoded: Option<&str>) -> Option<String> {
+    use leptos::server_fn::error::ServerFnUrlError;
+    let err = ServerFnUrlError::<crate::model::AppError>::decode_err(encoded?);
+    Some(err.from_address().to_string())
+}
 
 /// A form's error, announced.
 pub fn form_error(error: Option<String>) -> impl IntoView {
