@@ -341,6 +341,8 @@ for (const scheme of ['light', 'dark'] as const) {
     await Promise.all([ann.waitForEvent('load'), ann.getByRole('button', { name: 'Save profile', exact: true }).click()]);
     await expect(ann.getByRole('alert')).toContainText('Unknown time zone');
     await expectNoViolations(ann, `/account with a profile form's error (${scheme})`);
+    // The page came back from the server: the form shows what is stored (nothing yet).
+    await ann.getByRole('textbox', { name: 'Display name', exact: true }).fill(`Ann ${suffix}`);
     await ann.getByRole('textbox', { name: 'Time zone', exact: true }).fill('Europe/Lisbon');
     await Promise.all([ann.waitForEvent('load'), ann.getByRole('button', { name: 'Save profile', exact: true }).click()]);
     await ann.getByLabel('Avatar', { exact: true }).setInputFiles({

@@ -73,6 +73,7 @@ test('a profile: set on /account, opened from a name, "Message" starts the chat'
 
   // In a group, ann's message carries her display name, which opens her profile.
   const title = `Reviews ${suffix}`;
+  await gotoHydrated(annPage, '/chats');
   const chat = await createChat(annPage, root, title);
   await sendMessage(annPage, `ready for review ${suffix}`);
   await gotoHydrated(rootPage, chat);

@@ -683,3 +683,46 @@ async fn a_deactivation_on_one_node_closes_sockets_and_sessions_on_the_other() {
         .await
         .is_err());
 }
+
+test_postgres!(here_reaches_who_is_connected_on_the_other_node);
+/// Issue 34: the owner's `@here` on node one mentions bob, connected to node two only,
+/// and not cat, connected nowhere; the message reaches bob's socket with `broadcast`.
+async fn here_reaches_who_is_connected_on_the_other_node() {
+    use natter::model::Broadcast;
+    let redis = TestRedis::start().await;
+    let (one, two) = two_nodes(&redis).await;
+    let ann = one.sign_up("ann").await;
+    let bob = one.sign_up("bob").await;
+    one.sign_up("cat").await;
+    let chat = one.create_chat(&ann, "bob cat", "Team").await;
+    let mut bob_ws = two.connect(&bob).await;
+    let mut ann_ws = one.connect(&ann).await;
+    let store = &one.state.store;
+    let ids = store
+        .users_by_names(&["bob".to_string(), "cat".to_string()])
+        .await
+        .unwrap();
+    let id_of = |name: &str| ids.iter().find(|u| u.username == name).unwrap().id;
+    // Node one learns of bob's connection on node two through Redis.
+    let mut seen = false;
+    for _ in 0..100 {
+        if one.state.presence.online(id_of("bob")).await {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen, "node one never saw bob online on node two");
+    ann_ws.send(&send(chat, "h1", "@here standup")).await;
+    let message = loop {
+        if let ServerFrame::Message { message } = bob_ws.next().await {
+            break message;
+        }
+    };
+    assert_eq!(message.broadcast, Some(Broadcast::Here));
+    let mentioned = |list: Vec<natter::model::ChatSummary>| {
+        list.into_iter().find(|c| c.id == chat).unwrap().mentioned
+    };
+    assert!(mentioned(store.list_chats(id_of("bob")).await.unwrap()));
+    assert!(!mentioned(store.list_chats(id_of("cat")).await.unwrap()));
+}
