@@ -126,7 +126,9 @@ pub async fn remove_avatar() -> Result<(), AppError> {
     use crate::server::domain::limits::Write;
     use crate::server::edge::calls::as_user_to;
     as_user_to(Write::Manage, |state, user| async move {
-        state.profiles.remove_avatar(&user).await
+        state.profiles.remove_avatar(&user).await?;
+        leptos_axum::redirect("/account?done=avatar-removed");
+        Ok(())
     })
     .await
 }

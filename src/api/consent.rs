@@ -19,7 +19,10 @@ pub async fn set_group_adds(group_adds: String) -> Result<GroupAdds, AppError> {
     use crate::server::domain::limits::Write;
     use crate::server::edge::calls::as_user_to;
     as_user_to(Write::Manage, |state, user| async move {
-        state.consent.set_group_adds(&user, &group_adds).await
+        let adds = state.consent.set_group_adds(&user, &group_adds).await?;
+        // /account's form comes back saying so.
+        leptos_axum::redirect("/account?done=privacy");
+        Ok(adds)
     })
     .await
 }

@@ -95,6 +95,7 @@ pub async fn remove_push_device(id: i64) -> Result<(), AppError> {
         {
             return Err(AppError::NotFound("No such device".into()).into());
         }
+        leptos_axum::redirect("/account?done=devices");
         Ok(())
     })
     .await
@@ -106,7 +107,9 @@ pub async fn set_push_previews(on: bool) -> Result<(), AppError> {
     use crate::server::domain::limits::Write;
     use crate::server::edge::calls::as_user_to;
     as_user_to(Write::Manage, |state, user| async move {
-        state.store.set_push_previews(user.id, on).await
+        state.store.set_push_previews(user.id, on).await?;
+        leptos_axum::redirect("/account?done=devices");
+        Ok(())
     })
     .await
 }

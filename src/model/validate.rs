@@ -103,9 +103,10 @@ pub fn forbidden_char(c: char, newlines: bool) -> bool {
 /// Also refused in one-line names (titles, display names, statuses): characters that
 /// show nothing and only serve to make one name look like another or like none:
 /// Unicode's default-ignorable code points (zero-width space, word joiner, soft hyphen,
-/// the direction marks, variation selectors, tags, the Hangul fillers…), the blank
-/// Braille pattern and the line and paragraph separators. Zero-width (non-)joiners
-/// stay: scripts and emoji need them.
+/// the direction marks, the Hangul fillers…), the blank Braille pattern and the line and
+/// paragraph separators. What emoji and scripts need stays: zero-width (non-)joiners,
+/// the variation selectors (U+FE0F: "❤️"; U+E0100–E01EF for CJK names; Mongolian's
+/// U+180B–180F) and the tag letters of subdivision flags (U+E0020–E007F).
 fn invisible_in_a_name(c: char) -> bool {
     matches!(
         c,
@@ -116,7 +117,6 @@ fn invisible_in_a_name(c: char) -> bool {
             | '\u{1160}'
             | '\u{17B4}'
             | '\u{17B5}'
-            | '\u{180B}'..='\u{180F}'
             | '\u{200B}'
             | '\u{200E}'
             | '\u{200F}'
@@ -125,19 +125,30 @@ fn invisible_in_a_name(c: char) -> bool {
             | '\u{2060}'..='\u{206F}'
             | '\u{2800}'
             | '\u{3164}'
-            | '\u{FE00}'..='\u{FE0F}'
             | '\u{FEFF}'
             | '\u{FFA0}'
             | '\u{FFF0}'..='\u{FFF8}'
             | '\u{1BCA0}'..='\u{1BCA3}'
             | '\u{1D173}'..='\u{1D17A}'
-            | '\u{E0000}'..='\u{E0FFF}'
+            | '\u{E0000}'..='\u{E001F}'
+            | '\u{E0080}'..='\u{E00FF}'
+            | '\u{E01F0}'..='\u{E0FFF}'
     )
 }
 
 fn refuse_control(text: &str, newlines: bool, what: &str) -> Result<(), AppError> {
     let bad = |c: char| forbidden_char(c, newlines) || (!newlines && invisible_in_a_name(c));
-    match text.chars().find(|&c| bad(c)) {
+    // In a name, a tag letter only within a subdivision flag (🏴 then tags): anywhere
+    // else it is invisible text.
+    let tag = |c: char| ('\u{E0020}'..='\u{E007F}').contains(&c);
+    let mut prev = '\0';
+    let stray_tag = |c: char, prev: char| !newlines && tag(c) && prev != '\u{1F3F4}' && !tag(prev);
+    let found = text.chars().find(|&c| {
+        let refused = bad(c) || stray_tag(c, prev);
+        prev = c;
+        refused
+    });
+    match found {
         Some(c) => Err(AppError::invalid(format!(
             "{what} contains a control character (U+{:04X})",
             c as u32
@@ -308,7 +319,14 @@ pub fn time_zone(raw: &str) -> Result<String, AppError> {
 
 /// Checks a search query: no control characters (a NUL would reach the database).
 pub fn query(raw: &str) -> Result<(), AppError> {
-    refuse_control(raw, false, "Search")
+    // Control characters only: a word pasted with a soft hyphen is still a search.
+    match raw.chars().find(|&c| forbidden_char(c, false)) {
+        Some(c) => Err(AppError::invalid(format!(
+            "Search contains a control character (U+{:04X})",
+            c as u32
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Splits "bob, carol dave" into normalised, de-duplicated usernames.
@@ -395,6 +413,38 @@ pub fn emoji(raw: &str) -> Result<String, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_keep_emoji_and_refuse_what_shows_nothing() {
+        // Emoji need joiners, variation selectors and a subdivision flag's tags.
+        let scotland = "\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}";
+        for ok in [
+            "❤️ Team",
+            "👩‍👩‍👧 family",
+            "1️⃣ first",
+            &format!("{scotland} Scots"),
+            "Zoë Ångström",
+        ] {
+            assert!(title(ok).is_ok(), "title {ok:?}");
+            assert!(display_name(ok).is_ok(), "display name {ok:?}");
+        }
+        for bad in [
+            "\u{3164}",
+            "a\u{00AD}b",
+            "a\u{2800}",
+            "x\u{E0001}",
+            "a\u{206A}b",
+            "\u{FFA0}x",
+        ] {
+            assert!(display_name(bad).is_err(), "display name {bad:?}");
+            assert!(title(bad).is_err(), "title {bad:?}");
+        }
+        assert!(display_name("-- !!").is_err());
+        assert!(display_name("@alice").is_err());
+        assert!(display_name("deleted USER #4").is_err());
+        assert_eq!(display_name("  Ann  ").as_deref(), Ok("Ann"));
+        assert_eq!(display_name("").as_deref(), Ok(""));
+    }
 
     #[test]
     fn emoji_rule() {

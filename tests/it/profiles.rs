@@ -519,3 +519,54 @@ async fn people_are_found_by_username_or_display_name() {
     assert_eq!(code, StatusCode::OK);
     assert_eq!(find("car").await, ["carl"]);
 }
+
+test_both_dbs!(account_shows_the_newest_error_and_no_stale_note);
+/// /account is the server's page: a second failed post leaves two errors in its
+/// address (each failure appends one): the newest shows, and an error hides the note
+/// of an earlier success still in the address.
+async fn account_shows_the_newest_error_and_no_stale_note() {
+    use leptos::server_fn::error::ServerFnUrlError;
+    use natter::model::{validate, AppError};
+    let s = start().await;
+    let ann = s.sign_up("ann").await;
+    let query = |rule: &str| {
+        let url = ServerFnUrlError::new(SetProfile::PATH, AppError::invalid(rule))
+            .to_url("http://127.0.0.1/account")
+            .unwrap();
+        url.query().unwrap().to_string()
+    };
+    let first = query(validate::TIME_ZONE_RULE);
+    let second = query(validate::DISPLAY_NAME_TAKEN_RULE);
+    let (code, headers, page) = get(
+        &s,
+        Some(&ann),
+        &format!("/account?done=profile&{first}&{second}"),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let page = String::from_utf8(page).unwrap();
+    assert!(
+        page.contains(
+            validate::DISPLAY_NAME_TAKEN_RULE
+                .replace('\'', "&#39;")
+                .as_str()
+        ) || page.contains("someone else"),
+        "{page}"
+    );
+    assert!(!page.contains("Unknown time zone"), "{page}");
+    assert!(!page.contains("Profile saved."), "{page}");
+    let page = String::from_utf8(get(&s, Some(&ann), "/account?done=profile").await.2).unwrap();
+    assert!(page.contains("Profile saved."));
+    // Only the known words make a note; anything else shows nothing.
+    let page = String::from_utf8(
+        get(&s, Some(&ann), "/account?done=Your+account+is+locked")
+            .await
+            .2,
+    )
+    .unwrap();
+    assert!(!page.contains("Your account is locked") && !page.contains("class=\"form-ok\""));
+    // Signed out: to the sign-in page.
+    let (code, headers, _) = get(&s, None, "/account").await;
+    assert!(code.is_redirection() && headers[header::LOCATION] == "/login");
+}

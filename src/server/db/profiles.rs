@@ -64,7 +64,9 @@ impl Store {
         let word = format!("% {start}");
         let rows: Vec<ProfileRow> = on_pool!(&self.pool, p => {
             sqlx::query_as(
-                "SELECT id, username, display_name, status, time_zone, avatar_version,
+                // Names and the avatar only: a walk over prefixes gathers nobody's
+                // status or time zone.
+                "SELECT id, username, display_name, '' AS status, '' AS time_zone, avatar_version,
                         (deactivated_at IS NOT NULL) AS deactivated FROM users
                  WHERE deleted_at IS NULL AND deactivated_at IS NULL
                    AND (username LIKE $1 ESCAPE '!' OR LOWER(display_name) LIKE $1 ESCAPE '!'

@@ -79,11 +79,6 @@ impl Admin {
         password: String,
         invite: Option<&str>,
     ) -> Result<NewAccount> {
-        // `@all` / `@here` name the group, never a person; and a new username must not
-        // be someone's display name (it would pass for them).
-        if crate::model::Broadcast::is_word(name) || self.store.name_clashes(name, None).await? {
-            return Err(AppError::Conflict("That username is taken".into()).into());
-        }
         let invite = invite.filter(|t| !t.is_empty());
         let hash = invite.map(|t| token_hash(t).unwrap_or_default());
         let mode = self.mode().await?;
@@ -98,6 +93,12 @@ impl Admin {
                 }
                 _ => {}
             }
+        }
+        // `@all` / `@here` name the group, never a person; and a new username must not
+        // be someone's display name (it would pass for them). After the mode's check:
+        // a closed server tells a stranger nothing about its people's names.
+        if crate::model::Broadcast::is_word(name) || self.store.name_clashes(name, None).await? {
+            return Err(AppError::Conflict("That username is taken".into()).into());
         }
         let password_hash = hash_password(password).await?;
         let gate = SignupGate {

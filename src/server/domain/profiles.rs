@@ -105,17 +105,18 @@ impl Profiles {
         }
         let format =
             picture::safe_format(&bytes).ok_or_else(|| AppError::invalid(NOT_A_PICTURE))?;
+        // The turn goes with the decoding: one past its time is no longer waited for,
+        // but it holds the turn until it ends. Counted against the hourly quota only
+        // once it has a turn (a "busy" refusal costs the person nothing).
+        let slot = picture::decode_slot(DECODE_TIME)
+            .await
+            .ok_or_else(|| AppError::invalid(BUSY))?;
         if self.uploads.len() > 10_000 {
             self.uploads.retain_recent();
         }
         if self.uploads.check_key(&user.id).is_err() {
             return Err(AppError::RateLimited.into());
         }
-        // The turn goes with the decoding: one past its time is no longer waited for,
-        // but it holds the turn until it ends.
-        let slot = picture::decode_slot(DECODE_TIME)
-            .await
-            .ok_or_else(|| AppError::invalid(BUSY))?;
         let job = tokio::task::spawn_blocking(move || {
             let made = make_sizes(&bytes, format);
             drop(slot);

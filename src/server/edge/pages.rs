@@ -142,26 +142,29 @@ fn html(status: StatusCode, body: String) -> Response {
     res
 }
 
-/// `/account`'s address: what a form's post sent back.
-#[derive(Debug, Default, Deserialize)]
-pub struct AccountQuery {
-    done: Option<String>,
-    #[serde(rename = "__err")]
-    err: Option<String>,
-}
-
 /// `GET /account`.
 pub async fn account(
     State(state): State<AppState>,
     user: Option<Extension<AuthUser>>,
     headers: axum::http::HeaderMap,
-    query: Result<Query<AccountQuery>, QueryRejection>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Response {
     use crate::server::domain::auth::{cookie_name, hash_token, token_named};
     let Some(Extension(AuthUser(me))) = user else {
         return Redirect::to("/login").into_response();
     };
-    let q = query.map(|Query(q)| q).unwrap_or_default();
+    // What a form's post sent back. A failed post appends its error to the address it
+    // came from, so a second failure brings two: the newest is the last. An error
+    // hides the note of an earlier success the address still carries.
+    let (mut err, mut done) = (None, None);
+    for (key, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "__err" => err = Some(value.into_owned()),
+            "done" => done = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    let done = if err.is_some() { None } else { done };
     let session =
         token_named(&headers, cookie_name(state.config.secure_cookies())).map(|t| hash_token(&t));
     let gathered = async {
@@ -170,8 +173,8 @@ pub async fn account(
             consent: state.consent.settings(&me).await?,
             previews: state.store.push_previews(me.id).await?,
             devices: state.push.devices(me.id, session.as_deref()).await?,
-            error: plain::address_error(q.err.as_deref()),
-            done: q.done.as_deref().and_then(plain::account::done_message),
+            error: plain::address_error(err.as_deref()),
+            done: done.as_deref().and_then(plain::account::done_message),
         })
     };
     match gathered.await {

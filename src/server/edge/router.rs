@@ -171,7 +171,9 @@ struct RequestTimeouts {
 /// `POST /api/files`. A cut upload's row is doomed by the file sweeper.
 async fn request_timeout(State(t): State<RequestTimeouts>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let upload = path == "/api/files" || (path.starts_with("/chats/") && path.ends_with("/files"));
+    let upload = path == "/api/files"
+        || path == "/account/avatar"
+        || (path.starts_with("/chats/") && path.ends_with("/files"));
     let limit = if req.method() == Method::POST && upload {
         t.upload
     } else {

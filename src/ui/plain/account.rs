@@ -36,6 +36,9 @@ pub fn done_message(word: &str) -> Option<&'static str> {
         "profile" => Some("Profile saved."),
         "avatar" => Some("Avatar saved."),
         "password" => Some("Password changed. Other sessions are signed out."),
+        "avatar-removed" => Some("Avatar removed."),
+        "privacy" => Some("Privacy saved."),
+        "devices" => Some("Notification settings saved."),
         _ => None,
     }
 }
