@@ -349,15 +349,7 @@ test_both_stores!(a_decompression_bomb_is_shared_as_a_plain_file);
 async fn a_decompression_bomb_is_shared_as_a_plain_file() {
     let (s, chat, [a, _, _]) = dm_with(|_| {}).await;
     // A small file whose header claims 100 000 × 100 000 pixels: never decoded.
-    let mut bomb = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = b"IHDR".to_vec();
-    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    bomb.extend_from_slice(&13u32.to_be_bytes());
-    bomb.extend_from_slice(&ihdr);
-    bomb.extend_from_slice(&crc32fast::hash(&ihdr).to_be_bytes());
-    bomb.extend_from_slice(&[0u8; 4096]);
+    let bomb = common::pictures::png_bomb();
     let [f] =
         <[FileInfo; 1]>::try_from(uploaded(&s, &a, chat, &[("bomb.png", &bomb)]).await).unwrap();
     assert!(!f.thumb && f.width.is_none(), "{f:?}");
@@ -409,27 +401,8 @@ async fn deleting_the_message_deletes_its_files_and_unsent_ones_are_swept() {
 test_both_stores!(photos_lose_their_exif_location_on_the_way_in);
 async fn photos_lose_their_exif_location_on_the_way_in() {
     let (s, chat, [a, b, _]) = dm_with(|_| {}).await;
-    let mut jpeg = Vec::new();
-    image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
-        40,
-        20,
-        image::Rgb([9, 99, 199]),
-    ))
-    .write_to(
-        &mut std::io::Cursor::new(&mut jpeg),
-        image::ImageFormat::Jpeg,
-    )
-    .unwrap();
     // An EXIF block (no orientation) carrying a location, right after the start marker.
-    let payload = [
-        &b"Exif\0\0"[..],
-        b"MM\0*\0\0\0\x08\0\0\0\0\0\0GPS 51.5074N 0.1278W",
-    ]
-    .concat();
-    let mut segment = vec![0xFF, 0xE1];
-    segment.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
-    segment.extend_from_slice(&payload);
-    let photo = [&jpeg[..2], &segment, &jpeg[2..]].concat();
+    let (jpeg, photo) = common::pictures::jpeg_with_location(40, 20);
     let [f] =
         <[FileInfo; 1]>::try_from(uploaded(&s, &a, chat, &[("photo.jpg", &photo)]).await).unwrap();
     assert_eq!((f.mime.as_str(), f.thumb), ("image/jpeg", true));

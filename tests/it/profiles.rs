@@ -107,26 +107,6 @@ async fn set_profile(
     (code, text)
 }
 
-/// A JPEG of `w` × `h` carrying an EXIF block with a location right after its start.
-fn photo_with_location(w: u32, h: u32) -> Vec<u8> {
-    let mut jpeg = Vec::new();
-    image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(w, h, image::Rgb([9, 99, 199])))
-        .write_to(
-            &mut std::io::Cursor::new(&mut jpeg),
-            image::ImageFormat::Jpeg,
-        )
-        .unwrap();
-    let payload = [
-        &b"Exif\0\0"[..],
-        b"MM\0*\0\0\0\x08\0\0\0\0\0\0GPS 51.5074N 0.1278W",
-    ]
-    .concat();
-    let mut segment = vec![0xFF, 0xE1];
-    segment.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
-    segment.extend_from_slice(&payload);
-    [&jpeg[..2], &segment, &jpeg[2..]].concat()
-}
-
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -225,7 +205,8 @@ async fn an_avatar_is_typed_bounded_stripped_squared_and_served_in_sizes() {
     let bob = s.sign_up("bob").await;
     let ann_id = id(&s, "ann").await;
 
-    let (code, location) = upload(&s, &ann, &photo_with_location(600, 300)).await;
+    let (code, location) =
+        upload(&s, &ann, &common::pictures::jpeg_with_location(600, 300).1).await;
     assert_eq!(
         (code, location.as_str()),
         (StatusCode::SEE_OTHER, "/account?done=avatar")
@@ -300,15 +281,7 @@ async fn an_avatar_is_typed_bounded_stripped_squared_and_served_in_sizes() {
     let (code, _) = upload(&s, &ann, b"").await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     // A decompression bomb: a small file claiming 100 000 × 100 000 pixels.
-    let mut bomb = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = b"IHDR".to_vec();
-    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    bomb.extend_from_slice(&13u32.to_be_bytes());
-    bomb.extend_from_slice(&ihdr);
-    bomb.extend_from_slice(&crc32fast::hash(&ihdr).to_be_bytes());
-    bomb.extend_from_slice(&[0u8; 4096]);
+    let bomb = common::pictures::png_bomb();
     let (code, text) = upload(&s, &ann, &bomb).await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "{text}");
     // Too large: refused before it is held whole.

@@ -28,7 +28,7 @@ use futures::TryStreamExt;
 /// Files one `POST /api/files` may carry.
 const FILES_PER_UPLOAD: usize = crate::model::validate::FILES_PER_MESSAGE;
 
-fn signed_in(user: Option<Extension<AuthUser>>) -> Result<crate::model::User, Error> {
+pub(super) fn signed_in(user: Option<Extension<AuthUser>>) -> Result<crate::model::User, Error> {
     user.map(|Extension(AuthUser(u))| u)
         .ok_or_else(|| AppError::Unauthorized.into())
 }

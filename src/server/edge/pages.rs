@@ -78,8 +78,7 @@ pub async fn admin(
         Ok(view) => html(StatusCode::OK, plain::admin::page(view)),
         Err(e) => {
             let e = crate::model::AppError::from(e);
-            let status =
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = status_of(&e);
             let text = if status == StatusCode::FORBIDDEN {
                 "Only administrators can open this page.".to_string()
             } else {
@@ -132,7 +131,12 @@ fn is_token(t: &str) -> bool {
     t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn html(status: StatusCode, body: String) -> Response {
+/// The HTTP status of a refusal, for the server's own pages.
+pub(super) fn status_of(e: &crate::model::AppError) -> StatusCode {
+    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+pub(super) fn html(status: StatusCode, body: String) -> Response {
     let mut res = (status, Html(body)).into_response();
     // Links and names of people: never kept by a cache.
     res.headers_mut().insert(
@@ -181,8 +185,7 @@ pub async fn account(
         Ok(view) => html(StatusCode::OK, plain::account::page(view)),
         Err(e) => {
             let e = crate::model::AppError::from(e);
-            let status =
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = status_of(&e);
             html(status, plain::message_page("Account", &e.to_string()))
         }
     }
@@ -214,8 +217,7 @@ pub async fn channels(
         ),
         Err(e) => {
             let e = crate::model::AppError::from(e);
-            let status =
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = status_of(&e);
             html(status, plain::message_page("Channels", &e.to_string()))
         }
     }

@@ -9,7 +9,9 @@
 //! - `GET /people/{id}`: a person's profile page, rendered on the server only
 //!   (`ui::plain::profile`), with "Message" to start a direct chat.
 
-use crate::model::{AppError, User, UserId};
+use super::files::signed_in;
+use super::pages::{html, status_of};
+use crate::model::{AppError, UserId};
 use crate::server::app::AppState;
 use crate::server::domain::auth::AuthUser;
 use crate::server::domain::limits::Write;
@@ -19,16 +21,11 @@ use crate::ui::plain;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
 
 /// Body limit of `POST /account/avatar`: the picture and the form's framing.
 pub const AVATAR_FORM_BYTES: usize = AVATAR_MAX_BYTES + 64 * 1024;
-
-fn signed_in(user: Option<Extension<AuthUser>>) -> Result<User, Error> {
-    user.map(|Extension(AuthUser(u))| u)
-        .ok_or_else(|| AppError::Unauthorized.into())
-}
 
 fn wants_json(headers: &HeaderMap) -> bool {
     headers
@@ -58,9 +55,7 @@ pub async fn upload_avatar(
         (Err(e), true) => e.into_response(),
         (Err(e), false) => {
             let e = AppError::from(e);
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            let page = plain::message_page("Avatar", &e.to_string());
-            (status, Html(page)).into_response()
+            html(status_of(&e), plain::message_page("Avatar", &e.to_string()))
         }
     }
 }
@@ -137,6 +132,7 @@ pub async fn person(
         Ok(()) => state.profiles.profile(id).await,
         Err(e) => Err(e.into()),
     };
+    // Names and local times of people: never kept by a cache (`html`: no-store).
     let (status, page) = match looked_up {
         Ok(profile) => {
             let now = local_time(&profile.time_zone, crate::server::db::now_ms());
@@ -149,8 +145,7 @@ pub async fn person(
         }
         Err(e) => {
             let e = AppError::from(e);
-            let status =
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = status_of(&e);
             let text = if status == StatusCode::NOT_FOUND {
                 "No one here by that address.".to_string()
             } else {
@@ -159,8 +154,5 @@ pub async fn person(
             (status, plain::message_page("Profile", &text))
         }
     };
-    let mut res = (status, Html(page)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+    html(status, page)
 }

@@ -276,6 +276,7 @@ pub fn on_postgres() -> bool {
     Backend::current() == Backend::Postgres
 }
 
+pub mod pictures;
 pub mod redis;
 pub mod server;
 pub mod sse;
