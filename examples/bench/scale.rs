@@ -94,6 +94,7 @@ pub async fn scale(
     for (name, q) in [
         ("common word", "the"),
         ("rare word", "zanzibar"),
+        ("word in one message of 40", "deploy"),
         ("three words", "deploy the fix"),
     ] {
         // Past the server's search rate limit of the previous round (5 a second).

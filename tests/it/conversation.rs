@@ -327,9 +327,10 @@ async fn search_pages_by_message() {
 }
 
 test_both_dbs!(search_reaches_matches_far_back_and_pages_across_them);
-/// PostgreSQL looks through the newest 1 000 messages first and then through the
-/// search index for older ones (db/search.rs): matches far back, a page that spans
-/// both, and pages after it come out whole and newest first. SQLite runs it too.
+/// PostgreSQL looks through the newest 1 000 messages first, then the chat's newest,
+/// then through the search index for older ones, or through the index at once for a
+/// rare word (db/search.rs): matches far back, a page that spans them, and pages after
+/// it come out whole and newest first, by either plan. SQLite runs it too.
 async fn search_reaches_matches_far_back_and_pages_across_them() {
     let db = common::test_db().await;
     let s = &db.store;
@@ -361,18 +362,124 @@ async fn search_reaches_matches_far_back_and_pages_across_them() {
         .rev()
         .collect();
     assert_eq!(want.len(), 40);
-    let mut got = Vec::new();
-    let mut before = None;
-    loop {
-        let page = s.search(b.id, "needle hay", before).await.unwrap();
-        assert!(page.hits.len() as i64 <= SEARCH_PAGE_SIZE);
-        got.extend(page.hits.iter().map(|h| h.seq));
-        match page.next_before {
-            Some(next) => before = Some(next),
-            None => break,
+    for walking in [false, true] {
+        let mut got = Vec::new();
+        let mut before = None;
+        loop {
+            let page = if walking {
+                s.search_walking(b.id, "needle hay", before).await.unwrap()
+            } else {
+                s.search(b.id, "needle hay", before).await.unwrap()
+            };
+            assert!(page.hits.len() as i64 <= SEARCH_PAGE_SIZE);
+            got.extend(page.hits.iter().map(|h| h.seq));
+            match page.next_before {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(got, want, "walking: {walking}");
+    }
+}
+
+test_both_dbs!(search_pages_are_exact_across_busy_quiet_and_others_chats);
+/// PostgreSQL walks each of the reader's chats newest first through a window of its
+/// newest messages, and searches only the chats whose window cannot be sure of the
+/// page further (db/search.rs): with one chat of frequent matches, one of rare
+/// matches beyond its window, a small one, and the instance's newest messages in a
+/// chat of others, every page is exactly the reader's matches, newest first. SQLite
+/// runs it too.
+async fn search_pages_are_exact_across_busy_quiet_and_others_chats() {
+    let db = common::test_db().await;
+    let s = &db.store;
+    let (r, a, b, c) = (
+        user(s, "reader").await,
+        user(s, "alice").await,
+        user(s, "bob").await,
+        user(s, "carol").await,
+    );
+    let (x, y) = (user(s, "xavier").await, user(s, "yvonne").await);
+    let (busy, _) = s.find_or_create_dm(r.id, a.id).await.unwrap();
+    let rare = s.create_group(b.id, Some("Rare"), &[r.id]).await.unwrap();
+    let (small, _) = s.find_or_create_dm(r.id, c.id).await.unwrap();
+    let (others, _) = s.find_or_create_dm(x.id, y.id).await.unwrap();
+    let message = |chat: ChatId, sender: &User, i: usize, body: String| NewMessage {
+        chat,
+        sender: sender.id,
+        client_id: format!("c{}-{i}", chat.0),
+        body,
+        reply: None,
+        files: Vec::new(),
+        broadcast: None,
+    };
+    // Rounds interleave the chats, so their ids interleave; the expected hits are
+    // (chat, seq) in the order they were stored, newest first.
+    let mut batch = Vec::new();
+    let mut want = Vec::new();
+    for i in 0..400usize {
+        let seq = i as i64 + 1;
+        let hit = i % 3 == 0;
+        batch.push(message(
+            busy,
+            &a,
+            i,
+            format!("{} {i}", if hit { "needles here" } else { "hay" }),
+        ));
+        if hit {
+            want.push((busy, seq));
+        }
+        if i < 350 {
+            let hit = i % 60 == 7;
+            batch.push(message(
+                rare,
+                &b,
+                i,
+                format!("{} {i}", if hit { "a needle" } else { "other words" }),
+            ));
+            if hit {
+                want.push((rare, seq));
+            }
+        }
+        if i < 4 {
+            batch.push(message(small, &c, i, format!("Needle {i}")));
+            want.push((small, seq));
         }
     }
-    assert_eq!(got, want);
+    // The instance's newest messages: matches the reader must never see.
+    for i in 0..1200usize {
+        batch.push(message(others, &x, i, format!("needle {i}")));
+    }
+    for chunk in batch.chunks(500) {
+        s.insert_messages(chunk).await.unwrap();
+    }
+    want.reverse();
+    let rare_hits: Vec<(ChatId, i64)> = want.iter().filter(|(c, _)| *c == rare).copied().collect();
+    // Both of PostgreSQL's plans: the index at once, and the walks.
+    for walking in [false, true] {
+        let search = |q: &'static str, before| async move {
+            if walking {
+                s.search_walking(r.id, q, before).await.unwrap()
+            } else {
+                s.search(r.id, q, before).await.unwrap()
+            }
+        };
+        let mut got = Vec::new();
+        let mut before = None;
+        for _ in 0..20 {
+            let page = search("needle", before).await;
+            assert!(page.hits.len() as i64 <= SEARCH_PAGE_SIZE);
+            got.extend(page.hits.iter().map(|h| (h.chat_id, h.seq)));
+            match page.next_before {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(got, want, "walking: {walking}");
+        // Words only the rare chat holds, most of them beyond its window.
+        let far = search("a needle", None).await;
+        let seqs: Vec<(ChatId, i64)> = far.hits.iter().map(|h| (h.chat_id, h.seq)).collect();
+        assert_eq!(seqs, rare_hits, "walking: {walking}");
+    }
 }
 
 test_both_dbs!(reactions_are_idempotent_members_only_and_capped);

@@ -12,6 +12,7 @@ use super::chats::{display_title, kind};
 use super::{Pool, Store};
 use crate::model::{ChatId, MessageId, SearchHit, SearchPage, UserId, SEARCH_PAGE_SIZE};
 use crate::server::base::error::Result;
+use std::collections::HashMap;
 
 /// Marks around matched words in the snippet the database returns (private-use code
 /// points: they never need escaping and are split off before anything is shown).
@@ -96,35 +97,78 @@ const SQLITE: &str = concat!(
      ORDER BY messages_fts.rowid DESC LIMIT 21"
 );
 
-/// The messages of the reader's chats (`$1`) matching `$2`, older than `$3`.
+/// PostgreSQL's match of a message `m` against the query `$2`, behind a cheap
+/// necessary condition: the body holds the query's longest word (`$5`, or '' when a
+/// word is not ASCII, whose case folding may differ between `lower` and the text
+/// search parser). `to_tsvector` costs ~6 µs a message, the condition ~0.3: the
+/// walks below look at up to a few thousand messages.
 macro_rules! pg_match {
     () => {
-        "to_tsvector('simple', m.body) @@ to_tsquery('simple', $2)
-         AND m.chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = $1)
-         AND m.deleted_at IS NULL AND m.id < $3"
+        "strpos(lower(m.body), $5) > 0
+         AND to_tsvector('simple', m.body) @@ to_tsquery('simple', $2)
+         AND m.deleted_at IS NULL"
     };
 }
 
-/// Two plans, tried in turn (a LIMIT over UNION ALL never starts the second branch once
-/// the first has given a page). First the planner's own choice, bounded to the newest
-/// [`PG_WINDOW`] message ids: for words that are common there, it walks the primary key
-/// backwards and stops at a page. Then, only when that window holds less than a page,
-/// the older messages through the search index (`m.id + 0` keeps the planner off the
-/// primary key): the words are rare there, or rare together, so the index finds few
-/// rows. Without the window, two words that are each common but rare together made
-/// the planner walk most of the table (357 ms over 100 000 messages; BENCHMARKS.md).
-const POSTGRES: &str = concat!(
-    "WITH found AS (
-       SELECT id FROM (
-         (SELECT m.id FROM messages m WHERE ",
+/// Step one: the newest [`PG_WINDOW`] message ids of the instance (`$4` up to `$3`),
+/// walked newest first in the reader's (`$1`) chats. Enough alone when the reader's
+/// chats are where the instance is busy; exact whenever it finds a page.
+const PG_NEWEST: &str = concat!(
+    "SELECT m.id FROM messages m WHERE ",
     pg_match!(),
-    " AND m.id >= $4 ORDER BY m.id DESC LIMIT 21)
-         UNION ALL
-         (SELECT m.id FROM messages m WHERE ",
+    " AND m.chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = $1)
+      AND m.id >= $4 AND m.id < $3
+     ORDER BY m.id DESC LIMIT 21"
+);
+
+/// The reader's (`$1`) chats with their newest message below `$2`, for step two's
+/// order (an index-only probe each).
+const PG_MY_CHATS: &str = "SELECT cm.chat_id,
+       (SELECT max(w.id) FROM messages w WHERE w.chat_id = cm.chat_id AND w.id < $2)
+     FROM chat_members cm WHERE cm.user_id = $1";
+
+/// Step two: some of the reader's chats (`$6`) walked newest first from `$3`, each
+/// through at most its newest `$4` messages, up to a page of matches each. Returns one
+/// row per chat and match (`id` NULL for a chat without one) with `beyond`, the id of
+/// the chat's first message past its window (NULL when the window held the whole
+/// chat). Cost bounded by chats × window whatever the data holds (issue 31: the
+/// instance-wide window alone sent a common word to the search index, 18 s over ten
+/// million messages, when the reader's chats were not the instance's newest).
+const PG_BY_CHAT: &str = concat!(
+    "WITH mine AS MATERIALIZED (
+       SELECT cm.chat_id,
+         (SELECT w.id FROM messages w WHERE w.chat_id = cm.chat_id AND w.id < $3
+           ORDER BY w.id DESC OFFSET $4 LIMIT 1) AS beyond
+       FROM chat_members cm WHERE cm.user_id = $1 AND cm.chat_id = ANY($6))
+     SELECT mine.chat_id, mine.beyond, h.id FROM mine LEFT JOIN LATERAL (
+       SELECT m.id FROM messages m
+       WHERE m.chat_id = mine.chat_id AND m.id < $3 AND m.id > COALESCE(mine.beyond, 0) AND ",
     pg_match!(),
-    " AND m.id < $4 ORDER BY m.id + 0 DESC LIMIT 21)
-       ) AS both_plans LIMIT 21)
-     SELECT ",
+    " ORDER BY m.id DESC LIMIT 21) h ON true"
+);
+
+/// Step three, only for the chats whose window had less than a page of matches and
+/// whose older messages could still be on this page: those older messages (`$3`: the
+/// chats, `$4`: each one's `beyond`), newer than the page's last hit so far (`$6`, 0
+/// without a full page), through the search index alone: the words were rare in those
+/// chats' windows, so they are likely rare. `+ 0` keeps the planner off the chats'
+/// indexes: with them it walked each chat's older messages to intersect them with the
+/// index (0.4–0.6 s a search for a rare word over ten million messages, against
+/// 2 ms from the index alone). A word common elsewhere but rare in the reader's busy
+/// chats still costs what the index gathers for it (BENCHMARKS.md, issue 31).
+const PG_OLDER: &str = concat!(
+    "SELECT m.id FROM messages m
+     JOIN unnest($3::bigint[], $4::bigint[]) AS older(chat_id, upto)
+       ON older.chat_id = m.chat_id + 0 AND m.id + 0 <= older.upto
+     WHERE m.chat_id + 0 IN (SELECT chat_id FROM chat_members WHERE user_id = $1)
+       AND m.id > $6 AND ",
+    pg_match!(),
+    " ORDER BY m.id + 0 DESC LIMIT 21"
+);
+
+/// The page's hits, by id (`$3`), with what a hit shows.
+const PG_HITS: &str = concat!(
+    "SELECT ",
     hit_columns!(),
     ", ts_headline('simple', m.body, to_tsquery('simple', $2),
          'StartSel=' || chr(57344) || ', StopSel=' || chr(57345) || CASE
@@ -132,10 +176,10 @@ const POSTGRES: &str = concat!(
            WHEN length(m.body) <= 280 THEN ', HighlightAll=true'
            ELSE ', MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \"' END
        ) AS snippet
-     FROM found
-     JOIN messages m ON m.id = found.id
+     FROM messages m
      JOIN chats c ON c.id = m.chat_id
      JOIN users u ON u.id = m.sender_id
+     WHERE m.id = ANY($3)
      ORDER BY m.id DESC"
 );
 
@@ -211,6 +255,205 @@ fn mark_name(name: &str, terms: &[String]) -> String {
     out
 }
 
+/// The longest query word, for [`pg_match`]'s necessary condition; '' (always
+/// true) when a word is not ASCII.
+fn probe(terms: &[String]) -> String {
+    if terms.iter().any(|t| !t.is_ascii()) {
+        return String::new();
+    }
+    terms
+        .iter()
+        .max_by_key(|t| t.len())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// What step two saw of one chat: its matches (newest first, at most a page) and the
+/// first message id past its window, if the chat goes on beyond it.
+#[derive(Default)]
+struct Walked {
+    hits: usize,
+    beyond: Option<i64>,
+}
+
+/// Which chats step three must search further: those whose window held less than a
+/// page of matches and goes on past a message newer than the page's last hit so far
+/// (`ids`, newest first). Any other chat's unseen matches are older than a full page.
+fn chats_to_search_further(walked: &HashMap<i64, Walked>, ids: &[i64]) -> (Vec<i64>, Vec<i64>) {
+    let page = (SEARCH_PAGE_SIZE + 1) as usize;
+    let last = if ids.len() >= page { ids[page - 1] } else { 0 };
+    walked
+        .iter()
+        .filter_map(|(chat, w)| match w.beyond {
+            Some(beyond) if w.hits < page && beyond > last => Some((*chat, beyond)),
+            _ => None,
+        })
+        .unzip()
+}
+
+/// How many messages the planner expects to match `q`, from the search index's
+/// statistics (an `EXPLAIN`, ~1 ms: nothing is run). It tells a rare word (6 171
+/// expected for "zanzibar" over ten million messages, 117 found) from a common one
+/// (5.5 million for "the").
+async fn pg_expected_rows(tx: &mut sqlx::PgConnection, q: &str) -> Result<i64> {
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT 1 FROM messages m WHERE to_tsvector('simple', m.body) @@ to_tsquery('simple', $1)",
+    )
+    .bind(q)
+    .persistent(false)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(plan.first().map_or(i64::MAX, |top| plan_rows(top)))
+}
+
+/// The `rows=` estimate of an `EXPLAIN` line; unreadable counts as many.
+fn plan_rows(line: &str) -> i64 {
+    line.split_once("rows=")
+        .and_then(|(_, rest)| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .unwrap_or(i64::MAX)
+}
+
+/// At most this many expected matches, a search goes to the index at once: its heap
+/// reads are then few (a few ms), where the walks cost ~25 ms for a reader in 100
+/// chats.
+const PG_RARE_ROWS: i64 = 20_000;
+
+/// The ids of a page of PostgreSQL matches, newest first: [`PG_NEWEST`], then
+/// [`PG_BY_CHAT`], then [`PG_OLDER`], each only when the ones before cannot be sure
+/// of the page.
+async fn pg_found(
+    tx: &mut sqlx::PgConnection,
+    user: UserId,
+    q: &str,
+    probe: &str,
+    before: i64,
+    rare_rows: i64,
+) -> Result<Vec<i64>> {
+    let page = (SEARCH_PAGE_SIZE + 1) as usize;
+    // The window's lower bound as a value, not a subquery, so that the planner sees
+    // how narrow it is. A next page starts below `before`; only a first page needs
+    // the newest id.
+    let top = match before {
+        i64::MAX => sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM messages")
+            .fetch_one(&mut *tx)
+            .await?
+            .unwrap_or(0)
+            .saturating_add(1),
+        b => b,
+    };
+    // Words the planner expects in few messages: the search index alone, at once
+    // (the walks below look at every chat's window before they find that out).
+    if pg_expected_rows(tx, q).await? <= rare_rows {
+        let chats: Vec<i64> =
+            sqlx::query_scalar("SELECT chat_id FROM chat_members WHERE user_id = $1")
+                .bind(user)
+                .fetch_all(&mut *tx)
+                .await?;
+        let upto = vec![top.saturating_sub(1); chats.len()];
+        return sqlx::query_scalar(PG_OLDER)
+            .bind(user)
+            .bind(q)
+            .bind(&chats)
+            .bind(&upto)
+            .bind(probe)
+            .bind(0i64)
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Into::into);
+    }
+    let mut ids: Vec<i64> = sqlx::query_scalar(PG_NEWEST)
+        .bind(user)
+        .bind(q)
+        .bind(top)
+        .bind(top.saturating_sub(PG_WINDOW))
+        .bind(probe)
+        // Planned for these values each time: a generic plan cached after a few calls
+        // would not know the window's width.
+        .persistent(false)
+        .fetch_all(&mut *tx)
+        .await?;
+    if ids.len() >= page {
+        return Ok(ids);
+    }
+    // Step two, the chats with the newest messages first, a few at a time: once the
+    // page is full, a chat whose newest message is older than its last hit cannot
+    // change it (nor can any after it), so quiet chats cost nothing.
+    let mut chats: Vec<(i64, Option<i64>)> = sqlx::query_as(PG_MY_CHATS)
+        .bind(user)
+        .bind(top)
+        .fetch_all(&mut *tx)
+        .await?;
+    chats.retain(|(_, newest)| newest.is_some());
+    chats.sort_unstable_by_key(|c| std::cmp::Reverse(c.1));
+    // The more chats, the narrower each one's window: the rows walked stay bounded.
+    let window = (PG_WALK_ROWS / chats.len().max(1) as i64).clamp(PG_MIN_WINDOW, PG_CHAT_WINDOW);
+    let mut walked: HashMap<i64, Walked> = HashMap::new();
+    for step in chats.chunks(PG_CHATS_PER_STEP) {
+        let last = if ids.len() >= page { ids[page - 1] } else { 0 };
+        let step: Vec<i64> = step
+            .iter()
+            .filter(|(_, newest)| newest.is_some_and(|n| n > last))
+            .map(|(chat, _)| *chat)
+            .collect();
+        if step.is_empty() {
+            break;
+        }
+        let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(PG_BY_CHAT)
+            .bind(user)
+            .bind(q)
+            .bind(top)
+            .bind(window)
+            .bind(probe)
+            .bind(&step)
+            .fetch_all(&mut *tx)
+            .await?;
+        for (chat, beyond, id) in rows {
+            let w = walked.entry(chat).or_default();
+            w.beyond = beyond;
+            if let Some(id) = id {
+                w.hits += 1;
+                ids.push(id);
+            }
+        }
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.dedup();
+    }
+    let (chats, upto) = chats_to_search_further(&walked, &ids);
+    if !chats.is_empty() {
+        let last = if ids.len() >= page { ids[page - 1] } else { 0 };
+        let older: Vec<i64> = sqlx::query_scalar(PG_OLDER)
+            .bind(user)
+            .bind(q)
+            .bind(&chats)
+            .bind(&upto)
+            .bind(probe)
+            .bind(last)
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await?;
+        ids.extend(older);
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.dedup();
+    }
+    ids.truncate(page);
+    Ok(ids)
+}
+
+/// How many of each chat's newest messages step two walks at most (~0.3 µs each, ~6 µs
+/// for a chat-sized one holding the longest word). A chat with fewer matches in it
+/// than a page is searched further by step three.
+const PG_CHAT_WINDOW: i64 = 200;
+/// … and at least, when the reader is in so many chats that step two would walk more
+/// than [`PG_WALK_ROWS`] in all.
+const PG_MIN_WINDOW: i64 = 20;
+const PG_WALK_ROWS: i64 = 20_000;
+/// Chats walked per statement of step two.
+const PG_CHATS_PER_STEP: usize = 25;
+
 /// How many of the newest message ids the first PostgreSQL plan may walk (~5 µs each
 /// when it has to look at all of them: each body's tsvector is computed).
 const PG_WINDOW: i64 = 1000;
@@ -223,6 +466,30 @@ impl Store {
         user: UserId,
         query: &str,
         before: Option<MessageId>,
+    ) -> Result<SearchPage> {
+        self.search_planned(user, query, before, PG_RARE_ROWS).await
+    }
+
+    /// [`Store::search`] as if on a database large enough that PostgreSQL never takes
+    /// the words for rare: its walks, which a test's few messages would not reach.
+    #[doc(hidden)]
+    pub async fn search_walking(
+        &self,
+        user: UserId,
+        query: &str,
+        before: Option<MessageId>,
+    ) -> Result<SearchPage> {
+        self.search_planned(user, query, before, -1).await
+    }
+
+    /// [`Store::search`], on PostgreSQL going to the index at once for words expected
+    /// in at most `rare_rows` messages.
+    async fn search_planned(
+        &self,
+        user: UserId,
+        query: &str,
+        before: Option<MessageId>,
+        rare_rows: i64,
     ) -> Result<SearchPage> {
         let terms = terms(query);
         if terms.is_empty() {
@@ -251,36 +518,40 @@ impl Store {
                     .iter()
                     .map(|t| format!("{t}{}", if as_prefix(t) { ":*" } else { "" }))
                     .collect();
-                // The window's lower bound as a value, not a subquery, so that the
-                // planner sees how narrow the first plan's range is. A next page
-                // starts below `before`; only a first page needs the newest id.
-                let top = match before {
-                    i64::MAX => {
-                        sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM messages")
-                            .fetch_one(p)
-                            .await?
-                            .unwrap_or(0)
-                            .saturating_add(1)
-                    }
-                    b => b,
-                };
-                let lo = top.saturating_sub(PG_WINDOW);
+                let q = q.join(" & ");
+                // One snapshot for every step and the hits' rows: a message deleted or
+                // a chat left in between is not shown by one and not the other.
+                let mut tx = p.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
                 // Room for the search index's bitmap: with the default 4 MB a common
                 // prefix's bitmap turns lossy and every row of every page it names is
                 // read and its tsvector computed again (9 s → 0.7 s for three common
                 // words rare together over ten million messages; BENCHMARKS.md).
-                let mut tx = p.begin().await?;
                 sqlx::query("SET LOCAL work_mem = '64MB'")
                     .execute(&mut *tx)
                     .await?;
-                let rows = sqlx::query_as::<_, HitRow>(POSTGRES)
+                // `lower` folds case as the text search parser does only with the
+                // operating system's locales (ICU's lower-cases "İ" to "i̇", the parser to
+                // "i"): with an ICU database the probe would hide hits, so there is none.
+                // NULL before PostgreSQL 15, which had no ICU databases.
+                let icu: Option<bool> = sqlx::query_scalar(
+                    "SELECT (to_jsonb(d) ->> 'datlocprovider') = 'i' FROM pg_database d
+                     WHERE datname = current_database()",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                let probe = if icu == Some(true) {
+                    String::new()
+                } else {
+                    probe(&terms)
+                };
+                let ids = pg_found(&mut tx, user, &q, &probe, before, rare_rows).await?;
+                let rows = sqlx::query_as::<_, HitRow>(PG_HITS)
                     .bind(user)
-                    .bind(q.join(" & "))
-                    .bind(before)
-                    .bind(lo)
-                    // Planned for these values each time: a generic plan cached after a
-                    // few calls would not know the window and may fetch every match.
-                    .persistent(false)
+                    .bind(&q)
+                    .bind(&ids)
                     .fetch_all(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -480,6 +751,46 @@ mod tests {
         );
         assert_eq!(files_sql(2).matches("LIKE").count(), 2);
         assert!(files_sql(2).contains("LIKE $5"));
+    }
+
+    #[test]
+    fn the_probe_is_the_longest_word_unless_one_is_not_ascii() {
+        assert_eq!(
+            probe(&["the".into(), "deploy".into(), "fix".into()]),
+            "deploy"
+        );
+        assert_eq!(probe(&["deploy".into(), "école".into()]), "");
+        assert_eq!(probe(&[]), "");
+    }
+
+    #[test]
+    fn only_chats_that_could_still_hold_a_newer_hit_are_searched_further() {
+        let walked = |hits, beyond| Walked { hits, beyond };
+        let map: HashMap<i64, Walked> = [
+            (1, walked(21, Some(500))), // a page of its own: nothing older can beat it
+            (2, walked(3, None)),       // its window held the whole chat
+            (3, walked(2, Some(900))),  // goes on past 900: may hold hits above 800
+            (4, walked(0, Some(700))),  // past 700 only: older than a full page
+        ]
+        .into_iter()
+        .collect();
+        let page: Vec<i64> = (0..21).map(|i| 1000 - i * 10).collect(); // 1000 … 800
+        let (mut chats, _) = chats_to_search_further(&map, &page);
+        chats.sort();
+        assert_eq!(chats, vec![3]);
+        // Less than a page so far: every chat that goes on is searched further.
+        let (mut chats, _) = chats_to_search_further(&map, &page[..5]);
+        chats.sort();
+        assert_eq!(chats, vec![3, 4]);
+    }
+
+    #[test]
+    fn plan_rows_reads_the_estimate() {
+        assert_eq!(
+            plan_rows("Bitmap Heap Scan on messages m  (cost=626.80..23639.47 rows=6171 width=0)"),
+            6171
+        );
+        assert_eq!(plan_rows("Seq Scan on messages"), i64::MAX);
     }
 
     #[test]
