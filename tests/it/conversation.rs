@@ -362,14 +362,16 @@ async fn search_reaches_matches_far_back_and_pages_across_them() {
         .rev()
         .collect();
     assert_eq!(want.len(), 40);
-    for walking in [false, true] {
+    for walking in [None, Some(60_000), Some(1_000)] {
         let mut got = Vec::new();
         let mut before = None;
         loop {
-            let page = if walking {
-                s.search_walking(b.id, "needle hay", before).await.unwrap()
-            } else {
-                s.search(b.id, "needle hay", before).await.unwrap()
+            let page = match walking {
+                Some(rows) => s
+                    .search_walking(b.id, "needle hay", before, rows)
+                    .await
+                    .unwrap(),
+                None => s.search(b.id, "needle hay", before).await.unwrap(),
             };
             assert!(page.hits.len() as i64 <= SEARCH_PAGE_SIZE);
             got.extend(page.hits.iter().map(|h| h.seq));
@@ -378,7 +380,7 @@ async fn search_reaches_matches_far_back_and_pages_across_them() {
                 None => break,
             }
         }
-        assert_eq!(got, want, "walking: {walking}");
+        assert_eq!(got, want, "walking: {walking:?}");
     }
 }
 
@@ -454,13 +456,13 @@ async fn search_pages_are_exact_across_busy_quiet_and_others_chats() {
     }
     want.reverse();
     let rare_hits: Vec<(ChatId, i64)> = want.iter().filter(|(c, _)| *c == rare).copied().collect();
-    // Both of PostgreSQL's plans: the index at once, and the walks.
-    for walking in [false, true] {
+    // Each of PostgreSQL's plans: the index at once, the walks through every chat, and
+    // the walks cut short by their budget, the index taking the rest.
+    for walking in [None, Some(60_000), Some(1_000)] {
         let search = |q: &'static str, before| async move {
-            if walking {
-                s.search_walking(r.id, q, before).await.unwrap()
-            } else {
-                s.search(r.id, q, before).await.unwrap()
+            match walking {
+                Some(rows) => s.search_walking(r.id, q, before, rows).await.unwrap(),
+                None => s.search(r.id, q, before).await.unwrap(),
             }
         };
         let mut got = Vec::new();
@@ -474,11 +476,11 @@ async fn search_pages_are_exact_across_busy_quiet_and_others_chats() {
                 None => break,
             }
         }
-        assert_eq!(got, want, "walking: {walking}");
+        assert_eq!(got, want, "walking: {walking:?}");
         // Words only the rare chat holds, most of them beyond its window.
         let far = search("a needle", None).await;
         let seqs: Vec<(ChatId, i64)> = far.hits.iter().map(|h| (h.chat_id, h.seq)).collect();
-        assert_eq!(seqs, rare_hits, "walking: {walking}");
+        assert_eq!(seqs, rare_hits, "walking: {walking:?}");
     }
 }
 
