@@ -119,11 +119,22 @@ async fn post(
 }
 
 async fn get(s: &TestServer, path: &str, cookie: Option<&str>) -> Page {
-    let mut req = Request::get(path).header(header::ACCEPT, "text/html");
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
+    let request = || {
+        let mut req = Request::get(path).header(header::ACCEPT, "text/html");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    let mut res = s.request(request()).await;
+    // Twice in CI's PostgreSQL phase (sessions 35 and 36, of some 180 pages each run)
+    // one chat page stalled past the 30 s request limit, then rendered in ~15 ms; it
+    // has not been reproduced alone or under the same phase here. What this test
+    // checks is markup, so a lone stall is retried once, and said; two in a row fail.
+    if res.status == StatusCode::REQUEST_TIMEOUT {
+        eprintln!("STALL: {path} answered 408 after the request limit; retrying once");
+        res = s.request(request()).await;
     }
-    let res = s.request(req.body(Body::empty()).unwrap()).await;
     let nonce = res
         .headers
         .get(header::CONTENT_SECURITY_POLICY)
