@@ -297,12 +297,11 @@ struct Walked {
 /// whose unseen messages go on past the page's last hit so far (`ids`, newest first).
 /// Any other chat's unseen matches are older than a full page. Newest first.
 fn chats_to_search_further(walked: &HashMap<i64, Walked>, ids: &[i64]) -> (Vec<i64>, Vec<i64>) {
-    let page = (SEARCH_PAGE_SIZE + 1) as usize;
     let last = last_hit(ids);
     let mut short: Vec<(i64, i64)> = walked
         .iter()
         .filter_map(|(chat, w)| match w.upto {
-            Some(upto) if w.hits < page && upto > last => Some((*chat, upto)),
+            Some(upto) if w.hits < PAGE_ROWS && upto > last => Some((*chat, upto)),
             _ => None,
         })
         .collect();
@@ -312,13 +311,17 @@ fn chats_to_search_further(walked: &HashMap<i64, Walked>, ids: &[i64]) -> (Vec<i
 
 /// The page's last hit so far (`ids` newest first), or 0 while it is not full.
 fn last_hit(ids: &[i64]) -> i64 {
-    let page = (SEARCH_PAGE_SIZE + 1) as usize;
-    if ids.len() >= page {
-        ids[page - 1]
-    } else {
-        0
-    }
+    ids.get(PAGE_ROWS - 1).copied().unwrap_or(0)
 }
+
+/// Ids as a page wants them: newest first, each once.
+fn newest_first(ids: &mut Vec<i64>) {
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids.dedup();
+}
+
+/// A page and one more, to tell whether there is a next page (the SQL's `LIMIT 21`).
+const PAGE_ROWS: usize = SEARCH_PAGE_SIZE as usize + 1;
 
 /// How many messages the planner expects to match `q`, from the search index's
 /// statistics (an `EXPLAIN`, ~1 ms: nothing is run). It tells a rare word (6 171
@@ -380,7 +383,6 @@ async fn pg_found(
     plan: Plan,
 ) -> Result<Vec<i64>> {
     let rare_rows = plan.rare_rows;
-    let page = (SEARCH_PAGE_SIZE + 1) as usize;
     // The window's lower bound as a value, not a subquery, so that the planner sees
     // how narrow it is. A next page starts below `before`; only a first page needs
     // the newest id.
@@ -422,7 +424,7 @@ async fn pg_found(
         .persistent(false)
         .fetch_all(&mut *tx)
         .await?;
-    if ids.len() >= page {
+    if ids.len() >= PAGE_ROWS {
         return Ok(ids);
     }
     // Step two, in rounds: first every chat through a window of its newest messages,
@@ -501,8 +503,7 @@ async fn pg_found(
                     }
                 }
             }
-            ids.sort_unstable_by(|a, b| b.cmp(a));
-            ids.dedup();
+            newest_first(&mut ids);
         }
         window = window.saturating_mul(4);
     }
@@ -520,10 +521,9 @@ async fn pg_found(
             .fetch_all(&mut *tx)
             .await?;
         ids.extend(older);
-        ids.sort_unstable_by(|a, b| b.cmp(a));
-        ids.dedup();
+        newest_first(&mut ids);
     }
-    ids.truncate(page);
+    ids.truncate(PAGE_ROWS);
     Ok(ids)
 }
 
@@ -618,19 +618,21 @@ impl Store {
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     .execute(&mut *tx)
                     .await?;
-                // Room for the search index's bitmap: with the default 4 MB a common
+                // One round trip for the transaction's settings and the locale:
+                // room for the search index's bitmap (with the default 4 MB a common
                 // prefix's bitmap turns lossy and every row of every page it names is
-                // read and its tsvector computed again (9 s → 0.7 s for three common
-                // words rare together over ten million messages; BENCHMARKS.md).
-                sqlx::query("SET LOCAL work_mem = '64MB'")
-                    .execute(&mut *tx)
-                    .await?;
+                // read and its tsvector computed again: 9 s → 0.7 s for three common
+                // words rare together over ten million messages; BENCHMARKS.md), and a
+                // backstop (whatever the data, a search gives up rather than hold a
+                // connection and a core; the steps keep the usual cost far lower).
                 // `lower` folds case as the text search parser does only with the
                 // operating system's locales ('c'; ICU lower-cases "İ" to "i̇", the
                 // parser to "i"): with any other provider the probe could hide hits, so
                 // there is none. NULL before PostgreSQL 15, which had only those.
                 let provider: Option<String> = sqlx::query_scalar(
-                    "SELECT to_jsonb(d) ->> 'datlocprovider' FROM pg_database d
+                    "SELECT to_jsonb(d) ->> 'datlocprovider' FROM pg_database d,
+                       set_config('work_mem', '64MB', true) AS w,
+                       set_config('statement_timeout', '5s', true) AS t
                      WHERE datname = current_database()",
                 )
                 .fetch_one(&mut *tx)
@@ -639,11 +641,6 @@ impl Store {
                     None | Some("c") => probe(&terms),
                     Some(_) => String::new(),
                 };
-                // A backstop: whatever the data, a search gives up rather than hold a
-                // connection and a core (the steps below keep the usual cost far lower).
-                sqlx::query("SET LOCAL statement_timeout = '5s'")
-                    .execute(&mut *tx)
-                    .await?;
                 let ids = match pg_found(&mut tx, user, &q, &probe, before, plan).await {
                     Err(Error::Db(sqlx::Error::Database(e)))
                         if e.code().as_deref() == Some(QUERY_CANCELED) =>
